@@ -1,0 +1,25 @@
+// The coder's conversation, kept in the ArtifactStore one file per step (claim-check): step N's
+// file holds the tool results that led into it and the model's answer. A retried step
+// overwrites its own file, so the transcript never holds a step twice.
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ArtifactStore } from '../store/artifact-store.js';
+
+const stepKey = (taskId: string, step: number) => `${transcriptPrefix(taskId)}/${String(step).padStart(6, '0')}.json`;
+export const transcriptPrefix = (taskId: string) => `tasks/${taskId}/transcript`;
+
+export async function loadConversation(store: ArtifactStore, taskId: string, beforeStep: number): Promise<ChatCompletionMessageParam[]> {
+  const messages: ChatCompletionMessageParam[] = [];
+  for (let step = 0; step < beforeStep; step++) {
+    const raw = await store.get(stepKey(taskId, step));
+    if (raw === undefined) {
+      if (step === 0) return [];
+      throw new Error(`transcript of task ${taskId} has no step ${step}`);
+    }
+    messages.push(...(JSON.parse(raw) as ChatCompletionMessageParam[]));
+  }
+  return messages;
+}
+
+export async function saveStep(store: ArtifactStore, taskId: string, step: number, messages: ChatCompletionMessageParam[]): Promise<void> {
+  await store.put(stepKey(taskId, step), JSON.stringify(messages));
+}

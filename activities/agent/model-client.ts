@@ -1,0 +1,85 @@
+// ModelClient: the `openai` SDK against any OpenAI-compatible endpoint. The SDK's own retries
+// are off: 429 and 5xx become retryable failures for the activity retry policy (honouring
+// Retry-After), and requests the endpoint rejects (400, 401, 403, 404, 422) fail at once.
+import { ApplicationFailure } from '@temporalio/common';
+import OpenAI from 'openai';
+import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
+import { FailureType } from '../../workflows/contracts.js';
+
+export interface ModelSettings {
+  baseUrl: string;
+  model: string;
+  apiKey?: string;
+  requestTimeoutMs?: number;
+}
+
+export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model'>;
+
+export interface ModelClient {
+  readonly model: string;
+  complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatCompletion>;
+}
+
+export class OpenAIModelClient implements ModelClient {
+  private readonly client: OpenAI;
+  readonly model: string;
+
+  constructor(private readonly settings: ModelSettings) {
+    this.model = settings.model;
+    this.client = new OpenAI({
+      baseURL: settings.baseUrl,
+      apiKey: settings.apiKey || 'not-needed',
+      maxRetries: 0,
+      timeout: settings.requestTimeoutMs ?? 120_000,
+    });
+  }
+
+  async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatCompletion> {
+    try {
+      const res = await this.client.chat.completions.create({ ...req, model: this.model }, { signal });
+      if (!res || !Array.isArray(res.choices) || res.choices.length === 0) {
+        throw ApplicationFailure.retryable(`model ${this.model} answered without choices`, FailureType.ModelUnavailable);
+      }
+      return res;
+    } catch (err) {
+      throw classifyModelError(err, this.settings);
+    }
+  }
+}
+
+const REJECTED = new Set([400, 401, 403, 404, 422]);
+
+/** Pure: maps an SDK error to the failure the retry policy should see. */
+export function classifyModelError(err: unknown, settings: Pick<ModelSettings, 'baseUrl' | 'model'>): unknown {
+  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof OpenAI.APIError && err.status !== undefined) {
+    const where = `model ${settings.model} at ${settings.baseUrl}`;
+    if (REJECTED.has(err.status)) {
+      const hint =
+        err.status === 401 || err.status === 403
+          ? ' Check ERRAND_MODEL_API_KEY.'
+          : err.status === 404
+            ? ' Check ERRAND_MODEL and ERRAND_MODEL_BASE_URL.'
+            : '';
+      return ApplicationFailure.create({
+        type: FailureType.ModelRejected,
+        message: `${where} rejected the request (${err.status}): ${err.message}.${hint}`,
+        nonRetryable: true,
+      });
+    }
+    const retryAfter = Number(err.headers?.get?.('retry-after'));
+    return ApplicationFailure.create({
+      type: FailureType.ModelUnavailable,
+      message: `${where} answered ${err.status}: ${err.message}`,
+      nextRetryDelay: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    });
+  }
+  if (err instanceof OpenAI.APIUserAbortError) return err;
+  if (err instanceof OpenAI.APIConnectionError) {
+    return ApplicationFailure.retryable(
+      `cannot reach model endpoint ${settings.baseUrl}: ${err.message}`,
+      FailureType.ModelUnavailable,
+    );
+  }
+  return err;
+}

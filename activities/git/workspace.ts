@@ -1,0 +1,86 @@
+// Git inside the sandbox: clone and branch, run the tests, commit and push the task branch.
+// Everything runs through sandboxd, so it works the same in a local dir and in a pod.
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType, type TestResult } from '../../workflows/contracts.js';
+import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
+import type { ExecResponse } from '../sandbox/sandboxd-protocol.js';
+import type { ArtifactStore } from '../store/artifact-store.js';
+import { detectTestCommand } from './test-command.js';
+
+const GIT_AUTHOR = '-c user.name=Errand -c user.email=errand@localhost';
+
+export function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+async function run(sandbox: SandboxdClient, cmd: string, what: string, timeoutMs = 300_000): Promise<ExecResponse> {
+  const r = await sandbox.exec({ cmd, timeoutMs, maxOutputBytes: 64_000 });
+  if (r.exitCode !== 0) throw new Error(`${what} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+  return r;
+}
+
+export interface PreparedWorkspace {
+  baseSha: string;
+  testCommand?: string;
+}
+
+export async function prepareWorkspace(
+  sandbox: SandboxdClient,
+  req: { repo: string; baseBranch: string; branch: string; testCommand?: string },
+): Promise<PreparedWorkspace> {
+  // A retried attempt starts from an empty workspace.
+  await run(sandbox, 'find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +', 'clearing the workspace');
+  const clone = await sandbox.exec({
+    cmd: `git clone --no-tags --branch ${shellQuote(req.baseBranch)} -- ${shellQuote(req.repo)} .`,
+    timeoutMs: 600_000,
+    maxOutputBytes: 64_000,
+  });
+  if (clone.exitCode !== 0) {
+    throw ApplicationFailure.nonRetryable(
+      `cannot clone ${req.repo} at ${req.baseBranch}: ${clone.stderr.trim().slice(-1000)}`,
+      FailureType.RepoUnavailable,
+    );
+  }
+  await run(sandbox, `git checkout -q -B ${shellQuote(req.branch)}`, 'creating the task branch');
+  const baseSha = (await run(sandbox, 'git rev-parse HEAD', 'reading the base commit')).stdout.trim();
+  let testCommand = req.testCommand;
+  if (!testCommand) {
+    const files = (await run(sandbox, 'ls -A', 'listing the repository')).stdout.split('\n').filter(Boolean);
+    const read = async (f: string) => (files.includes(f) ? (await sandbox.readFile({ path: f })).content : undefined);
+    testCommand = detectTestCommand(files, await read('package.json'), await read('Makefile'));
+  }
+  return { baseSha, testCommand };
+}
+
+export async function runTests(
+  sandbox: SandboxdClient,
+  store: ArtifactStore,
+  req: { taskId: string; command: string },
+): Promise<TestResult> {
+  const r = await sandbox.exec({ cmd: req.command, timeoutMs: 900_000, maxOutputBytes: 400_000 });
+  const log = `$ ${req.command}\n${r.stdout}\n${r.stderr}`;
+  const logKey = `tasks/${req.taskId}/test.log`;
+  await store.put(logKey, log);
+  return { command: req.command, exitCode: r.exitCode ?? -1, passed: r.exitCode === 0, outputTail: log.slice(-2000), logKey };
+}
+
+export async function commitAndPush(
+  sandbox: SandboxdClient,
+  store: ArtifactStore,
+  req: { taskId: string; branch: string; baseSha: string; message: string },
+): Promise<{ headSha: string; diffKey: string }> {
+  await run(sandbox, 'git add -A', 'staging the changes');
+  const staged = await sandbox.exec({ cmd: 'git diff --cached --quiet', timeoutMs: 60_000 });
+  if (staged.exitCode !== 0) {
+    await run(sandbox, `git ${GIT_AUTHOR} commit -q -m ${shellQuote(req.message)}`, 'committing');
+  }
+  const headSha = (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
+  if (headSha === req.baseSha) {
+    throw ApplicationFailure.nonRetryable('the agent made no changes, so there is nothing to open a pull request for', FailureType.NoChanges);
+  }
+  await run(sandbox, `git push -q --force origin HEAD:refs/heads/${req.branch}`, `pushing ${req.branch}`);
+  const diff = await sandbox.exec({ cmd: `git diff ${shellQuote(req.baseSha)} HEAD`, timeoutMs: 60_000, maxOutputBytes: 5_000_000 });
+  const diffKey = `tasks/${req.taskId}/diff.patch`;
+  await store.put(diffKey, diff.stdout);
+  return { headSha, diffKey };
+}

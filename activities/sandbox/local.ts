@@ -1,0 +1,132 @@
+// The embedded default sandbox: a per-task directory on this host with sandboxd running as a
+// detached child process on loopback. Detached so a crashed or redeployed worker does not take
+// the sandbox (and the command running in it) down with it; a new worker finds it by its id.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
+
+export interface LocalSandboxOptions {
+  /** Parent directory of all sandboxes (one subdirectory each). */
+  dir: string;
+  /** argv that starts sandboxd, e.g. [node, --import, tsx, apps/sandboxd/main.ts]. */
+  sandboxdCommand: string[];
+  startTimeoutMs?: number;
+}
+
+interface SandboxMeta {
+  pid: number;
+  port: number;
+  token: string;
+}
+
+export class LocalSandboxProvider implements SandboxProvider {
+  readonly name = 'local';
+
+  constructor(private readonly opts: LocalSandboxOptions) {}
+
+  /** The sandbox's workspace on this host (tests and the restore path look at it). */
+  workspaceDir(sandboxId: string): string {
+    return path.join(this.sandboxDir(sandboxId), 'workspace');
+  }
+
+  async provision(spec: SandboxSpec): Promise<{ sandboxId: string }> {
+    const sandboxId = spec.taskId;
+    if ((await this.status(sandboxId)) === 'running') return { sandboxId };
+    const dir = this.sandboxDir(sandboxId);
+    await rm(dir, { recursive: true, force: true });
+    const workspace = this.workspaceDir(sandboxId);
+    const home = path.join(dir, 'home');
+    await mkdir(workspace, { recursive: true });
+    await mkdir(home, { recursive: true });
+    const token = randomBytes(32).toString('hex');
+    const portFile = path.join(dir, 'port');
+    const log = await open(path.join(dir, 'sandboxd.log'), 'a');
+    const [cmd, ...args] = this.opts.sandboxdCommand;
+    const child = spawn(cmd!, args, {
+      cwd: workspace,
+      detached: true,
+      stdio: ['ignore', log.fd, log.fd],
+      // A cleared environment: the worker's secrets (model key, forge token) stay out.
+      env: {
+        PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+        HOME: home,
+        SANDBOXD_TOKEN: token,
+        SANDBOXD_ROOT: workspace,
+        SANDBOXD_PORT_FILE: portFile,
+      },
+    });
+    child.unref();
+    await log.close();
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 20_000);
+    for (;;) {
+      const port = await readFile(portFile, 'utf8').catch(() => undefined);
+      if (port) {
+        await writeFile(this.metaFile(sandboxId), JSON.stringify({ pid: child.pid!, port: Number(port), token } satisfies SandboxMeta), { mode: 0o600 });
+        return { sandboxId };
+      }
+      if (child.exitCode !== null || Date.now() > deadline) {
+        const tail = (await readFile(path.join(dir, 'sandboxd.log'), 'utf8').catch(() => '')).slice(-2000);
+        await this.destroy(sandboxId);
+        throw new Error(`sandboxd did not start within the deadline; its log ends with:\n${tail}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  async endpoint(sandboxId: string): Promise<SandboxEndpoint> {
+    const meta = await this.meta(sandboxId);
+    if (!meta) throw sandboxGone(sandboxId, `${this.sandboxDir(sandboxId)} no longer exists`);
+    if (!isAlive(meta.pid)) throw sandboxGone(sandboxId, `sandboxd (pid ${meta.pid}) is not running`);
+    return { url: `http://127.0.0.1:${meta.port}`, token: meta.token };
+  }
+
+  async status(sandboxId: string): Promise<'running' | 'gone'> {
+    const meta = await this.meta(sandboxId);
+    return meta && isAlive(meta.pid) ? 'running' : 'gone';
+  }
+
+  async destroy(sandboxId: string): Promise<void> {
+    const meta = await this.meta(sandboxId);
+    if (meta && isAlive(meta.pid)) {
+      // sandboxd kills the commands it runs on SIGTERM; SIGKILL of its group follows if it lingers.
+      signalGroup(meta.pid, 'SIGTERM');
+      for (let i = 0; i < 40 && isAlive(meta.pid); i++) await sleep(50);
+      signalGroup(meta.pid, 'SIGKILL');
+    }
+    await rm(this.sandboxDir(sandboxId), { recursive: true, force: true });
+  }
+
+  private sandboxDir(sandboxId: string): string {
+    if (!/^[A-Za-z0-9_-]+$/.test(sandboxId)) throw new Error(`invalid sandbox id ${JSON.stringify(sandboxId)}`);
+    return path.join(this.opts.dir, sandboxId);
+  }
+
+  private metaFile(sandboxId: string): string {
+    return path.join(this.sandboxDir(sandboxId), 'sandbox.json');
+  }
+
+  private async meta(sandboxId: string): Promise<SandboxMeta | undefined> {
+    const raw = await readFile(this.metaFile(sandboxId), 'utf8').catch(() => undefined);
+    return raw ? (JSON.parse(raw) as SandboxMeta) : undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}

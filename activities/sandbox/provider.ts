@@ -1,0 +1,32 @@
+// SandboxProvider: where a task's sandbox runs. Every provider runs sandboxd inside the
+// sandbox and hands back its endpoint; everything else goes through the sandboxd client.
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../workflows/contracts.js';
+
+export interface SandboxSpec {
+  taskId: string;
+}
+
+export interface SandboxEndpoint {
+  url: string;
+  token: string;
+}
+
+export interface SandboxProvider {
+  readonly name: string;
+  /** Idempotent: provisioning an id that is already running returns it unchanged. */
+  provision(spec: SandboxSpec): Promise<{ sandboxId: string }>;
+  /** Where sandboxd listens; throws SandboxGone when the sandbox no longer exists. */
+  endpoint(sandboxId: string): Promise<SandboxEndpoint>;
+  /** Idempotent: destroying a sandbox that is already gone succeeds. */
+  destroy(sandboxId: string): Promise<void>;
+  status(sandboxId: string): Promise<'running' | 'gone'>;
+}
+
+export function sandboxGone(sandboxId: string, why: string): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.SandboxGone,
+    message: `sandbox ${sandboxId} is gone: ${why}`,
+    nonRetryable: true,
+  });
+}

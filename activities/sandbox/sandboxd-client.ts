@@ -1,0 +1,55 @@
+// The client side of sandboxd's protocol: typed calls with the sandbox token, an abort
+// signal tied to the activity, and a SandboxGone failure when sandboxd cannot be reached.
+import type { SandboxdError, ExecRequest, ExecResponse, ReadFileRequest, ReadFileResponse, WriteFileRequest, WriteFileResponse } from './sandboxd-protocol.js';
+import { sandboxGone, type SandboxEndpoint } from './provider.js';
+
+export class SandboxdRequestError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: SandboxdError['code'],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class SandboxdClient {
+  constructor(
+    private readonly sandboxId: string,
+    private readonly endpoint: SandboxEndpoint,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  exec(req: ExecRequest): Promise<ExecResponse> {
+    return this.call('/exec', req);
+  }
+
+  readFile(req: ReadFileRequest): Promise<ReadFileResponse> {
+    return this.call('/files/read', req);
+  }
+
+  writeFile(req: WriteFileRequest): Promise<WriteFileResponse> {
+    return this.call('/files/write', req);
+  }
+
+  private async call<T>(route: string, body: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.endpoint.url}${route}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.endpoint.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+        signal: this.signal,
+      });
+    } catch (err) {
+      if (this.signal?.aborted) throw err;
+      throw sandboxGone(this.sandboxId, `sandboxd at ${this.endpoint.url} did not answer (${(err as Error).message})`);
+    }
+    const payload = (await res.json()) as T | SandboxdError;
+    if (!res.ok) {
+      const e = payload as SandboxdError;
+      throw new SandboxdRequestError(res.status, e.code, e.message);
+    }
+    return payload as T;
+  }
+}

@@ -1,0 +1,49 @@
+// The wire contract of sandboxd, the HTTP service inside every sandbox. Shared by the server
+// (apps/sandboxd) and the client the activities use, so the two cannot drift apart.
+import { z } from 'zod';
+
+export const ExecRequest = z.strictObject({
+  cmd: z.string().min(1),
+  /** Relative to the workspace root. */
+  cwd: z.string().optional(),
+  env: z.record(z.string(), z.string()).optional(),
+  timeoutMs: z.number().int().positive().max(3_600_000).default(120_000),
+  maxOutputBytes: z.number().int().positive().max(10_000_000).default(64_000),
+});
+export type ExecRequest = z.input<typeof ExecRequest>;
+
+export interface ExecResponse {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  durationMs: number;
+}
+
+export const ReadFileRequest = z.strictObject({
+  path: z.string().min(1),
+  maxBytes: z.number().int().positive().max(10_000_000).default(256_000),
+});
+export type ReadFileRequest = z.input<typeof ReadFileRequest>;
+export interface ReadFileResponse {
+  content: string;
+  size: number;
+  truncated: boolean;
+}
+
+export const WriteFileRequest = z.strictObject({
+  path: z.string().min(1),
+  content: z.string(),
+});
+export type WriteFileRequest = z.input<typeof WriteFileRequest>;
+export interface WriteFileResponse {
+  bytes: number;
+}
+
+/** Errors sandboxd answers with; `code` is stable, `message` is meant for the model or user. */
+export interface SandboxdError {
+  code: 'unauthorized' | 'bad_request' | 'not_found' | 'path_outside_workspace' | 'io_error';
+  message: string;
+}

@@ -1,0 +1,52 @@
+// Builds and starts the NestJS API around an existing Temporal client.
+import 'reflect-metadata';
+import { type DynamicModule, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { HealthController } from './health/health.controller.js';
+import { TasksController } from './tasks/tasks.controller.js';
+import { TasksService } from './tasks/tasks.service.js';
+import { CONFIG, LOGGER, TEMPORAL_CLIENT } from './tokens.js';
+
+@Module({})
+class ApiModule {
+  static forRoot(config: Config, client: Client, log: Logger): DynamicModule {
+    return {
+      module: ApiModule,
+      controllers: [TasksController, HealthController],
+      providers: [
+        { provide: CONFIG, useValue: config },
+        { provide: TEMPORAL_CLIENT, useValue: client },
+        { provide: LOGGER, useValue: log },
+        TasksService,
+      ],
+    };
+  }
+}
+
+export interface RunningApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(config: Config, client: Client, log: Logger): Promise<RunningApi> {
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config, client, log), {
+    logger: {
+      log: (msg: unknown) => log.debug({ nest: true }, String(msg)),
+      error: (msg: unknown, trace?: unknown) => log.error({ nest: true, trace }, String(msg)),
+      warn: (msg: unknown) => log.warn({ nest: true }, String(msg)),
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
+    bodyParser: true,
+  });
+  app.useBodyParser('json', { limit: '1mb' });
+  await app.listen(config.api.port, config.api.host);
+  const address = app.getHttpServer().address() as { port: number };
+  const url = config.api.publicUrl ?? `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${address.port}`;
+  log.info({ url }, 'api listening');
+  return { url, close: () => app.close() };
+}

@@ -1,0 +1,68 @@
+// The shapes the tasks API accepts, validated at the edge; messages name the field and the fix.
+import { BadRequestException, type PipeTransform } from '@nestjs/common';
+import { z } from 'zod';
+
+export const CreateTaskBody = z.strictObject({
+  repo: z
+    .string({ error: 'required: a git URL or an absolute path to a repository' })
+    .trim()
+    .min(1, 'required: a git URL or an absolute path to a repository'),
+  baseBranch: z
+    .string()
+    .trim()
+    .regex(/^(?!-)[A-Za-z0-9._/-]+$/, 'must be a branch name (letters, digits, . _ / -)')
+    .optional(),
+  prompt: z
+    .string({ error: 'required: describe the change you want' })
+    .trim()
+    .min(1, 'required: describe the change you want')
+    .max(100_000, 'too long: at most 100,000 characters'),
+  testCommand: z.string().trim().min(1).max(2_000).optional(),
+  maxSteps: z.number().int('must be a whole number').min(1).max(10_000).optional(),
+  requester: z.string().trim().min(1).max(200).optional(),
+});
+export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
+
+export const TASK_STATUSES = ['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out', 'continued_as_new'] as const;
+
+export const ListTasksQuery = z.strictObject({
+  repo: z.string().min(1).optional(),
+  status: z.enum(TASK_STATUSES, { error: `must be one of ${TASK_STATUSES.join(', ')}` }).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
+export type ListTasksQuery = z.infer<typeof ListTasksQuery>;
+
+export const TaskIdParam = z.string().regex(/^[a-z0-9-]{1,64}$/, 'task ids are lower-case letters, digits and dashes');
+
+/** One place that turns schema issues into a 400 the caller can act on. */
+export function badRequest(issues: { field: string; message: string }[]): BadRequestException {
+  return new BadRequestException({
+    statusCode: 400,
+    error: 'Bad Request',
+    message: issues.map((i) => `${i.field}: ${i.message}`).join('; '),
+    issues,
+  });
+}
+
+export class ZodPipe<T extends z.ZodType> implements PipeTransform {
+  constructor(
+    private readonly schema: T,
+    /** Names a scalar input (a path parameter) in messages. */
+    private readonly field = 'body',
+  ) {}
+
+  transform(value: unknown): z.output<T> {
+    if (this.schema instanceof z.ZodObject && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      throw badRequest([{ field: this.field, message: 'send a JSON object' }]);
+    }
+    const parsed = this.schema.safeParse(value);
+    if (parsed.success) return parsed.data;
+    throw badRequest(
+      parsed.error.issues.flatMap((issue) =>
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((key) => ({ field: key, message: 'unknown field; remove it' }))
+          : [{ field: issue.path.join('.') || this.field, message: issue.message }],
+      ),
+    );
+  }
+}

@@ -1,0 +1,166 @@
+// Translates task requests into Temporal calls and Temporal's answers into the API's task
+// view. Business rules live in the workflow; this only starts, queries, lists and cancels.
+import { randomUUID } from 'node:crypto';
+import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowExecutionDescription } from '@temporalio/client';
+import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
+import {
+  ErrandPhase,
+  ErrandRepo,
+  ErrandRequester,
+  stateQuery,
+  TASK_WORKFLOW_TYPE,
+  taskBranch,
+  taskWorkflowId,
+  type TaskInput,
+  type TaskState,
+} from '../../../workflows/contracts.js';
+import { CONFIG, TEMPORAL_CLIENT } from '../tokens.js';
+import { probeRepo } from './repo-probe.js';
+import { badRequest, type CreateTaskBody, type ListTasksQuery } from './task-request.js';
+
+export interface TaskView extends Partial<TaskState> {
+  id: string;
+  status: string;
+  startedAt?: string;
+  closedAt?: string;
+  links: { self: string; temporalUi: string };
+}
+
+@Injectable()
+export class TasksService {
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(TEMPORAL_CLIENT) private readonly client: Client,
+  ) {}
+
+  async create(body: CreateTaskBody): Promise<TaskView> {
+    if (!this.config.model) throw badRequest([{ field: 'model', message: NO_MODEL_MESSAGE }]);
+    const probe = await probeRepo(body.repo, body.baseBranch);
+    if (!probe.ok) throw badRequest([{ field: probe.field, message: probe.message }]);
+    const taskId = randomUUID().replace(/-/g, '').slice(0, 12);
+    const input: TaskInput = {
+      taskId,
+      repo: probe.repo,
+      baseBranch: probe.baseBranch,
+      prompt: body.prompt,
+      testCommand: body.testCommand,
+      maxSteps: body.maxSteps ?? this.config.defaults.maxSteps,
+      requester: body.requester,
+    };
+    try {
+      await this.client.workflow.start(TASK_WORKFLOW_TYPE, {
+        workflowId: taskWorkflowId(taskId),
+        taskQueue: this.config.temporal.taskQueue,
+        args: [input],
+        typedSearchAttributes: [
+          { key: ErrandRepo, value: input.repo },
+          { key: ErrandPhase, value: 'queued' },
+          ...(input.requester ? [{ key: ErrandRequester, value: input.requester }] : []),
+        ],
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ConflictException(`task ${taskId} already exists`);
+      throw err;
+    }
+    return {
+      id: taskId,
+      status: 'running',
+      taskId,
+      repo: input.repo,
+      baseBranch: input.baseBranch,
+      branch: taskBranch(taskId),
+      phase: 'queued',
+      step: 0,
+      maxSteps: input.maxSteps,
+      links: this.links(taskId),
+    };
+  }
+
+  async get(taskId: string): Promise<TaskView> {
+    const handle = this.client.workflow.getHandle(taskWorkflowId(taskId));
+    const description = await this.describe(taskId);
+    const status = statusName(description);
+    // The query answers for running and closed tasks alike (a worker replays closed ones).
+    const state = await handle.query(stateQuery).catch(() => undefined);
+    const view: TaskView = { id: taskId, status, ...state, ...times(description), links: this.links(taskId) };
+    if (!state) {
+      view.repo = description.typedSearchAttributes.get(ErrandRepo);
+      view.phase = description.typedSearchAttributes.get(ErrandPhase) as TaskState['phase'];
+    }
+    if (status === 'failed' && !view.error) {
+      view.error = await handle.result().then(
+        () => undefined,
+        (err: Error) => innermostMessage(err),
+      );
+    }
+    return view;
+  }
+
+  async list(q: ListTasksQuery): Promise<{ tasks: TaskView[] }> {
+    const clauses = [`WorkflowType = '${TASK_WORKFLOW_TYPE}'`];
+    if (q.repo) clauses.push(`${ErrandRepo.name} = ${JSON.stringify(q.repo)}`);
+    if (q.status) clauses.push(`ExecutionStatus = '${visibilityStatus(q.status)}'`);
+    const tasks: TaskView[] = [];
+    for await (const wf of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: q.limit })) {
+      const id = wf.workflowId.replace(/^task-/, '');
+      tasks.push({
+        id,
+        status: wf.status.name.toLowerCase(),
+        repo: wf.typedSearchAttributes.get(ErrandRepo),
+        phase: wf.typedSearchAttributes.get(ErrandPhase) as TaskState['phase'],
+        startedAt: wf.startTime.toISOString(),
+        closedAt: wf.closeTime?.toISOString(),
+        links: this.links(id),
+      });
+      if (tasks.length >= q.limit) break;
+    }
+    return { tasks };
+  }
+
+  async cancel(taskId: string): Promise<{ id: string; status: string }> {
+    const description = await this.describe(taskId);
+    const status = statusName(description);
+    if (status !== 'running') throw new ConflictException(`task ${taskId} is already ${status}; only running tasks can be cancelled`);
+    await this.client.workflow.getHandle(taskWorkflowId(taskId)).cancel();
+    return { id: taskId, status: 'cancelling' };
+  }
+
+  private async describe(taskId: string): Promise<WorkflowExecutionDescription> {
+    try {
+      return await this.client.workflow.getHandle(taskWorkflowId(taskId)).describe();
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) throw new NotFoundException(`no task with id ${taskId}`);
+      throw err;
+    }
+  }
+
+  private links(taskId: string) {
+    const { uiUrl, namespace } = this.config.temporal;
+    return {
+      self: `/tasks/${taskId}`,
+      temporalUi: `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${taskWorkflowId(taskId)}`,
+    };
+  }
+}
+
+function statusName(d: WorkflowExecutionDescription): string {
+  return d.status.name.toLowerCase();
+}
+
+function visibilityStatus(status: ListTasksQuery['status'] & string): string {
+  return status
+    .split('_')
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('');
+}
+
+function times(d: WorkflowExecutionDescription) {
+  return { startedAt: d.startTime.toISOString(), closedAt: d.closeTime?.toISOString() };
+}
+
+function innermostMessage(err: Error): string {
+  let cur: Error = err;
+  while (cur.cause instanceof Error) cur = cur.cause;
+  return cur.message;
+}

@@ -1,0 +1,4 @@
+// Injection tokens: explicit, because Errand runs TypeScript without emitted decorator metadata.
+export const CONFIG = Symbol('CONFIG');
+export const TEMPORAL_CLIENT = Symbol('TEMPORAL_CLIENT');
+export const LOGGER = Symbol('LOGGER');

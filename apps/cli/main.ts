@@ -1,0 +1,130 @@
+// `errand`: the command people start. `errand dev` runs the embedded stack (Temporal dev server,
+// worker, API) in the foreground; `serve`, `worker` and `api` run against an existing Temporal.
+import { Command } from 'commander';
+import { Client, Connection } from '@temporalio/client';
+import { startApi } from '../api/server.js';
+import { ConfigError, loadConfig, stateDirs, type Config } from '../config.js';
+import { createLogger, type Logger } from '../logger.js';
+import { startWorker } from '../worker/worker.js';
+import { ensureTemporalCli } from './temporal-cli.js';
+import { startTemporalDevServer } from './temporal-dev-server.js';
+
+type Stop = () => Promise<void>;
+
+async function serve(config: Config, log: Logger, parts: { api: boolean; worker: boolean }): Promise<Stop[]> {
+  const stops: Stop[] = [];
+  if (parts.worker) {
+    const worker = await startWorker(config, log);
+    stops.push(worker.shutdown);
+    worker.done.catch((err: Error) => {
+      log.fatal({ err }, 'worker stopped');
+      process.exit(1);
+    });
+  }
+  if (parts.api) {
+    const connection = await Connection.connect({ address: config.temporal.address });
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const api = await startApi(config, client, log);
+    stops.unshift(async () => {
+      await api.close();
+      await connection.close();
+    });
+  }
+  return stops;
+}
+
+/** Runs until SIGINT/SIGTERM, then stops everything in order (API first, Temporal last). */
+function stopOnSignal(stops: Stop[], log: Logger): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      log.warn('second signal: exiting now');
+      process.exit(130);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    for (const s of stops) await s().catch((err: Error) => log.error({ err }, 'error while shutting down'));
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function warnWithoutModel(config: Config, log: Logger): void {
+  if (!config.model) {
+    log.warn('no model configured: set ERRAND_MODEL_BASE_URL and ERRAND_MODEL; until then POST /tasks answers 400');
+  }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = new Command('errand').description('Errand: a self-hosted coding agent service on Temporal');
+
+  program
+    .command('setup')
+    .description('install what Errand needs beyond npm packages (the Temporal CLI, once)')
+    .action(async () => {
+      const cli = await ensureTemporalCli();
+      console.error(`Temporal CLI: ${cli}`);
+    });
+
+  program
+    .command('dev')
+    .description('run the embedded stack: Temporal dev server with its UI, the worker and the API')
+    .action(async () => {
+      const config = loadConfig();
+      const log = createLogger(config.logLevel);
+      const temporal = await startTemporalDevServer({
+        port: config.dev.temporalPort,
+        uiPort: config.dev.uiPort,
+        dbFile: stateDirs(config).temporalDb,
+      });
+      const uiUrl = temporal.uiUrl ?? config.temporal.uiUrl;
+      const devConfig: Config = { ...config, temporal: { ...config.temporal, address: temporal.address, uiUrl } };
+      const stops = await serve(devConfig, log, { api: true, worker: true }).catch(async (err) => {
+        await temporal.stop();
+        throw err;
+      });
+      stops.push(temporal.stop);
+      stopOnSignal(stops, log);
+      temporal.process.once('exit', (code) => {
+        log.fatal({ code }, 'the Temporal dev server exited');
+        process.exit(1);
+      });
+      warnWithoutModel(config, log);
+      const api = `http://${config.api.host}:${config.api.port}`;
+      console.error(
+        [
+          '',
+          `  Errand is running (state in ${config.stateDir})`,
+          `  API          ${api}   (try: curl ${api}/tasks)`,
+          `  Temporal UI  ${uiUrl}`,
+          `  Temporal     ${temporal.address}`,
+          '  Ctrl-C stops everything.',
+          '',
+        ].join('\n'),
+      );
+    });
+
+  for (const [name, parts, description] of [
+    ['serve', { api: true, worker: true }, 'run the worker and the API against ERRAND_TEMPORAL_ADDRESS'],
+    ['worker', { api: false, worker: true }, 'run only the worker'],
+    ['api', { api: true, worker: false }, 'run only the API'],
+  ] as const) {
+    program
+      .command(name)
+      .description(description)
+      .action(async () => {
+        const config = loadConfig();
+        const log = createLogger(config.logLevel);
+        if (parts.api) warnWithoutModel(config, log);
+        stopOnSignal(await serve(config, log, parts), log);
+      });
+  }
+
+  await program.parseAsync(argv);
+}
+
+main(process.argv).catch((err: unknown) => {
+  console.error(`errand: ${err instanceof ConfigError || err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+// Errand's configuration: read once at start-up from the environment, by one schema, with
+// messages that name the variable to set. Every variable is listed in the README.
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalText = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+
+const Env = z.object({
+  ERRAND_STATE_DIR: z.string().default('.errand'),
+  ERRAND_API_HOST: z.string().default('127.0.0.1'),
+  ERRAND_API_PORT: port.default(3000),
+  ERRAND_PUBLIC_URL: optionalText,
+  ERRAND_TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  ERRAND_TEMPORAL_NAMESPACE: z.string().default('default'),
+  ERRAND_TEMPORAL_UI_URL: z.string().url().default('http://localhost:8233'),
+  ERRAND_TASK_QUEUE: z.string().default('errand'),
+  ERRAND_DEV_TEMPORAL_PORT: port.default(7233),
+  ERRAND_DEV_UI_PORT: port.default(8233),
+  ERRAND_MODEL_BASE_URL: optionalText.pipe(z.string().url().optional()),
+  ERRAND_MODEL: optionalText,
+  ERRAND_MODEL_API_KEY: optionalText,
+  ERRAND_MAX_STEPS: positiveInt.max(10_000).default(50),
+  ERRAND_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  TEMPORAL_CLI: optionalText,
+});
+
+export interface Config {
+  stateDir: string;
+  api: { host: string; port: number; publicUrl?: string };
+  temporal: { address: string; namespace: string; uiUrl: string; taskQueue: string };
+  dev: { temporalPort: number; uiPort: number };
+  /** Undefined until ERRAND_MODEL_BASE_URL and ERRAND_MODEL are both set. */
+  model?: { baseUrl: string; model: string; apiKey?: string };
+  defaults: { maxSteps: number };
+  logLevel: string;
+  temporalCli?: string;
+}
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  if (Boolean(e.ERRAND_MODEL_BASE_URL) !== Boolean(e.ERRAND_MODEL)) {
+    throw new ConfigError(
+      `invalid configuration:\n  set both ERRAND_MODEL_BASE_URL and ERRAND_MODEL (only ${e.ERRAND_MODEL ? 'ERRAND_MODEL' : 'ERRAND_MODEL_BASE_URL'} is set)`,
+    );
+  }
+  return {
+    stateDir: path.resolve(e.ERRAND_STATE_DIR),
+    api: { host: e.ERRAND_API_HOST, port: e.ERRAND_API_PORT, publicUrl: e.ERRAND_PUBLIC_URL },
+    temporal: {
+      address: e.ERRAND_TEMPORAL_ADDRESS,
+      namespace: e.ERRAND_TEMPORAL_NAMESPACE,
+      uiUrl: e.ERRAND_TEMPORAL_UI_URL.replace(/\/$/, ''),
+      taskQueue: e.ERRAND_TASK_QUEUE,
+    },
+    dev: { temporalPort: e.ERRAND_DEV_TEMPORAL_PORT, uiPort: e.ERRAND_DEV_UI_PORT },
+    model:
+      e.ERRAND_MODEL_BASE_URL && e.ERRAND_MODEL
+        ? { baseUrl: e.ERRAND_MODEL_BASE_URL, model: e.ERRAND_MODEL, apiKey: e.ERRAND_MODEL_API_KEY }
+        : undefined,
+    defaults: { maxSteps: e.ERRAND_MAX_STEPS },
+    logLevel: e.ERRAND_LOG_LEVEL,
+    temporalCli: e.TEMPORAL_CLI,
+  };
+}
+
+/** The message a user sees when they create a task on a server with no model. */
+export const NO_MODEL_MESSAGE =
+  'no model is configured on this server: set ERRAND_MODEL_BASE_URL (an OpenAI-compatible endpoint, e.g. https://api.openai.com/v1) and ERRAND_MODEL (e.g. gpt-4.1), plus ERRAND_MODEL_API_KEY if the endpoint needs one, then restart Errand';
+
+export const stateDirs = (c: Config) => ({
+  temporalDb: path.join(c.stateDir, 'temporal.db'),
+  sandboxes: path.join(c.stateDir, 'sandboxes'),
+  artifacts: path.join(c.stateDir, 'artifacts'),
+  forge: path.join(c.stateDir, 'forge', 'pulls'),
+});

@@ -1,0 +1,191 @@
+// sandboxd: the small HTTP service that runs inside every sandbox. All work a task does in
+// its sandbox (commands, file reads and writes) goes through it, authenticated with the
+// sandbox's own token, so the worker never needs a shell on the sandbox's host.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { timingSafeEqual } from 'node:crypto';
+import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import path from 'node:path';
+import { z } from 'zod';
+import {
+  ExecRequest,
+  ReadFileRequest,
+  WriteFileRequest,
+  type ExecResponse,
+  type SandboxdError,
+} from '../../activities/sandbox/sandboxd-protocol.js';
+import { HeadTailBuffer } from '../../activities/sandbox/truncate.js';
+
+export interface SandboxdOptions {
+  root: string;
+  token: string;
+  host?: string;
+  port?: number;
+  /** Environment every command starts from; the caller adds to it per call. */
+  baseEnv: Record<string, string>;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: SandboxdError['code'],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_BODY_BYTES = 20_000_000;
+
+export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: http.Server; port: number; close: () => Promise<void> }> {
+  const root = await realpath(opts.root);
+  const running = new Set<ChildProcess>();
+  const expected = Buffer.from(`Bearer ${opts.token}`);
+
+  const routes: Record<string, (body: unknown, req: http.IncomingMessage) => Promise<unknown>> = {
+    '/exec': (body, req) => exec(ExecRequest.parse(body), req),
+    '/files/read': async (body) => {
+      const r = ReadFileRequest.parse(body);
+      const file = await resolveInside(root, r.path);
+      const info = await stat(file).catch(() => {
+        throw new HttpError(404, 'not_found', `${r.path}: no such file`);
+      });
+      if (!info.isFile()) throw new HttpError(400, 'bad_request', `${r.path}: not a file`);
+      const buf = await readFile(file);
+      const truncated = buf.length > r.maxBytes;
+      return { content: buf.subarray(0, r.maxBytes).toString('utf8'), size: buf.length, truncated };
+    },
+    '/files/write': async (body) => {
+      const r = WriteFileRequest.parse(body);
+      const file = await resolveInside(root, r.path);
+      await mkdir(path.dirname(file), { recursive: true });
+      await writeFile(file, r.content);
+      return { bytes: Buffer.byteLength(r.content) };
+    },
+  };
+
+  async function exec(r: z.output<typeof ExecRequest>, req: http.IncomingMessage): Promise<ExecResponse> {
+    const cwd = await resolveInside(root, r.cwd ?? '.');
+    const started = Date.now();
+    // detached: the command leads its own process group, so a timeout kills its children too.
+    const child = spawn('/bin/bash', ['-c', r.cmd], {
+      cwd,
+      env: { ...opts.baseEnv, ...r.env },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    running.add(child);
+    const out = new HeadTailBuffer(r.maxOutputBytes);
+    const err = new HeadTailBuffer(r.maxOutputBytes);
+    child.stdout!.on('data', (c: Buffer) => out.push(c));
+    child.stderr!.on('data', (c: Buffer) => err.push(c));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup(child);
+    }, r.timeoutMs);
+    // The caller gave up (activity cancelled or worker died): the command must not run on.
+    const onAbort = () => killGroup(child);
+    req.socket.once('close', onAbort);
+    const [exitCode, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+      child.once('close', (code, sig) => resolve([code, sig]));
+      child.once('error', () => resolve([127, null]));
+    });
+    clearTimeout(timer);
+    req.socket.off('close', onAbort);
+    running.delete(child);
+    killGroup(child); // reap anything the command left behind in its group
+    const stdout = out.result();
+    const stderr = err.result();
+    return {
+      exitCode,
+      signal,
+      timedOut,
+      stdout: stdout.text,
+      stderr: timedOut ? `${stderr.text}\n[killed after ${r.timeoutMs} ms timeout]` : stderr.text,
+      truncated: stdout.truncated || stderr.truncated,
+      durationMs: Date.now() - started,
+    };
+  }
+
+  const server = http.createServer((req, res) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const auth = Buffer.from(req.headers.authorization ?? '');
+    if (req.method === 'GET' && req.url === '/health') return send(200, { ok: true });
+    if (auth.length !== expected.length || !timingSafeEqual(auth, expected)) {
+      return send(401, { code: 'unauthorized', message: 'missing or wrong sandbox token' });
+    }
+    const route = req.method === 'POST' ? routes[req.url ?? ''] : undefined;
+    if (!route) return send(404, { code: 'not_found', message: `no route ${req.method} ${req.url}` });
+    readJson(req)
+      .then((body) => route(body, req))
+      .then((result) => send(200, result))
+      .catch((e: unknown) => {
+        if (e instanceof HttpError) return send(e.status, { code: e.code, message: e.message });
+        if (e instanceof z.ZodError) return send(400, { code: 'bad_request', message: z.prettifyError(e) });
+        send(500, { code: 'io_error', message: e instanceof Error ? e.message : String(e) });
+      });
+  });
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    server,
+    port,
+    close: async () => {
+      for (const child of running) killGroup(child);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function killGroup(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // the group is already gone
+  }
+}
+
+/**
+ * Resolves a workspace-relative path and refuses anything that lands outside the workspace,
+ * whatever `..` or symlinks say: the check runs on the real path of the deepest existing part.
+ */
+export async function resolveInside(root: string, rel: string): Promise<string> {
+  const target = path.resolve(root, rel);
+  let existing = target;
+  const rest: string[] = [];
+  for (;;) {
+    try {
+      existing = await realpath(existing);
+      break;
+    } catch {
+      if (existing === root || existing === path.dirname(existing)) break;
+      rest.unshift(path.basename(existing));
+      existing = path.dirname(existing);
+    }
+  }
+  const real = path.join(existing, ...rest);
+  if (real !== root && !real.startsWith(root + path.sep)) {
+    throw new HttpError(403, 'path_outside_workspace', `${rel}: outside the workspace; use a path inside it`);
+  }
+  return real;
+}
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413 as number, 'bad_request', 'request body too large');
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+  } catch {
+    throw new HttpError(400, 'bad_request', 'body is not valid JSON');
+  }
+}

@@ -1,0 +1,63 @@
+// The Temporal worker: wires providers from config into the activities and registers the
+// workflows. Embedded defaults: local sandbox, local forge, local artifact directory.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { OpenAIModelClient } from '../../activities/agent/model-client.js';
+import { LocalForge } from '../../activities/forge/local.js';
+import { createActivities } from '../../activities/index.js';
+import { LocalSandboxProvider } from '../../activities/sandbox/local.js';
+import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
+import { stateDirs, type Config } from '../config.js';
+import type { Logger } from '../logger.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** How the local provider starts sandboxd: this same Node, with the tsx loader, on its entry file. */
+export function sandboxdCommand(): string[] {
+  return [process.execPath, '--import', import.meta.resolve('tsx'), path.join(here, '../sandboxd/main.ts')];
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  /** Resolves when the worker has shut down. */
+  done: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+export async function startWorker(config: Config, log: Logger): Promise<RunningWorker> {
+  if (!runtimeInstalled) {
+    // The SDK's own logs (bundler output, state changes) go through our logger, warnings and up.
+    Runtime.install({
+      logger: new DefaultLogger('WARN', (entry) => log.warn({ sdk: entry.meta }, entry.message)),
+    });
+    runtimeInstalled = true;
+  }
+  const dirs = stateDirs(config);
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const activities = createActivities({
+    sandboxes: new LocalSandboxProvider({ dir: dirs.sandboxes, sandboxdCommand: sandboxdCommand() }),
+    forge: new LocalForge(dirs.forge),
+    models: { coder: config.model ? new OpenAIModelClient(config.model) : undefined },
+    store: new LocalArtifactStore(dirs.artifacts),
+  });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: path.join(here, '../../workflows/index.ts'),
+    activities,
+  });
+  const done = worker.run().finally(() => connection.close());
+  log.info({ taskQueue: config.temporal.taskQueue, temporal: config.temporal.address }, 'worker started');
+  return {
+    worker,
+    done,
+    shutdown: async () => {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// Runs Errand as a real process (`errand serve|api|worker`) against the test Temporal server,
+// with its own task queue and state directory, and waits until it is up.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface ErrandProcess {
+  url: string;
+  stateDir: string;
+  taskQueue: string;
+  process: ChildProcess;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+export function temporalAddress(): string {
+  const address = process.env.ERRAND_TEST_TEMPORAL_ADDRESS;
+  if (!address) throw new Error('ERRAND_TEST_TEMPORAL_ADDRESS is not set: run the tests with `npm test` (jest globalSetup starts Temporal)');
+  return address;
+}
+
+export async function startErrand(opts: {
+  command?: 'serve' | 'api' | 'worker';
+  env?: Record<string, string | undefined>;
+  stateDir?: string;
+  taskQueue?: string;
+}): Promise<ErrandProcess> {
+  const command = opts.command ?? 'serve';
+  const stateDir = opts.stateDir ?? mkdtempSync(path.join(os.tmpdir(), 'errand-state-'));
+  const taskQueue = opts.taskQueue ?? `test-${Math.random().toString(36).slice(2, 10)}`;
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    ERRAND_TEMPORAL_ADDRESS: temporalAddress(),
+    ERRAND_TASK_QUEUE: taskQueue,
+    ERRAND_STATE_DIR: stateDir,
+    ERRAND_API_PORT: '0',
+    ERRAND_LOG_LEVEL: 'info',
+    ...opts.env,
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/main.ts', command], {
+    cwd: PROJECT_ROOT,
+    env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const ready = command === 'worker' ? 'worker started' : 'api listening';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`errand ${command} did not start in 60s:\n${output}`)), 60_000);
+    const onData = (b: Buffer) => {
+      output += b.toString();
+      for (const line of output.split('\n')) {
+        if (!line.includes(ready)) continue;
+        clearTimeout(timer);
+        try {
+          resolve((JSON.parse(line) as { url?: string }).url ?? '');
+        } catch {
+          resolve('');
+        }
+        return;
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`errand ${command} exited with ${code}:\n${output}`));
+    });
+  });
+  return {
+    url,
+    stateDir,
+    taskQueue,
+    process: child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export async function temporalClient(): Promise<{ client: Client; close: () => Promise<void> }> {
+  const connection = await Connection.connect({ address: temporalAddress() });
+  return { client: new Client({ connection }), close: () => connection.close() };
+}
+
+/** Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 60_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function api<T = any>(base: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${base}${route}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON; keep the text
+  }
+  return { status: res.status, body: parsed as T };
+}

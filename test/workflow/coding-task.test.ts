@@ -1,0 +1,150 @@
+// A task end to end on a real Temporal server: Errand runs as a real process (worker + API),
+// the model is the scripted OpenAI-compatible fixture server, the repo is a real bare git repo.
+import { existsSync, readFileSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { call, fail, lastToolResult, ModelServer } from '../fixtures/model-server.js';
+import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
+import { api, eventually, startErrand, type ErrandProcess } from '../support/errand-process.js';
+
+let model: ModelServer;
+let errand: ErrandProcess;
+
+beforeAll(async () => {
+  model = new ModelServer();
+  await model.start();
+  errand = await startErrand({ env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ERRAND_MODEL_API_KEY: 'sk-test' } });
+});
+
+afterAll(async () => {
+  await errand?.stop();
+  await model?.stop();
+});
+
+async function createTask(repo: string, prompt: string) {
+  const res = await api(errand.url, 'POST', '/tasks', { repo, prompt });
+  expect(res.status).toBe(201);
+  return res.body.id as string;
+}
+
+async function waitForStatus(id: string, status: string, timeoutMs = 90_000) {
+  return eventually(
+    async () => {
+      const res = await api(errand.url, 'GET', `/tasks/${id}`);
+      if (res.body.status === status) return res.body;
+      if (res.body.status !== 'running') throw new Error(`task ended ${res.body.status}: ${JSON.stringify(res.body)}`);
+      return undefined;
+    },
+    timeoutMs,
+    `task ${id} to be ${status}`,
+  );
+}
+
+const sandboxDir = (id: string) => path.join(errand.stateDir, 'sandboxes', id);
+
+describe('codingTask', () => {
+  it('fixes a failing test and opens a pull request with the fix', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const script = model.script('[happy]', [
+      call('read_file', { path: 'sum.js' }),
+      (req) =>
+        lastToolResult(req).includes('a - b')
+          ? call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' })
+          : { kind: 'text', text: `the file did not hold what I expected: ${lastToolResult(req)}` },
+      call('shell', { command: 'npm test' }),
+      (req) =>
+        lastToolResult(req).startsWith('exit code 0')
+          ? call('finish', { summary: 'sum subtracted; it now adds, so the test passes.' })
+          : { kind: 'text', text: 'tests still fail' },
+    ]);
+    const id = await createTask(origin, '[happy] The sum test fails; fix sum.');
+
+    const task = await waitForStatus(id, 'completed');
+    expect(task.phase).toBe('completed');
+    expect(task.test).toMatchObject({ command: 'npm test', passed: true, exitCode: 0 });
+    expect(task.pr).toMatchObject({ number: expect.any(Number), base: 'main', head: `errand/${id}` });
+    expect(task.summary).toContain('now adds');
+    expect(script.requests).toHaveLength(4);
+    // The model saw the system prompt with the detected test command, and the task prompt.
+    expect(script.requests[0]!.messages[0]!.content).toContain('npm test');
+
+    // The branch on the origin holds the fix; main is untouched.
+    expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
+    expect(git(origin, 'show', 'main:sum.js')).toContain('a - b');
+
+    // The PR record on the local forge carries the diff, the summary and the test result.
+    const pr = JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', `${task.pr.number}.json`), 'utf8'));
+    expect(pr).toMatchObject({ repo: origin, base: 'main', head: `errand/${id}`, state: 'open' });
+    expect(pr.diff).toContain('-exports.sum = (a, b) => a - b;');
+    expect(pr.diff).toContain('+exports.sum = (a, b) => a + b;');
+    expect(pr.body).toContain('`npm test` passed');
+    expect(pr.body).toContain('now adds');
+
+    expect(existsSync(sandboxDir(id))).toBe(false);
+
+    // Listed through Temporal visibility, filterable by repo and status.
+    const listed = await eventually(async () => {
+      const res = await api(errand.url, 'GET', `/tasks?repo=${encodeURIComponent(origin)}&status=completed`);
+      return res.body.tasks.find((t: { id: string }) => t.id === id);
+    }, 30_000, 'the task in GET /tasks');
+    expect(listed).toMatchObject({ repo: origin, status: 'completed', phase: 'completed' });
+  });
+
+  it('is cancelled mid-loop: the running command is killed and no sandbox is left', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const pidFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'errand-pid-')), 'pid');
+    model.script('[cancel]', [call('shell', { command: `sh -c 'echo $$ > ${pidFile}; exec sleep 300'`, timeoutSeconds: 600 }), fail(500, 'should not be called')]);
+    const id = await createTask(origin, '[cancel] Do something slow.');
+
+    const pid = await eventually(async () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined), 60_000, 'the command to start');
+    expect(existsSync(sandboxDir(id))).toBe(true);
+    const cancel = await api(errand.url, 'POST', `/tasks/${id}/cancel`);
+    expect(cancel.status).toBe(202);
+
+    const task = await waitForStatus(id, 'cancelled');
+    expect(task.phase).toBe('cancelled');
+    await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
+    await eventually(async () => (isAlive(pid) ? undefined : true), 20_000, `the command (pid ${pid}) to be killed`);
+
+    const again = await api(errand.url, 'POST', `/tasks/${id}/cancel`);
+    expect(again.status).toBe(409);
+  });
+
+  it('completes when the model answers 500 twice before it succeeds (activity retry)', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const script = model.script('[flaky]', [
+      fail(500, 'upstream overloaded'),
+      fail(503, 'try again'),
+      call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' }),
+      call('finish', { summary: 'fixed sum' }),
+    ]);
+    const id = await createTask(origin, '[flaky] Fix sum.');
+    const task = await waitForStatus(id, 'completed');
+    expect(task.test.passed).toBe(true);
+    expect(script.requests).toHaveLength(4);
+    expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
+  });
+
+  it('fails at once with the reason when the model rejects the key (401)', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const script = model.script('[denied]', [fail(401, 'Incorrect API key provided'), call('finish', { summary: 'x' })]);
+    const id = await createTask(origin, '[denied] Fix sum.');
+    const task = await waitForStatus(id, 'failed', 30_000);
+    expect(task.phase).toBe('failed');
+    expect(task.error).toContain('401');
+    expect(task.error).toContain('Incorrect API key provided');
+    expect(task.error).toContain('ERRAND_MODEL_API_KEY');
+    expect(script.requests).toHaveLength(1); // not retried
+    await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
+  });
+});
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

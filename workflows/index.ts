@@ -1,0 +1,2 @@
+// The workflows this worker registers; the bundler starts from this file.
+export { codingTask } from './coding-task.js';
