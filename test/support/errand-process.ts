@@ -1,7 +1,7 @@
 // Runs Errand as a real process (`errand serve|api|worker`) against the test Temporal server,
 // with its own task queue and state directory, and waits until it is up.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,4 +124,19 @@ export async function api<T = any>(base: string, method: string, route: string, 
     // not JSON; keep the text
   }
   return { status: res.status, body: parsed as T };
+}
+
+/** Whether a process is still running (a zombie waiting for its reaper counts as gone). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
 }

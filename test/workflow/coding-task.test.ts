@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { call, fail, lastToolResult, ModelServer } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, startErrand, type ErrandProcess } from '../support/errand-process.js';
+import { api, eventually, isRunning, startErrand, type ErrandProcess } from '../support/errand-process.js';
 
 let model: ModelServer;
 let errand: ErrandProcess;
@@ -105,7 +105,7 @@ describe('codingTask', () => {
     const task = await waitForStatus(id, 'cancelled');
     expect(task.phase).toBe('cancelled');
     await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
-    await eventually(async () => (isAlive(pid) ? undefined : true), 20_000, `the command (pid ${pid}) to be killed`);
+    await eventually(async () => (isRunning(pid) ? undefined : true), 20_000, `the command (pid ${pid}) to be killed`);
 
     const again = await api(errand.url, 'POST', `/tasks/${id}/cancel`);
     expect(again.status).toBe(409);
@@ -139,12 +139,3 @@ describe('codingTask', () => {
     await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
   });
 });
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -19,6 +19,8 @@ import { CONFIG, TEMPORAL_CLIENT } from '../tokens.js';
 import { probeRepo } from './repo-probe.js';
 import { badRequest, type CreateTaskBody, type ListTasksQuery } from './task-request.js';
 
+const QUERY_DEADLINE_MS = 5_000;
+
 export interface TaskView extends Partial<TaskState> {
   id: string;
   status: string;
@@ -81,8 +83,11 @@ export class TasksService {
     const handle = this.client.workflow.getHandle(taskWorkflowId(taskId));
     const description = await this.describe(taskId);
     const status = statusName(description);
-    // The query answers for running and closed tasks alike (a worker replays closed ones).
-    const state = await handle.query(stateQuery).catch(() => undefined);
+    // The query answers for running and closed tasks alike (a worker replays closed ones); with
+    // no worker polling it would wait, so it is bounded and the search attributes stand in.
+    const state = await this.client
+      .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(stateQuery))
+      .catch(() => undefined);
     const view: TaskView = { id: taskId, status, ...state, ...times(description), links: this.links(taskId) };
     if (!state) {
       view.repo = description.typedSearchAttributes.get(ErrandRepo);

@@ -1,0 +1,61 @@
+// The pure pieces: output truncation, test-command detection, and how model errors map to
+// retryable or not.
+import { ApplicationFailure } from '@temporalio/common';
+import { describe, expect, it } from '@jest/globals';
+import OpenAI from 'openai';
+import { classifyModelError } from '../../activities/agent/model-client.js';
+import { detectTestCommand } from '../../activities/git/test-command.js';
+import { HeadTailBuffer, truncateMiddle } from '../../activities/sandbox/truncate.js';
+
+describe('truncateMiddle', () => {
+  it('leaves short text alone and cuts the middle of long text', () => {
+    expect(truncateMiddle('short', 100)).toEqual({ text: 'short', truncated: false, cutBytes: 0 });
+    const t = truncateMiddle('a'.repeat(50) + 'b'.repeat(50), 20);
+    expect(t.text).toBe(`${'a'.repeat(10)}\n[... 80 bytes cut ...]\n${'b'.repeat(10)}`);
+  });
+
+  it('streams the same result in chunks', () => {
+    const buf = new HeadTailBuffer(20);
+    for (const c of ['a'.repeat(30), 'x'.repeat(40), 'b'.repeat(30)]) buf.push(Buffer.from(c));
+    expect(buf.result()).toEqual({ text: `${'a'.repeat(10)}\n[... 80 bytes cut ...]\n${'b'.repeat(10)}`, truncated: true, cutBytes: 80 });
+  });
+});
+
+describe('detectTestCommand', () => {
+  it.each([
+    [['package.json'], JSON.stringify({ scripts: { test: 'jest' } }), undefined, 'npm test'],
+    [['package.json'], JSON.stringify({ scripts: { test: 'echo "Error: no test specified" && exit 1' } }), undefined, undefined],
+    [['Makefile', 'go.mod'], undefined, 'build:\n\tgo build\ntest:\n\tgo test ./...\n', 'make test'],
+    [['go.mod'], undefined, undefined, 'go test ./...'],
+    [['Cargo.toml'], undefined, undefined, 'cargo test'],
+    [['pyproject.toml'], undefined, undefined, 'python3 -m pytest'],
+    [['README.md'], undefined, undefined, undefined],
+  ])('%j -> %s', (files, pkg, makefile, expected) => {
+    expect(detectTestCommand(files, pkg, makefile)).toBe(expected);
+  });
+});
+
+describe('classifyModelError', () => {
+  const settings = { baseUrl: 'http://model/v1', model: 'm' };
+  const apiError = (status: number, headers: Record<string, string> = {}) =>
+    OpenAI.APIError.generate(status, { error: { message: 'boom' } }, 'boom', new Headers(headers));
+
+  it.each([400, 401, 403, 404, 422])('%i is not retryable and says what to check', (status) => {
+    const f = classifyModelError(apiError(status), settings) as ApplicationFailure;
+    expect(f).toBeInstanceOf(ApplicationFailure);
+    expect(f.nonRetryable).toBe(true);
+    expect(f.type).toBe('ModelRequestRejected');
+    expect(f.message).toContain(`(${status})`);
+  });
+
+  it.each([429, 500, 502, 503])('%i is retryable', (status) => {
+    const f = classifyModelError(apiError(status), settings) as ApplicationFailure;
+    expect(f.nonRetryable).toBe(false);
+    expect(f.type).toBe('ModelUnavailable');
+  });
+
+  it('honours Retry-After on 429', () => {
+    const f = classifyModelError(apiError(429, { 'retry-after': '7' }), settings) as ApplicationFailure;
+    expect(f.nextRetryDelay).toBe(7000);
+  });
+});

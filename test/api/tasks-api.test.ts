@@ -1,0 +1,119 @@
+// The tasks API over real HTTP, against a real Errand process and Temporal server: what a
+// caller gets back for good and bad input.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { ModelServer } from '../fixtures/model-server.js';
+import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
+import { api, startErrand, temporalClient, type ErrandProcess } from '../support/errand-process.js';
+
+let model: ModelServer;
+let errand: ErrandProcess;
+let origin: string;
+
+beforeAll(async () => {
+  model = new ModelServer();
+  await model.start();
+  origin = makeOriginRepo(BUGGY_SUM);
+  // API only: the tasks this file creates stay queued, which is all these tests need.
+  errand = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture' } });
+});
+
+afterAll(async () => {
+  await errand?.stop();
+  await model?.stop();
+});
+
+describe('POST /tasks', () => {
+  it('starts a task and answers 201 with its id, state and Temporal UI link', async () => {
+    const res = await api(errand.url, 'POST', '/tasks', { repo: origin, prompt: 'Fix sum', requester: 'alice' });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({
+      id: expect.stringMatching(/^[a-f0-9]{12}$/),
+      status: 'running',
+      phase: 'queued',
+      repo: origin,
+      baseBranch: 'main', // resolved from the repo's HEAD
+      branch: `errand/${res.body.id}`,
+    });
+    expect(res.body.links.temporalUi).toBe(`http://localhost:8233/namespaces/default/workflows/task-${res.body.id}`);
+
+    const { client, close } = await temporalClient();
+    try {
+      const handle = client.workflow.getHandle(`task-${res.body.id}`);
+      const description = await handle.describe();
+      expect(description.type).toBe('codingTask');
+      expect(description.taskQueue).toBe(errand.taskQueue);
+      const got = await api(errand.url, 'GET', `/tasks/${res.body.id}`);
+      expect(got.status).toBe(200);
+      expect(got.body).toMatchObject({ id: res.body.id, status: 'running', repo: origin, phase: 'queued' });
+      await handle.terminate('test cleanup');
+    } finally {
+      await close();
+    }
+  });
+
+  it.each([
+    ['a missing prompt', { repo: '/x' }, 'prompt: required: describe the change you want'],
+    ['an empty prompt', { repo: '/x', prompt: '   ' }, 'prompt: required'],
+    ['a missing repo', { prompt: 'x' }, 'repo: required'],
+    ['an unknown field', { repo: '/x', prompt: 'x', branch: 'main' }, 'branch: unknown field; remove it'],
+    ['a wrongly typed field', { repo: '/x', prompt: 'x', maxSteps: 'ten' }, 'maxSteps:'],
+    ['a relative repo path', { repo: 'my/repo', prompt: 'x' }, 'repo: "my/repo" is neither a git URL nor an absolute path'],
+    ['an unreachable repo path', { repo: '/nonexistent/errand/repo', prompt: 'x' }, 'repo: cannot reach /nonexistent/errand/repo'],
+  ])('answers 400 for %s, naming the field', async (_what, body, message) => {
+    const res = await api(errand.url, 'POST', '/tasks', body);
+    expect(res.status).toBe(400);
+    expect(res.body.message).toContain(message);
+    expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+  });
+
+  it('answers 400 for a base branch the repo does not have', async () => {
+    const res = await api(errand.url, 'POST', '/tasks', { repo: origin, prompt: 'x', baseBranch: 'release-9' });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toBe(`baseBranch: branch "release-9" does not exist in ${origin}`);
+  });
+
+  it('answers 400 for a body that is not a JSON object', async () => {
+    const notJson = await fetch(`${errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"repo": ' });
+    expect(notJson.status).toBe(400);
+    const array = await api(errand.url, 'POST', '/tasks', [1, 2]);
+    expect(array.status).toBe(400);
+    expect(array.body.message).toContain('send a JSON object');
+  });
+
+  it('fails fast with the variable to set when no model is configured', async () => {
+    const bare = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: '', ERRAND_MODEL: '' } });
+    try {
+      const res = await api(bare.url, 'POST', '/tasks', { repo: origin, prompt: 'Fix sum' });
+      expect(res.status).toBe(400);
+      expect(res.body.message).toContain('set ERRAND_MODEL_BASE_URL');
+      expect(res.body.message).toContain('ERRAND_MODEL');
+    } finally {
+      await bare.stop();
+    }
+  });
+});
+
+describe('GET /tasks', () => {
+  it('answers 404 for an unknown task and 400 for a malformed id or filter', async () => {
+    const missing = await api(errand.url, 'GET', '/tasks/0000deadbeef');
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toBe('no task with id 0000deadbeef');
+    const malformed = await api(errand.url, 'GET', '/tasks/NOT_AN_ID');
+    expect(malformed.status).toBe(400);
+    const badFilter = await api(errand.url, 'GET', '/tasks?status=sleeping');
+    expect(badFilter.status).toBe(400);
+    expect(badFilter.body.message).toContain('status: must be one of running, completed');
+  });
+
+  it('answers 404 when cancelling an unknown task', async () => {
+    const res = await api(errand.url, 'POST', '/tasks/0000deadbeef/cancel');
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('health', () => {
+  it('is live and ready when Temporal answers', async () => {
+    expect((await api(errand.url, 'GET', '/health/live')).body).toEqual({ status: 'ok' });
+    expect((await api(errand.url, 'GET', '/health/ready')).body).toEqual({ status: 'ok', temporal: 'ok' });
+  });
+});
