@@ -6,7 +6,7 @@ import { loadConversation, saveStep } from './agent/conversation.js';
 import type { ModelClient } from './agent/model-client.js';
 import { coderSystemPrompt, type TaskBrief } from './agent/prompts.js';
 import { runToolCall, TOOL_DEFINITIONS } from './agent/tools.js';
-import type { Forge } from './forge/forge.js';
+import type { Forge, OpenPullRequest } from './forge/forge.js';
 import * as git from './git/workspace.js';
 import { withHeartbeat } from './heartbeat.js';
 import type { SandboxProvider } from './sandbox/provider.js';
@@ -93,16 +93,8 @@ export function createActivities({ sandboxes, forge, models, store }: ActivityDe
       return withHeartbeat(async (signal) => git.commitAndPush(await connect(req.sandboxId, signal), store, req));
     },
 
-    async openPullRequest(req: {
-      taskId: string;
-      repo: string;
-      base: string;
-      head: string;
-      headSha: string;
-      title: string;
-      body: string;
-      diffKey: string;
-    }): Promise<PullRequestRef> {
+    /** The diff travels by key (claim-check): it can be far larger than a history payload. */
+    async openPullRequest(req: Omit<OpenPullRequest, 'diff'> & { diffKey: string }): Promise<PullRequestRef> {
       const diff = (await store.get(req.diffKey)) ?? '';
       const { diffKey: _unused, ...pr } = req;
       return forge.openPullRequest({ ...pr, diff });

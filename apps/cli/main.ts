@@ -33,9 +33,10 @@ async function serve(config: Config, log: Logger, parts: { api: boolean; worker:
   return stops;
 }
 
+let stopping = false;
+
 /** Runs until SIGINT/SIGTERM, then stops everything in order (API first, Temporal last). */
 function stopOnSignal(stops: Stop[], log: Logger): void {
-  let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) {
       log.warn('second signal: exiting now');
@@ -77,6 +78,7 @@ async function main(argv: string[]): Promise<void> {
         port: config.dev.temporalPort,
         uiPort: config.dev.uiPort,
         dbFile: stateDirs(config).temporalDb,
+        pidFile: `${stateDirs(config).temporalDb}.pid`,
       });
       const uiUrl = temporal.uiUrl ?? config.temporal.uiUrl;
       const devConfig: Config = { ...config, temporal: { ...config.temporal, address: temporal.address, uiUrl } };
@@ -87,6 +89,7 @@ async function main(argv: string[]): Promise<void> {
       stops.push(temporal.stop);
       stopOnSignal(stops, log);
       temporal.process.once('exit', (code) => {
+        if (stopping) return;
         log.fatal({ code }, 'the Temporal dev server exited');
         process.exit(1);
       });

@@ -1,11 +1,12 @@
 // Starts `temporal server start-dev` as a child process with Errand's search attributes,
 // persisting to a SQLite file when given one, and waits until it answers.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contracts.js';
+import { stopChild } from './stop-child.js';
 import { requireTemporalCli } from './temporal-cli.js';
 
 export interface DevServerOptions {
@@ -14,6 +15,8 @@ export interface DevServerOptions {
   /** SQLite file; omitted means in-memory (tests). */
   dbFile?: string;
   headless?: boolean;
+  /** Records the server's pid, so a server orphaned by a killed `errand dev` is stopped next time. */
+  pidFile?: string;
   ip?: string;
   startTimeoutMs?: number;
 }
@@ -36,13 +39,17 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
     args.push('--db-filename', opts.dbFile);
   }
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
-  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (opts.pidFile) await stopOrphan(opts.pidFile);
+  // Its own process group: Ctrl-C reaches errand, which stops the API and the worker first and
+  // Temporal last, instead of all three at once.
+  const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-4000);
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
+  if (opts.pidFile && child.pid) await writeFile(opts.pidFile, String(child.pid));
   const address = `${ip}:${opts.port}`;
   const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   for (;;) {
@@ -68,13 +75,18 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
     address,
     uiUrl: opts.headless ? undefined : `http://localhost:${opts.uiPort}`,
     process: child,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(force);
-    },
+    stop: () => stopChild(child),
   };
+}
+
+async function stopOrphan(pidFile: string): Promise<void> {
+  const pid = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+  if (!pid) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (cmdline.includes('start-dev')) {
+    console.error(`stopping the Temporal dev server (pid ${pid}) left running by an earlier errand dev`);
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')); i++) await sleep(100);
+  }
+  await rm(pidFile, { force: true });
 }

@@ -31,6 +31,8 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   if (!runtimeInstalled) {
     // The SDK's own logs (bundler output, state changes) go through our logger, warnings and up.
     Runtime.install({
+      // errand's own signal handling stops the parts in order (API, worker, then Temporal).
+      shutdownSignals: [],
       logger: new DefaultLogger('WARN', (entry) => log.warn({ sdk: entry.meta }, entry.message)),
     });
     runtimeInstalled = true;
@@ -49,6 +51,9 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     taskQueue: config.temporal.taskQueue,
     workflowsPath: path.join(here, '../../workflows/index.ts'),
     activities,
+    // In-flight activities get this long to finish on shutdown; then they are cancelled and a
+    // worker that starts later retries them.
+    shutdownGraceTime: '5 seconds',
   });
   const done = worker.run().finally(() => connection.close());
   log.info({ taskQueue: config.temporal.taskQueue, temporal: config.temporal.address }, 'worker started');
