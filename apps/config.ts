@@ -2,10 +2,32 @@
 // messages that name the variable to set. Every variable is listed in the README.
 import path from 'node:path';
 import { z } from 'zod';
+import type { ModelSettings } from '../activities/agent/model-client.js';
+import { NETWORK_POLICIES, type Budget, type NetworkPolicy } from '../workflows/contracts.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const optionalText = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+const optionalPositive = z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().positive().optional());
+const list = (separator: string) =>
+  z
+    .string()
+    .default('')
+    .transform((v) => v.split(separator).map((s) => s.trim()).filter(Boolean));
+/** USD per million tokens, per model name: {"gpt-4.1": {"input": 2, "output": 8}}. */
+const PriceTable = z.record(z.string(), z.strictObject({ input: z.number().nonnegative(), output: z.number().nonnegative() }));
+const priceTable = z
+  .string()
+  .default('{}')
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v || '{}') as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON, e.g. {"gpt-4.1": {"input": 2, "output": 8}} (USD per million tokens)' });
+      return z.NEVER;
+    }
+  })
+  .pipe(PriceTable);
 
 const Env = z.object({
   ERRAND_STATE_DIR: z.string().default('.errand'),
@@ -21,7 +43,18 @@ const Env = z.object({
   ERRAND_MODEL_BASE_URL: optionalText.pipe(z.string().url().optional()),
   ERRAND_MODEL: optionalText,
   ERRAND_MODEL_API_KEY: optionalText,
+  ERRAND_MODEL_CONTEXT_TOKENS: positiveInt.default(128_000),
+  ERRAND_MODEL_PRICES: priceTable,
   ERRAND_MAX_STEPS: positiveInt.max(10_000).default(50),
+  ERRAND_MAX_TOKENS: optionalPositive.pipe(z.number().int().optional()),
+  ERRAND_MAX_COST_USD: optionalPositive,
+  ERRAND_MAX_WALL_CLOCK_MINUTES: optionalPositive,
+  ERRAND_SETUP_TIMEOUT_SECONDS: positiveInt.default(900),
+  ERRAND_SANDBOX_CONFINEMENT: z.enum(['auto', 'bubblewrap', 'none']).default('auto'),
+  ERRAND_SANDBOX_NETWORK: z.enum(NETWORK_POLICIES).default('setup'),
+  ERRAND_SANDBOX_ENV: list(','),
+  ERRAND_SANDBOX_HIDE: list(':'),
+  ERRAND_REDACT: list(','),
   ERRAND_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   TEMPORAL_CLI: optionalText,
 });
@@ -32,8 +65,19 @@ export interface Config {
   temporal: { address: string; namespace: string; uiUrl: string; taskQueue: string };
   dev: { temporalPort: number; uiPort: number };
   /** Undefined until ERRAND_MODEL_BASE_URL and ERRAND_MODEL are both set. */
-  model?: { baseUrl: string; model: string; apiKey?: string };
-  defaults: { maxSteps: number };
+  model?: ModelSettings;
+  defaults: { budget: Budget; network: NetworkPolicy };
+  /** How long a repository's setup script may run. */
+  setupTimeoutMs: number;
+  sandbox: {
+    confinement: 'auto' | 'bubblewrap' | 'none';
+    /** Names of worker environment variables passed into sandbox commands (proxies, registries). */
+    envAllowlist: string[];
+    /** Host paths hidden from sandbox commands, besides Errand's state directory. */
+    hide: string[];
+  };
+  /** Values redacted from transcripts, events and logs: the model key and ERRAND_REDACT. */
+  secrets: string[];
   logLevel: string;
   temporalCli?: string;
 }
@@ -64,9 +108,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dev: { temporalPort: e.ERRAND_DEV_TEMPORAL_PORT, uiPort: e.ERRAND_DEV_UI_PORT },
     model:
       e.ERRAND_MODEL_BASE_URL && e.ERRAND_MODEL
-        ? { baseUrl: e.ERRAND_MODEL_BASE_URL, model: e.ERRAND_MODEL, apiKey: e.ERRAND_MODEL_API_KEY }
+        ? {
+            baseUrl: e.ERRAND_MODEL_BASE_URL,
+            model: e.ERRAND_MODEL,
+            apiKey: e.ERRAND_MODEL_API_KEY,
+            contextTokens: e.ERRAND_MODEL_CONTEXT_TOKENS,
+            price: e.ERRAND_MODEL_PRICES[e.ERRAND_MODEL],
+          }
         : undefined,
-    defaults: { maxSteps: e.ERRAND_MAX_STEPS },
+    defaults: {
+      budget: {
+        maxSteps: e.ERRAND_MAX_STEPS,
+        maxTokens: e.ERRAND_MAX_TOKENS,
+        maxCostUsd: e.ERRAND_MAX_COST_USD,
+        maxWallClockMinutes: e.ERRAND_MAX_WALL_CLOCK_MINUTES,
+      },
+      network: e.ERRAND_SANDBOX_NETWORK,
+    },
+    setupTimeoutMs: e.ERRAND_SETUP_TIMEOUT_SECONDS * 1000,
+    sandbox: { confinement: e.ERRAND_SANDBOX_CONFINEMENT, envAllowlist: e.ERRAND_SANDBOX_ENV, hide: e.ERRAND_SANDBOX_HIDE },
+    secrets: [e.ERRAND_MODEL_API_KEY, ...e.ERRAND_REDACT].filter((s): s is string => Boolean(s)),
     logLevel: e.ERRAND_LOG_LEVEL,
     temporalCli: e.TEMPORAL_CLI,
   };

@@ -3,8 +3,15 @@
 // from apps/ or activities/, so every side can depend on it.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery } from '@temporalio/workflow';
+import type { Budget, BudgetName } from './budget.js';
+
+export type { Budget, BudgetName };
 
 export const TASK_WORKFLOW_TYPE = 'codingTask';
+
+/** Who may reach the network from the sandbox: nobody, the setup script only, or every command. */
+export const NETWORK_POLICIES = ['off', 'setup', 'on'] as const;
+export type NetworkPolicy = (typeof NETWORK_POLICIES)[number];
 
 /** What a caller asks for; validated by the API before it reaches Temporal. */
 export interface TaskInput {
@@ -16,7 +23,11 @@ export interface TaskInput {
   prompt: string;
   /** Overrides the detected test command. */
   testCommand?: string;
-  maxSteps: number;
+  /** Runs after the clone, before the agent; overrides the repo's `.errand/setup.sh`. */
+  setupScript?: string;
+  /** Git clone and push always may; this decides for the setup script and the agent's commands. */
+  network: NetworkPolicy;
+  budget: Budget;
   requester?: string;
 }
 
@@ -42,6 +53,7 @@ export interface TestResult {
 
 export interface PullRequestRef {
   number: number;
+  draft: boolean;
   url: string;
   title: string;
   base: string;
@@ -56,18 +68,25 @@ export interface TaskState {
   branch: string;
   phase: TaskPhase;
   step: number;
-  maxSteps: number;
+  budget: Budget;
   lastAction?: string;
   summary?: string;
   test?: TestResult;
   pr?: PullRequestRef;
   tokens: { prompt: number; completion: number };
+  /** Dollars spent on model calls, from the configured price table (0 when the model has no price). */
+  costUsd: number;
+  /** Set when a budget ended the agent's work early; the PR is then a draft marked incomplete. */
+  stoppedBy?: BudgetName;
+  /** Where the repository's instructions came from (AGENTS.md, ...), if any. */
+  instructionsFrom?: string;
   /** Why the task failed, in words a user can act on. */
   error?: string;
 }
 
 export interface TaskResult {
   summary: string;
+  stoppedBy?: BudgetName;
   test?: TestResult;
   pr: PullRequestRef;
   steps: number;
@@ -92,15 +111,18 @@ export const FailureType = {
   SandboxGone: 'SandboxGone',
   RepoUnavailable: 'RepoUnavailable',
   NoChanges: 'NoChanges',
-  BadToolCall: 'BadToolCall',
+  SetupFailed: 'SetupFailed',
+  MalformedToolCalls: 'MalformedToolCalls',
 } as const;
 
 /** One tool call the model asked for, as the workflow sees it. */
 export interface ToolCall {
   id: string;
   name: string;
-  /** Raw JSON arguments as the model sent them; parsed by the tool activity. */
+  /** Raw JSON arguments as the model sent them; parsed by the tool activity. Empty when stored. */
   arguments: string;
+  /** Large arguments (a whole file to write) stay in the ArtifactStore, out of history. */
+  argumentsKey?: string;
 }
 
 export interface ToolOutcome {
@@ -108,6 +130,8 @@ export interface ToolOutcome {
   /** What goes back to the model (already truncated). */
   content: string;
   isError: boolean;
+  /** The call itself was unusable (bad JSON, unknown tool, wrong arguments), not its result. */
+  malformed?: boolean;
 }
 
 export interface ModelTurnResult {
@@ -115,4 +139,5 @@ export interface ModelTurnResult {
   /** Assistant text without tool calls, if any. */
   text?: string;
   usage: { prompt: number; completion: number };
+  costUsd: number;
 }

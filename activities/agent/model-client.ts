@@ -11,12 +11,17 @@ export interface ModelSettings {
   model: string;
   apiKey?: string;
   requestTimeoutMs?: number;
+  /** Context window in tokens; old tool outputs are elided to stay inside it. */
+  contextTokens: number;
+  /** USD per million tokens; without it a task's cost counts as 0. */
+  price?: { input: number; output: number };
 }
 
 export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model'>;
 
 export interface ModelClient {
   readonly model: string;
+  readonly settings: ModelSettings;
   complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatCompletion>;
 }
 
@@ -24,7 +29,7 @@ export class OpenAIModelClient implements ModelClient {
   private readonly client: OpenAI;
   readonly model: string;
 
-  constructor(private readonly settings: ModelSettings) {
+  constructor(readonly settings: ModelSettings) {
     this.model = settings.model;
     this.client = new OpenAI({
       baseURL: settings.baseUrl,
@@ -82,4 +87,10 @@ export function classifyModelError(err: unknown, settings: Pick<ModelSettings, '
     );
   }
   return err;
+}
+
+/** Dollars for one call, from the configured price table. */
+export function callCost(settings: Pick<ModelSettings, 'price'>, usage: { prompt: number; completion: number }): number {
+  if (!settings.price) return 0;
+  return (usage.prompt * settings.price.input + usage.completion * settings.price.output) / 1_000_000;
 }

@@ -4,9 +4,11 @@ export interface TaskBrief {
   repo: string;
   baseBranch: string;
   testCommand?: string;
+  /** Artifact key of the repository's instructions (AGENTS.md, ...), if it has any. */
+  instructionsKey?: string;
 }
 
-export function coderSystemPrompt(brief: TaskBrief): string {
+export function coderSystemPrompt(brief: TaskBrief, instructions?: string): string {
   return [
     'You are Errand, an autonomous software engineer working alone in a sandbox that holds a clone of the repository.',
     `Repository: ${brief.repo} (branch ${brief.baseBranch}). Your working directory is the repository root.`,
@@ -15,5 +17,6 @@ export function coderSystemPrompt(brief: TaskBrief): string {
       : 'No test command was found; check your change another way before you finish.',
     'Work in small steps with the tools: read before you write, keep changes focused on the task, and do not commit or push (Errand does).',
     'When the task is done, call `finish` with a short summary of what you changed and why; it becomes the pull request description.',
+    ...(instructions ? ['', "The repository's instructions for agents follow; they take precedence over your habits.", '<repository-instructions>', instructions, '</repository-instructions>'] : []),
   ].join('\n');
 }

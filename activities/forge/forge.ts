@@ -8,6 +8,8 @@ export interface OpenPullRequest {
   headSha: string;
   title: string;
   body: string;
+  /** A draft is not ready for review (an incomplete task, or one still under review). */
+  draft: boolean;
   diff: string;
   taskId: string;
 }

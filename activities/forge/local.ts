@@ -59,6 +59,6 @@ export class LocalForge implements Forge {
   }
 
   private ref(pr: LocalPullRequest): PullRequestRef {
-    return { number: pr.number, url: `file://${this.file(pr.number)}`, title: pr.title, base: pr.base, head: pr.head };
+    return { number: pr.number, url: `file://${this.file(pr.number)}`, title: pr.title, base: pr.base, head: pr.head, draft: pr.draft };
   }
 }

@@ -1,9 +1,11 @@
 // Git inside the sandbox: clone and branch, run the tests, commit and push the task branch.
 // Everything runs through sandboxd, so it works the same in a local dir and in a pod.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType, type TestResult } from '../../workflows/contracts.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
-import type { ExecResponse } from '../sandbox/sandboxd-protocol.js';
+import type { ExecRequest, ExecResponse } from '../sandbox/sandboxd-protocol.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
 import { detectTestCommand } from './test-command.js';
 
@@ -13,8 +15,23 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-async function run(sandbox: SandboxdClient, cmd: string, what: string, timeoutMs = 300_000): Promise<ExecResponse> {
-  const r = await sandbox.exec({ cmd, timeoutMs, maxOutputBytes: 64_000 });
+/** The origin's path on this host when the repo is local (a path or file:// URL). */
+export function localRepoPath(repo: string): string | undefined {
+  if (repo.startsWith('file://')) return fileURLToPath(repo);
+  return path.isAbsolute(repo) ? repo : undefined;
+}
+
+/**
+ * Errand's own git steps (clone, push) reach the git host whatever the task's network policy
+ * says, and may write a local origin; the agent's commands get neither.
+ */
+function gitHostAccess(repo: string): Pick<ExecRequest, 'network' | 'writable'> {
+  const local = localRepoPath(repo);
+  return { network: true, ...(local ? { writable: [local] } : {}) };
+}
+
+async function run(sandbox: SandboxdClient, cmd: string, what: string, extra: Partial<ExecRequest> = {}): Promise<ExecResponse> {
+  const r = await sandbox.exec({ cmd, timeoutMs: 300_000, maxOutputBytes: 64_000, ...extra });
   if (r.exitCode !== 0) throw new Error(`${what} failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
   return r;
 }
@@ -34,6 +51,7 @@ export async function prepareWorkspace(
     cmd: `git clone --no-tags --branch ${shellQuote(req.baseBranch)} -- ${shellQuote(req.repo)} .`,
     timeoutMs: 600_000,
     maxOutputBytes: 64_000,
+    ...gitHostAccess(req.repo),
   });
   if (clone.exitCode !== 0) {
     throw ApplicationFailure.nonRetryable(
@@ -67,7 +85,7 @@ export async function runTests(
 export async function commitAndPush(
   sandbox: SandboxdClient,
   store: ArtifactStore,
-  req: { taskId: string; branch: string; baseSha: string; message: string },
+  req: { taskId: string; repo: string; branch: string; baseSha: string; message: string },
 ): Promise<{ headSha: string; diffKey: string }> {
   await run(sandbox, 'git add -A', 'staging the changes');
   const staged = await sandbox.exec({ cmd: 'git diff --cached --quiet', timeoutMs: 60_000 });
@@ -78,7 +96,7 @@ export async function commitAndPush(
   if (headSha === req.baseSha) {
     throw ApplicationFailure.nonRetryable('the agent made no changes, so there is nothing to open a pull request for', FailureType.NoChanges);
   }
-  await run(sandbox, `git push -q --force origin HEAD:refs/heads/${req.branch}`, `pushing ${req.branch}`);
+  await run(sandbox, `git push -q --force origin HEAD:refs/heads/${req.branch}`, `pushing ${req.branch}`, gitHostAccess(req.repo));
   const diff = await sandbox.exec({ cmd: `git diff ${shellQuote(req.baseSha)} HEAD`, timeoutMs: 60_000, maxOutputBytes: 5_000_000 });
   const diffKey = `tasks/${req.taskId}/diff.patch`;
   await store.put(diffKey, diff.stdout);

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Confinement } from './bubblewrap.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
 
 export interface LocalSandboxOptions {
@@ -14,6 +15,10 @@ export interface LocalSandboxOptions {
   /** argv that starts sandboxd, e.g. [node, --import, tsx, apps/sandboxd/main.ts]. */
   sandboxdCommand: string[];
   startTimeoutMs?: number;
+  /** Confine every command with bubblewrap (see bubblewrap.ts); omitted means unconfined. */
+  confinement?: { bwrap: string; hide: string[] };
+  /** Variables every command gets (the operator's allowlist, e.g. proxies); never secrets. */
+  env?: Record<string, string>;
 }
 
 interface SandboxMeta {
@@ -41,6 +46,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     const home = path.join(dir, 'home');
     await mkdir(workspace, { recursive: true });
     await mkdir(home, { recursive: true });
+    const confinement = this.opts.confinement;
     const token = randomBytes(32).toString('hex');
     const portFile = path.join(dir, 'port');
     const log = await open(path.join(dir, 'sandboxd.log'), 'a');
@@ -56,6 +62,17 @@ export class LocalSandboxProvider implements SandboxProvider {
         SANDBOXD_TOKEN: token,
         SANDBOXD_ROOT: workspace,
         SANDBOXD_PORT_FILE: portFile,
+        SANDBOXD_ENV: JSON.stringify(this.opts.env ?? {}),
+        // The whole sandboxes directory is hidden (other tasks' workspaces and tokens), then this
+        // sandbox's workspace and home are bound back in, writable.
+        ...(confinement && {
+          SANDBOXD_CONFINE: JSON.stringify({
+            bwrap: confinement.bwrap,
+            network: spec.allowNetwork,
+            writable: [home],
+            hide: [...new Set([...confinement.hide, this.opts.dir])],
+          } satisfies Confinement),
+        }),
       },
     });
     child.unref();

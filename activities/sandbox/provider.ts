@@ -5,6 +5,8 @@ import { FailureType } from '../../workflows/contracts.js';
 
 export interface SandboxSpec {
   taskId: string;
+  /** Whether commands may reach the network (the task's policy). */
+  allowNetwork: boolean;
 }
 
 export interface SandboxEndpoint {

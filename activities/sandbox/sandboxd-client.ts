@@ -1,6 +1,18 @@
 // The client side of sandboxd's protocol: typed calls with the sandbox token, an abort
 // signal tied to the activity, and a SandboxGone failure when sandboxd cannot be reached.
-import type { SandboxdError, ExecRequest, ExecResponse, ReadFileRequest, ReadFileResponse, WriteFileRequest, WriteFileResponse } from './sandboxd-protocol.js';
+import type {
+  ExecRequest,
+  ExecResponse,
+  ListRequest,
+  ListResponse,
+  ReadFileRequest,
+  ReadFileResponse,
+  SandboxdError,
+  SearchRequest,
+  SearchResponse,
+  WriteFileRequest,
+  WriteFileResponse,
+} from './sandboxd-protocol.js';
 import { sandboxGone, type SandboxEndpoint } from './provider.js';
 
 export class SandboxdRequestError extends Error {
@@ -30,6 +42,14 @@ export class SandboxdClient {
 
   writeFile(req: WriteFileRequest): Promise<WriteFileResponse> {
     return this.call('/files/write', req);
+  }
+
+  list(req: ListRequest): Promise<ListResponse> {
+    return this.call('/files/list', req);
+  }
+
+  search(req: SearchRequest): Promise<SearchResponse> {
+    return this.call('/search', req);
   }
 
   private async call<T>(route: string, body: unknown): Promise<T> {

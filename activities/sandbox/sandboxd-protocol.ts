@@ -9,6 +9,10 @@ export const ExecRequest = z.strictObject({
   env: z.record(z.string(), z.string()).optional(),
   timeoutMs: z.number().int().positive().max(3_600_000).default(120_000),
   maxOutputBytes: z.number().int().positive().max(10_000_000).default(64_000),
+  /** Overrides the sandbox's network policy for this command (when sandboxd confines commands). */
+  network: z.boolean().optional(),
+  /** Absolute host paths this command may write besides the workspace, e.g. a local origin repo. */
+  writable: z.array(z.string().startsWith('/', 'must be an absolute path')).max(8).optional(),
 });
 export type ExecRequest = z.input<typeof ExecRequest>;
 
@@ -46,4 +50,26 @@ export interface WriteFileResponse {
 export interface SandboxdError {
   code: 'unauthorized' | 'bad_request' | 'not_found' | 'path_outside_workspace' | 'io_error';
   message: string;
+}
+
+export const ListRequest = z.strictObject({ path: z.string().min(1).default('.') });
+export type ListRequest = z.input<typeof ListRequest>;
+export interface ListResponse {
+  entries: { name: string; type: 'file' | 'dir' | 'symlink' | 'other'; size: number }[];
+}
+
+export const SearchRequest = z.strictObject({
+  pattern: z.string().min(1),
+  path: z.string().min(1).default('.'),
+  /** Only files whose name matches this glob, e.g. "*.ts". */
+  glob: z.string().min(1).optional(),
+  maxOutputBytes: z.number().int().positive().max(1_000_000).default(32_000),
+  timeoutMs: z.number().int().positive().max(600_000).default(60_000),
+});
+export type SearchRequest = z.input<typeof SearchRequest>;
+export interface SearchResponse {
+  /** `path:line:text` lines, as ripgrep and grep print them. */
+  matches: string;
+  truncated: boolean;
+  engine: 'ripgrep' | 'grep';
 }

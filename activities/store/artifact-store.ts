@@ -1,16 +1,21 @@
-// ArtifactStore: where transcripts, logs and diffs live, referenced from workflow history by
-// key (claim-check), so no history payload grows with the conversation.
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+// ArtifactStore: where transcripts, logs, events and diffs live, referenced from workflow
+// history by key (claim-check), so no history payload grows with the conversation.
+import { appendFile, mkdir, open, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Redactor } from './redactor.js';
 
 export interface ArtifactStore {
   put(key: string, data: string): Promise<void>;
+  /** Appends to the object at `key`, creating it; for logs written a line at a time. */
+  append(key: string, data: string): Promise<void>;
   get(key: string): Promise<string | undefined>;
+  /** The bytes of `key` from `offset` on (empty when nothing new), for tailing an appended log. */
+  readFrom(key: string, offset: number): Promise<Buffer | undefined>;
   /** Keys directly under `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
 }
 
-/** The embedded default: one file per key under a directory; writes are atomic (tmp + rename). */
+/** The embedded default: one file per key under a directory; puts are atomic (tmp + rename). */
 export class LocalArtifactStore implements ArtifactStore {
   constructor(private readonly dir: string) {}
 
@@ -22,11 +27,33 @@ export class LocalArtifactStore implements ArtifactStore {
     await rename(tmp, file);
   }
 
+  async append(key: string, data: string): Promise<void> {
+    const file = this.file(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    await appendFile(file, data);
+  }
+
   async get(key: string): Promise<string | undefined> {
     return readFile(this.file(key), 'utf8').catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return undefined;
       throw e;
     });
+  }
+
+  async readFrom(key: string, offset: number): Promise<Buffer | undefined> {
+    const handle = await open(this.file(key), 'r').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    if (!handle) return undefined;
+    try {
+      const { size } = await handle.stat();
+      const buf = Buffer.alloc(Math.max(0, size - offset));
+      if (buf.length > 0) await handle.read(buf, 0, buf.length, offset);
+      return buf;
+    } finally {
+      await handle.close();
+    }
   }
 
   async list(prefix: string): Promise<string[]> {
@@ -41,5 +68,33 @@ export class LocalArtifactStore implements ArtifactStore {
     const normal = path.posix.normalize(key);
     if (normal.startsWith('..') || path.posix.isAbsolute(normal)) throw new Error(`invalid artifact key ${key}`);
     return path.join(this.dir, normal);
+  }
+}
+
+/** Wraps any store so that nothing reaches it unredacted. */
+export class RedactingStore implements ArtifactStore {
+  constructor(
+    private readonly inner: ArtifactStore,
+    private readonly redactor: Redactor,
+  ) {}
+
+  put(key: string, data: string): Promise<void> {
+    return this.inner.put(key, this.redactor.redact(data));
+  }
+
+  append(key: string, data: string): Promise<void> {
+    return this.inner.append(key, this.redactor.redact(data));
+  }
+
+  get(key: string): Promise<string | undefined> {
+    return this.inner.get(key);
+  }
+
+  readFrom(key: string, offset: number): Promise<Buffer | undefined> {
+    return this.inner.readFrom(key, offset);
+  }
+
+  list(prefix: string): Promise<string[]> {
+    return this.inner.list(prefix);
   }
 }

@@ -4,12 +4,13 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Client } from '@temporalio/client';
-import type { Config } from '../config.js';
+import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
+import { stateDirs, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { HealthController } from './health/health.controller.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
-import { CONFIG, LOGGER, TEMPORAL_CLIENT } from './tokens.js';
+import { ARTIFACT_STORE, CONFIG, LOGGER, TEMPORAL_CLIENT } from './tokens.js';
 
 @Module({})
 class ApiModule {
@@ -21,6 +22,8 @@ class ApiModule {
         { provide: CONFIG, useValue: config },
         { provide: TEMPORAL_CLIENT, useValue: client },
         { provide: LOGGER, useValue: log },
+        // Read-only here: the worker writes (and redacts) everything the API shows.
+        { provide: ARTIFACT_STORE, useValue: new LocalArtifactStore(stateDirs(config).artifacts) },
         TasksService,
       ],
     };

@@ -6,6 +6,7 @@ import { startApi } from '../api/server.js';
 import { ConfigError, loadConfig, stateDirs, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startWorker } from '../worker/worker.js';
+import { ensureBubblewrap } from './bubblewrap-install.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 
@@ -54,6 +55,8 @@ function stopOnSignal(stops: Stop[], log: Logger): void {
 function warnWithoutModel(config: Config, log: Logger): void {
   if (!config.model) {
     log.warn('no model configured: set ERRAND_MODEL_BASE_URL and ERRAND_MODEL; until then POST /tasks answers 400');
+  } else if (!config.model.price && config.defaults.budget.maxCostUsd !== undefined) {
+    log.warn(`ERRAND_MAX_COST_USD is set but ERRAND_MODEL_PRICES has no price for ${config.model.model}: costs count as 0, so that budget never stops a task`);
   }
 }
 
@@ -62,10 +65,12 @@ async function main(argv: string[]): Promise<void> {
 
   program
     .command('setup')
-    .description('install what Errand needs beyond npm packages (the Temporal CLI, once)')
+    .description('install what Errand needs beyond npm packages (the Temporal CLI, once; bubblewrap)')
     .action(async () => {
       const cli = await ensureTemporalCli();
       console.error(`Temporal CLI: ${cli}`);
+      const bwrap = await ensureBubblewrap();
+      if (bwrap) console.error(`bubblewrap: ${bwrap}`);
     });
 
   program
@@ -73,7 +78,7 @@ async function main(argv: string[]): Promise<void> {
     .description('run the embedded stack: Temporal dev server with its UI, the worker and the API')
     .action(async () => {
       const config = loadConfig();
-      const log = createLogger(config.logLevel);
+      const log = createLogger(config.logLevel, config.secrets);
       const temporal = await startTemporalDevServer({
         port: config.dev.temporalPort,
         uiPort: config.dev.uiPort,
@@ -118,7 +123,7 @@ async function main(argv: string[]): Promise<void> {
       .description(description)
       .action(async () => {
         const config = loadConfig();
-        const log = createLogger(config.logLevel);
+        const log = createLogger(config.logLevel, config.secrets);
         if (parts.api) warnWithoutModel(config, log);
         stopOnSignal(await serve(config, log, parts), log);
       });

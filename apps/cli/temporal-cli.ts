@@ -5,6 +5,7 @@ import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { findExecutable } from '../find-executable.js';
 
 const run = promisify(execFile);
 
@@ -25,21 +26,13 @@ async function isExecutable(file: string): Promise<boolean> {
   );
 }
 
-async function onPath(name: string): Promise<string | undefined> {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
-    const candidate = path.join(dir, name);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
 /** The CLI to use, or undefined when setup has not built one yet. */
 export async function findTemporalCli(explicit = process.env.TEMPORAL_CLI): Promise<string | undefined> {
   if (explicit) {
     if (await isExecutable(explicit)) return explicit;
     throw new Error(`TEMPORAL_CLI=${explicit} is not an executable file. ${INSTALL_HINT}`);
   }
-  return (await onPath('temporal')) ?? ((await isExecutable(path.join(TOOLS_BIN, 'temporal'))) ? path.join(TOOLS_BIN, 'temporal') : undefined);
+  return findExecutable('temporal') ?? ((await isExecutable(path.join(TOOLS_BIN, 'temporal'))) ? path.join(TOOLS_BIN, 'temporal') : undefined);
 }
 
 export async function requireTemporalCli(): Promise<string> {
@@ -52,7 +45,7 @@ export async function requireTemporalCli(): Promise<string> {
 export async function ensureTemporalCli(log: (msg: string) => void = console.error): Promise<string> {
   const found = await findTemporalCli();
   if (found) return found;
-  const go = await onPath('go');
+  const go = findExecutable('go');
   if (!go) throw new Error(`the Temporal CLI was not found and Go is not installed. ${INSTALL_HINT}`);
   log(`building the Temporal CLI ${TEMPORAL_CLI_VERSION} with go install into ${TOOLS_BIN} (once; takes several minutes)...`);
   await run(go, ['install', `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`], {

@@ -3,18 +3,23 @@
 // sandbox's own token, so the worker never needs a shell on the sandbox's host.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
-import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
 import {
   ExecRequest,
+  ListRequest,
   ReadFileRequest,
+  SearchRequest,
   WriteFileRequest,
   type ExecResponse,
+  type SearchResponse,
   type SandboxdError,
 } from '../../activities/sandbox/sandboxd-protocol.js';
 import { HeadTailBuffer } from '../../activities/sandbox/truncate.js';
+import { findExecutable } from '../find-executable.js';
+import { bubblewrapArgv, type Confinement } from '../../activities/sandbox/bubblewrap.js';
 
 export interface SandboxdOptions {
   root: string;
@@ -23,6 +28,8 @@ export interface SandboxdOptions {
   port?: number;
   /** Environment every command starts from; the caller adds to it per call. */
   baseEnv: Record<string, string>;
+  /** When set, every command runs inside bubblewrap; without it commands run as sandboxd does. */
+  confine?: Confinement;
 }
 
 class HttpError extends Error {
@@ -41,6 +48,7 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
   const root = await realpath(opts.root);
   const running = new Set<ChildProcess>();
   const expected = Buffer.from(`Bearer ${opts.token}`);
+  const rgPath = findExecutable('rg', opts.baseEnv.PATH);
 
   const routes: Record<string, (body: unknown, req: http.IncomingMessage) => Promise<unknown>> = {
     '/exec': (body, req) => exec(ExecRequest.parse(body), req),
@@ -55,6 +63,22 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
       const truncated = buf.length > r.maxBytes;
       return { content: buf.subarray(0, r.maxBytes).toString('utf8'), size: buf.length, truncated };
     },
+    '/files/list': async (body) => {
+      const r = ListRequest.parse(body);
+      const dir = await resolveInside(root, r.path);
+      const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
+        throw new HttpError(e.code === 'ENOENT' ? 404 : 400, e.code === 'ENOENT' ? 'not_found' : 'bad_request', `${r.path}: ${e.code === 'ENOTDIR' ? 'not a directory' : 'no such directory'}`);
+      });
+      const entries = await Promise.all(
+        names.sort().map(async (name) => {
+          const info = await lstat(path.join(dir, name));
+          const type = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other';
+          return { name, type, size: info.size } as const;
+        }),
+      );
+      return { entries };
+    },
+    '/search': (body, req) => search(SearchRequest.parse(body), req),
     '/files/write': async (body) => {
       const r = WriteFileRequest.parse(body);
       const file = await resolveInside(root, r.path);
@@ -66,24 +90,64 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
 
   async function exec(r: z.output<typeof ExecRequest>, req: http.IncomingMessage): Promise<ExecResponse> {
     const cwd = await resolveInside(root, r.cwd ?? '.');
+    const writable = await Promise.all(
+      (r.writable ?? []).map((p) =>
+        realpath(p).catch(() => {
+          throw new HttpError(400, 'bad_request', `writable: ${p} does not exist`);
+        }),
+      ),
+    );
+    const run = await runProcess(
+      ['/bin/bash', '-c', r.cmd],
+      { cwd, env: r.env, timeoutMs: r.timeoutMs, maxOutputBytes: r.maxOutputBytes, network: r.network, writable },
+      req,
+    );
+    return {
+      ...run,
+      stderr: run.timedOut ? `${run.stderr}\n[killed after ${r.timeoutMs} ms timeout]` : run.stderr,
+    };
+  }
+
+  async function search(r: z.output<typeof SearchRequest>, req: http.IncomingMessage): Promise<SearchResponse> {
+    const target = path.relative(root, await resolveInside(root, r.path)) || '.';
+    const engine = rgPath ? 'ripgrep' : 'grep';
+    const argv = rgPath
+      ? [rgPath, '--line-number', '--no-heading', '--color', 'never', ...(r.glob ? ['--glob', r.glob] : []), '-e', r.pattern, '--', target]
+      : ['grep', '-rnI', '--exclude-dir=.git', ...(r.glob ? [`--include=${r.glob}`] : []), '-e', r.pattern, '--', target];
+    const run = await runProcess(argv, { cwd: root, timeoutMs: r.timeoutMs, maxOutputBytes: r.maxOutputBytes }, req);
+    // Both exit 1 for "no match"; 2 and up is a real error (a bad regex, say).
+    if (run.exitCode !== 0 && run.exitCode !== 1) throw new HttpError(400, 'bad_request', `search failed: ${run.stderr.trim() || `exit ${run.exitCode}`}`);
+    return { matches: run.stdout.replace(/^\.\//gm, ''), truncated: run.truncated, engine };
+  }
+
+  async function runProcess(
+    argv: string[],
+    o: { cwd: string; env?: Record<string, string>; timeoutMs: number; maxOutputBytes: number; network?: boolean; writable?: string[] },
+    req: http.IncomingMessage,
+  ): Promise<ExecResponse> {
     const started = Date.now();
-    // detached: the command leads its own process group, so a timeout kills its children too.
-    const child = spawn('/bin/bash', ['-c', r.cmd], {
-      cwd,
-      env: { ...opts.baseEnv, ...r.env },
+    const env = { ...opts.baseEnv, ...o.env };
+    const command = opts.confine
+      ? bubblewrapArgv(opts.confine, { argv, cwd: o.cwd, env, network: o.network, writable: [root, ...(o.writable ?? [])] })
+      : argv;
+    // detached: the command leads its own process group, so a timeout kills its children too
+    // (and, confined, bubblewrap's pid namespace takes every descendant down with it).
+    const child = spawn(command[0]!, command.slice(1), {
+      cwd: o.cwd,
+      env: opts.confine ? {} : env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     running.add(child);
-    const out = new HeadTailBuffer(r.maxOutputBytes);
-    const err = new HeadTailBuffer(r.maxOutputBytes);
+    const out = new HeadTailBuffer(o.maxOutputBytes);
+    const err = new HeadTailBuffer(o.maxOutputBytes);
     child.stdout!.on('data', (c: Buffer) => out.push(c));
     child.stderr!.on('data', (c: Buffer) => err.push(c));
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
       killGroup(child);
-    }, r.timeoutMs);
+    }, o.timeoutMs);
     // The caller gave up (activity cancelled or worker died): the command must not run on.
     const onAbort = () => killGroup(child);
     req.socket.once('close', onAbort);
@@ -102,7 +166,7 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
       signal,
       timedOut,
       stdout: stdout.text,
-      stderr: timedOut ? `${stderr.text}\n[killed after ${r.timeoutMs} ms timeout]` : stderr.text,
+      stderr: stderr.text,
       truncated: stdout.truncated || stderr.truncated,
       durationMs: Date.now() - started,
     };

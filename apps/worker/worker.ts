@@ -7,9 +7,11 @@ import { OpenAIModelClient } from '../../activities/agent/model-client.js';
 import { LocalForge } from '../../activities/forge/local.js';
 import { createActivities } from '../../activities/index.js';
 import { LocalSandboxProvider } from '../../activities/sandbox/local.js';
-import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
+import { LocalArtifactStore, RedactingStore } from '../../activities/store/artifact-store.js';
+import { Redactor } from '../../activities/store/redactor.js';
 import { stateDirs, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { chooseConfinement } from './confinement.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -38,12 +40,21 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     runtimeInstalled = true;
   }
   const dirs = stateDirs(config);
+  const redactor = new Redactor(config.secrets);
+  const confinement = await chooseConfinement(config, log);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const activities = createActivities({
-    sandboxes: new LocalSandboxProvider({ dir: dirs.sandboxes, sandboxdCommand: sandboxdCommand() }),
+    sandboxes: new LocalSandboxProvider({
+      dir: dirs.sandboxes,
+      sandboxdCommand: sandboxdCommand(),
+      confinement: confinement && { bwrap: confinement.bwrap, hide: [config.stateDir, ...config.sandbox.hide] },
+      env: allowlisted(process.env, config.sandbox.envAllowlist),
+    }),
     forge: new LocalForge(dirs.forge),
     models: { coder: config.model ? new OpenAIModelClient(config.model) : undefined },
-    store: new LocalArtifactStore(dirs.artifacts),
+    store: new RedactingStore(new LocalArtifactStore(dirs.artifacts), redactor),
+    redactor,
+    limits: { setupTimeoutMs: config.setupTimeoutMs },
   });
   const worker = await Worker.create({
     connection,
@@ -65,4 +76,9 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       await done;
     },
   };
+}
+
+/** The operator's allowlisted variables, with the values the worker has for them. */
+function allowlisted(env: NodeJS.ProcessEnv, names: string[]): Record<string, string> {
+  return Object.fromEntries(names.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]!]])));
 }

@@ -24,9 +24,10 @@ afterAll(async () => {
 
 describe('POST /tasks', () => {
   it('starts a task and answers 201 with its id, state and Temporal UI link', async () => {
-    const res = await api(errand.url, 'POST', '/tasks', { repo: origin, prompt: 'Fix sum', requester: 'alice' });
+    const res = await api(errand.url, 'POST', '/tasks', { repo: origin, prompt: 'Fix sum', requester: 'alice', maxTokens: 5000 });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
+      budget: { maxSteps: 50, maxTokens: 5000 }, // the server's default steps, the task's own tokens
       id: expect.stringMatching(/^[a-f0-9]{12}$/),
       status: 'running',
       phase: 'queued',
@@ -57,6 +58,9 @@ describe('POST /tasks', () => {
     ['a missing repo', { prompt: 'x' }, 'repo: required'],
     ['an unknown field', { repo: '/x', prompt: 'x', branch: 'main' }, 'branch: unknown field; remove it'],
     ['a wrongly typed field', { repo: '/x', prompt: 'x', maxSteps: 'ten' }, 'maxSteps:'],
+    ['an unknown network policy', { repo: '/x', prompt: 'x', network: 'sometimes' }, 'network: must be one of off, setup, on'],
+    ['a budget of no money', { repo: '/x', prompt: 'x', maxCostUsd: 0 }, 'maxCostUsd: must be more than 0 dollars'],
+    ['a cost budget without a price for the model', { repo: '/x', prompt: 'x', maxCostUsd: 1 }, 'maxCostUsd: this server has no price for model fixture'],
     ['a relative repo path', { repo: 'my/repo', prompt: 'x' }, 'repo: "my/repo" is neither a git URL nor an absolute path'],
     ['an unreachable repo path', { repo: '/nonexistent/errand/repo', prompt: 'x' }, 'repo: cannot reach /nonexistent/errand/repo'],
   ])('answers 400 for %s, naming the field', async (_what, body, message) => {

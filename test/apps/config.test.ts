@@ -17,4 +17,29 @@ describe('loadConfig', () => {
   it('asks for both model variables when only one is set', () => {
     expect(() => loadConfig({ ERRAND_MODEL: 'gpt' })).toThrow(/set both ERRAND_MODEL_BASE_URL and ERRAND_MODEL/);
   });
+
+  it('reads budgets, the price of the configured model and the sandbox policy', () => {
+    const c = loadConfig({
+      ERRAND_MODEL_BASE_URL: 'http://m/v1',
+      ERRAND_MODEL: 'gpt-4.1',
+      ERRAND_MODEL_API_KEY: 'sk-configured-key',
+      ERRAND_MODEL_PRICES: '{"gpt-4.1": {"input": 2, "output": 8}, "other": {"input": 1, "output": 1}}',
+      ERRAND_MAX_TOKENS: '500000',
+      ERRAND_MAX_COST_USD: '2.5',
+      ERRAND_SANDBOX_NETWORK: 'off',
+      ERRAND_SANDBOX_ENV: 'HTTPS_PROXY, NPM_CONFIG_REGISTRY',
+      ERRAND_REDACT: 'one-secret,another-secret',
+    });
+    expect(c.model).toMatchObject({ contextTokens: 128_000, price: { input: 2, output: 8 } });
+    expect(c.defaults).toEqual({ budget: { maxSteps: 50, maxTokens: 500_000, maxCostUsd: 2.5, maxWallClockMinutes: undefined }, network: 'off' });
+    expect(c.sandbox).toEqual({ confinement: 'auto', envAllowlist: ['HTTPS_PROXY', 'NPM_CONFIG_REGISTRY'], hide: [] });
+    expect(c.secrets).toEqual(['sk-configured-key', 'one-secret', 'another-secret']);
+  });
+
+  it('explains a bad price table or policy', () => {
+    expect(() => loadConfig({ ERRAND_MODEL_PRICES: '{gpt: 1}' })).toThrow(/ERRAND_MODEL_PRICES: must be JSON/);
+    expect(() => loadConfig({ ERRAND_MODEL_PRICES: '{"gpt": {"input": "cheap"}}' })).toThrow(/ERRAND_MODEL_PRICES/);
+    expect(() => loadConfig({ ERRAND_SANDBOX_NETWORK: 'sometimes' })).toThrow(/ERRAND_SANDBOX_NETWORK/);
+    expect(() => loadConfig({ ERRAND_MAX_COST_USD: '-1' })).toThrow(/ERRAND_MAX_COST_USD/);
+  });
 });

@@ -1,7 +1,7 @@
 // Runs Errand as a real process (`errand serve|api|worker`) against the test Temporal server,
 // with its own task queue and state directory, and waits until it is up.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,7 +88,13 @@ export async function temporalClient(): Promise<{ client: Client; close: () => P
   return { client: new Client({ connection }), close: () => connection.close() };
 }
 
-/** Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+/** Thrown by a check to stop `eventually` at once: waiting longer cannot help. */
+export class GiveUp extends Error {}
+
+/**
+ * Polls `check` until it returns a value that is not undefined, or fails after `timeoutMs`.
+ * Errors count as "not yet" (a server still starting), except GiveUp, which ends the wait.
+ */
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 60_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
@@ -97,6 +103,7 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
       const value = await check();
       if (value !== undefined) return value;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
@@ -133,4 +140,22 @@ export function isRunning(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Pids of the host processes whose command line contains `marker`. Sandbox commands run in their
+ * own pid namespace, so the pid a command sees for itself means nothing out here; tests start
+ * them with a unique marker instead (`exec -a <marker> sleep 300`).
+ */
+export function findProcesses(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(marker)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids.filter(isRunning);
 }

@@ -1,12 +1,12 @@
 // A task end to end on a real Temporal server: Errand runs as a real process (worker + API),
 // the model is the scripted OpenAI-compatible fixture server, the repo is a real bare git repo.
-import { existsSync, readFileSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { call, fail, lastToolResult, ModelServer } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, isRunning, startErrand, type ErrandProcess } from '../support/errand-process.js';
+import { api, eventually, findProcesses, isRunning, startErrand, type ErrandProcess } from '../support/errand-process.js';
+import { createTask as createTaskVia, waitForStatus as waitFor } from '../support/tasks.js';
 
 let model: ModelServer;
 let errand: ErrandProcess;
@@ -22,24 +22,8 @@ afterAll(async () => {
   await model?.stop();
 });
 
-async function createTask(repo: string, prompt: string) {
-  const res = await api(errand.url, 'POST', '/tasks', { repo, prompt });
-  expect(res.status).toBe(201);
-  return res.body.id as string;
-}
-
-async function waitForStatus(id: string, status: string, timeoutMs = 90_000) {
-  return eventually(
-    async () => {
-      const res = await api(errand.url, 'GET', `/tasks/${id}`);
-      if (res.body.status === status) return res.body;
-      if (res.body.status !== 'running') throw new Error(`task ended ${res.body.status}: ${JSON.stringify(res.body)}`);
-      return undefined;
-    },
-    timeoutMs,
-    `task ${id} to be ${status}`,
-  );
-}
+const createTask = (repo: string, prompt: string) => createTaskVia(errand, { repo, prompt });
+const waitForStatus = (id: string, status: string, timeoutMs?: number) => waitFor(errand, id, status, timeoutMs);
 
 const sandboxDir = (id: string) => path.join(errand.stateDir, 'sandboxes', id);
 
@@ -93,11 +77,11 @@ describe('codingTask', () => {
 
   it('is cancelled mid-loop: the running command is killed and no sandbox is left', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const pidFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'errand-pid-')), 'pid');
-    model.script('[cancel]', [call('shell', { command: `sh -c 'echo $$ > ${pidFile}; exec sleep 300'`, timeoutSeconds: 600 }), fail(500, 'should not be called')]);
+    const marker = `errand-cancel-${Date.now()}`;
+    model.script('[cancel]', [call('shell', { command: `exec -a ${marker} sleep 300`, timeoutSeconds: 600 }), fail(500, 'should not be called')]);
     const id = await createTask(origin, '[cancel] Do something slow.');
 
-    const pid = await eventually(async () => (existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8')) : undefined), 60_000, 'the command to start');
+    const [pid] = await eventually(async () => (findProcesses(marker).length ? findProcesses(marker) : undefined), 60_000, 'the command to start');
     expect(existsSync(sandboxDir(id))).toBe(true);
     const cancel = await api(errand.url, 'POST', `/tasks/${id}/cancel`);
     expect(cancel.status).toBe(202);
@@ -105,7 +89,7 @@ describe('codingTask', () => {
     const task = await waitForStatus(id, 'cancelled');
     expect(task.phase).toBe('cancelled');
     await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
-    await eventually(async () => (isRunning(pid) ? undefined : true), 20_000, `the command (pid ${pid}) to be killed`);
+    await eventually(async () => (isRunning(pid!) ? undefined : true), 20_000, `the command (pid ${pid}) to be killed`);
 
     const again = await api(errand.url, 'POST', `/tasks/${id}/cancel`);
     expect(again.status).toBe(409);
@@ -124,6 +108,19 @@ describe('codingTask', () => {
     expect(task.test.passed).toBe(true);
     expect(script.requests).toHaveLength(4);
     expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
+  });
+
+  it('waits as long as Retry-After asks when the model answers 429', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const script = model.script('[rate-limited]', [
+      fail(429, 'Rate limit reached for requests', { 'retry-after': '3' }),
+      call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' }),
+      call('finish', { summary: 'fixed sum' }),
+    ]);
+    const id = await createTask(origin, '[rate-limited] Fix sum.');
+    await waitForStatus(id, 'completed');
+    // The policy's own first back-off is 1 s; the endpoint asked for 3.
+    expect(script.receivedAt[1]! - script.receivedAt[0]!).toBeGreaterThanOrEqual(2_900);
   });
 
   it('fails at once with the reason when the model rejects the key (401)', async () => {

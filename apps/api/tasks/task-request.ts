@@ -1,6 +1,7 @@
 // The shapes the tasks API accepts, validated at the edge; messages name the field and the fix.
 import { BadRequestException, type PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
+import { NETWORK_POLICIES } from '../../../workflows/contracts.js';
 
 export const CreateTaskBody = z.strictObject({
   repo: z
@@ -18,7 +19,12 @@ export const CreateTaskBody = z.strictObject({
     .min(1, 'required: describe the change you want')
     .max(100_000, 'too long: at most 100,000 characters'),
   testCommand: z.string().trim().min(1).max(2_000).optional(),
+  setupScript: z.string().trim().min(1).max(20_000).optional(),
+  network: z.enum(NETWORK_POLICIES, { error: `must be one of ${NETWORK_POLICIES.join(', ')} (who may reach the network: nobody, the setup script, every command)` }).optional(),
   maxSteps: z.number().int('must be a whole number').min(1).max(10_000).optional(),
+  maxTokens: z.number().int('must be a whole number').min(1).optional(),
+  maxCostUsd: z.number().positive('must be more than 0 dollars').optional(),
+  maxWallClockMinutes: z.number().positive('must be more than 0 minutes').max(7 * 24 * 60, 'at most a week (10080 minutes)').optional(),
   requester: z.string().trim().min(1).max(200).optional(),
 });
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;

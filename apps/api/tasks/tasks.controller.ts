@@ -1,5 +1,6 @@
 // HTTP routes for tasks; thin: validate, hand to the service.
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { TasksService } from './tasks.service.js';
 import { CreateTaskBody, ListTasksQuery, TaskIdParam, ZodPipe } from './task-request.js';
 
@@ -21,6 +22,17 @@ export class TasksController {
   @Get(':id')
   get(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string) {
     return this.tasks.get(id);
+  }
+
+  @Get(':id/transcript')
+  transcript(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string) {
+    return this.tasks.transcript(id);
+  }
+
+  /** Server-sent events: the whole log first, then live until the task ends (Last-Event-ID resumes). */
+  @Get(':id/events')
+  events(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Req() req: IncomingMessage, @Res() res: ServerResponse) {
+    return this.tasks.streamEvents(id, req, res);
   }
 
   @Post(':id/cancel')

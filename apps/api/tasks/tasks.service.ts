@@ -1,7 +1,7 @@
 // Translates task requests into Temporal calls and Temporal's answers into the API's task
 // view. Business rules live in the workflow; this only starts, queries, lists and cancels.
 import { randomUUID } from 'node:crypto';
-import { ConflictException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { ConflictException, Inject, Injectable, NotFoundException, type OnModuleDestroy } from '@nestjs/common';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowExecutionDescription } from '@temporalio/client';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
 import {
@@ -12,10 +12,15 @@ import {
   TASK_WORKFLOW_TYPE,
   taskBranch,
   taskWorkflowId,
+  type Budget,
   type TaskInput,
   type TaskState,
 } from '../../../workflows/contracts.js';
-import { CONFIG, TEMPORAL_CLIENT } from '../tokens.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readTranscript } from '../../../activities/agent/conversation.js';
+import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
+import { ARTIFACT_STORE, CONFIG, TEMPORAL_CLIENT } from '../tokens.js';
+import { streamTaskEvents } from './event-stream.js';
 import { probeRepo } from './repo-probe.js';
 import { badRequest, type CreateTaskBody, type ListTasksQuery } from './task-request.js';
 
@@ -30,14 +35,21 @@ export interface TaskView extends Partial<TaskState> {
 }
 
 @Injectable()
-export class TasksService {
+export class TasksService implements OnModuleDestroy {
+  /** Ends open event streams on shutdown (before the HTTP server waits for them to close). */
+  private readonly shutdown = new AbortController();
+
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @Inject(TEMPORAL_CLIENT) private readonly client: Client,
+    @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
   ) {}
 
   async create(body: CreateTaskBody): Promise<TaskView> {
     if (!this.config.model) throw badRequest([{ field: 'model', message: NO_MODEL_MESSAGE }]);
+    if (body.maxCostUsd !== undefined && !this.config.model.price) {
+      throw badRequest([{ field: 'maxCostUsd', message: `this server has no price for model ${this.config.model.model}, so cost cannot be counted; add it to ERRAND_MODEL_PRICES or use maxTokens` }]);
+    }
     const probe = await probeRepo(body.repo, body.baseBranch);
     if (!probe.ok) throw badRequest([{ field: probe.field, message: probe.message }]);
     const taskId = randomUUID().replace(/-/g, '').slice(0, 12);
@@ -47,7 +59,9 @@ export class TasksService {
       baseBranch: probe.baseBranch,
       prompt: body.prompt,
       testCommand: body.testCommand,
-      maxSteps: body.maxSteps ?? this.config.defaults.maxSteps,
+      setupScript: body.setupScript,
+      network: body.network ?? this.config.defaults.network,
+      budget: resolveBudget(this.config.defaults.budget, body),
       requester: body.requester,
     };
     try {
@@ -74,7 +88,9 @@ export class TasksService {
       branch: taskBranch(taskId),
       phase: 'queued',
       step: 0,
-      maxSteps: input.maxSteps,
+      budget: input.budget,
+      tokens: { prompt: 0, completion: 0 },
+      costUsd: 0,
       links: this.links(taskId),
     };
   }
@@ -131,6 +147,30 @@ export class TasksService {
     return { id: taskId, status: 'cancelling' };
   }
 
+  onModuleDestroy(): void {
+    this.shutdown.abort();
+  }
+
+  async transcript(taskId: string) {
+    await this.describe(taskId);
+    const messages = await readTranscript(this.store, taskId);
+    return { id: taskId, steps: messages.reduce((max, m) => Math.max(max, m.step), 0), messages };
+  }
+
+  /** Answers 404 before the stream starts; afterwards the stream itself reports the end. */
+  async streamEvents(taskId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    await this.describe(taskId);
+    await streamTaskEvents(req, res, {
+      store: this.store,
+      taskId,
+      signal: this.shutdown.signal,
+      status: async () => {
+        const status = statusName(await this.describe(taskId));
+        return { closed: status !== 'running', status };
+      },
+    });
+  }
+
   private async describe(taskId: string): Promise<WorkflowExecutionDescription> {
     try {
       return await this.client.workflow.getHandle(taskWorkflowId(taskId)).describe();
@@ -147,6 +187,15 @@ export class TasksService {
       temporalUi: `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${taskWorkflowId(taskId)}`,
     };
   }
+}
+
+/** The task's own limits where it set them, the server's defaults elsewhere. */
+function resolveBudget(defaults: Budget, body: CreateTaskBody): Budget {
+  const budget: Budget = { ...defaults };
+  for (const key of ['maxSteps', 'maxTokens', 'maxCostUsd', 'maxWallClockMinutes'] as const) {
+    if (body[key] !== undefined) budget[key] = body[key];
+  }
+  return budget;
 }
 
 function statusName(d: WorkflowExecutionDescription): string {

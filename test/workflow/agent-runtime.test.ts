@@ -1,0 +1,378 @@
+// The agent runtime end to end, on the real Temporal server with Errand as a real process and
+// the fixture model server: every tool and its refusals, repository setup, budgets, the
+// claim-check that keeps history small, redaction, and the transcript and event endpoints.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { temporal } from '@temporalio/proto';
+import { probeBubblewrap } from '../../apps/worker/confinement.js';
+import { call, lastToolResult, ModelServer, type ChatRequest } from '../fixtures/model-server.js';
+import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
+import { api, eventually, findProcesses, startErrand, temporalClient, type ErrandProcess } from '../support/errand-process.js';
+import { describeWithPart } from '../support/required-part.js';
+import { readEvents } from '../support/sse.js';
+import { createTask, waitForStatus } from '../support/tasks.js';
+
+const SECRET = 'hunter2-very-secret-value';
+const MODEL_KEY = 'sk-fixture-key-0123456789abcdef';
+const bubblewrap = await probeBubblewrap();
+
+let model: ModelServer;
+let errand: ErrandProcess;
+
+beforeAll(async () => {
+  model = new ModelServer();
+  await model.start();
+  errand = await startErrand({
+    env: {
+      ERRAND_MODEL_BASE_URL: model.url,
+      ERRAND_MODEL: 'fixture-coder',
+      ERRAND_MODEL_API_KEY: MODEL_KEY,
+      // $1000 per million tokens: each fixture answer (120 tokens) costs $0.12.
+      ERRAND_MODEL_PRICES: JSON.stringify({ 'fixture-coder': { input: 1000, output: 1000 } }),
+      ERRAND_MODEL_CONTEXT_TOKENS: '60000',
+      ERRAND_REDACT: SECRET,
+      ERRAND_LOG_LEVEL: 'debug',
+      // Passed into sandbox commands by the operator's allowlist; nothing else of ours is.
+      NPM_CONFIG_REGISTRY: 'http://registry.internal/',
+      ERRAND_SANDBOX_ENV: 'NPM_CONFIG_REGISTRY',
+      // Confined where bubblewrap works (the confinement tests below insist on it).
+      ERRAND_SANDBOX_CONFINEMENT: 'bwrap' in bubblewrap ? 'bubblewrap' : 'none',
+    },
+  });
+});
+
+afterAll(async () => {
+  await errand?.stop();
+  await model?.stop();
+});
+
+/** What the model saw as the result of its call in request `n` (0-based): the next request's last tool message. */
+const resultOf = (requests: ChatRequest[], n: number) => lastToolResult(requests[n + 1]!);
+const pullRequest = (number: number) => JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', `${number}.json`), 'utf8'));
+const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
+
+describe('tools', () => {
+  it('runs every tool in the sandbox and turns each refusal into a result the model can act on', async () => {
+    const origin = makeOriginRepo({ ...BUGGY_SUM, 'dup.txt': 'same line\nsame line\n' });
+    const marker = `errand-timeout-${Date.now()}`;
+    const script = model.script('[tools]', [
+      call('list_dir', {}),
+      call('read_file', { path: 'sum.js', startLine: 1, endLine: 1 }),
+      call('search', { pattern: 'a - b' }),
+      call('edit_file', { path: 'sum.js', old: 'a * b', new: 'a + b' }),
+      call('edit_file', { path: 'dup.txt', old: 'same line', new: 'other line' }),
+      call('read_file', { path: '../sandbox.json' }),
+      call('shell', { command: 'ln -s /etc escape && echo linked' }),
+      call('read_file', { path: 'escape/hostname' }),
+      call('write_file', { path: 'escape/evil.conf', content: 'x' }),
+      call('shell', { command: `(exec -a ${marker} sleep 300) & echo started; sleep 300`, timeoutSeconds: 1 }),
+      call('write_file', '{"path": "x.js", "content": '),
+      call('delete_repository', { really: true }),
+      call('edit_file', { path: 'sum.js', old: 'a - b', new: 'a + b' }),
+      call('write_file', { path: 'notes/CHANGES.md', content: 'sum adds now\n' }),
+      call('shell', { command: 'rm escape && npm test 2>&1 | tail -3' }),
+      call('finish', { summary: 'sum adds now' }),
+    ]);
+    const id = await createTask(errand, { repo: origin, prompt: '[tools] Fix sum.' });
+    const task = await waitForStatus(errand, id, 'completed');
+    const r = script.requests;
+    expect(r).toHaveLength(16);
+
+    expect(resultOf(r, 0)).toContain('sum.js (');
+    expect(resultOf(r, 0)).toContain('package.json (');
+    expect(resultOf(r, 1)).toBe('1: exports.sum = (a, b) => a - b;');
+    expect(resultOf(r, 2)).toContain('sum.js:1:exports.sum = (a, b) => a - b;');
+    expect(resultOf(r, 3)).toBe('error: the text to replace was not found in sum.js; read the file and copy the text exactly');
+    expect(resultOf(r, 4)).toBe('error: the text to replace occurs 2 times in dup.txt; include more surrounding lines so it matches once');
+    expect(resultOf(r, 5)).toMatch(/^error: \.\.\/sandbox\.json: outside the workspace/);
+    expect(resultOf(r, 6)).toContain('linked');
+    expect(resultOf(r, 7)).toMatch(/^error: escape\/hostname: outside the workspace/);
+    expect(resultOf(r, 8)).toMatch(/^error: escape\/evil\.conf: outside the workspace/);
+    expect(resultOf(r, 9)).toMatch(/^timed out after 1s; the command and its children were killed/);
+    expect(resultOf(r, 9)).toContain('started');
+    expect(findProcesses(marker)).toEqual([]); // the background child died with its command
+    expect(resultOf(r, 10)).toMatch(/^error: the arguments of write_file are not valid JSON/);
+    expect(resultOf(r, 11)).toBe('error: unknown tool "delete_repository"; the tools are shell, read_file, list_dir, search, write_file, edit_file, finish');
+    expect(resultOf(r, 12)).toBe('replaced 1 occurrence in sum.js');
+    expect(resultOf(r, 13)).toBe('wrote 13 bytes to notes/CHANGES.md');
+    expect(resultOf(r, 14)).toMatch(/^exit code 0/);
+    expect(existsSync('/etc/evil.conf')).toBe(false);
+
+    expect(task.test).toMatchObject({ command: 'npm test', passed: true });
+    expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
+    expect(git(origin, 'show', `errand/${id}:notes/CHANGES.md`)).toBe('sum adds now\n');
+    expect(git(origin, 'show', `errand/${id}:dup.txt`)).toBe('same line\nsame line\n');
+    expect(git(origin, 'ls-tree', '--name-only', `errand/${id}`)).not.toContain('escape');
+  });
+
+  it('fails the task after five malformed tool calls in a row, quoting the last', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const script = model.script('[garbage]', [
+      call('write_file', '{"path": '),
+      call('no_such_tool', {}),
+      call('read_file', { file: 'sum.js' }), // wrong argument name
+      call('finish', { note: 'no summary' }),
+      call('shell', 'not json at all'),
+      FIX,
+    ]);
+    const id = await createTask(errand, { repo: origin, prompt: '[garbage] Fix sum.' });
+    const task = await waitForStatus(errand, id, 'failed');
+    expect(task.error).toContain('the model sent 5 malformed tool calls in a row');
+    expect(task.error).toContain('not valid JSON');
+    expect(script.requests).toHaveLength(5);
+    // Each error reached the model as a result it could correct.
+    expect(resultOf(script.requests, 2)).toContain('bad arguments for read_file');
+    expect(resultOf(script.requests, 3)).toBe('error: finish needs {"summary": "<what you changed and why>"}');
+  });
+});
+
+describe('repository setup', () => {
+  it('puts AGENTS.md into the system prompt and runs .errand/setup.sh before the agent starts', async () => {
+    const origin = makeOriginRepo({
+      ...BUGGY_SUM,
+      '.gitignore': 'deps/\n',
+      'AGENTS.md': '# Agents\nUse two-space indentation. (house-rule-7)\n',
+      'CLAUDE.md': 'ignored: AGENTS.md comes first\n',
+      '.errand/setup.sh': 'mkdir -p deps && echo "installed" > deps/ready && echo "setup finished"\n',
+    });
+    const script = model.script('[setup-ok]', [
+      call('shell', { command: 'cat deps/ready' }),
+      FIX,
+      call('finish', { summary: 'fixed' }),
+    ]);
+    const id = await createTask(errand, { repo: origin, prompt: '[setup-ok] Fix sum.' });
+    const task = await waitForStatus(errand, id, 'completed');
+    expect(task.instructionsFrom).toBe('AGENTS.md');
+    const system = script.requests[0]!.messages[0]!.content!;
+    expect(system).toContain('house-rule-7');
+    expect(system).not.toContain('AGENTS.md comes first');
+    expect(resultOf(script.requests, 0)).toContain('installed');
+    const events = (await readEvents(`${errand.url}/tasks/${id}/events`)).messages;
+    const setup = events.find((e) => e.event === 'setup_finished')!.data;
+    expect(readFileSync(path.join(errand.stateDir, 'artifacts', setup.setupLogKey), 'utf8')).toContain('setup finished');
+    expect(git(origin, 'ls-tree', '-r', '--name-only', `errand/${id}`)).not.toContain('deps/ready');
+  });
+
+  it("runs the task's own setup script instead of the repository's", async () => {
+    const origin = makeOriginRepo({ ...BUGGY_SUM, '.gitignore': '.from-task\n', '.errand/setup.sh': 'exit 1\n' });
+    const script = model.script('[setup-task]', [call('shell', { command: 'cat .from-task' }), FIX, call('finish', { summary: 'fixed' })]);
+    const id = await createTask(errand, { repo: origin, prompt: '[setup-task] Fix sum.', setupScript: 'echo given-with-the-task > .from-task' });
+    await waitForStatus(errand, id, 'completed');
+    expect(resultOf(script.requests, 0)).toContain('given-with-the-task');
+  });
+
+  it('stops the task when the setup script fails, with the end of its log as the reason', async () => {
+    const origin = makeOriginRepo({
+      ...BUGGY_SUM,
+      '.errand/setup.sh': 'echo "resolving dependencies"\necho "npm ERR! 404 left-pad@9.9.9 is not in the registry" >&2\nexit 3\n',
+    });
+    const script = model.script('[setup-fail]', [FIX]);
+    const id = await createTask(errand, { repo: origin, prompt: '[setup-fail] Fix sum.' });
+    const task = await waitForStatus(errand, id, 'failed');
+    expect(task.phase).toBe('failed');
+    expect(task.error).toContain('the setup script exited with 3');
+    expect(task.error).toContain('resolving dependencies');
+    expect(task.error).toContain('left-pad@9.9.9 is not in the registry');
+    expect(script.requests).toHaveLength(0); // the agent never started
+    await eventually(async () => (existsSync(path.join(errand.stateDir, 'sandboxes', id)) ? undefined : true), 20_000, 'the sandbox to be removed');
+  });
+});
+
+describe('budgets', () => {
+  // The agent edits at step 1 and never finishes: only a budget can stop it.
+  const neverFinishes = () => [FIX, ...Array.from({ length: 20 }, () => call('shell', { command: 'sleep 1.5; git status --short' }))];
+
+  it.each([
+    ['maxSteps', { maxSteps: 3 }, 3, 'stopped after 3 steps (maxSteps 3)'],
+    ['maxTokens', { maxTokens: 300 }, 3, 'stopped after 360 tokens (maxTokens 300)'],
+    ['maxCostUsd', { maxCostUsd: 0.2 }, 2, 'stopped after $0.2400 (maxCostUsd $0.2)'],
+    ['maxWallClockMinutes', { maxWallClockMinutes: 0.05 }, undefined, ' s (maxWallClockMinutes 0.05)'],
+  ])('%s stops the agent, and the work so far is published as a draft PR marked incomplete', async (name, budget, calls, note) => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const marker = `[budget-${name}]`;
+    const script = model.script(marker, neverFinishes());
+    const id = await createTask(errand, { repo: origin, prompt: `${marker} Fix sum.`, ...budget });
+    const task = await waitForStatus(errand, id, 'completed');
+    expect(task.stoppedBy).toBe(name);
+    if (calls !== undefined) expect(script.requests).toHaveLength(calls);
+    else expect(script.requests.length).toBeGreaterThanOrEqual(2); // 3 s is two or three 1.5 s steps
+    expect(task.tokens.prompt + task.tokens.completion).toBe(120 * script.requests.length);
+    expect(task.costUsd).toBeCloseTo(0.12 * script.requests.length, 6);
+    expect(task.pr).toMatchObject({ draft: true, title: `[incomplete] ${marker} Fix sum.` });
+    const pr = pullRequest(task.pr.number);
+    expect(pr.body).toContain('**Incomplete**');
+    expect(pr.body).toContain(note);
+    expect(task.test.passed).toBe(true); // the tests still ran on the work so far
+    expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
+  });
+});
+
+describe('history stays small', () => {
+  it('keeps a transcript larger than Temporal’s 2 MB payload limit out of history, and the prompt inside the window', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    // Each file is larger than the 256 KB any one history event may hold.
+    const chunk = (i: number) => `// generated file ${i}\n${'x'.repeat(127)}\n`.repeat(2048);
+    const steps = Array.from({ length: 12 }, (_, i) => call('write_file', { path: `gen/file-${i}.js`, content: chunk(i) }));
+    const script = model.script('[large]', [...steps, call('finish', { summary: 'generated twelve files' })]);
+    const id = await createTask(errand, { repo: origin, prompt: '[large] Generate the files.' });
+    await waitForStatus(errand, id, 'completed');
+
+    const transcript = await api(errand.url, 'GET', `/tasks/${id}/transcript`);
+    expect(transcript.status).toBe(200);
+    expect(transcript.body.steps).toBe(13);
+    expect(JSON.stringify(transcript.body).length).toBeGreaterThan(3 * 1024 * 1024);
+    // The transcript keeps the full arguments of every call, the first included.
+    const first = transcript.body.messages.find((m: any) => m.tool_calls?.[0]?.function.name === 'write_file');
+    expect(JSON.parse(first.tool_calls[0].function.arguments).content).toBe(chunk(0));
+
+    const { client, close } = await temporalClient();
+    try {
+      const history = await client.workflow.getHandle(`task-${id}`).fetchHistory();
+      const sizes = (history.events ?? []).map((e) => temporal.api.history.v1.HistoryEvent.encode(e).finish().length);
+      expect(sizes.length).toBeGreaterThan(40);
+      expect(Math.max(...sizes)).toBeLessThan(256 * 1024);
+      expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThan(1024 * 1024);
+    } finally {
+      await close();
+    }
+
+    // Every request fit the 60,000-token window: old arguments were elided, the newest kept.
+    const last = script.requests.at(-1)!;
+    expect(JSON.stringify(last.messages).length / 4).toBeLessThan(60_000);
+    expect(JSON.stringify(last.messages)).toContain('elided to fit the context window');
+    expect(git(origin, 'show', `errand/${id}:gen/file-11.js`)).toBe(chunk(11));
+  });
+});
+
+describe('redaction', () => {
+  it('keeps configured secrets out of the transcript, events, history, the model and the logs', async () => {
+    const origin = makeOriginRepo({ ...BUGGY_SUM, 'deploy.env': `DB_PASSWORD=${SECRET}\nMODEL_KEY=${MODEL_KEY}\n` });
+    const script = model.script('[redact]', [
+      call('read_file', { path: 'deploy.env' }),
+      call('shell', { command: 'grep -c PASSWORD deploy.env; cat deploy.env' }),
+      FIX,
+      call('finish', { summary: `fixed sum; note the password ${SECRET} in deploy.env` }),
+    ]);
+    const id = await createTask(errand, { repo: origin, prompt: '[redact] Fix sum.' });
+    const task = await waitForStatus(errand, id, 'completed');
+
+    expect(resultOf(script.requests, 0)).toContain('DB_PASSWORD=[REDACTED]');
+    expect(resultOf(script.requests, 1)).toContain('MODEL_KEY=[REDACTED]');
+    const transcript = JSON.stringify((await api(errand.url, 'GET', `/tasks/${id}/transcript`)).body);
+    const events = readFileSync(path.join(errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8');
+    const { client, close } = await temporalClient();
+    const history = JSON.stringify(await client.workflow.getHandle(`task-${id}`).fetchHistory(), (_k, v) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v,
+    );
+    await close();
+    for (const [where, text] of Object.entries({ transcript, events, history, logs: errand.output(), summary: task.summary })) {
+      expect({ where, leaked: text.includes(SECRET) || text.includes(MODEL_KEY) }).toEqual({ where, leaked: false });
+    }
+    expect(transcript).toContain('[REDACTED]');
+    expect(task.summary).toBe('fixed sum; note the password [REDACTED] in deploy.env');
+  });
+});
+
+describe('events and transcript', () => {
+  it('streams events live over SSE, replays them for a late client, and resumes after Last-Event-ID', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    model.script('[sse]', [call('shell', { command: 'sleep 2; echo slow step done' }), FIX, call('finish', { summary: 'fixed' })]);
+    const id = await createTask(errand, { repo: origin, prompt: '[sse] Fix sum.' });
+
+    const live = await readEvents(`${errand.url}/tasks/${id}/events`, { timeoutMs: 90_000 });
+    expect(live.status).toBe(200);
+    expect(live.contentType).toContain('text/event-stream');
+    const end = live.messages.at(-1)!;
+    expect(end).toMatchObject({ event: 'end', data: { status: 'completed' } });
+    const events = live.messages.slice(0, -1);
+    expect(events.map((m) => Number(m.id))).toEqual(events.map((_, i) => i));
+    const types = events.map((m) => m.event);
+    for (const type of ['sandbox_provisioned', 'workspace_ready', 'setup_finished', 'step_started', 'model_answered', 'tool_called', 'tool_result', 'budget_used', 'tests_finished', 'pr_opened']) {
+      expect(types).toContain(type);
+    }
+    expect(types.indexOf('step_started')).toBeLessThan(types.indexOf('tool_called'));
+    const slow = events.find((m) => m.event === 'tool_result' && m.data.step === 1)!;
+    expect(slow.data.output).toContain('slow step done');
+    const budget = events.filter((m) => m.event === 'budget_used').at(-1)!;
+    expect(budget.data).toMatchObject({ step: 3, tokens: 360 });
+
+    const replay = await readEvents(`${errand.url}/tasks/${id}/events`);
+    expect(replay.messages.map((m) => [m.id, m.event])).toEqual(live.messages.map((m) => [m.id, m.event]));
+
+    const resumed = await readEvents(`${errand.url}/tasks/${id}/events`, { lastEventId: '4' });
+    expect(resumed.messages[0]!.id).toBe('5');
+    expect(resumed.messages.map((m) => m.event)).toEqual(live.messages.slice(5).map((m) => m.event));
+
+    const transcript = await api(errand.url, 'GET', `/tasks/${id}/transcript`);
+    expect(transcript.body.messages.map((m: any) => `${m.step}:${m.role}`)).toEqual([
+      '0:system', '0:user', '1:assistant', '2:tool', '2:assistant', '3:tool', '3:assistant',
+    ]);
+  });
+
+  it('answers 404 for the transcript and events of an unknown task', async () => {
+    expect((await api(errand.url, 'GET', '/tasks/0000deadbeef/transcript')).status).toBe(404);
+    const events = await readEvents(`${errand.url}/tasks/0000deadbeef/events`);
+    expect(events.status).toBe(404);
+  });
+});
+
+describeWithBubblewrap('confined local sandbox', () => {
+  const probe = (port: number) => `(exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null && echo NETWORK-REACHED || echo NETWORK-BLOCKED`;
+  const modelPort = () => Number(new URL(model.url).port);
+
+  it('keeps a command off the network and away from everything outside the workspace', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const outside = path.join(path.dirname(origin), 'planted-by-agent.txt');
+    const projectFile = path.join(process.cwd(), `planted-${Date.now()}.txt`);
+    const script = model.script('[confined]', [
+      call('shell', { command: probe(modelPort()) }),
+      call('shell', { command: `echo pwned > ${outside}; echo pwned > ${projectFile}; touch ${origin}/planted; echo tried` }),
+      call('shell', { command: `ls ${path.join(errand.stateDir, 'sandboxes')}; ls ${path.join(errand.stateDir, 'artifacts')} 2>&1; cat ../sandbox.json 2>&1; env` }),
+      call('shell', { command: 'echo scratch > /tmp/scratch && cat /tmp/scratch && id -u' }),
+      FIX,
+      call('finish', { summary: 'fixed' }),
+    ]);
+    const id = await createTask(errand, { repo: origin, prompt: '[confined] Fix sum.', network: 'off' });
+    await waitForStatus(errand, id, 'completed');
+    const r = script.requests;
+    expect(resultOf(r, 0)).toContain('NETWORK-BLOCKED');
+    expect(resultOf(r, 1)).toMatch(/Read-only file system|Permission denied|No such file or directory/);
+    expect(existsSync(outside)).toBe(false);
+    expect(existsSync(projectFile)).toBe(false);
+    expect(existsSync(path.join(origin, 'planted'))).toBe(false);
+    // Errand's state is hidden (artifacts, other sandboxes, this sandbox's token); the environment is clean.
+    const [sandboxes, artifacts, token] = resultOf(r, 2).split('--- stdout ---\n')[1]!.split('\n');
+    expect(sandboxes).toBe(id);
+    expect(artifacts).toContain('No such file or directory');
+    expect(token).toBe('cat: ../sandbox.json: No such file or directory');
+    expect(resultOf(r, 2)).not.toContain('ERRAND_');
+    expect(resultOf(r, 2)).not.toContain(MODEL_KEY);
+    expect(resultOf(r, 2)).toContain('NPM_CONFIG_REGISTRY=http://registry.internal/');
+    expect(resultOf(r, 3)).toContain('scratch');
+    expect(resultOf(r, 3)).toContain('1000'); // not root
+    expect(existsSync('/tmp/scratch')).toBe(false); // a private /tmp
+    // Errand's own clone and push still reached the origin.
+    expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
+  });
+
+  it("lets commands reach the network when the task's policy allows it", async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const script = model.script('[network-on]', [call('shell', { command: probe(modelPort()) }), FIX, call('finish', { summary: 'fixed' })]);
+    const id = await createTask(errand, { repo: origin, prompt: '[network-on] Fix sum.', network: 'on' });
+    await waitForStatus(errand, id, 'completed');
+    expect(resultOf(script.requests, 0)).toContain('NETWORK-REACHED');
+  });
+
+  it('lets the setup script reach the network under the default policy, but not the agent', async () => {
+    const origin = makeOriginRepo({ ...BUGGY_SUM, '.gitignore': 'setup.out\n', '.errand/setup.sh': `{ ${probe(modelPort())}; } > setup.out\n` });
+    const script = model.script('[network-setup]', [call('shell', { command: `cat setup.out; ${probe(modelPort())}` }), FIX, call('finish', { summary: 'fixed' })]);
+    const id = await createTask(errand, { repo: origin, prompt: '[network-setup] Fix sum.' });
+    await waitForStatus(errand, id, 'completed');
+    expect(resultOf(script.requests, 0)).toMatch(/NETWORK-REACHED\s+NETWORK-BLOCKED/);
+  });
+});
+
+function describeWithBubblewrap(title: string, body: () => void) {
+  describeWithPart({ name: 'bubblewrap', missing: 'reason' in bubblewrap ? bubblewrap.reason : undefined, install: 'run `npm run setup` as root, or apt-get install bubblewrap' }, title, body);
+}
