@@ -6,6 +6,9 @@ export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // Fault injection (killed workers, a restarted Temporal, 1,000-step tasks) takes minutes:
+  // `npm run test:faults` runs it, and CI runs both.
+  testPathIgnorePatterns: process.env.ERRAND_FAULT_TESTS ? ['/node_modules/'] : ['/node_modules/', '<rootDir>/test/faults/'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
@@ -19,6 +22,6 @@ export default {
   },
   globalSetup: '<rootDir>/test/support/global-setup.mjs',
   globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
-  testTimeout: 120_000,
+  testTimeout: process.env.ERRAND_FAULT_TESTS ? 600_000 : 120_000,
   maxWorkers: 2,
 };

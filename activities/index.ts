@@ -8,7 +8,7 @@ import { loadConversation, saveStep } from './agent/conversation.js';
 import { callCost, type ModelClient } from './agent/model-client.js';
 import { coderSystemPrompt, type TaskBrief } from './agent/prompts.js';
 import { setupRepository, type RepoSetup } from './agent/repo-setup.js';
-import { runToolCall, TOOL_DEFINITIONS } from './agent/tools.js';
+import { runToolCall, toolDefinitions, type AgentMode } from './agent/tools.js';
 import type { Forge, OpenPullRequest } from './forge/forge.js';
 import * as git from './git/workspace.js';
 import { withHeartbeat } from './heartbeat.js';
@@ -58,8 +58,8 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
   };
 
   return redactFailures(redactor, {
-    async provisionSandbox(req: { taskId: string; allowNetwork: boolean }): Promise<{ sandboxId: string }> {
-      const sandbox = await sandboxes.provision({ taskId: req.taskId, allowNetwork: req.allowNetwork });
+    async provisionSandbox(req: { taskId: string; sandboxId: string; allowNetwork: boolean }): Promise<{ sandboxId: string }> {
+      const sandbox = await sandboxes.provision(req);
       await event(req.taskId, { id: `sandbox:${sandbox.sandboxId}`, type: 'sandbox_provisioned', sandboxId: sandbox.sandboxId, provider: sandboxes.name });
       return sandbox;
     },
@@ -75,9 +75,18 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       baseBranch: string;
       branch: string;
       testCommand?: string;
+      /** Restore the work in progress from this checkpoint commit on the task branch. */
+      restoreFrom?: string;
     }): Promise<git.PreparedWorkspace> {
       const prepared = await withHeartbeat(async (signal) => git.prepareWorkspace(await connect(req.sandboxId, signal), req));
-      await event(req.taskId, { id: 'workspace', type: 'workspace_ready', baseSha: prepared.baseSha, testCommand: prepared.testCommand ?? null });
+      await event(req.taskId, {
+        id: `workspace:${req.sandboxId}`,
+        type: req.restoreFrom ? 'workspace_restored' : 'workspace_ready',
+        sandboxId: req.sandboxId,
+        baseSha: prepared.baseSha,
+        restoredFrom: req.restoreFrom ?? null,
+        testCommand: prepared.testCommand ?? null,
+      });
       return prepared;
     },
 
@@ -85,7 +94,7 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       const setup = await withHeartbeat(async (signal) =>
         setupRepository(await connect(req.sandboxId, signal), store, { ...req, timeoutMs: limits.setupTimeoutMs }),
       );
-      await event(req.taskId, { id: 'setup', type: 'setup_finished', instructionsFrom: setup.instructionsFrom ?? null, setupLogKey: setup.setupLogKey ?? null });
+      await event(req.taskId, { id: `setup:${req.sandboxId}`, type: 'setup_finished', instructionsFrom: setup.instructionsFrom ?? null, setupLogKey: setup.setupLogKey ?? null });
       return setup;
     },
 
@@ -95,6 +104,10 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       /** Given on the first step only: it starts the conversation. */
       task?: TaskBrief;
       toolResults: ToolOutcome[];
+      /** Messages from people and notes from Errand, read after the tool results. */
+      messages?: string[];
+      /** While planning the model gets read-only tools and submit_plan. */
+      mode?: AgentMode;
       used: { tokens: number; costUsd: number };
     }): Promise<ModelTurnResult> {
       const coder = models.coder;
@@ -110,11 +123,15 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
         ];
         await saveStep(store, req.taskId, 0, history);
       }
-      const incoming: ChatCompletionMessageParam[] = req.toolResults.map((r) => ({ role: 'tool', tool_call_id: r.toolCallId, content: r.content }));
+      const incoming: ChatCompletionMessageParam[] = [
+        ...req.toolResults.map((r): ChatCompletionMessageParam => ({ role: 'tool', tool_call_id: r.toolCallId, content: r.content })),
+        ...(req.messages ?? []).map((text): ChatCompletionMessageParam => ({ role: 'user', content: text })),
+      ];
       const last = history[history.length - 1];
       if (incoming.length === 0 && last?.role === 'assistant') incoming.push({ role: 'user', content: NUDGE });
       const fitted = fitToWindow([...history, ...incoming], coder.settings.contextTokens);
-      const res = await withHeartbeat((signal) => coder.complete({ messages: fitted.messages, tools: TOOL_DEFINITIONS, tool_choice: 'auto' }, signal));
+      const tools = toolDefinitions(req.mode ?? 'work');
+      const res = await withHeartbeat((signal) => coder.complete({ messages: fitted.messages, tools, tool_choice: 'auto' }, signal));
       const message = res.choices[0]!.message;
       const toolCalls: ToolCall[] = [];
       for (const c of message.tool_calls ?? []) {
@@ -150,11 +167,11 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       return { toolCalls, text, usage, costUsd };
     },
 
-    async runTool(req: { taskId: string; sandboxId: string; step: number; call: ToolCall }): Promise<ToolOutcome> {
+    async runTool(req: { taskId: string; sandboxId: string; step: number; call: ToolCall; mode?: AgentMode }): Promise<ToolOutcome> {
       const call = req.call.argumentsKey ? { ...req.call, arguments: (await store.get(req.call.argumentsKey)) ?? '' } : req.call;
       const base = { step: req.step, tool: call.name, toolCallId: call.id };
       await event(req.taskId, { id: `step:${req.step}:${call.id}:called`, type: 'tool_called', ...base, arguments: call.arguments.slice(0, EXCERPT) });
-      const outcome = await withHeartbeat(async (signal) => runToolCall(call, await connect(req.sandboxId, signal)));
+      const outcome = await withHeartbeat(async (signal) => runToolCall(call, await connect(req.sandboxId, signal), req.mode ?? 'work'));
       // Tool output enters workflow history as this activity's result: redact it here.
       const safe = { ...outcome, content: redactor.redact(outcome.content) };
       await event(req.taskId, { id: `step:${req.step}:${req.call.id}:result`, type: 'tool_result', ...base, isError: safe.isError, output: safe.content.slice(0, EXCERPT) });
@@ -166,6 +183,13 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       const safe = { ...test, outputTail: redactor.redact(test.outputTail) };
       await event(req.taskId, { id: 'tests', type: 'tests_finished', command: safe.command, passed: safe.passed, exitCode: safe.exitCode });
       return safe;
+    },
+
+    /** Commits and pushes the work in progress when it changed since the last checkpoint. */
+    async checkpoint(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; step: number }): Promise<{ sha?: string }> {
+      const saved = await withHeartbeat(async (signal) => git.checkpoint(await connect(req.sandboxId, signal), req));
+      if (saved.sha) await event(req.taskId, { id: `checkpoint:${saved.sha}`, type: 'checkpoint', step: req.step, sha: saved.sha });
+      return saved;
     },
 
     async commitAndPush(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; message: string }) {

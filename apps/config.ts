@@ -50,6 +50,7 @@ const Env = z.object({
   ERRAND_MAX_COST_USD: optionalPositive,
   ERRAND_MAX_WALL_CLOCK_MINUTES: optionalPositive,
   ERRAND_SETUP_TIMEOUT_SECONDS: positiveInt.default(900),
+  ERRAND_CHECKPOINT_EVERY_STEPS: positiveInt.max(1_000).default(5),
   ERRAND_SANDBOX_CONFINEMENT: z.enum(['auto', 'bubblewrap', 'none']).default('auto'),
   ERRAND_SANDBOX_NETWORK: z.enum(NETWORK_POLICIES).default('setup'),
   ERRAND_SANDBOX_ENV: list(','),
@@ -66,7 +67,7 @@ export interface Config {
   dev: { temporalPort: number; uiPort: number };
   /** Undefined until ERRAND_MODEL_BASE_URL and ERRAND_MODEL are both set. */
   model?: ModelSettings;
-  defaults: { budget: Budget; network: NetworkPolicy };
+  defaults: { budget: Budget; network: NetworkPolicy; checkpointEverySteps: number };
   /** How long a repository's setup script may run. */
   setupTimeoutMs: number;
   sandbox: {
@@ -124,6 +125,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxWallClockMinutes: e.ERRAND_MAX_WALL_CLOCK_MINUTES,
       },
       network: e.ERRAND_SANDBOX_NETWORK,
+      checkpointEverySteps: e.ERRAND_CHECKPOINT_EVERY_STEPS,
     },
     setupTimeoutMs: e.ERRAND_SETUP_TIMEOUT_SECONDS * 1000,
     sandbox: { confinement: e.ERRAND_SANDBOX_CONFINEMENT, envAllowlist: e.ERRAND_SANDBOX_ENV, hide: e.ERRAND_SANDBOX_HIDE },

@@ -1,28 +1,44 @@
 // codingTask: the story of one task, from an empty sandbox to a pull request. Every side
 // effect is an activity, so each step reads on its own in Temporal UI and survives a crash.
+// While it runs, people steer it (sendMessage), pause and resume it, approve its plan, and
+// cancel it; a lost sandbox is replaced and restored from the last checkpoint; a long task
+// continues as new, carrying only small state and references.
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
+  condition,
+  ContinueAsNew,
+  continueAsNew,
   isCancellation,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { describeBudgetStop, exhaustedBudget, type Usage } from './budget.js';
 import {
+  approvePlanUpdate,
+  cancelRequestedSignal,
   ErrandPhase,
   FailureType,
+  pauseSignal,
+  resumeSignal,
+  sendMessageUpdate,
   stateQuery,
   taskBranch,
+  type SteeringMessage,
   type TaskInput,
   type TaskPhase,
   type TaskResult,
   type TaskState,
   type TestResult,
+  type ToolCall,
   type ToolOutcome,
 } from './contracts.js';
+import { decideRecovery, isCheckpointStep, restoreNote, shouldContinueAsNew } from './recovery.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -31,36 +47,61 @@ const NON_RETRYABLE = [
   FailureType.RepoUnavailable,
   FailureType.NoChanges,
   FailureType.SetupFailed,
+  FailureType.SandboxGone,
 ];
 /** Malformed tool calls (bad JSON, unknown tool, wrong arguments) in a row before we give up. */
 export const MAX_CONSECUTIVE_MALFORMED_CALLS = 5;
+const MAX_PLAN_CHARS = 8_000;
+/** Phases in which a message can still reach the model. */
+const STEERABLE: TaskPhase[] = ['queued', 'provisioning', 'preparing', 'planning', 'awaiting_approval', 'working', 'paused'];
 
 const sandbox = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '5 minutes',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const workspace = proxyActivities<Activities>({
   startToCloseTimeout: '60 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const model = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '20 seconds',
   // 429 and 5xx retry with backoff here, not inside the SDK, so each attempt shows in history.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const tools = proxyActivities<Activities>({
   startToCloseTimeout: '65 minutes',
-  heartbeatTimeout: '30 seconds',
+  heartbeatTimeout: '20 seconds',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
-export async function codingTask(input: TaskInput): Promise<TaskResult> {
+interface InboxItem {
+  kind: 'message' | 'note';
+  text: string;
+}
+
+/** Everything a run hands to the next when it continues as new: small values and references only. */
+export interface Carried {
+  state: TaskState;
+  startedAt: number;
+  pausedMs: number;
+  sandboxId: string;
+  baseSha: string;
+  testCommand?: string;
+  instructionsKey?: string;
+  /** Results of the last step's tool calls, for the next model call. */
+  toolResults: ToolOutcome[];
+  /** What the model reads before its next call: messages from people, notes from Errand. */
+  inbox: InboxItem[];
+  malformedInARow: number;
+  planApproved: boolean;
+}
+
+export async function codingTask(input: TaskInput, carried?: Carried): Promise<TaskResult> {
   const { taskId } = input;
   const branch = taskBranch(taskId);
-  const startedAt = Date.now(); // Temporal's deterministic clock
-  const state: TaskState = {
+  const state: TaskState = carried?.state ?? {
     taskId,
     repo: input.repo,
     baseBranch: input.baseBranch,
@@ -70,8 +111,22 @@ export async function codingTask(input: TaskInput): Promise<TaskResult> {
     budget: input.budget,
     tokens: { prompt: 0, completion: 0 },
     costUsd: 0,
+    sandboxLosses: 0,
+    messages: { accepted: 0, delivered: 0 },
+    continuedAsNew: 0,
   };
-  setHandler(stateQuery, () => state);
+  const startedAt = carried?.startedAt ?? Date.now(); // Temporal's deterministic clock
+  let pausedMs = carried?.pausedMs ?? 0;
+  let inbox: InboxItem[] = carried?.inbox ?? [];
+  let toolResults: ToolOutcome[] = carried?.toolResults ?? [];
+  let malformedInARow = carried?.malformedInARow ?? 0;
+  let planApproved = carried?.planApproved ?? !input.requirePlanApproval;
+  let sandboxId = carried?.sandboxId;
+  let baseSha = carried?.baseSha ?? '';
+  let testCommand = carried?.testCommand;
+  let instructionsKey = carried?.instructionsKey;
+  const firstStepOfRun = state.step;
+
   const enter = (phase: TaskPhase, lastAction?: string) => {
     state.phase = phase;
     if (lastAction) state.lastAction = lastAction;
@@ -81,32 +136,205 @@ export async function codingTask(input: TaskInput): Promise<TaskResult> {
     steps: state.step,
     tokens: state.tokens.prompt + state.tokens.completion,
     costUsd: state.costUsd,
-    elapsedMs: Date.now() - startedAt,
+    elapsedMs: Date.now() - startedAt - pausedMs,
   });
 
-  let sandboxId: string | undefined;
-  try {
-    enter('provisioning', 'provisioning a sandbox');
-    sandboxId = (await sandbox.provisionSandbox({ taskId, allowNetwork: input.network === 'on' })).sandboxId;
+  // ---- control: queries, steering, pause, plan approval, who cancelled -------------------
+  setHandler(stateQuery, () => state);
+  setHandler(
+    sendMessageUpdate,
+    (message: SteeringMessage) => {
+      const seq = ++state.messages.accepted;
+      inbox.push({ kind: 'message', text: `Message from ${message.from ?? 'the requester'} (#${seq}): ${message.text}` });
+      return { seq, beforeStep: state.step + 1 };
+    },
+    {
+      validator: (message: SteeringMessage) => {
+        if (!STEERABLE.includes(state.phase)) throw new Error(`task is ${state.phase}; messages reach the agent only while it works`);
+        if (!message?.text?.trim()) throw new Error('text: required: what the agent should know or do');
+      },
+    },
+  );
+  setHandler(pauseSignal, ({ by }) => {
+    if (!state.paused) state.paused = { since: new Date(Date.now()).toISOString(), by };
+  });
+  setHandler(resumeSignal, () => {
+    if (state.paused) pausedMs += Date.now() - Date.parse(state.paused.since);
+    state.paused = undefined;
+  });
+  setHandler(
+    approvePlanUpdate,
+    ({ by }) => {
+      planApproved = true;
+      state.planApprovedBy = by;
+      return { approvedBy: by };
+    },
+    {
+      validator: (_approval: { by?: string }) => {
+        if (state.phase !== 'awaiting_approval') throw new Error(`task is ${state.phase}; only a task awaiting approval of its plan can be approved`);
+      },
+    },
+  );
+  setHandler(cancelRequestedSignal, ({ by }) => {
+    state.cancelledBy = by ?? 'unknown';
+  });
 
-    enter('preparing', `cloning ${input.repo}@${input.baseBranch}`);
-    const prepared = await workspace.prepareWorkspace({
+  /** Runs `work` against the sandbox; a lost sandbox is replaced and the workspace restored, then `work` runs again. */
+  async function inSandbox<T>(work: (sandboxId: string) => Promise<T>, onLoss?: () => T): Promise<T> {
+    for (;;) {
+      try {
+        return await work(sandboxId!);
+      } catch (err) {
+        const recovery = decideRecovery(err, state.sandboxLosses);
+        if (recovery.action === 'rethrow') throw err;
+        if (recovery.action === 'give_up') throw ApplicationFailure.nonRetryable(recovery.reason, FailureType.SandboxLost);
+        await replaceSandbox();
+        if (onLoss) return onLoss();
+      }
+    }
+  }
+
+  async function replaceSandbox(): Promise<void> {
+    const lost = sandboxId!;
+    state.sandboxLosses++;
+    state.lastAction = `sandbox ${lost} lost; restoring from ${state.checkpoint ? `the checkpoint after step ${state.checkpoint.step}` : 'the base branch'}`;
+    await CancellationScope.nonCancellable(() => sandbox.destroySandbox({ sandboxId: lost }));
+    sandboxId = `${taskId}-r${state.sandboxLosses}`;
+    await provisionAndPrepare(state.checkpoint?.sha);
+    inbox.push({ kind: 'note', text: restoreNote(state.checkpoint, state.step) });
+  }
+
+  async function provisionAndPrepare(restoreFrom?: string): Promise<void> {
+    const id = sandboxId!;
+    await sandbox.provisionSandbox({ taskId, sandboxId: id, allowNetwork: input.network === 'on' });
+    const prepared = await workspace.prepareWorkspace({ taskId, sandboxId: id, repo: input.repo, baseBranch: input.baseBranch, branch, testCommand: input.testCommand, restoreFrom });
+    baseSha ||= prepared.baseSha;
+    testCommand ??= prepared.testCommand;
+    const setup = await workspace.setupRepository({ taskId, sandboxId: id, setupScript: input.setupScript, network: input.network !== 'off' });
+    instructionsKey ??= setup.instructionsKey;
+    state.instructionsFrom ??= setup.instructionsFrom;
+  }
+
+  async function checkpoint(): Promise<void> {
+    const saved = await inSandbox((id) => workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, step: state.step }));
+    if (saved.sha) state.checkpoint = { sha: saved.sha, step: state.step };
+  }
+
+  /**
+   * One model call and its tool calls. Returns the text of `finish` (or `submit_plan`) when the
+   * model called it, otherwise undefined.
+   */
+  async function step(mode: 'plan' | 'work'): Promise<string | undefined> {
+    const current = ++state.step;
+    const messages = inbox;
+    inbox = [];
+    const turn = await model.modelTurn({
       taskId,
-      sandboxId,
-      repo: input.repo,
-      baseBranch: input.baseBranch,
-      branch,
-      testCommand: input.testCommand,
+      step: current,
+      mode,
+      task: current === 1 ? { prompt: input.prompt, repo: input.repo, baseBranch: input.baseBranch, testCommand, instructionsKey, planFirst: mode === 'plan' } : undefined,
+      toolResults,
+      messages: messages.map((m) => m.text),
+      used: { tokens: state.tokens.prompt + state.tokens.completion, costUsd: state.costUsd },
     });
-    const setup = await workspace.setupRepository({ taskId, sandboxId, setupScript: input.setupScript, network: input.network !== 'off' });
-    state.instructionsFrom = setup.instructionsFrom;
+    state.messages.delivered += messages.filter((m) => m.kind === 'message').length;
+    state.tokens.prompt += turn.usage.prompt;
+    state.tokens.completion += turn.usage.completion;
+    state.costUsd += turn.costUsd;
+    toolResults = [];
+    const ender = mode === 'plan' ? 'submit_plan' : 'finish';
+    let ended: string | undefined;
+    for (const call of turn.toolCalls) {
+      let outcome: ToolOutcome;
+      if (ended !== undefined) {
+        // Every call gets a result (the endpoint insists), even those after the last word.
+        outcome = { toolCallId: call.id, content: `skipped: called after ${ender}`, isError: true };
+      } else if (call.name === ender) {
+        const text = endingText(call, mode);
+        if (typeof text !== 'string') {
+          outcome = { toolCallId: call.id, ...text };
+        } else if (inbox.some((m) => m.kind === 'message')) {
+          // A message that arrived meanwhile must reach the model before it may stop.
+          outcome = { toolCallId: call.id, content: `not accepted: new messages arrived; read them, then call ${ender} again`, isError: true };
+        } else {
+          ended = text;
+          outcome = { toolCallId: call.id, content: mode === 'plan' ? 'plan submitted for approval' : 'finished', isError: false };
+        }
+      } else {
+        state.lastAction = `step ${current}: ${call.name}`;
+        outcome = await runTool(call, current, mode);
+      }
+      toolResults.push(outcome);
+      malformedInARow = outcome.malformed ? malformedInARow + 1 : 0;
+      if (malformedInARow >= MAX_CONSECUTIVE_MALFORMED_CALLS) {
+        throw ApplicationFailure.nonRetryable(
+          `the model sent ${malformedInARow} malformed tool calls in a row; the last: ${outcome.content.slice(0, 300)}`,
+          FailureType.MalformedToolCalls,
+        );
+      }
+    }
+    return ended;
+  }
 
-    enter('working', 'agent started');
+  async function runTool(call: ToolCall, current: number, mode: 'plan' | 'work'): Promise<ToolOutcome> {
+    return inSandbox(
+      (id) => tools.runTool({ taskId, sandboxId: id, step: current, call, mode }),
+      // The call's effect is gone with the sandbox; the model hears so and decides what to redo.
+      () => ({ toolCallId: call.id, content: 'error: the sandbox was lost while this ran; see the note from Errand', isError: true }),
+    );
+  }
+
+  /** Waits while paused (between steps: the sandbox is kept and no model is called). */
+  async function unlessPaused(resumeAs: TaskPhase): Promise<void> {
+    if (!state.paused) return;
+    enter('paused', `paused${state.paused.by ? ` by ${state.paused.by}` : ''}`);
+    await condition(() => !state.paused);
+    enter(resumeAs, 'resumed');
+  }
+
+  /** Continues as new when this run's history is long enough; the task id, queries and API stay the same. */
+  async function continueIfLong(): Promise<void> {
+    const info = workflowInfo();
+    if (!shouldContinueAsNew(state.step - firstStepOfRun, info.continueAsNewSuggested, info.historyLength)) return;
+    await condition(allHandlersFinished);
+    state.continuedAsNew++;
+    const next: Carried = { state, startedAt, pausedMs, sandboxId: sandboxId!, baseSha, testCommand, instructionsKey, toolResults, inbox, malformedInARow, planApproved };
+    await continueAsNew<typeof codingTask>(input, next);
+  }
+
+  let keepSandbox = false;
+  try {
+    if (!carried) {
+      enter('provisioning', 'provisioning a sandbox');
+      sandboxId = taskId;
+      enter('preparing', `cloning ${input.repo}@${input.baseBranch}`);
+      await inSandbox(() => provisionAndPrepare());
+    }
+
+    // ---- the plan gate: a plan first, no edits, then wait for approval or a revision ----------
+    while (!planApproved) {
+      enter('planning', 'writing a plan');
+      let plan: string | undefined;
+      while (plan === undefined) {
+        await unlessPaused('planning');
+        await continueIfLong();
+        plan = await step('plan');
+      }
+      state.plan = plan.slice(0, MAX_PLAN_CHARS);
+      enter('awaiting_approval', 'waiting for the plan to be approved');
+      await condition(() => planApproved || inbox.length > 0);
+      if (!planApproved) inbox.unshift({ kind: 'note', text: '[errand] The plan was not approved yet; revise it with the messages below, then call submit_plan again.' });
+    }
+    if (input.requirePlanApproval && state.phase === 'awaiting_approval') {
+      inbox.unshift({ kind: 'note', text: `[errand] Your plan was approved${state.planApprovedBy ? ` by ${state.planApprovedBy}` : ''}. Carry it out now: you may edit files and run commands.` });
+    }
+
+    // ---- the agent loop ---------------------------------------------------------------------
+    enter('working', state.step === 0 ? 'agent started' : state.lastAction);
     let summary: string | undefined;
     let stopNote: string | undefined;
-    let toolResults: ToolOutcome[] = [];
-    let malformedInARow = 0;
     while (summary === undefined) {
+      await unlessPaused('working');
       const stop = exhaustedBudget(input.budget, used());
       if (stop) {
         state.stoppedBy = stop;
@@ -114,53 +342,29 @@ export async function codingTask(input: TaskInput): Promise<TaskResult> {
         summary = `The agent did not finish: it ${stopNote}. This is the work so far.`;
         break;
       }
-      const step = ++state.step;
-      const turn = await model.modelTurn({
-        taskId,
-        step,
-        task: step === 1 ? { prompt: input.prompt, repo: input.repo, baseBranch: input.baseBranch, testCommand: prepared.testCommand, instructionsKey: setup.instructionsKey } : undefined,
-        toolResults,
-        used: { tokens: state.tokens.prompt + state.tokens.completion, costUsd: state.costUsd },
-      });
-      state.tokens.prompt += turn.usage.prompt;
-      state.tokens.completion += turn.usage.completion;
-      state.costUsd += turn.costUsd;
-      toolResults = [];
-      for (const call of turn.toolCalls) {
-        let outcome: ToolOutcome;
-        if (call.name === 'finish') {
-          const parsed = finishSummary(call.arguments);
-          if (typeof parsed === 'string') {
-            summary = parsed;
-            break;
-          }
-          outcome = { toolCallId: call.id, ...parsed };
-        } else {
-          state.lastAction = `step ${step}: ${call.name}`;
-          outcome = await tools.runTool({ taskId, sandboxId, step, call });
-        }
-        toolResults.push(outcome);
-        malformedInARow = outcome.malformed ? malformedInARow + 1 : 0;
-        if (malformedInARow >= MAX_CONSECUTIVE_MALFORMED_CALLS) {
-          throw ApplicationFailure.nonRetryable(
-            `the model sent ${malformedInARow} malformed tool calls in a row; the last: ${outcome.content.slice(0, 300)}`,
-            FailureType.MalformedToolCalls,
-          );
-        }
-      }
+      await continueIfLong();
+      summary = await step('work');
+      if (summary === undefined && isCheckpointStep(state.step, input.checkpointEverySteps)) await checkpoint();
     }
     state.summary = summary;
+    // Leave the steerable phases before the next await, so no message is accepted that the
+    // model would never read.
+    enter(testCommand ? 'testing' : 'publishing', 'saving the work');
+    // Everything the agent did is on the branch before tests run: a sandbox lost from here on
+    // loses nothing.
+    await checkpoint();
 
     let test: TestResult | undefined;
-    if (prepared.testCommand) {
-      enter('testing', `running ${prepared.testCommand}`);
-      test = await workspace.runTests({ taskId, sandboxId, command: prepared.testCommand });
+    if (testCommand) {
+      enter('testing', `running ${testCommand}`);
+      const command = testCommand;
+      test = await inSandbox((id) => workspace.runTests({ taskId, sandboxId: id, command }));
       state.test = test;
     }
 
     enter('publishing', `pushing ${branch}`);
     const title = `${state.stoppedBy ? '[incomplete] ' : ''}${commitTitle(input.prompt)}`;
-    const pushed = await workspace.commitAndPush({ taskId, sandboxId, repo: input.repo, branch, baseSha: prepared.baseSha, message: title });
+    const pushed = await inSandbox((id) => workspace.commitAndPush({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, message: title }));
     const pr = await sandbox.openPullRequest({
       taskId,
       repo: input.repo,
@@ -176,15 +380,27 @@ export async function codingTask(input: TaskInput): Promise<TaskResult> {
     enter('completed', `opened ${pr.draft ? 'draft ' : ''}PR #${pr.number}`);
     return { summary, stoppedBy: state.stoppedBy, test, pr, steps: state.step };
   } catch (err) {
+    if (err instanceof ContinueAsNew) {
+      keepSandbox = true; // the next run goes on in it
+      throw err;
+    }
     if (isCancellation(err)) {
-      enter('cancelled', 'cancelled');
+      state.cancelledBy ??= 'unknown';
+      enter('cancelled', `cancelled by ${state.cancelledBy}`);
+      // The branch keeps the work so far; a sandbox already gone has nothing more to save.
+      const id = sandboxId;
+      if (id) {
+        await CancellationScope.nonCancellable(() =>
+          workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, step: state.step }).catch(() => undefined),
+        );
+      }
     } else {
       state.error = describeFailure(err);
       enter('failed', 'failed');
     }
     throw err;
   } finally {
-    if (sandboxId) {
+    if (sandboxId && !keepSandbox) {
       const id = sandboxId;
       // Runs even when the task was cancelled: a cancelled scope cannot skip cleanup.
       await CancellationScope.nonCancellable(() => sandbox.destroySandbox({ sandboxId: id }));
@@ -192,15 +408,17 @@ export async function codingTask(input: TaskInput): Promise<TaskResult> {
   }
 }
 
-/** The finish tool's summary, or an error result the model can correct. */
-function finishSummary(args: string): string | { content: string; isError: true; malformed: true } {
+/** The text of `finish` (summary) or `submit_plan` (plan), or an error result the model can correct. */
+function endingText(call: ToolCall, mode: 'plan' | 'work'): string | { content: string; isError: true; malformed: true } {
+  const field = mode === 'plan' ? 'plan' : 'summary';
   try {
-    const summary = (JSON.parse(args || '{}') as { summary?: unknown }).summary;
-    if (typeof summary === 'string' && summary.trim()) return summary.trim();
+    const text = (JSON.parse(call.arguments || '{}') as Record<string, unknown>)[field];
+    if (typeof text === 'string' && text.trim()) return text.trim();
   } catch {
     // fall through to the error below
   }
-  return { content: 'error: finish needs {"summary": "<what you changed and why>"}', isError: true, malformed: true };
+  const hint = mode === 'plan' ? 'the steps you will take, the files you will change, how you will test' : 'what you changed and why';
+  return { content: `error: ${call.name} needs {"${field}": "<${hint}>"}`, isError: true, malformed: true };
 }
 
 function commitTitle(prompt: string): string {
@@ -218,6 +436,7 @@ function pullRequestBody(input: TaskInput, state: TaskState, summary: string, te
     `## Summary`,
     summary,
     ``,
+    ...(state.plan ? [`## Plan${state.planApprovedBy ? ` (approved by ${state.planApprovedBy})` : ''}`, state.plan, ``] : []),
     `## Tests`,
     testLine,
     ``,

@@ -2,7 +2,7 @@
 // workflow's queries and signals, and the search attributes Errand sets. It imports nothing
 // from apps/ or activities/, so every side can depend on it.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Budget, BudgetName } from './budget.js';
 
 export type { Budget, BudgetName };
@@ -29,13 +29,20 @@ export interface TaskInput {
   network: NetworkPolicy;
   budget: Budget;
   requester?: string;
+  /** The agent first writes a plan (no edits) and waits for approval before it changes anything. */
+  requirePlanApproval?: boolean;
+  /** Commit and push the work in progress every this many steps, when the tree changed. */
+  checkpointEverySteps: number;
 }
 
 export type TaskPhase =
   | 'queued'
   | 'provisioning'
   | 'preparing'
+  | 'planning'
+  | 'awaiting_approval'
   | 'working'
+  | 'paused'
   | 'testing'
   | 'publishing'
   | 'completed'
@@ -82,7 +89,44 @@ export interface TaskState {
   instructionsFrom?: string;
   /** Why the task failed, in words a user can act on. */
   error?: string;
+  /** Set while paused: the loop waits between steps, the sandbox is kept, no tokens are spent. */
+  paused?: { since: string; by?: string };
+  /** Who asked for the cancellation, once asked. */
+  cancelledBy?: string;
+  /** The agent's plan, when the task requires approval of one. */
+  plan?: string;
+  planApprovedBy?: string;
+  /** The last work in progress committed and pushed to the task branch. */
+  checkpoint?: { sha: string; step: number };
+  /** Sandboxes lost and replaced so far. */
+  sandboxLosses: number;
+  /** Steering messages accepted and handed to the model so far. */
+  messages: { accepted: number; delivered: number };
+  /** How many times the workflow continued as new (long tasks), so 0 for most. */
+  continuedAsNew: number;
 }
+
+/** A message sent to a running task (POST /tasks/:id/messages). */
+export interface SteeringMessage {
+  text: string;
+  from?: string;
+}
+
+export interface MessageAccepted {
+  /** 1, 2, 3...: the order in which the task accepted messages, which is the order the model reads them. */
+  seq: number;
+  /** The model reads it before this step. */
+  beforeStep: number;
+}
+
+/** Steer a running task; returns once the workflow has accepted (and durably recorded) the message. */
+export const sendMessageUpdate = defineUpdate<MessageAccepted, [SteeringMessage]>('sendMessage');
+/** Approve the plan of a task waiting in `awaiting_approval`. */
+export const approvePlanUpdate = defineUpdate<{ approvedBy?: string }, [{ by?: string }]>('approvePlan');
+export const pauseSignal = defineSignal<[{ by?: string }]>('pause');
+export const resumeSignal = defineSignal<[{ by?: string }]>('resume');
+/** Sent just before a cancellation, so the task can say who cancelled it. */
+export const cancelRequestedSignal = defineSignal<[{ by?: string }]>('cancelRequested');
 
 export interface TaskResult {
   summary: string;
@@ -113,6 +157,8 @@ export const FailureType = {
   NoChanges: 'NoChanges',
   SetupFailed: 'SetupFailed',
   MalformedToolCalls: 'MalformedToolCalls',
+  /** Too many sandboxes lost in one task: something is wrong beyond one bad node. */
+  SandboxLost: 'SandboxLost',
 } as const;
 
 /** One tool call the model asked for, as the workflow sees it. */

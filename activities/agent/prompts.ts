@@ -6,6 +6,8 @@ export interface TaskBrief {
   testCommand?: string;
   /** Artifact key of the repository's instructions (AGENTS.md, ...), if it has any. */
   instructionsKey?: string;
+  /** The task needs an approved plan before any change. */
+  planFirst?: boolean;
 }
 
 export function coderSystemPrompt(brief: TaskBrief, instructions?: string): string {
@@ -17,6 +19,10 @@ export function coderSystemPrompt(brief: TaskBrief, instructions?: string): stri
       : 'No test command was found; check your change another way before you finish.',
     'Work in small steps with the tools: read before you write, keep changes focused on the task, and do not commit or push (Errand does).',
     'When the task is done, call `finish` with a short summary of what you changed and why; it becomes the pull request description.',
+    ...(brief.planFirst
+      ? ['This task needs an approved plan first: explore with the read-only tools, then call `submit_plan`. You can change files only after a person approves it.']
+      : []),
+    'Messages from people may arrive while you work; they come from the requester and take precedence over your plan.',
     ...(instructions ? ['', "The repository's instructions for agents follow; they take precedence over your habits.", '<repository-instructions>', instructions, '</repository-instructions>'] : []),
   ].join('\n');
 }

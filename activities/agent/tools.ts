@@ -53,11 +53,23 @@ export const TOOL_DEFINITIONS: ChatCompletionTool[] = [
   fn('finish', 'Call when the task is done: summarise what you changed and why, for the pull request.', {
     summary: str('What changed and why, in a few sentences'),
   }, ['summary']),
+  fn('submit_plan', 'Submit your plan for approval. Until it is approved you can only read.', {
+    plan: str('The steps you will take, the files you will change, and how you will test'),
+  }, ['plan']),
 ];
 
-const TOOL_NAMES = TOOL_DEFINITIONS.map((t) => (t.type === 'function' ? t.function.name : ''));
+/** `plan`: exploring and writing a plan that needs approval, so no tool that can change anything. */
+export type AgentMode = 'plan' | 'work';
+const MODE_TOOLS: Record<AgentMode, string[]> = {
+  plan: ['read_file', 'list_dir', 'search', 'submit_plan'],
+  work: ['shell', 'read_file', 'list_dir', 'search', 'write_file', 'edit_file', 'finish'],
+};
 
-export async function runToolCall(call: ToolCall, sandbox: SandboxdClient): Promise<ToolOutcome> {
+export function toolDefinitions(mode: AgentMode): ChatCompletionTool[] {
+  return TOOL_DEFINITIONS.filter((t) => t.type === 'function' && MODE_TOOLS[mode].includes(t.function.name));
+}
+
+export async function runToolCall(call: ToolCall, sandbox: SandboxdClient, mode: AgentMode = 'work'): Promise<ToolOutcome> {
   const result = (content: string, isError = false, malformed = false): ToolOutcome => ({
     toolCallId: call.id,
     content: truncateMiddle(content, MAX_TOOL_RESULT_BYTES).text,
@@ -70,8 +82,9 @@ export async function runToolCall(call: ToolCall, sandbox: SandboxdClient): Prom
   } catch {
     return result(`error: the arguments of ${call.name} are not valid JSON (${call.arguments.slice(0, 200)}); send a JSON object`, true, true);
   }
-  if (!Object.hasOwn(Args, call.name)) {
-    return result(`error: unknown tool "${call.name}"; the tools are ${TOOL_NAMES.join(', ')}`, true, true);
+  if (!MODE_TOOLS[mode].includes(call.name) || !Object.hasOwn(Args, call.name)) {
+    const why = mode === 'plan' && Object.hasOwn(Args, call.name) ? `"${call.name}" cannot be used until your plan is approved` : `unknown tool "${call.name}"`;
+    return result(`error: ${why}; the tools are ${MODE_TOOLS[mode].join(', ')}`, true, true);
   }
   try {
     switch (call.name) {

@@ -43,7 +43,7 @@ export interface PreparedWorkspace {
 
 export async function prepareWorkspace(
   sandbox: SandboxdClient,
-  req: { repo: string; baseBranch: string; branch: string; testCommand?: string },
+  req: { repo: string; baseBranch: string; branch: string; testCommand?: string; restoreFrom?: string },
 ): Promise<PreparedWorkspace> {
   // A retried attempt starts from an empty workspace.
   await run(sandbox, 'find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +', 'clearing the workspace');
@@ -59,8 +59,13 @@ export async function prepareWorkspace(
       FailureType.RepoUnavailable,
     );
   }
-  await run(sandbox, `git checkout -q -B ${shellQuote(req.branch)}`, 'creating the task branch');
   const baseSha = (await run(sandbox, 'git rev-parse HEAD', 'reading the base commit')).stdout.trim();
+  await run(sandbox, `git checkout -q -B ${shellQuote(req.branch)}`, 'creating the task branch');
+  if (req.restoreFrom) {
+    // A replacement sandbox: the work in progress comes back from the last checkpoint pushed.
+    await run(sandbox, `git fetch -q origin ${shellQuote(`+refs/heads/${req.branch}:refs/remotes/origin/${req.branch}`)}`, 'fetching the checkpoint', gitHostAccess(req.repo));
+    await run(sandbox, `git reset -q --hard ${shellQuote(req.restoreFrom)}`, `restoring checkpoint ${req.restoreFrom}`);
+  }
   let testCommand = req.testCommand;
   if (!testCommand) {
     const files = (await run(sandbox, 'ls -A', 'listing the repository')).stdout.split('\n').filter(Boolean);
@@ -82,21 +87,45 @@ export async function runTests(
   return { command: req.command, exitCode: r.exitCode ?? -1, passed: r.exitCode === 0, outputTail: log.slice(-2000), logKey };
 }
 
+async function hasStagedChanges(sandbox: SandboxdClient): Promise<boolean> {
+  return (await sandbox.exec({ cmd: 'git diff --cached --quiet', timeoutMs: 60_000 })).exitCode !== 0;
+}
+
+/**
+ * Commits the work in progress and pushes it to the task branch, when anything changed since
+ * the last checkpoint (the agent's own commits count too). Returns the pushed commit, if any.
+ */
+export async function checkpoint(sandbox: SandboxdClient, req: { repo: string; branch: string; baseSha: string; step: number }): Promise<{ sha?: string }> {
+  await run(sandbox, 'git add -A', 'staging the changes');
+  if (await hasStagedChanges(sandbox)) {
+    await run(sandbox, `git ${GIT_AUTHOR} commit -q --no-verify -m ${shellQuote(`errand: work in progress after step ${req.step}`)}`, 'committing a checkpoint');
+  }
+  const head = (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
+  const pushed = (await sandbox.exec({ cmd: `git rev-parse -q --verify ${shellQuote(`refs/remotes/origin/${req.branch}`)}`, timeoutMs: 60_000 })).stdout.trim();
+  if (head === (pushed || req.baseSha)) return {};
+  await pushBranch(sandbox, req);
+  return { sha: head };
+}
+
+async function pushBranch(sandbox: SandboxdClient, req: { repo: string; branch: string }): Promise<void> {
+  // The remote-tracking ref is updated too, so the next checkpoint knows what was pushed.
+  await run(sandbox, `git push -q --force origin HEAD:refs/heads/${req.branch}`, `pushing ${req.branch}`, gitHostAccess(req.repo));
+}
+
+/** The final commit: the checkpoints squashed into one commit on the base, pushed over the task branch. */
 export async function commitAndPush(
   sandbox: SandboxdClient,
   store: ArtifactStore,
   req: { taskId: string; repo: string; branch: string; baseSha: string; message: string },
 ): Promise<{ headSha: string; diffKey: string }> {
   await run(sandbox, 'git add -A', 'staging the changes');
-  const staged = await sandbox.exec({ cmd: 'git diff --cached --quiet', timeoutMs: 60_000 });
-  if (staged.exitCode !== 0) {
-    await run(sandbox, `git ${GIT_AUTHOR} commit -q -m ${shellQuote(req.message)}`, 'committing');
-  }
-  const headSha = (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
-  if (headSha === req.baseSha) {
+  await run(sandbox, `git reset -q --soft ${shellQuote(req.baseSha)}`, 'squashing the checkpoints');
+  if (!(await hasStagedChanges(sandbox))) {
     throw ApplicationFailure.nonRetryable('the agent made no changes, so there is nothing to open a pull request for', FailureType.NoChanges);
   }
-  await run(sandbox, `git push -q --force origin HEAD:refs/heads/${req.branch}`, `pushing ${req.branch}`, gitHostAccess(req.repo));
+  await run(sandbox, `git ${GIT_AUTHOR} commit -q --no-verify -m ${shellQuote(req.message)}`, 'committing');
+  const headSha = (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
+  await pushBranch(sandbox, req);
   const diff = await sandbox.exec({ cmd: `git diff ${shellQuote(req.baseSha)} HEAD`, timeoutMs: 60_000, maxOutputBytes: 5_000_000 });
   const diffKey = `tasks/${req.taskId}/diff.patch`;
   await store.put(diffKey, diff.stdout);

@@ -38,7 +38,7 @@ export class LocalSandboxProvider implements SandboxProvider {
   }
 
   async provision(spec: SandboxSpec): Promise<{ sandboxId: string }> {
-    const sandboxId = spec.taskId;
+    const { sandboxId } = spec;
     if ((await this.status(sandboxId)) === 'running') return { sandboxId };
     const dir = this.sandboxDir(sandboxId);
     await rm(dir, { recursive: true, force: true });

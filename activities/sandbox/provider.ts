@@ -5,6 +5,8 @@ import { FailureType } from '../../workflows/contracts.js';
 
 export interface SandboxSpec {
   taskId: string;
+  /** Chosen by the workflow: the task id, then `<task>-r<n>` for the sandbox that replaces a lost one. */
+  sandboxId: string;
   /** Whether commands may reach the network (the task's policy). */
   allowNetwork: boolean;
 }

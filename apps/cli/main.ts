@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, stateDirs, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { startWorker } from '../worker/worker.js';
 import { ensureBubblewrap } from './bubblewrap-install.js';
+import { registerTaskCommands } from './task-commands.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 
@@ -129,6 +130,7 @@ async function main(argv: string[]): Promise<void> {
       });
   }
 
+  registerTaskCommands(program);
   await program.parseAsync(argv);
 }
 

@@ -58,3 +58,10 @@ console.log(JSON.stringify({ msg: 'sandboxd listening', port: sandboxd.port, roo
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
   process.once(sig, () => void sandboxd.close().then(() => process.exit(0)));
 }
+// A sandbox whose directory was removed (by an operator, a cleanup, a test) is gone: stop,
+// with the commands, rather than linger on a port nobody will call again.
+setInterval(() => {
+  if (existsSync(SANDBOXD_ROOT)) return;
+  console.log(JSON.stringify({ msg: 'sandboxd root is gone; exiting', root: SANDBOXD_ROOT }));
+  void sandboxd.close().then(() => process.exit(0));
+}, 2_000).unref();

@@ -2,22 +2,11 @@
 // with the same code `errand dev` uses. Without the Temporal CLI this fails with the install
 // hint: workflow tests never skip. Plain ESM, loading the TypeScript through tsx, because jest
 // loads global setup outside its transform pipeline.
-import { createServer } from 'node:net';
 import { tsImport } from 'tsx/esm/api';
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export default async function globalSetup() {
   const { startTemporalDevServer } = await tsImport('../../apps/cli/temporal-dev-server.ts', import.meta.url);
+  const { freePort } = await tsImport('./free-port.ts', import.meta.url);
   const server = await startTemporalDevServer({ port: await freePort(), uiPort: 0, headless: true, startTimeoutMs: 90_000 });
   process.env.ERRAND_TEST_TEMPORAL_ADDRESS = server.address;
   globalThis.__temporal = server;

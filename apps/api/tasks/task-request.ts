@@ -26,6 +26,7 @@ export const CreateTaskBody = z.strictObject({
   maxCostUsd: z.number().positive('must be more than 0 dollars').optional(),
   maxWallClockMinutes: z.number().positive('must be more than 0 minutes').max(7 * 24 * 60, 'at most a week (10080 minutes)').optional(),
   requester: z.string().trim().min(1).max(200).optional(),
+  requirePlanApproval: z.boolean().optional(),
 });
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 
@@ -37,6 +38,26 @@ export const ListTasksQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 export type ListTasksQuery = z.infer<typeof ListTasksQuery>;
+
+/** Who is acting (pause, cancel, approve); free text until the API has authentication. */
+const Actor = z.string().trim().min(1).max(200).optional();
+export const ActorBody = z.strictObject({ by: Actor });
+export type ActorBody = z.infer<typeof ActorBody>;
+
+export const MessageBody = z.strictObject({
+  text: z.string({ error: 'required: what the agent should know or do' }).trim().min(1, 'required: what the agent should know or do').max(20_000, 'too long: at most 20,000 characters'),
+  from: Actor,
+});
+export type MessageBody = z.infer<typeof MessageBody>;
+
+/** A client's key for retrying POST /tasks safely: the same key always means the same task. */
+export const IdempotencyKey = z
+  .string()
+  .trim()
+  .min(1)
+  .max(200, 'at most 200 characters')
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces, e.g. a UUID')
+  .optional();
 
 export const TaskIdParam = z.string().regex(/^[a-z0-9-]{1,64}$/, 'task ids are lower-case letters, digits and dashes');
 
@@ -58,6 +79,8 @@ export class ZodPipe<T extends z.ZodType> implements PipeTransform {
   ) {}
 
   transform(value: unknown): z.output<T> {
+    // No body at all (a bare POST /tasks/:id/pause) is an empty object.
+    if (value === undefined && this.schema instanceof z.ZodObject) value = {};
     if (this.schema instanceof z.ZodObject && (typeof value !== 'object' || value === null || Array.isArray(value))) {
       throw badRequest([{ field: this.field, message: 'send a JSON object' }]);
     }

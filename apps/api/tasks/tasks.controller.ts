@@ -1,17 +1,26 @@
 // HTTP routes for tasks; thin: validate, hand to the service.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { TasksService } from './tasks.service.js';
-import { CreateTaskBody, ListTasksQuery, TaskIdParam, ZodPipe } from './task-request.js';
+import { ActorBody, CreateTaskBody, IdempotencyKey, ListTasksQuery, MessageBody, TaskIdParam, ZodPipe } from './task-request.js';
 
 @Controller('tasks')
 export class TasksController {
   constructor(@Inject(TasksService) private readonly tasks: TasksService) {}
 
+  /** With an Idempotency-Key header, a retried request returns the task the first one started. */
   @Post()
   @HttpCode(201)
-  create(@Body(new ZodPipe(CreateTaskBody)) body: CreateTaskBody) {
-    return this.tasks.create(body);
+  async create(
+    @Body(new ZodPipe(CreateTaskBody)) body: CreateTaskBody,
+    @Headers('idempotency-key') rawKey: string | undefined,
+    @Res({ passthrough: true }) res: ServerResponse,
+  ) {
+    // Headers take no pipes in Nest; the same pipe validates it by hand.
+    const idempotencyKey = new ZodPipe(IdempotencyKey, 'Idempotency-Key').transform(rawKey);
+    const task = await this.tasks.create(body, idempotencyKey);
+    if (task.replayed) res.setHeader('idempotent-replayed', 'true');
+    return task;
   }
 
   @Get()
@@ -37,7 +46,32 @@ export class TasksController {
 
   @Post(':id/cancel')
   @HttpCode(202)
-  cancel(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string) {
-    return this.tasks.cancel(id);
+  cancel(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody) {
+    return this.tasks.cancel(id, body.by);
+  }
+
+  @Post(':id/pause')
+  @HttpCode(202)
+  pause(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody) {
+    return this.tasks.pause(id, body.by);
+  }
+
+  @Post(':id/resume')
+  @HttpCode(202)
+  resume(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody) {
+    return this.tasks.resume(id, body.by);
+  }
+
+  /** Answers once the task has accepted the message (a Temporal update); 409 when it no longer can. */
+  @Post(':id/messages')
+  @HttpCode(202)
+  message(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(MessageBody)) body: MessageBody) {
+    return this.tasks.sendMessage(id, body);
+  }
+
+  @Post(':id/approve')
+  @HttpCode(200)
+  approve(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody) {
+    return this.tasks.approve(id, body.by);
   }
 }

@@ -1,18 +1,31 @@
 // Translates task requests into Temporal calls and Temporal's answers into the API's task
 // view. Business rules live in the workflow; this only starts, queries, lists and cancels.
-import { randomUUID } from 'node:crypto';
-import { ConflictException, Inject, Injectable, NotFoundException, type OnModuleDestroy } from '@nestjs/common';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowExecutionDescription } from '@temporalio/client';
+import { createHash, randomUUID } from 'node:crypto';
+import { ConflictException, Inject, Injectable, NotFoundException, UnprocessableEntityException, type OnModuleDestroy } from '@nestjs/common';
+import {
+  Client,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type WorkflowExecutionDescription,
+} from '@temporalio/client';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
 import {
+  approvePlanUpdate,
+  cancelRequestedSignal,
   ErrandPhase,
   ErrandRepo,
   ErrandRequester,
+  pauseSignal,
+  resumeSignal,
+  sendMessageUpdate,
   stateQuery,
   TASK_WORKFLOW_TYPE,
   taskBranch,
   taskWorkflowId,
   type Budget,
+  type MessageAccepted,
+  type SteeringMessage,
   type TaskInput,
   type TaskState,
 } from '../../../workflows/contracts.js';
@@ -45,14 +58,23 @@ export class TasksService implements OnModuleDestroy {
     @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
   ) {}
 
-  async create(body: CreateTaskBody): Promise<TaskView> {
+  /**
+   * Starts a task. With an Idempotency-Key the task id is derived from the key, so a retried
+   * request finds the task the first one started (`replayed`) instead of starting another.
+   */
+  async create(body: CreateTaskBody, idempotencyKey?: string): Promise<TaskView & { replayed?: boolean }> {
     if (!this.config.model) throw badRequest([{ field: 'model', message: NO_MODEL_MESSAGE }]);
     if (body.maxCostUsd !== undefined && !this.config.model.price) {
       throw badRequest([{ field: 'maxCostUsd', message: `this server has no price for model ${this.config.model.model}, so cost cannot be counted; add it to ERRAND_MODEL_PRICES or use maxTokens` }]);
     }
+    const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
+    const taskId = idempotencyKey ? createHash('sha256').update(`idempotency:${idempotencyKey}`).digest('hex').slice(0, 12) : randomUUID().replace(/-/g, '').slice(0, 12);
+    if (idempotencyKey) {
+      const existing = await this.replay(taskId, requestHash);
+      if (existing) return existing;
+    }
     const probe = await probeRepo(body.repo, body.baseBranch);
     if (!probe.ok) throw badRequest([{ field: probe.field, message: probe.message }]);
-    const taskId = randomUUID().replace(/-/g, '').slice(0, 12);
     const input: TaskInput = {
       taskId,
       repo: probe.repo,
@@ -63,12 +85,17 @@ export class TasksService implements OnModuleDestroy {
       network: body.network ?? this.config.defaults.network,
       budget: resolveBudget(this.config.defaults.budget, body),
       requester: body.requester,
+      requirePlanApproval: body.requirePlanApproval,
+      checkpointEverySteps: this.config.defaults.checkpointEverySteps,
     };
     try {
       await this.client.workflow.start(TASK_WORKFLOW_TYPE, {
         workflowId: taskWorkflowId(taskId),
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
+        // A task id is never reused, even after its task ended: that is what makes keys safe.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        memo: { requestHash },
         typedSearchAttributes: [
           { key: ErrandRepo, value: input.repo },
           { key: ErrandPhase, value: 'queued' },
@@ -76,8 +103,11 @@ export class TasksService implements OnModuleDestroy {
         ],
       });
     } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) throw new ConflictException(`task ${taskId} already exists`);
-      throw err;
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // Two requests with the same key at once: the other one started it.
+      const existing = idempotencyKey ? await this.replay(taskId, requestHash) : undefined;
+      if (existing) return existing;
+      throw new ConflictException(`task ${taskId} already exists`);
     }
     return {
       id: taskId,
@@ -93,6 +123,22 @@ export class TasksService implements OnModuleDestroy {
       costUsd: 0,
       links: this.links(taskId),
     };
+  }
+
+  /** The task an earlier request with the same key started, or undefined if there is none. */
+  private async replay(taskId: string, requestHash: string): Promise<(TaskView & { replayed: true }) | undefined> {
+    const description = await this.client.workflow
+      .getHandle(taskWorkflowId(taskId))
+      .describe()
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      });
+    if (!description) return undefined;
+    if ((await description.memo)?.requestHash !== requestHash) {
+      throw new UnprocessableEntityException('this Idempotency-Key was already used for a different request; use a new key for a new task');
+    }
+    return { ...(await this.get(taskId)), replayed: true };
   }
 
   async get(taskId: string): Promise<TaskView> {
@@ -139,12 +185,51 @@ export class TasksService implements OnModuleDestroy {
     return { tasks };
   }
 
-  async cancel(taskId: string): Promise<{ id: string; status: string }> {
-    const description = await this.describe(taskId);
-    const status = statusName(description);
-    if (status !== 'running') throw new ConflictException(`task ${taskId} is already ${status}; only running tasks can be cancelled`);
-    await this.client.workflow.getHandle(taskWorkflowId(taskId)).cancel();
+  /** Cancels a running task: the work so far stays on its branch, the sandbox is destroyed. */
+  async cancel(taskId: string, by?: string): Promise<{ id: string; status: string }> {
+    const handle = await this.running(taskId, 'cancelled');
+    await handle.signal(cancelRequestedSignal, { by });
+    await handle.cancel();
     return { id: taskId, status: 'cancelling' };
+  }
+
+  async pause(taskId: string, by?: string): Promise<{ id: string; status: string }> {
+    await (await this.running(taskId, 'paused')).signal(pauseSignal, { by });
+    return { id: taskId, status: 'pausing' };
+  }
+
+  async resume(taskId: string, by?: string): Promise<{ id: string; status: string }> {
+    await (await this.running(taskId, 'resumed')).signal(resumeSignal, { by });
+    return { id: taskId, status: 'resuming' };
+  }
+
+  /** Returns once the workflow has accepted the message; the model reads it before its next call. */
+  async sendMessage(taskId: string, message: SteeringMessage): Promise<{ id: string } & MessageAccepted> {
+    const handle = await this.running(taskId, 'sent messages');
+    return { id: taskId, ...(await this.update(taskId, () => handle.executeUpdate(sendMessageUpdate, { args: [message] }))) };
+  }
+
+  async approve(taskId: string, by?: string): Promise<{ id: string; approvedBy?: string }> {
+    const handle = await this.running(taskId, 'approved');
+    return { id: taskId, ...(await this.update(taskId, () => handle.executeUpdate(approvePlanUpdate, { args: [{ by }] }))) };
+  }
+
+  /** The handle of a running task; 404 for an unknown one, 409 for one that has ended. */
+  private async running(taskId: string, action: string) {
+    const status = statusName(await this.describe(taskId));
+    if (status !== 'running') throw new ConflictException(`task ${taskId} is already ${status}; only running tasks can be ${action}`);
+    return this.client.workflow.getHandle(taskWorkflowId(taskId));
+  }
+
+  /** A rejected update (its validator said no, or the task ended meanwhile) is a 409 that says why. */
+  private async update<T>(taskId: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) throw new ConflictException(innermostMessage(err));
+      if (err instanceof WorkflowNotFoundError) throw new ConflictException(`task ${taskId} has ended`);
+      throw err;
+    }
   }
 
   onModuleDestroy(): void {

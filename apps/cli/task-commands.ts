@@ -1,0 +1,113 @@
+// `errand task ...`: tasks from a shell, through the REST API (which speaks Temporal: updates
+// for messages and approval, signals for pause and resume, cancellation). One place holds the
+// rules (the API); the CLI prints what it answers and exits non-zero when it refuses.
+import type { Command } from 'commander';
+import { parseServerSentEvents } from './server-sent-events.js';
+
+interface Options {
+  api: string;
+}
+
+class ApiError extends Error {}
+
+async function call(opts: Options, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(`${opts.api.replace(/\/$/, '')}${route}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError(`cannot reach the Errand API at ${opts.api} (${(err as Error).message}); start it (npm start) or set --api / ERRAND_API_URL`);
+  }
+  const text = await res.text();
+  const parsed = text ? (JSON.parse(text) as { message?: unknown }) : {};
+  if (!res.ok) throw new ApiError(`${res.status}: ${typeof parsed.message === 'string' ? parsed.message : text}`);
+  return parsed;
+}
+
+const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
+const positiveNumber = (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${value} is not a positive number`);
+  return n;
+};
+
+export function registerTaskCommands(program: Command): void {
+  const task = program
+    .command('task')
+    .description('create, inspect and control tasks through the API')
+    .option('--api <url>', 'the Errand API', process.env.ERRAND_API_URL ?? 'http://127.0.0.1:3000');
+  const opts = () => task.opts<Options>();
+  const run = (action: (...args: any[]) => Promise<unknown>) => async (...args: any[]) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      console.error(`errand: ${(err as Error).message}`);
+      process.exitCode = 1;
+    }
+  };
+
+  task
+    .command('create')
+    .description('start a task')
+    .requiredOption('--repo <url>', 'git URL or absolute path')
+    .requiredOption('--prompt <text>', 'what to change')
+    .option('--base-branch <name>')
+    .option('--test-command <cmd>')
+    .option('--network <policy>', 'off | setup | on')
+    .option('--max-steps <n>', 'step budget', positiveNumber)
+    .option('--max-cost-usd <dollars>', 'cost budget', positiveNumber)
+    .option('--require-plan-approval', 'write a plan and wait for approval first')
+    .option('--requester <who>')
+    .option('--idempotency-key <key>', 'retry safely: the same key returns the same task')
+    .action(
+      run(async (o: Record<string, unknown>) => {
+        const { idempotencyKey, ...body } = o;
+        print(await call(opts(), 'POST', '/tasks', body, idempotencyKey ? { 'idempotency-key': String(idempotencyKey) } : {}));
+      }),
+    );
+
+  task.command('show <id>').description('live state of a task').action(run(async (id: string) => print(await call(opts(), 'GET', `/tasks/${id}`))));
+  task
+    .command('list')
+    .option('--repo <url>')
+    .option('--status <status>')
+    .action(
+      run(async (o: { repo?: string; status?: string }) => {
+        const query = new URLSearchParams(Object.entries(o).filter(([, v]) => v !== undefined) as [string, string][]);
+        print(await call(opts(), 'GET', `/tasks${query.size ? `?${query}` : ''}`));
+      }),
+    );
+  task
+    .command('message <id> <text...>')
+    .description('steer a running task; returns once the task accepted the message')
+    .option('--from <who>')
+    .action(run(async (id: string, words: string[], o: { from?: string }) => print(await call(opts(), 'POST', `/tasks/${id}/messages`, { text: words.join(' '), from: o.from }))));
+  for (const [name, description] of [
+    ['pause', 'stop between steps, keeping the sandbox'],
+    ['resume', 'go on after a pause'],
+    ['cancel', 'cancel: the branch keeps the work so far, the sandbox is destroyed'],
+    ['approve', 'approve the plan of a task awaiting approval'],
+  ] as const) {
+    task
+      .command(`${name} <id>`)
+      .description(description)
+      .option('--by <who>')
+      .action(run(async (id: string, o: { by?: string }) => print(await call(opts(), 'POST', `/tasks/${id}/${name}`, { by: o.by }))));
+  }
+  task.command('transcript <id>').description('the whole conversation').action(run(async (id: string) => print(await call(opts(), 'GET', `/tasks/${id}/transcript`))));
+  task
+    .command('events <id>')
+    .description('follow the event stream until the task ends (one JSON line per event)')
+    .action(
+      run(async (id: string) => {
+        const res = await fetch(`${opts().api.replace(/\/$/, '')}/tasks/${id}/events`).catch((err: Error) => {
+          throw new ApiError(`cannot reach the Errand API at ${opts().api} (${err.message})`);
+        });
+        if (!res.ok || !res.body) throw new ApiError(`${res.status}: ${((await res.json()) as { message?: string }).message}`);
+        for await (const message of parseServerSentEvents(res.body as unknown as AsyncIterable<Uint8Array>)) console.log(message.data);
+      }),
+    );
+}

@@ -1,0 +1,96 @@
+// Records the workflow histories that the determinism guard (test/workflow/replay.test.ts)
+// replays: `npm run record-histories`. Each scenario runs a real task against its own Temporal
+// dev server and the fixture model, then its history is written to test/fixtures/histories/.
+// Re-record only when a workflow change is meant to be incompatible and is behind patched().
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { requireTemporalCli } from '../../apps/cli/temporal-cli.js';
+import { startTemporalDevServer } from '../../apps/cli/temporal-dev-server.js';
+import { call, gate, ModelServer, type Step } from '../fixtures/model-server.js';
+import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
+import { api, eventually, PROJECT_ROOT, startErrand, temporalClient, type ErrandProcess } from './errand-process.js';
+import { freePort } from './free-port.js';
+
+const OUT = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
+const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
+const FINISH = call('finish', { summary: 'sum adds now' });
+
+async function main() {
+  const cli = await requireTemporalCli();
+  const temporal = await startTemporalDevServer({ port: await freePort(), uiPort: 0, headless: true });
+  process.env.ERRAND_TEST_TEMPORAL_ADDRESS = temporal.address;
+  const model = new ModelServer();
+  await model.start();
+  const errand = await startErrand({ env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ERRAND_CHECKPOINT_EVERY_STEPS: '2' } });
+  rmSync(OUT, { recursive: true, force: true });
+  mkdirSync(OUT, { recursive: true });
+  const { client, close } = await temporalClient();
+
+  const run = async (name: string, steps: Step[], body: Record<string, unknown>, during?: (id: string) => Promise<void>, until = 'completed') => {
+    model.script(`[${name}]`, steps, { indexBy: 'turn' });
+    const created = await api(errand.url, 'POST', '/tasks', { repo: makeOriginRepo(BUGGY_SUM), prompt: `[${name}] Fix sum.`, ...body });
+    if (created.status !== 201) throw new Error(`${name}: ${JSON.stringify(created.body)}`);
+    const id = created.body.id as string;
+    await during?.(id);
+    await waitFor(errand, id, (t) => (t.status === until ? t : undefined));
+    const runs: string[] = [];
+    for await (const execution of client.workflow.list({ query: `WorkflowId = 'task-${id}'` })) runs.push(execution.runId);
+    for (const [i, runId] of runs.reverse().entries()) {
+      // The CLI writes the JSON form `temporal workflow show` gives users, which replay reads.
+      const json = execFileSync(cli, ['workflow', 'show', '--address', temporal.address, '-w', `task-${id}`, '-r', runId, '--output', 'json'], { maxBuffer: 256 * 1024 * 1024 });
+      const file = path.join(OUT, `${name}${runs.length > 1 ? `-run${i + 1}` : ''}.json`);
+      writeFileSync(file, JSON.stringify(JSON.parse(json.toString())));
+      console.error(`recorded ${path.relative(PROJECT_ROOT, file)} (${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events)`);
+    }
+  };
+
+  try {
+    const steered = gate();
+    await run(
+      'steered',
+      [{ kind: 'later', after: steered.promise, reply: FIX }, call('shell', { command: 'cat sum.js' }), call('read_file', { path: 'sum.js' }), FINISH],
+      {},
+      async (id) => {
+        await waitFor(errand, id, (t) => (t.phase === 'working' ? t : undefined));
+        await api(errand.url, 'POST', `/tasks/${id}/messages`, { text: 'also check the tests', from: 'recorder' });
+        await api(errand.url, 'POST', `/tasks/${id}/pause`, { by: 'recorder' });
+        steered.open();
+        await waitFor(errand, id, (t) => (t.phase === 'paused' ? t : undefined));
+        await api(errand.url, 'POST', `/tasks/${id}/resume`, { by: 'recorder' });
+      },
+    );
+    await run('planned', [call('read_file', { path: 'sum.js' }), call('submit_plan', { plan: 'Fix the operator.' }), call('submit_plan', { plan: 'Fix the operator; run the tests.' }), FIX, FINISH], { requirePlanApproval: true }, async (id) => {
+      await waitFor(errand, id, (t) => (t.phase === 'awaiting_approval' ? t : undefined));
+      await api(errand.url, 'POST', `/tasks/${id}/messages`, { text: 'mention the tests' });
+      await waitFor(errand, id, (t) => (t.phase === 'awaiting_approval' && t.plan?.includes('tests') ? t : undefined));
+      await api(errand.url, 'POST', `/tasks/${id}/approve`, { by: 'recorder' });
+    });
+    const lose = gate();
+    await run('sandbox-lost', [FIX, call('read_file', { path: 'sum.js' }), { kind: 'later', after: lose.promise, reply: call('write_file', { path: 'b.txt', content: 'b' }) }, call('write_file', { path: 'b.txt', content: 'b' }), FINISH], {}, async (id) => {
+      await waitFor(errand, id, (t) => (t.step === 3 ? t : undefined));
+      rmSync(path.join(errand.stateDir, 'sandboxes', id), { recursive: true, force: true });
+      lose.open();
+    });
+    await run('budget-stopped', [FIX, call('list_dir', {}), call('list_dir', {})], { maxSteps: 2 });
+    await run('cancelled', [FIX, call('shell', { command: 'sleep 60' })], {}, async (id) => {
+      await waitFor(errand, id, (t) => (t.lastAction === 'step 2: shell' ? t : undefined));
+      await api(errand.url, 'POST', `/tasks/${id}/cancel`, { by: 'recorder' });
+    }, 'cancelled');
+    await run('continued-as-new', [...Array.from({ length: 101 }, () => call('list_dir', {})), FIX, FINISH], { maxSteps: 200 });
+  } finally {
+    await close();
+    await errand.stop();
+    await model.stop();
+    await temporal.stop();
+  }
+}
+
+async function waitFor<T>(errand: ErrandProcess, id: string, check: (task: any) => T | undefined): Promise<T> {
+  return eventually(async () => check((await api(errand.url, 'GET', `/tasks/${id}`)).body), 300_000, `task ${id}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,59 @@
+// The decisions the workflow makes when something fails under it, apart from Temporal: which
+// failures mean a lost sandbox, when to restore and when to give up, what the model is told,
+// and when to checkpoint and continue as new.
+import { describe, expect, it } from '@jest/globals';
+import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
+import {
+  decideRecovery,
+  failureType,
+  isCheckpointStep,
+  MAX_SANDBOX_LOSSES,
+  restoreNote,
+  shouldContinueAsNew,
+  STEPS_PER_RUN,
+} from '../../workflows/recovery.js';
+
+const activityFailure = (cause: Error) => new ActivityFailure('activity failed', 'runTool', '7', RetryState.NON_RETRYABLE_FAILURE, 'worker-1', cause);
+const gone = activityFailure(ApplicationFailure.create({ type: 'SandboxGone', message: 'sandbox t1 is gone', nonRetryable: true }));
+
+describe('decideRecovery', () => {
+  it('restores a lost sandbox until the bound, then gives up saying why', () => {
+    expect(failureType(gone)).toBe('SandboxGone');
+    for (let losses = 0; losses < MAX_SANDBOX_LOSSES; losses++) expect(decideRecovery(gone, losses)).toEqual({ action: 'restore' });
+    expect(decideRecovery(gone, MAX_SANDBOX_LOSSES)).toEqual({
+      action: 'give_up',
+      reason: `lost ${MAX_SANDBOX_LOSSES + 1} sandboxes in one task (at most ${MAX_SANDBOX_LOSSES} are replaced); check the sandbox provider's health`,
+    });
+  });
+
+  it('leaves every other failure to the retry policy and the task (rethrow)', () => {
+    const rejected = activityFailure(ApplicationFailure.create({ type: 'ModelRequestRejected', message: '401', nonRetryable: true }));
+    expect(decideRecovery(rejected, 0)).toEqual({ action: 'rethrow' });
+    expect(decideRecovery(new Error('plain'), 0)).toEqual({ action: 'rethrow' });
+    expect(decideRecovery(activityFailure(new Error('timeout')), 0)).toEqual({ action: 'rethrow' });
+  });
+});
+
+describe('restoreNote', () => {
+  it('tells the model from where the workspace came back and what was lost', () => {
+    expect(restoreNote({ sha: 'abcdef0123456789', step: 4 }, 6)).toBe(
+      '[errand] The sandbox was lost and replaced; the workspace was restored from the checkpoint taken after step 4 (commit abcdef012345). Changes made after step 4 are gone: check the files and redo what is still needed. The conversation is intact; carry on.',
+    );
+    expect(restoreNote(undefined, 2)).toContain('restored from the base branch (there was no checkpoint yet). Changes made after the start are gone');
+    expect(restoreNote({ sha: 'abc', step: 6 }, 6)).toContain('Nothing you did was lost.');
+  });
+});
+
+describe('checkpoints and continue-as-new', () => {
+  it('checkpoints every N steps', () => {
+    expect([1, 2, 3, 4, 5, 6].filter((s) => isCheckpointStep(s, 3))).toEqual([3, 6]);
+    expect(isCheckpointStep(5, 0)).toBe(false);
+  });
+
+  it('continues as new after a bounded number of steps or history events, or when Temporal suggests it', () => {
+    expect(shouldContinueAsNew(STEPS_PER_RUN - 1, false, 2_000)).toBe(false);
+    expect(shouldContinueAsNew(STEPS_PER_RUN, false, 2_000)).toBe(true);
+    expect(shouldContinueAsNew(3, true, 100)).toBe(true);
+    expect(shouldContinueAsNew(3, false, 10_000)).toBe(true);
+  });
+});
