@@ -2,16 +2,19 @@
 // so tests pass real local providers and production passes Kubernetes/GitHub ones.
 import { ApplicationFailure } from '@temporalio/common';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { ModelTurnResult, PullRequestRef, TestResult, ToolCall, ToolOutcome } from '../workflows/contracts.js';
+import { FailureType, type ModelTurnResult, type PullRequestRef, type ReviewResult, type TestResult, type ToolCall, type ToolOutcome } from '../workflows/contracts.js';
 import { fitToWindow } from './agent/context-window.js';
 import { loadConversation, saveStep } from './agent/conversation.js';
 import { callCost, type ModelClient } from './agent/model-client.js';
 import { coderSystemPrompt, type TaskBrief } from './agent/prompts.js';
 import { setupRepository, type RepoSetup } from './agent/repo-setup.js';
 import { runToolCall, toolDefinitions, type AgentMode } from './agent/tools.js';
-import type { Forge, OpenPullRequest } from './forge/forge.js';
+import type { Forge, OpenPullRequest, UpdatePullRequest } from './forge/forge.js';
+import { pushFromSandbox } from './git/push.js';
 import * as git from './git/workspace.js';
 import { withHeartbeat } from './heartbeat.js';
+import { describeSecrets, findSecrets, outsideAllowedPaths, parseDiff } from './review/checks.js';
+import { runReview } from './review/reviewer.js';
 import type { SandboxProvider } from './sandbox/provider.js';
 import { SandboxdClient } from './sandbox/sandboxd-client.js';
 import { truncateMiddle } from './sandbox/truncate.js';
@@ -23,7 +26,7 @@ export interface ActivityDeps {
   sandboxes: SandboxProvider;
   forge: Forge;
   /** Undefined when no model is configured: the API refuses tasks before they get here. */
-  models: { coder?: ModelClient };
+  models: { coder?: ModelClient; reviewer?: ModelClient };
   /** Already redacting (RedactingStore): everything put here is safe to show. */
   store: ArtifactStore;
   redactor: Redactor;
@@ -35,6 +38,8 @@ const EXCERPT = 500;
 /** Tool-call arguments above this size (a whole file to write) go to the store, not history. */
 const INLINE_ARGUMENTS_BYTES = 8_000;
 const MAX_SUMMARY_BYTES = 8_000;
+/** Tools whose text the workflow itself reads, so they stay inline (capped). */
+const ENDING_FIELDS: Record<string, string> = { finish: 'summary', submit_plan: 'plan' };
 const MAX_TEXT_BYTES = 2_000;
 
 export function createActivities({ sandboxes, forge, models, store, redactor, limits }: ActivityDeps) {
@@ -47,9 +52,10 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
    * and the finish summary (which the workflow reads) is capped.
    */
   const claimCheck = async (taskId: string, step: number, call: ToolCall): Promise<ToolCall> => {
-    if (call.name === 'finish') {
-      const summary = parseSummary(call.arguments);
-      return summary === undefined ? call : { ...call, arguments: JSON.stringify({ summary: truncateMiddle(summary, MAX_SUMMARY_BYTES).text }) };
+    const field = ENDING_FIELDS[call.name];
+    if (field) {
+      const text = parseField(call.arguments, field);
+      return text === undefined ? call : { ...call, arguments: JSON.stringify({ [field]: truncateMiddle(text, MAX_SUMMARY_BYTES).text }) };
     }
     if (Buffer.byteLength(call.arguments) <= INLINE_ARGUMENTS_BYTES) return call;
     const argumentsKey = `tasks/${taskId}/tool-arguments/${String(step).padStart(6, '0')}-${call.id.replace(/[^\w-]/g, '_')}.json`;
@@ -78,7 +84,8 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       /** Restore the work in progress from this checkpoint commit on the task branch. */
       restoreFrom?: string;
     }): Promise<git.PreparedWorkspace> {
-      const prepared = await withHeartbeat(async (signal) => git.prepareWorkspace(await connect(req.sandboxId, signal), req));
+      const remote = await forge.cloneRemote(req.repo);
+      const prepared = await withHeartbeat(async (signal) => git.prepareWorkspace(await connect(req.sandboxId, signal), { ...req, remote }));
       await event(req.taskId, {
         id: `workspace:${req.sandboxId}`,
         type: req.restoreFrom ? 'workspace_restored' : 'workspace_ready',
@@ -136,7 +143,10 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       const toolCalls: ToolCall[] = [];
       for (const c of message.tool_calls ?? []) {
         if (c.type !== 'function') continue;
-        toolCalls.push(await claimCheck(req.taskId, req.step, { id: c.id, name: c.function.name, arguments: redactor.redact(c.function.arguments) }));
+        // A secret never flows from the model into the sandbox or history; the model is told.
+        const args = redactor.redact(c.function.arguments);
+        const call: ToolCall = { id: c.id, name: c.function.name, arguments: args, ...(args !== c.function.arguments && { redacted: true }) };
+        toolCalls.push(await claimCheck(req.taskId, req.step, call));
       }
       const answer: ChatCompletionMessageParam = {
         role: 'assistant',
@@ -173,7 +183,8 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       await event(req.taskId, { id: `step:${req.step}:${call.id}:called`, type: 'tool_called', ...base, arguments: call.arguments.slice(0, EXCERPT) });
       const outcome = await withHeartbeat(async (signal) => runToolCall(call, await connect(req.sandboxId, signal), req.mode ?? 'work'));
       // Tool output enters workflow history as this activity's result: redact it here.
-      const safe = { ...outcome, content: redactor.redact(outcome.content) };
+      const note = call.redacted ? '\n[errand: your arguments held something that looks like a secret; it was replaced with [REDACTED]. Read secrets from the environment instead of writing them.]' : '';
+      const safe = { ...outcome, content: redactor.redact(outcome.content) + note };
       await event(req.taskId, { id: `step:${req.step}:${req.call.id}:result`, type: 'tool_result', ...base, isError: safe.isError, output: safe.content.slice(0, EXCERPT) });
       return safe;
     },
@@ -185,32 +196,115 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       return safe;
     },
 
-    /** Commits and pushes the work in progress when it changed since the last checkpoint. */
-    async checkpoint(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; step: number }): Promise<{ sha?: string }> {
-      const saved = await withHeartbeat(async (signal) => git.checkpoint(await connect(req.sandboxId, signal), req));
-      if (saved.sha) await event(req.taskId, { id: `checkpoint:${saved.sha}`, type: 'checkpoint', step: req.step, sha: saved.sha });
-      return saved;
+    /**
+     * Commits the work in progress and pushes it when it changed since `lastPushed`; a branch
+     * that would publish a secret is not pushed, and the caller hears what was found where.
+     */
+    async checkpoint(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; step: number; lastPushed?: string }): Promise<{ sha?: string; blocked?: string }> {
+      return withHeartbeat(async (signal) => {
+        const sandbox = await connect(req.sandboxId, signal);
+        const head = await git.commitWorkInProgress(sandbox, req);
+        if (head === (req.lastPushed ?? req.baseSha)) return {};
+        const secrets = findSecrets(await git.branchDiff(sandbox, req.baseSha), redactor);
+        if (secrets.length) {
+          const blocked = describeSecrets(secrets);
+          await event(req.taskId, { id: `checkpoint:${head}`, type: 'checkpoint_blocked', step: req.step, secrets: blocked });
+          return { blocked };
+        }
+        await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo) });
+        await event(req.taskId, { id: `checkpoint:${head}`, type: 'checkpoint', step: req.step, sha: head });
+        return { sha: head };
+      });
     },
 
-    async commitAndPush(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; message: string }) {
-      return withHeartbeat(async (signal) => git.commitAndPush(await connect(req.sandboxId, signal), store, req));
+    /** The deterministic checks, then the reviewer model, on the branch as it stands. */
+    async review(req: {
+      taskId: string;
+      sandboxId: string;
+      baseSha: string;
+      round: number;
+      prompt: string;
+      summary: string;
+      test?: TestResult;
+      instructionsKey?: string;
+      allowedPaths?: string[];
+    }): Promise<{ review: ReviewResult; usage: { prompt: number; completion: number }; costUsd: number }> {
+      const reviewer = models.reviewer ?? models.coder;
+      if (!reviewer) throw new Error('no model is configured: set ERRAND_MODEL_BASE_URL and ERRAND_MODEL');
+      return withHeartbeat(async (signal) => {
+        const sandbox = await connect(req.sandboxId, signal);
+        const diff = await git.branchDiff(sandbox, req.baseSha);
+        const files = parseDiff(diff);
+        if (files.length === 0) {
+          throw ApplicationFailure.nonRetryable('no changes: the agent finished without changing any file, so there is nothing to review or publish', FailureType.NoChanges);
+        }
+        const secrets = findSecrets(diff, redactor);
+        if (secrets.length) {
+          throw ApplicationFailure.nonRetryable(
+            `the change adds what looks like a secret (${describeSecrets(secrets)}), so it was blocked and not pushed; keep secrets out of the repository (environment variables, a secret manager)`,
+            FailureType.SecretInDiff,
+          );
+        }
+        const outside = outsideAllowedPaths(files, req.allowedPaths);
+        await event(req.taskId, { id: `review:${req.round}:started`, type: 'review_started', round: req.round, files: files.length, outsideAllowedPaths: outside });
+        const instructions = req.instructionsKey ? await store.get(req.instructionsKey) : undefined;
+        const run = await runReview(reviewer, { ...req, diff, instructions, outsideAllowedPaths: outside }, signal);
+        await store.put(`tasks/${req.taskId}/review/round-${req.round}.json`, JSON.stringify(run.messages));
+        const review: ReviewResult = { ...run.result, summary: redactor.redact(run.result.summary), outsideAllowedPaths: outside };
+        await event(req.taskId, { id: `review:${req.round}:finished`, type: 'review_finished', round: req.round, verdict: review.verdict, comments: review.comments.length, valid: review.valid });
+        return { review, usage: run.usage, costUsd: callCost(reviewer.settings, run.usage) };
+      });
+    },
+
+    /** The final commit (checkpoints squashed, co-author trailer), checked for secrets and pushed. */
+    async publishBranch(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; message: string; coAuthor?: string }): Promise<{ headSha: string; diffKey: string }> {
+      return withHeartbeat(async (signal) => {
+        const sandbox = await connect(req.sandboxId, signal);
+        const headSha = await git.squashForPublishing(sandbox, req);
+        const diff = await git.branchDiff(sandbox, req.baseSha);
+        const secrets = findSecrets(diff, redactor);
+        if (secrets.length) throw ApplicationFailure.nonRetryable(`not pushed: the change adds what looks like a secret (${describeSecrets(secrets)})`, FailureType.SecretInDiff);
+        await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo) });
+        const diffKey = `tasks/${req.taskId}/diff.patch`;
+        await store.put(diffKey, diff);
+        await event(req.taskId, { id: `published:${headSha}`, type: 'branch_published', sha: headSha });
+        return { headSha, diffKey };
+      });
+    },
+
+    /** Fails at once, with the forge's message, on a missing repo or branch or missing permissions. */
+    async checkRepository(req: { repo: string; baseBranch: string }): Promise<{ baseBranch: string }> {
+      return forge.checkRepository(req.repo, req.baseBranch);
     },
 
     /** The diff travels by key (claim-check): it can be far larger than a history payload. */
-    async openPullRequest(req: Omit<OpenPullRequest, 'diff'> & { diffKey: string }): Promise<PullRequestRef> {
-      const diff = (await store.get(req.diffKey)) ?? '';
-      const { diffKey: _unused, ...pr } = req;
+    async openPullRequest(req: Omit<OpenPullRequest, 'diff'> & { diffKey?: string }): Promise<PullRequestRef> {
+      const { diffKey, ...pr } = req;
+      const diff = diffKey ? await store.get(diffKey) : undefined;
       const opened = await forge.openPullRequest({ ...pr, diff });
-      await event(req.taskId, { id: 'pr', type: 'pr_opened', number: opened.number, url: opened.url, draft: opened.draft });
+      await event(req.taskId, { id: `pr:${opened.number}`, type: 'pr_opened', number: opened.number, url: opened.url, draft: opened.draft });
       return opened;
+    },
+
+    /** `round` (the feedback round) keeps the event of a retried update from counting twice. */
+    async updatePullRequest(req: Omit<UpdatePullRequest, 'diff'> & { taskId: string; diffKey?: string; round: number }): Promise<PullRequestRef> {
+      const { diffKey, taskId, round, ...update } = req;
+      const diff = diffKey ? await store.get(diffKey) : undefined;
+      const updated = await forge.updatePullRequest({ ...update, diff });
+      await event(taskId, { id: `pr:${updated.number}:round:${round}:${update.body ? 'published' : 'found'}`, type: 'pr_updated', number: updated.number, url: updated.url, draft: updated.draft });
+      return updated;
+    },
+
+    async comment(req: { repo: string; number: number; body: string }): Promise<void> {
+      await forge.comment({ ...req, body: redactor.redact(req.body) });
     },
   });
 }
 
-function parseSummary(args: string): string | undefined {
+function parseField(args: string, field: string): string | undefined {
   try {
-    const summary = (JSON.parse(args) as { summary?: unknown }).summary;
-    return typeof summary === 'string' ? summary : undefined;
+    const text = (JSON.parse(args) as Record<string, unknown>)[field];
+    return typeof text === 'string' ? text : undefined;
   } catch {
     return undefined;
   }

@@ -1,7 +1,9 @@
 // Errand's configuration: read once at start-up from the environment, by one schema, with
 // messages that name the variable to set. Every variable is listed in the README.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import type { GitHubSettings } from '../activities/forge/github.js';
 import type { ModelSettings } from '../activities/agent/model-client.js';
 import { NETWORK_POLICIES, type Budget, type NetworkPolicy } from '../workflows/contracts.js';
 
@@ -51,11 +53,29 @@ const Env = z.object({
   ERRAND_MAX_WALL_CLOCK_MINUTES: optionalPositive,
   ERRAND_SETUP_TIMEOUT_SECONDS: positiveInt.default(900),
   ERRAND_CHECKPOINT_EVERY_STEPS: positiveInt.max(1_000).default(5),
+  ERRAND_MAX_REVIEW_ROUNDS: z.coerce.number().int().min(0).max(10).default(2),
+  ERRAND_AWAIT_FEEDBACK_MINUTES: z.coerce.number().min(0).max(30 * 24 * 60).default(0),
+  ERRAND_REVIEWER_BASE_URL: optionalText.pipe(z.string().url().optional()),
+  ERRAND_REVIEWER_MODEL: optionalText,
+  ERRAND_REVIEWER_API_KEY: optionalText,
   ERRAND_SANDBOX_CONFINEMENT: z.enum(['auto', 'bubblewrap', 'none']).default('auto'),
   ERRAND_SANDBOX_NETWORK: z.enum(NETWORK_POLICIES).default('setup'),
   ERRAND_SANDBOX_ENV: list(','),
   ERRAND_SANDBOX_HIDE: list(':'),
   ERRAND_REDACT: list(','),
+  ERRAND_FORGE: z.enum(['local', 'github']).default('local'),
+  ERRAND_GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+  ERRAND_GITHUB_GIT_URL: z.string().min(1).default('https://github.com/{owner}/{repo}.git'),
+  ERRAND_GITHUB_TOKEN: optionalText,
+  ERRAND_GITHUB_APP_ID: optionalText,
+  ERRAND_GITHUB_APP_PRIVATE_KEY: optionalText,
+  ERRAND_GITHUB_APP_PRIVATE_KEY_FILE: optionalText,
+  ERRAND_GITHUB_APP_INSTALLATION_ID: optionalPositive.pipe(z.number().int().optional()),
+  ERRAND_GITHUB_LABELS: list(','),
+  ERRAND_GITHUB_WEBHOOK_SECRET: optionalText,
+  ERRAND_GITHUB_BOT_LOGIN: z.string().min(1).default('errand'),
+  ERRAND_GITHUB_TRIGGER_LABEL: z.string().min(1).default('errand'),
+  ERRAND_WEBHOOK_MAX_AGE_MINUTES: positiveInt.default(60),
   ERRAND_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   TEMPORAL_CLI: optionalText,
 });
@@ -67,7 +87,9 @@ export interface Config {
   dev: { temporalPort: number; uiPort: number };
   /** Undefined until ERRAND_MODEL_BASE_URL and ERRAND_MODEL are both set. */
   model?: ModelSettings;
-  defaults: { budget: Budget; network: NetworkPolicy; checkpointEverySteps: number };
+  defaults: { budget: Budget; network: NetworkPolicy; checkpointEverySteps: number; maxReviewRounds: number; awaitFeedbackMinutes: number };
+  /** The review agent's model; the coder's endpoint and key unless set apart. */
+  reviewer?: ModelSettings;
   /** How long a repository's setup script may run. */
   setupTimeoutMs: number;
   sandbox: {
@@ -77,7 +99,11 @@ export interface Config {
     /** Host paths hidden from sandbox commands, besides Errand's state directory. */
     hide: string[];
   };
-  /** Values redacted from transcripts, events and logs: the model key and ERRAND_REDACT. */
+  /** Where repositories and pull requests live. */
+  forge: { kind: 'local' } | { kind: 'github'; github: GitHubSettings };
+  /** GitHub webhooks (POST /webhooks/github); off without a secret. */
+  webhooks: { secret?: string; botLogin: string; triggerLabel: string; maxAgeMinutes: number };
+  /** Values redacted from transcripts, events and logs: keys, tokens and ERRAND_REDACT. */
   secrets: string[];
   logLevel: string;
   temporalCli?: string;
@@ -97,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `invalid configuration:\n  set both ERRAND_MODEL_BASE_URL and ERRAND_MODEL (only ${e.ERRAND_MODEL ? 'ERRAND_MODEL' : 'ERRAND_MODEL_BASE_URL'} is set)`,
     );
   }
+  const github = githubSettings(e);
   return {
     stateDir: path.resolve(e.ERRAND_STATE_DIR),
     api: { host: e.ERRAND_API_HOST, port: e.ERRAND_API_PORT, publicUrl: e.ERRAND_PUBLIC_URL },
@@ -126,12 +153,65 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       network: e.ERRAND_SANDBOX_NETWORK,
       checkpointEverySteps: e.ERRAND_CHECKPOINT_EVERY_STEPS,
+      maxReviewRounds: e.ERRAND_MAX_REVIEW_ROUNDS,
+      awaitFeedbackMinutes: e.ERRAND_AWAIT_FEEDBACK_MINUTES,
     },
+    reviewer: reviewerSettings(e),
     setupTimeoutMs: e.ERRAND_SETUP_TIMEOUT_SECONDS * 1000,
     sandbox: { confinement: e.ERRAND_SANDBOX_CONFINEMENT, envAllowlist: e.ERRAND_SANDBOX_ENV, hide: e.ERRAND_SANDBOX_HIDE },
-    secrets: [e.ERRAND_MODEL_API_KEY, ...e.ERRAND_REDACT].filter((s): s is string => Boolean(s)),
+    forge: github ? { kind: 'github', github } : { kind: 'local' },
+    webhooks: {
+      secret: e.ERRAND_GITHUB_WEBHOOK_SECRET,
+      botLogin: e.ERRAND_GITHUB_BOT_LOGIN.replace(/^@/, ''),
+      triggerLabel: e.ERRAND_GITHUB_TRIGGER_LABEL,
+      maxAgeMinutes: e.ERRAND_WEBHOOK_MAX_AGE_MINUTES,
+    },
+    secrets: [
+      e.ERRAND_MODEL_API_KEY,
+      e.ERRAND_REVIEWER_API_KEY,
+      e.ERRAND_GITHUB_TOKEN,
+      github && 'privateKey' in github.auth ? github.auth.privateKey : undefined,
+      e.ERRAND_GITHUB_WEBHOOK_SECRET,
+      ...e.ERRAND_REDACT,
+    ].filter((s): s is string => Boolean(s)),
     logLevel: e.ERRAND_LOG_LEVEL,
     temporalCli: e.TEMPORAL_CLI,
+  };
+}
+
+/** GitHub settings when ERRAND_FORGE=github: a token, or an App (id and private key). */
+function githubSettings(e: z.output<typeof Env>): GitHubSettings | undefined {
+  if (e.ERRAND_FORGE !== 'github') return undefined;
+  const base = { apiUrl: e.ERRAND_GITHUB_API_URL.replace(/\/$/, ''), gitUrl: e.ERRAND_GITHUB_GIT_URL, labels: e.ERRAND_GITHUB_LABELS };
+  if (e.ERRAND_GITHUB_TOKEN) return { ...base, auth: { token: e.ERRAND_GITHUB_TOKEN } };
+  const privateKey = e.ERRAND_GITHUB_APP_PRIVATE_KEY ?? (e.ERRAND_GITHUB_APP_PRIVATE_KEY_FILE ? readKey(e.ERRAND_GITHUB_APP_PRIVATE_KEY_FILE) : undefined);
+  if (e.ERRAND_GITHUB_APP_ID && privateKey) {
+    return { ...base, auth: { appId: e.ERRAND_GITHUB_APP_ID, privateKey, installationId: e.ERRAND_GITHUB_APP_INSTALLATION_ID } };
+  }
+  throw new ConfigError(
+    'invalid configuration:\n  ERRAND_FORGE=github needs ERRAND_GITHUB_TOKEN, or a GitHub App: ERRAND_GITHUB_APP_ID and ERRAND_GITHUB_APP_PRIVATE_KEY (or ERRAND_GITHUB_APP_PRIVATE_KEY_FILE)',
+  );
+}
+
+function readKey(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`invalid configuration:\n  ERRAND_GITHUB_APP_PRIVATE_KEY_FILE: cannot read ${file} (${(err as Error).message})`);
+  }
+}
+
+/** The reviewer's settings: ERRAND_REVIEWER_* where set, the coder's otherwise. */
+function reviewerSettings(e: z.output<typeof Env>): ModelSettings | undefined {
+  const baseUrl = e.ERRAND_REVIEWER_BASE_URL ?? e.ERRAND_MODEL_BASE_URL;
+  const model = e.ERRAND_REVIEWER_MODEL ?? e.ERRAND_MODEL;
+  if (!baseUrl || !model) return undefined;
+  return {
+    baseUrl,
+    model,
+    apiKey: e.ERRAND_REVIEWER_API_KEY ?? (e.ERRAND_REVIEWER_BASE_URL ? undefined : e.ERRAND_MODEL_API_KEY),
+    contextTokens: e.ERRAND_MODEL_CONTEXT_TOKENS,
+    price: e.ERRAND_MODEL_PRICES[model],
   };
 }
 

@@ -23,6 +23,8 @@ import {
   approvePlanUpdate,
   cancelRequestedSignal,
   ErrandPhase,
+  feedbackSignal,
+  type Feedback,
   FailureType,
   pauseSignal,
   resumeSignal,
@@ -34,7 +36,7 @@ import {
   type TaskPhase,
   type TaskResult,
   type TaskState,
-  type TestResult,
+  type ReviewComment,
   type ToolCall,
   type ToolOutcome,
 } from './contracts.js';
@@ -48,12 +50,13 @@ const NON_RETRYABLE = [
   FailureType.NoChanges,
   FailureType.SetupFailed,
   FailureType.SandboxGone,
+  FailureType.SecretInDiff,
+  FailureType.ForgeRejected,
+  FailureType.PushRejected,
 ];
 /** Malformed tool calls (bad JSON, unknown tool, wrong arguments) in a row before we give up. */
 export const MAX_CONSECUTIVE_MALFORMED_CALLS = 5;
 const MAX_PLAN_CHARS = 8_000;
-/** Phases in which a message can still reach the model. */
-const STEERABLE: TaskPhase[] = ['queued', 'provisioning', 'preparing', 'planning', 'awaiting_approval', 'working', 'paused'];
 
 const sandbox = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -69,6 +72,15 @@ const model = proxyActivities<Activities>({
   heartbeatTimeout: '20 seconds',
   // 429 and 5xx retry with backoff here, not inside the SDK, so each attempt shows in history.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+const reviewer = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+const forge = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const tools = proxyActivities<Activities>({
   startToCloseTimeout: '65 minutes',
@@ -96,11 +108,15 @@ export interface Carried {
   inbox: InboxItem[];
   malformedInARow: number;
   planApproved: boolean;
+  /** Rounds of "changes requested" since the last publish. */
+  reviewRounds: number;
+  stopNote?: string;
 }
 
 export async function codingTask(input: TaskInput, carried?: Carried): Promise<TaskResult> {
   const { taskId } = input;
-  const branch = taskBranch(taskId);
+  // A follow-up works on the branch (and PR) of the task it follows.
+  const branch = input.followUp?.branch ?? taskBranch(taskId);
   const state: TaskState = carried?.state ?? {
     taskId,
     repo: input.repo,
@@ -121,6 +137,8 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
   let toolResults: ToolOutcome[] = carried?.toolResults ?? [];
   let malformedInARow = carried?.malformedInARow ?? 0;
   let planApproved = carried?.planApproved ?? !input.requirePlanApproval;
+  let reviewRounds = carried?.reviewRounds ?? 0;
+  let stopNote = carried?.stopNote;
   let sandboxId = carried?.sandboxId;
   let baseSha = carried?.baseSha ?? '';
   let testCommand = carried?.testCommand;
@@ -149,8 +167,9 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       return { seq, beforeStep: state.step + 1 };
     },
     {
+      // Any phase will do: a message that arrives after the agent finished (during tests,
+      // review or publishing) starts another round once the PR is up to date.
       validator: (message: SteeringMessage) => {
-        if (!STEERABLE.includes(state.phase)) throw new Error(`task is ${state.phase}; messages reach the agent only while it works`);
         if (!message?.text?.trim()) throw new Error('text: required: what the agent should know or do');
       },
     },
@@ -177,6 +196,10 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
   );
   setHandler(cancelRequestedSignal, ({ by }) => {
     state.cancelledBy = by ?? 'unknown';
+  });
+  setHandler(feedbackSignal, (feedback: Feedback) => {
+    const seq = ++state.messages.accepted;
+    inbox.push({ kind: 'message', text: `Feedback on the pull request from ${feedback.from} (#${seq})${feedback.url ? ` (${feedback.url})` : ''}: ${feedback.body}` });
   });
 
   /** Runs `work` against the sandbox; a lost sandbox is replaced and the workspace restored, then `work` runs again. */
@@ -207,7 +230,8 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
   async function provisionAndPrepare(restoreFrom?: string): Promise<void> {
     const id = sandboxId!;
     await sandbox.provisionSandbox({ taskId, sandboxId: id, allowNetwork: input.network === 'on' });
-    const prepared = await workspace.prepareWorkspace({ taskId, sandboxId: id, repo: input.repo, baseBranch: input.baseBranch, branch, testCommand: input.testCommand, restoreFrom });
+    const prepared = await workspace.prepareWorkspace({ taskId, sandboxId: id, repo: input.repo, baseBranch: state.baseBranch, branch, testCommand: input.testCommand, restoreFrom });
+    // The base of a follow-up is where its branch left the base branch, not the base's tip.
     baseSha ||= prepared.baseSha;
     testCommand ??= prepared.testCommand;
     const setup = await workspace.setupRepository({ taskId, sandboxId: id, setupScript: input.setupScript, network: input.network !== 'off' });
@@ -215,9 +239,19 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
     state.instructionsFrom ??= setup.instructionsFrom;
   }
 
+  /** Commits and pushes the work in progress; the first push opens the draft PR. */
   async function checkpoint(): Promise<void> {
-    const saved = await inSandbox((id) => workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, step: state.step }));
-    if (saved.sha) state.checkpoint = { sha: saved.sha, step: state.step };
+    const saved = await inSandbox((id) => workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, step: state.step, lastPushed: state.checkpoint?.sha }));
+    if (saved.blocked) {
+      inbox.push({ kind: 'note', text: `[errand] Your work in progress was not pushed: it adds what looks like a secret (${saved.blocked}). Remove it; secrets belong in the environment, not the repository.` });
+    }
+    if (!saved.sha) return;
+    state.checkpoint = { sha: saved.sha, step: state.step };
+    if (!state.pr) {
+      state.pr = input.followUp
+        ? await forge.updatePullRequest({ taskId, repo: input.repo, number: input.followUp.prNumber, round: state.feedbackRounds ?? 0 })
+        : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: branch, title: commitTitle(input.prompt), body: workInProgressBody(input), draft: true });
+    }
   }
 
   /**
@@ -232,7 +266,7 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       taskId,
       step: current,
       mode,
-      task: current === 1 ? { prompt: input.prompt, repo: input.repo, baseBranch: input.baseBranch, testCommand, instructionsKey, planFirst: mode === 'plan' } : undefined,
+      task: current === 1 ? { prompt: input.prompt, repo: input.repo, baseBranch: state.baseBranch, testCommand, instructionsKey, planFirst: mode === 'plan' } : undefined,
       toolResults,
       messages: messages.map((m) => m.text),
       used: { tokens: state.tokens.prompt + state.tokens.completion, costUsd: state.costUsd },
@@ -298,17 +332,120 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
     if (!shouldContinueAsNew(state.step - firstStepOfRun, info.continueAsNewSuggested, info.historyLength)) return;
     await condition(allHandlersFinished);
     state.continuedAsNew++;
-    const next: Carried = { state, startedAt, pausedMs, sandboxId: sandboxId!, baseSha, testCommand, instructionsKey, toolResults, inbox, malformedInARow, planApproved };
+    const next: Carried = {
+      state,
+      startedAt,
+      pausedMs,
+      sandboxId: sandboxId!,
+      baseSha,
+      testCommand,
+      instructionsKey,
+      toolResults,
+      inbox,
+      malformedInARow,
+      planApproved,
+      reviewRounds,
+      stopNote,
+    };
     await continueAsNew<typeof codingTask>(input, next);
+  }
+
+  /** The agent works until it calls finish or a budget ends it; returns its summary. */
+  async function work(): Promise<string> {
+    enter('working', state.step === 0 ? 'agent started' : state.lastAction);
+    for (;;) {
+      await unlessPaused('working');
+      const stop = exhaustedBudget(input.budget, used());
+      if (stop) {
+        state.stoppedBy = stop;
+        stopNote = describeBudgetStop(stop, input.budget, used());
+        return `The agent did not finish: it ${stopNote}. This is the work so far.`;
+      }
+      await continueIfLong();
+      const summary = await step('work');
+      if (summary !== undefined) return summary;
+      if (isCheckpointStep(state.step, input.checkpointEverySteps)) await checkpoint();
+    }
+  }
+
+  /** Tests and review on what the agent did. Returns true when the reviewer's comments should go back to the agent. */
+  async function checkAndReview(summary: string): Promise<boolean> {
+    // Everything the agent did is on the branch before tests run: a sandbox lost from here on
+    // loses nothing.
+    await checkpoint();
+    if (testCommand) {
+      enter('testing', `running ${testCommand}`);
+      const command = testCommand;
+      state.test = await inSandbox((id) => workspace.runTests({ taskId, sandboxId: id, command }));
+    }
+    enter('reviewing', `review round ${reviewRounds + 1}`);
+    const round = reviewRounds + 1;
+    const reviewed = await inSandbox((id) =>
+      reviewer.review({ taskId, sandboxId: id, baseSha, round, prompt: input.prompt, summary, test: state.test, instructionsKey, allowedPaths: input.allowedPaths }),
+    );
+    state.tokens.prompt += reviewed.usage.prompt;
+    state.tokens.completion += reviewed.usage.completion;
+    state.costUsd += reviewed.costUsd;
+    const { review } = reviewed;
+    const unresolved = review.verdict === 'approve' ? [] : review.comments;
+    state.review = { verdict: review.verdict, summary: review.summary, rounds: round, unresolved, outsideAllowedPaths: review.outsideAllowedPaths };
+    if (review.verdict === 'approve' || state.stoppedBy || reviewRounds >= input.maxReviewRounds) return false;
+    reviewRounds++;
+    inbox.push({ kind: 'note', text: reviewNote(review.summary, review.comments, reviewRounds, input.maxReviewRounds) });
+    return true;
+  }
+
+  /** Squashes, pushes, and opens the PR or brings it up to date; ready for review only when approved and complete. */
+  async function publish(summary: string): Promise<void> {
+    enter('publishing', `pushing ${branch}`);
+    const title = `${state.stoppedBy ? '[incomplete] ' : ''}${commitTitle(input.prompt)}`;
+    const pushed = await inSandbox((id) => workspace.publishBranch({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, message: title, coAuthor: input.coAuthor }));
+    state.checkpoint = { sha: pushed.headSha, step: state.step };
+    const body = pullRequestBody(input, state, summary, stopNote);
+    const ready = state.review?.verdict === 'approve' && !state.stoppedBy;
+    const number = state.pr?.number ?? input.followUp?.prNumber;
+    state.pr = number
+      ? await forge.updatePullRequest({ taskId, repo: input.repo, number, title, body, ready, diffKey: pushed.diffKey, round: state.feedbackRounds ?? 0 })
+      : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: branch, title, body, draft: !ready, diffKey: pushed.diffKey });
+    reviewRounds = 0;
+  }
+
+  /**
+   * Another round when messages or PR feedback arrived after the agent finished, or, when the
+   * task asks for it, once they arrive within `awaitFeedbackMinutes`. Nothing is kept while
+   * waiting: a sandbox is provisioned from the pushed branch when there is work. Returns false
+   * when there is no more to do.
+   */
+  async function feedbackArrived(): Promise<boolean> {
+    const pending = () => inbox.some((m) => m.kind === 'message');
+    if (!pending() && !input.awaitFeedbackMinutes) return false;
+    const done = sandboxId!;
+    sandboxId = undefined;
+    await CancellationScope.nonCancellable(() => sandbox.destroySandbox({ sandboxId: done }));
+    if (!pending()) {
+      enter('awaiting_feedback', `waiting up to ${input.awaitFeedbackMinutes} minutes for feedback on PR #${state.pr?.number}`);
+      if (!(await condition(pending, `${input.awaitFeedbackMinutes} minutes`))) return false;
+    }
+    state.feedbackRounds = (state.feedbackRounds ?? 0) + 1;
+    state.stoppedBy = undefined;
+    stopNote = undefined;
+    enter('provisioning', `feedback round ${state.feedbackRounds}`);
+    sandboxId = `${taskId}-f${state.feedbackRounds}`;
+    await inSandbox(() => provisionAndPrepare(state.checkpoint?.sha));
+    return true;
   }
 
   let keepSandbox = false;
   try {
     if (!carried) {
+      // A missing repo or branch, or no permission, ends the task now with the forge's message.
+      // An empty base branch means the repository's default, which the forge knows.
+      state.baseBranch = (await forge.checkRepository({ repo: input.repo, baseBranch: input.baseBranch })).baseBranch;
+      if (input.notify) await forge.comment({ repo: input.repo, number: input.notify.issueNumber, body: startedComment(input) });
       enter('provisioning', 'provisioning a sandbox');
       sandboxId = taskId;
-      enter('preparing', `cloning ${input.repo}@${input.baseBranch}`);
-      await inSandbox(() => provisionAndPrepare());
+      enter('preparing', `cloning ${input.repo}@${state.baseBranch}`);
+      await inSandbox(() => provisionAndPrepare(input.followUp ? `refs/remotes/origin/${branch}` : undefined));
     }
 
     // ---- the plan gate: a plan first, no edits, then wait for approval or a revision ----------
@@ -329,56 +466,18 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       inbox.unshift({ kind: 'note', text: `[errand] Your plan was approved${state.planApprovedBy ? ` by ${state.planApprovedBy}` : ''}. Carry it out now: you may edit files and run commands.` });
     }
 
-    // ---- the agent loop ---------------------------------------------------------------------
-    enter('working', state.step === 0 ? 'agent started' : state.lastAction);
-    let summary: string | undefined;
-    let stopNote: string | undefined;
-    while (summary === undefined) {
-      await unlessPaused('working');
-      const stop = exhaustedBudget(input.budget, used());
-      if (stop) {
-        state.stoppedBy = stop;
-        stopNote = describeBudgetStop(stop, input.budget, used());
-        summary = `The agent did not finish: it ${stopNote}. This is the work so far.`;
-        break;
-      }
-      await continueIfLong();
-      summary = await step('work');
-      if (summary === undefined && isCheckpointStep(state.step, input.checkpointEverySteps)) await checkpoint();
+    // ---- work, check, review; publish; another round on feedback ------------------------------
+    for (;;) {
+      const summary = await work();
+      state.summary = summary;
+      enter('testing', 'saving the work');
+      if (await checkAndReview(summary)) continue;
+      await publish(summary);
+      if (await feedbackArrived()) continue;
+      const pr = state.pr!;
+      enter('completed', `${pr.draft ? 'draft ' : ''}PR #${pr.number} is up to date`);
+      return { summary, stoppedBy: state.stoppedBy, test: state.test, pr, steps: state.step, review: state.review?.verdict };
     }
-    state.summary = summary;
-    // Leave the steerable phases before the next await, so no message is accepted that the
-    // model would never read.
-    enter(testCommand ? 'testing' : 'publishing', 'saving the work');
-    // Everything the agent did is on the branch before tests run: a sandbox lost from here on
-    // loses nothing.
-    await checkpoint();
-
-    let test: TestResult | undefined;
-    if (testCommand) {
-      enter('testing', `running ${testCommand}`);
-      const command = testCommand;
-      test = await inSandbox((id) => workspace.runTests({ taskId, sandboxId: id, command }));
-      state.test = test;
-    }
-
-    enter('publishing', `pushing ${branch}`);
-    const title = `${state.stoppedBy ? '[incomplete] ' : ''}${commitTitle(input.prompt)}`;
-    const pushed = await inSandbox((id) => workspace.commitAndPush({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, message: title }));
-    const pr = await sandbox.openPullRequest({
-      taskId,
-      repo: input.repo,
-      base: input.baseBranch,
-      head: branch,
-      headSha: pushed.headSha,
-      title,
-      body: pullRequestBody(input, state, summary, test, stopNote),
-      draft: state.stoppedBy !== undefined,
-      diffKey: pushed.diffKey,
-    });
-    state.pr = pr;
-    enter('completed', `opened ${pr.draft ? 'draft ' : ''}PR #${pr.number}`);
-    return { summary, stoppedBy: state.stoppedBy, test, pr, steps: state.step };
   } catch (err) {
     if (err instanceof ContinueAsNew) {
       keepSandbox = true; // the next run goes on in it
@@ -391,7 +490,7 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       const id = sandboxId;
       if (id) {
         await CancellationScope.nonCancellable(() =>
-          workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, step: state.step }).catch(() => undefined),
+          workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, step: state.step, lastPushed: state.checkpoint?.sha }).catch(() => undefined),
         );
       }
     } else {
@@ -426,11 +525,23 @@ function commitTitle(prompt: string): string {
   return firstLine.length > 72 ? `${firstLine.slice(0, 69)}...` : firstLine;
 }
 
-function pullRequestBody(input: TaskInput, state: TaskState, summary: string, test: TestResult | undefined, stopNote?: string): string {
-  const testLine = test
-    ? `\`${test.command}\` ${test.passed ? 'passed' : `failed (exit ${test.exitCode})`}`
-    : 'no test command found';
+function workInProgressBody(input: TaskInput): string {
+  return [
+    '> **Work in progress**: Errand is working on this; the branch is updated as it goes. It is marked ready when it is done and the review approves.',
+    '',
+    `## Task`,
+    `> ${input.prompt.trim().split('\n').join('\n> ')}`,
+    '',
+    taskLine(input),
+  ].join('\n');
+}
+
+function pullRequestBody(input: TaskInput, state: TaskState, summary: string, stopNote?: string): string {
+  const test = state.test;
+  const testLog = input.links?.task ? ` ([log](${input.links.task}/logs/test))` : '';
+  const testLine = test ? `\`${test.command}\` ${test.passed ? 'passed' : `failed (exit ${test.exitCode})`}${testLog}` : 'no test command found';
   const tokens = state.tokens.prompt + state.tokens.completion;
+  const review = state.review;
   return [
     ...(stopNote ? [`> **Incomplete**: the agent ${stopNote}. Review before merging.`, ``] : []),
     `## Summary`,
@@ -440,10 +551,43 @@ function pullRequestBody(input: TaskInput, state: TaskState, summary: string, te
     `## Tests`,
     testLine,
     ``,
+    ...(review
+      ? [
+          `## Review`,
+          `${review.verdict === 'approve' ? 'Approved' : 'Changes requested'} by the review agent after ${review.rounds} round${review.rounds === 1 ? '' : 's'}: ${review.summary}`,
+          ...(review.unresolved.length ? ['', 'Unresolved comments:', ...review.unresolved.map((c) => `- ${where(c)} (${c.severity}): ${c.body}`)] : []),
+          ...(review.outsideAllowedPaths.length ? ['', `Files outside the paths this task may change: ${review.outsideAllowedPaths.map((f) => `\`${f}\``).join(', ')}`] : []),
+          ``,
+        ]
+      : []),
     `## Task`,
     `> ${input.prompt.trim().split('\n').join('\n> ')}`,
     ``,
-    `Errand task \`${input.taskId}\`${input.requester ? `, requested by ${input.requester}` : ''}: ${state.step} steps, ${tokens} tokens, $${state.costUsd.toFixed(4)}.`,
+    `${taskLine(input)}: ${state.step} steps, ${tokens} tokens, $${state.costUsd.toFixed(4)}.`,
+  ].join('\n');
+}
+
+function startedComment(input: TaskInput): string {
+  const task = input.links?.task ? `[task \`${input.taskId}\`](${input.links.task})` : `task \`${input.taskId}\``;
+  const run = input.links?.temporalUi ? `, [run](${input.links.temporalUi})` : '';
+  return `Errand is on it: ${task}${run}. A pull request follows${input.followUp ? ` on #${input.followUp.prNumber}` : ''}.`;
+}
+
+function taskLine(input: TaskInput): string {
+  const task = input.links?.task ? `[\`${input.taskId}\`](${input.links.task})` : `\`${input.taskId}\``;
+  const run = input.links?.temporalUi ? ` ([run in Temporal UI](${input.links.temporalUi}))` : '';
+  return `Errand task ${task}${run}${input.requester ? `, requested by ${input.requester}` : ''}`;
+}
+
+function where(c: ReviewComment): string {
+  return `\`${c.file}${c.line ? `:${c.line}` : ''}\``;
+}
+
+function reviewNote(summary: string, comments: ReviewComment[], round: number, maxRounds: number): string {
+  return [
+    `[errand] The reviewer requested changes (round ${round} of at most ${maxRounds}): ${summary}`,
+    ...comments.map((c) => `- ${where(c)} (${c.severity}): ${c.body}`),
+    'Address them, run the tests, then call finish again.',
   ].join('\n');
 }
 

@@ -33,6 +33,20 @@ export interface TaskInput {
   requirePlanApproval?: boolean;
   /** Commit and push the work in progress every this many steps, when the tree changed. */
   checkpointEverySteps: number;
+  /** Rounds of "changes requested" fed back to the coder before the PR goes out as it is. */
+  maxReviewRounds: number;
+  /** Globs of the paths this task may change; files outside are flagged in the review and the PR. */
+  allowedPaths?: string[];
+  /** `Name <email>` for the Co-authored-by trailer of the final commit. */
+  coAuthor?: string;
+  /** After the PR is out, wait this long for feedback (a review comment, a message) and do another round. */
+  awaitFeedbackMinutes?: number;
+  /** Where people see this task, for the PR body. */
+  links?: { task?: string; temporalUi?: string };
+  /** An issue or PR to comment on when the task starts (the one a webhook came from). */
+  notify?: { issueNumber: number };
+  /** A follow-up task: work on this existing branch and update its PR instead of opening one. */
+  followUp?: { branch: string; prNumber: number; parentTaskId?: string };
 }
 
 export type TaskPhase =
@@ -44,7 +58,9 @@ export type TaskPhase =
   | 'working'
   | 'paused'
   | 'testing'
+  | 'reviewing'
   | 'publishing'
+  | 'awaiting_feedback'
   | 'completed'
   | 'failed'
   | 'cancelled';
@@ -104,7 +120,38 @@ export interface TaskState {
   messages: { accepted: number; delivered: number };
   /** How many times the workflow continued as new (long tasks), so 0 for most. */
   continuedAsNew: number;
+  /** The review agent's latest verdict and the rounds taken. */
+  review?: { verdict: ReviewVerdict; summary: string; rounds: number; unresolved: ReviewComment[]; outsideAllowedPaths: string[] };
+  /** Rounds of feedback on the PR handled so far. */
+  feedbackRounds?: number;
 }
+
+export type ReviewVerdict = 'approve' | 'request_changes';
+
+export interface ReviewComment {
+  file: string;
+  line?: number;
+  severity: 'blocking' | 'suggestion' | 'nit';
+  body: string;
+}
+
+export interface ReviewResult {
+  verdict: ReviewVerdict;
+  summary: string;
+  comments: ReviewComment[];
+  /** Files the diff changes outside the task's allowed paths. */
+  outsideAllowedPaths: string[];
+  /** False when the reviewer's answer never validated and this verdict stands in for it. */
+  valid: boolean;
+}
+
+/** Feedback on the PR (a review or comment that mentions the bot), for a task waiting for it. */
+export interface Feedback {
+  from: string;
+  body: string;
+  url?: string;
+}
+export const feedbackSignal = defineSignal<[Feedback]>('feedback');
 
 /** A message sent to a running task (POST /tasks/:id/messages). */
 export interface SteeringMessage {
@@ -119,7 +166,7 @@ export interface MessageAccepted {
   beforeStep: number;
 }
 
-/** Steer a running task; returns once the workflow has accepted (and durably recorded) the message. */
+/** Steer a running task (or, while it waits for feedback on its PR, start another round); returns once the workflow has accepted it. */
 export const sendMessageUpdate = defineUpdate<MessageAccepted, [SteeringMessage]>('sendMessage');
 /** Approve the plan of a task waiting in `awaiting_approval`. */
 export const approvePlanUpdate = defineUpdate<{ approvedBy?: string }, [{ by?: string }]>('approvePlan');
@@ -134,6 +181,7 @@ export interface TaskResult {
   test?: TestResult;
   pr: PullRequestRef;
   steps: number;
+  review?: ReviewVerdict;
 }
 
 export const stateQuery = defineQuery<TaskState>('state');
@@ -159,6 +207,11 @@ export const FailureType = {
   MalformedToolCalls: 'MalformedToolCalls',
   /** Too many sandboxes lost in one task: something is wrong beyond one bad node. */
   SandboxLost: 'SandboxLost',
+  /** The diff adds something that looks like a secret; it was not pushed. */
+  SecretInDiff: 'SecretInDiff',
+  /** The forge refused: no such repo or branch, no permission, a protected branch. */
+  ForgeRejected: 'ForgeRejected',
+  PushRejected: 'PushRejected',
 } as const;
 
 /** One tool call the model asked for, as the workflow sees it. */
@@ -169,6 +222,8 @@ export interface ToolCall {
   arguments: string;
   /** Large arguments (a whole file to write) stay in the ArtifactStore, out of history. */
   argumentsKey?: string;
+  /** Something in the arguments looked like a secret and was replaced with [REDACTED]. */
+  redacted?: boolean;
 }
 
 export interface ToolOutcome {

@@ -1,21 +1,52 @@
-// Forge: where pull requests live. GitHub in production; the local forge by default.
+// Forge: where repositories and pull requests live. GitHub in production (Octokit); the local
+// forge (bare repos on disk, PR records as JSON) by default.
 import type { PullRequestRef } from '../../workflows/contracts.js';
 
+/** Where git fetches or pushes, and the environment that carries credentials for that one command. */
+export interface GitRemote {
+  url: string;
+  /** GIT_CONFIG_* variables with an auth header, or nothing; never given to the agent's commands. */
+  env: Record<string, string>;
+}
+
 export interface OpenPullRequest {
+  taskId: string;
   repo: string;
   base: string;
   head: string;
-  headSha: string;
   title: string;
   body: string;
-  /** A draft is not ready for review (an incomplete task, or one still under review). */
+  /** A draft is not ready for review (work in progress, an incomplete task, changes requested). */
   draft: boolean;
-  diff: string;
-  taskId: string;
+  /** The diff, for forges that keep it with the PR record (the local forge). */
+  diff?: string;
+}
+
+export interface UpdatePullRequest {
+  repo: string;
+  number: number;
+  title?: string;
+  body?: string;
+  /** true: mark a draft ready for review. */
+  ready?: boolean;
+  diff?: string;
 }
 
 export interface Forge {
   readonly name: string;
-  /** Opens a PR, or updates the open one for the same repo and head branch. */
+  /**
+   * Fails at once (non-retryable, with the forge's own message) when the repository or base
+   * branch does not exist or Errand may not push to it and open pull requests. An empty
+   * `baseBranch` means the repository's default branch, which it returns.
+   */
+  checkRepository(repo: string, baseBranch: string): Promise<{ baseBranch: string }>;
+  /** Read access, for the clone inside the sandbox before the agent starts. */
+  cloneRemote(repo: string): Promise<GitRemote>;
+  /** Write access, for the push step, which runs in the worker. */
+  pushRemote(repo: string): Promise<GitRemote>;
+  /** Opens a PR, or returns the open one for the same repo and head branch. */
   openPullRequest(req: OpenPullRequest): Promise<PullRequestRef>;
+  updatePullRequest(req: UpdatePullRequest): Promise<PullRequestRef>;
+  /** A comment on an issue or pull request. */
+  comment(req: { repo: string; number: number; body: string }): Promise<void>;
 }

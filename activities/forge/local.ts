@@ -1,13 +1,15 @@
-// The local forge: pull-request records as JSON files on disk, next to the repos they target.
-// The branch itself is pushed to the repo's origin by the git activity; this records the PR.
+// The local forge: repositories are git URLs or paths the worker can reach, and pull requests
+// are JSON records on disk. The embedded default; iteration on a PR goes through
+// POST /tasks/:id/messages while the task waits for feedback.
 import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PullRequestRef } from '../../workflows/contracts.js';
-import type { Forge, OpenPullRequest } from './forge.js';
+import type { Forge, GitRemote, OpenPullRequest, UpdatePullRequest } from './forge.js';
 
 export interface LocalPullRequest extends OpenPullRequest {
   number: number;
   state: 'open';
+  comments: { body: string; at: string }[];
   createdAt: string;
   updatedAt: string;
 }
@@ -17,15 +19,24 @@ export class LocalForge implements Forge {
 
   constructor(private readonly dir: string) {}
 
+  /** The API already probed the repository and branch with git ls-remote (and resolved the default). */
+  async checkRepository(_repo: string, baseBranch: string): Promise<{ baseBranch: string }> {
+    return { baseBranch };
+  }
+
+  async cloneRemote(repo: string): Promise<GitRemote> {
+    return { url: repo, env: {} };
+  }
+
+  async pushRemote(repo: string): Promise<GitRemote> {
+    return { url: repo, env: {} };
+  }
+
   async openPullRequest(req: OpenPullRequest): Promise<PullRequestRef> {
     await mkdir(this.dir, { recursive: true });
     const now = new Date().toISOString();
     const existing = (await this.all()).find((pr) => pr.repo === req.repo && pr.head === req.head);
-    if (existing) {
-      const updated: LocalPullRequest = { ...existing, ...req, updatedAt: now };
-      await writeFile(this.file(existing.number), JSON.stringify(updated, null, 2));
-      return this.ref(updated);
-    }
+    if (existing) return this.ref(existing);
     // Claim the next number with an exclusive create, so two workers never share one.
     for (let number = (await this.all()).length + 1; ; number++) {
       const handle = await open(this.file(number), 'wx').catch((e: NodeJS.ErrnoException) => {
@@ -33,11 +44,31 @@ export class LocalForge implements Forge {
         throw e;
       });
       if (!handle) continue;
-      const pr: LocalPullRequest = { ...req, number, state: 'open', createdAt: now, updatedAt: now };
+      const pr: LocalPullRequest = { ...req, number, state: 'open', comments: [], createdAt: now, updatedAt: now };
       await handle.writeFile(JSON.stringify(pr, null, 2));
       await handle.close();
       return this.ref(pr);
     }
+  }
+
+  async updatePullRequest(req: UpdatePullRequest): Promise<PullRequestRef> {
+    const pr = await this.require(req.number);
+    const updated: LocalPullRequest = {
+      ...pr,
+      ...(req.title !== undefined && { title: req.title }),
+      ...(req.body !== undefined && { body: req.body }),
+      ...(req.diff !== undefined && { diff: req.diff }),
+      ...(req.ready && { draft: false }),
+      updatedAt: new Date().toISOString(),
+    };
+    await writeFile(this.file(pr.number), JSON.stringify(updated, null, 2));
+    return this.ref(updated);
+  }
+
+  async comment(req: { repo: string; number: number; body: string }): Promise<void> {
+    const pr = await this.require(req.number);
+    pr.comments.push({ body: req.body, at: new Date().toISOString() });
+    await writeFile(this.file(pr.number), JSON.stringify(pr, null, 2));
   }
 
   async get(number: number): Promise<LocalPullRequest | undefined> {
@@ -48,10 +79,14 @@ export class LocalForge implements Forge {
 
   async all(): Promise<LocalPullRequest[]> {
     const files = await readdir(this.dir).catch(() => [] as string[]);
-    const prs = await Promise.all(
-      files.filter((f) => /^\d+\.json$/.test(f)).map((f) => this.get(Number.parseInt(f, 10))),
-    );
+    const prs = await Promise.all(files.filter((f) => /^\d+\.json$/.test(f)).map((f) => this.get(Number.parseInt(f, 10))));
     return prs.filter((pr): pr is LocalPullRequest => pr !== undefined);
+  }
+
+  private async require(number: number): Promise<LocalPullRequest> {
+    const pr = await this.get(number);
+    if (!pr) throw new Error(`local pull request #${number} does not exist in ${this.dir}`);
+    return pr;
   }
 
   private file(number: number): string {

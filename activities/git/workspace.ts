@@ -1,11 +1,13 @@
-// Git inside the sandbox: clone and branch, run the tests, commit and push the task branch.
-// Everything runs through sandboxd, so it works the same in a local dir and in a pod.
+// Git inside the sandbox: clone and branch, run the tests, commit work in progress, squash for
+// publishing. Everything runs through sandboxd, so it works the same in a local dir and in a
+// pod. Pushing is not here: it runs in the worker (push.ts), away from the agent's repository.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureType, type TestResult } from '../../workflows/contracts.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
 import type { ExecRequest, ExecResponse } from '../sandbox/sandboxd-protocol.js';
+import type { GitRemote } from '../forge/forge.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
 import { detectTestCommand } from './test-command.js';
 
@@ -22,12 +24,13 @@ export function localRepoPath(repo: string): string | undefined {
 }
 
 /**
- * Errand's own git steps (clone, push) reach the git host whatever the task's network policy
- * says, and may write a local origin; the agent's commands get neither.
+ * Errand's own fetches (clone, restore) reach the git host whatever the task's network policy
+ * says, with the forge's read credentials for that one command, and may read a local origin
+ * that the sandbox otherwise hides; the agent's commands get none of this.
  */
-function gitHostAccess(repo: string): Pick<ExecRequest, 'network' | 'writable'> {
-  const local = localRepoPath(repo);
-  return { network: true, ...(local ? { writable: [local] } : {}) };
+function fetchAccess(remote: GitRemote): Partial<ExecRequest> {
+  const local = localRepoPath(remote.url);
+  return { network: true, env: remote.env, ...(local ? { readable: [local] } : {}) };
 }
 
 async function run(sandbox: SandboxdClient, cmd: string, what: string, extra: Partial<ExecRequest> = {}): Promise<ExecResponse> {
@@ -43,28 +46,32 @@ export interface PreparedWorkspace {
 
 export async function prepareWorkspace(
   sandbox: SandboxdClient,
-  req: { repo: string; baseBranch: string; branch: string; testCommand?: string; restoreFrom?: string },
+  req: { remote: GitRemote; baseBranch: string; branch: string; testCommand?: string; restoreFrom?: string },
 ): Promise<PreparedWorkspace> {
   // A retried attempt starts from an empty workspace.
   await run(sandbox, 'find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +', 'clearing the workspace');
   const clone = await sandbox.exec({
-    cmd: `git clone --no-tags --branch ${shellQuote(req.baseBranch)} -- ${shellQuote(req.repo)} .`,
+    cmd: `git clone --no-tags --branch ${shellQuote(req.baseBranch)} -- ${shellQuote(req.remote.url)} .`,
     timeoutMs: 600_000,
     maxOutputBytes: 64_000,
-    ...gitHostAccess(req.repo),
+    ...fetchAccess(req.remote),
   });
   if (clone.exitCode !== 0) {
     throw ApplicationFailure.nonRetryable(
-      `cannot clone ${req.repo} at ${req.baseBranch}: ${clone.stderr.trim().slice(-1000)}`,
+      `cannot clone ${req.remote.url} at ${req.baseBranch}: ${clone.stderr.trim().slice(-1000)}`,
       FailureType.RepoUnavailable,
     );
   }
   const baseSha = (await run(sandbox, 'git rev-parse HEAD', 'reading the base commit')).stdout.trim();
   await run(sandbox, `git checkout -q -B ${shellQuote(req.branch)}`, 'creating the task branch');
+  let base = baseSha;
   if (req.restoreFrom) {
-    // A replacement sandbox: the work in progress comes back from the last checkpoint pushed.
-    await run(sandbox, `git fetch -q origin ${shellQuote(`+refs/heads/${req.branch}:refs/remotes/origin/${req.branch}`)}`, 'fetching the checkpoint', gitHostAccess(req.repo));
-    await run(sandbox, `git reset -q --hard ${shellQuote(req.restoreFrom)}`, `restoring checkpoint ${req.restoreFrom}`);
+    // A replacement sandbox, or another round on an existing branch: the work comes back from
+    // the last commit pushed to the task branch, and its base is where it left the base branch
+    // (which may have moved on since), so squashing never reverts anything newer.
+    await run(sandbox, `git fetch -q origin ${shellQuote(`+refs/heads/${req.branch}:refs/remotes/origin/${req.branch}`)}`, 'fetching the task branch', fetchAccess(req.remote));
+    await run(sandbox, `git reset -q --hard ${shellQuote(req.restoreFrom)}`, `restoring ${req.restoreFrom}`);
+    base = (await run(sandbox, `git merge-base HEAD ${shellQuote(baseSha)}`, 'finding where the branch left its base')).stdout.trim();
   }
   let testCommand = req.testCommand;
   if (!testCommand) {
@@ -72,7 +79,7 @@ export async function prepareWorkspace(
     const read = async (f: string) => (files.includes(f) ? (await sandbox.readFile({ path: f })).content : undefined);
     testCommand = detectTestCommand(files, await read('package.json'), await read('Makefile'));
   }
-  return { baseSha, testCommand };
+  return { baseSha: base, testCommand };
 }
 
 export async function runTests(
@@ -91,43 +98,33 @@ async function hasStagedChanges(sandbox: SandboxdClient): Promise<boolean> {
   return (await sandbox.exec({ cmd: 'git diff --cached --quiet', timeoutMs: 60_000 })).exitCode !== 0;
 }
 
-/**
- * Commits the work in progress and pushes it to the task branch, when anything changed since
- * the last checkpoint (the agent's own commits count too). Returns the pushed commit, if any.
- */
-export async function checkpoint(sandbox: SandboxdClient, req: { repo: string; branch: string; baseSha: string; step: number }): Promise<{ sha?: string }> {
+/** Commits whatever changed as work in progress; returns HEAD (the agent's own commits count too). */
+export async function commitWorkInProgress(sandbox: SandboxdClient, req: { step: number }): Promise<string> {
   await run(sandbox, 'git add -A', 'staging the changes');
   if (await hasStagedChanges(sandbox)) {
     await run(sandbox, `git ${GIT_AUTHOR} commit -q --no-verify -m ${shellQuote(`errand: work in progress after step ${req.step}`)}`, 'committing a checkpoint');
   }
-  const head = (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
-  const pushed = (await sandbox.exec({ cmd: `git rev-parse -q --verify ${shellQuote(`refs/remotes/origin/${req.branch}`)}`, timeoutMs: 60_000 })).stdout.trim();
-  if (head === (pushed || req.baseSha)) return {};
-  await pushBranch(sandbox, req);
-  return { sha: head };
+  return (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
 }
 
-async function pushBranch(sandbox: SandboxdClient, req: { repo: string; branch: string }): Promise<void> {
-  // The remote-tracking ref is updated too, so the next checkpoint knows what was pushed.
-  await run(sandbox, `git push -q --force origin HEAD:refs/heads/${req.branch}`, `pushing ${req.branch}`, gitHostAccess(req.repo));
-}
-
-/** The final commit: the checkpoints squashed into one commit on the base, pushed over the task branch. */
-export async function commitAndPush(
-  sandbox: SandboxdClient,
-  store: ArtifactStore,
-  req: { taskId: string; repo: string; branch: string; baseSha: string; message: string },
-): Promise<{ headSha: string; diffKey: string }> {
+/**
+ * The final commit: the checkpoints squashed into one commit on the base, with a
+ * Co-authored-by trailer for the person who asked. Returns its sha; the push follows.
+ */
+export async function squashForPublishing(sandbox: SandboxdClient, req: { baseSha: string; message: string; coAuthor?: string }): Promise<string> {
   await run(sandbox, 'git add -A', 'staging the changes');
   await run(sandbox, `git reset -q --soft ${shellQuote(req.baseSha)}`, 'squashing the checkpoints');
   if (!(await hasStagedChanges(sandbox))) {
     throw ApplicationFailure.nonRetryable('the agent made no changes, so there is nothing to open a pull request for', FailureType.NoChanges);
   }
-  await run(sandbox, `git ${GIT_AUTHOR} commit -q --no-verify -m ${shellQuote(req.message)}`, 'committing');
-  const headSha = (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
-  await pushBranch(sandbox, req);
-  const diff = await sandbox.exec({ cmd: `git diff ${shellQuote(req.baseSha)} HEAD`, timeoutMs: 60_000, maxOutputBytes: 5_000_000 });
-  const diffKey = `tasks/${req.taskId}/diff.patch`;
-  await store.put(diffKey, diff.stdout);
-  return { headSha, diffKey };
+  const message = req.coAuthor ? `${req.message}\n\nCo-authored-by: ${req.coAuthor}` : req.message;
+  await run(sandbox, `git ${GIT_AUTHOR} commit -q --no-verify -m ${shellQuote(message)}`, 'committing');
+  return (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
+}
+
+/** The diff of the task branch against its base, as the sandbox has it now (committed work). */
+export async function branchDiff(sandbox: SandboxdClient, baseSha: string): Promise<string> {
+  const r = await sandbox.exec({ cmd: `git diff ${shellQuote(baseSha)} HEAD`, timeoutMs: 120_000, maxOutputBytes: 10_000_000 });
+  if (r.exitCode !== 0) throw new Error(`git diff failed: ${r.stderr.trim().slice(-500)}`);
+  return r.stdout;
 }

@@ -24,14 +24,17 @@ export interface ConfinedRun {
   argv: string[];
   cwd: string;
   env: Record<string, string>;
-  /** Writable paths: the workspace first, then any the caller adds for this command. */
+  /** Writable paths: the workspace. */
   writable: string[];
+  /** Paths this command may read even where they are hidden (a local origin under /tmp, say). */
+  readable?: string[];
   network?: boolean;
 }
 
 export function bubblewrapArgv(c: Confinement, run: ConfinedRun): string[] {
   const args = [c.bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
   for (const hidden of c.hide) args.push('--tmpfs', hidden);
+  for (const dir of run.readable ?? []) args.push('--ro-bind', dir, dir);
   for (const dir of [...run.writable, ...c.writable]) args.push('--bind', dir, dir);
   args.push('--unshare-all');
   if (run.network ?? c.network) args.push('--share-net');

@@ -11,8 +11,8 @@ export const ExecRequest = z.strictObject({
   maxOutputBytes: z.number().int().positive().max(10_000_000).default(64_000),
   /** Overrides the sandbox's network policy for this command (when sandboxd confines commands). */
   network: z.boolean().optional(),
-  /** Absolute host paths this command may write besides the workspace, e.g. a local origin repo. */
-  writable: z.array(z.string().startsWith('/', 'must be an absolute path')).max(8).optional(),
+  /** Absolute host paths this command may read though they are hidden, e.g. a local origin repo. */
+  readable: z.array(z.string().startsWith('/', 'must be an absolute path')).max(8).optional(),
 });
 export type ExecRequest = z.input<typeof ExecRequest>;
 
@@ -29,11 +29,16 @@ export interface ExecResponse {
 export const ReadFileRequest = z.strictObject({
   path: z.string().min(1),
   maxBytes: z.number().int().positive().max(10_000_000).default(256_000),
+  /** Where to start reading, for files read in chunks (a git bundle, say). */
+  offset: z.number().int().nonnegative().default(0),
+  /** `base64` for binary files. */
+  encoding: z.enum(['utf8', 'base64']).default('utf8'),
 });
 export type ReadFileRequest = z.input<typeof ReadFileRequest>;
 export interface ReadFileResponse {
   content: string;
   size: number;
+  /** More of the file follows what was returned. */
   truncated: boolean;
 }
 

@@ -6,6 +6,8 @@ import type { Redactor } from './redactor.js';
 
 export interface ArtifactStore {
   put(key: string, data: string): Promise<void>;
+  /** Creates `key` only if it does not exist yet; false when it did (a delivery seen before). */
+  createExclusive(key: string, data: string): Promise<boolean>;
   /** Appends to the object at `key`, creating it; for logs written a line at a time. */
   append(key: string, data: string): Promise<void>;
   get(key: string): Promise<string | undefined>;
@@ -25,6 +27,18 @@ export class LocalArtifactStore implements ArtifactStore {
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, data);
     await rename(tmp, file);
+  }
+
+  async createExclusive(key: string, data: string): Promise<boolean> {
+    const file = this.file(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    return writeFile(file, data, { flag: 'wx' }).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EEXIST') return false;
+        throw e;
+      },
+    );
   }
 
   async append(key: string, data: string): Promise<void> {
@@ -84,6 +98,10 @@ export class RedactingStore implements ArtifactStore {
 
   append(key: string, data: string): Promise<void> {
     return this.inner.append(key, this.redactor.redact(data));
+  }
+
+  createExclusive(key: string, data: string): Promise<boolean> {
+    return this.inner.createExclusive(key, this.redactor.redact(data));
   }
 
   get(key: string): Promise<string | undefined> {

@@ -1,5 +1,6 @@
 // Builds and starts the NestJS API around an existing Temporal client.
 import 'reflect-metadata';
+import type { IncomingMessage } from 'node:http';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -10,21 +11,26 @@ import type { Logger } from '../logger.js';
 import { HealthController } from './health/health.controller.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
-import { ARTIFACT_STORE, CONFIG, LOGGER, TEMPORAL_CLIENT } from './tokens.js';
+import { forgeFromConfig } from '../forge-from-config.js';
+import { ARTIFACT_STORE, CONFIG, FORGE, LOGGER, TEMPORAL_CLIENT } from './tokens.js';
+import { GitHubWebhooksController } from './webhooks/github-webhooks.controller.js';
+import { GitHubWebhooksService } from './webhooks/github-webhooks.service.js';
 
 @Module({})
 class ApiModule {
   static forRoot(config: Config, client: Client, log: Logger): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [TasksController, HealthController],
+      controllers: [TasksController, HealthController, GitHubWebhooksController],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: TEMPORAL_CLIENT, useValue: client },
         { provide: LOGGER, useValue: log },
         // Read-only here: the worker writes (and redacts) everything the API shows.
         { provide: ARTIFACT_STORE, useValue: new LocalArtifactStore(stateDirs(config).artifacts) },
+        { provide: FORGE, useValue: forgeFromConfig(config) },
         TasksService,
+        GitHubWebhooksService,
       ],
     };
   }
@@ -44,12 +50,15 @@ export async function startApi(config: Config, client: Client, log: Logger): Pro
       debug: () => undefined,
       verbose: () => undefined,
     },
-    bodyParser: true,
+    bodyParser: false,
   });
-  app.useBodyParser('json', { limit: '1mb' });
+  // Webhook bodies stay raw: their signature is checked on the exact bytes before parsing.
+  app.useBodyParser('json', { limit: '1mb', type: (req: IncomingMessage) => !req.url?.startsWith('/webhooks/') && /\bjson\b/.test(String(req.headers['content-type'] ?? '')) });
   await app.listen(config.api.port, config.api.host);
   const address = app.getHttpServer().address() as { port: number };
   const url = config.api.publicUrl ?? `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${address.port}`;
+  // Links in PR bodies and issue comments need the real address, port 0 included.
+  config.api.publicUrl ??= url;
   log.info({ url }, 'api listening');
   return { url, close: () => app.close() };
 }

@@ -3,3 +3,4 @@ export const CONFIG = Symbol('CONFIG');
 export const TEMPORAL_CLIENT = Symbol('TEMPORAL_CLIENT');
 export const LOGGER = Symbol('LOGGER');
 export const ARTIFACT_STORE = Symbol('ARTIFACT_STORE');
+export const FORGE = Symbol('FORGE');

@@ -3,7 +3,7 @@
 // sandbox's own token, so the worker never needs a shell on the sandbox's host.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
@@ -59,9 +59,14 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
         throw new HttpError(404, 'not_found', `${r.path}: no such file`);
       });
       if (!info.isFile()) throw new HttpError(400, 'bad_request', `${r.path}: not a file`);
-      const buf = await readFile(file);
-      const truncated = buf.length > r.maxBytes;
-      return { content: buf.subarray(0, r.maxBytes).toString('utf8'), size: buf.length, truncated };
+      const handle = await open(file, 'r');
+      try {
+        const buf = Buffer.alloc(Math.max(0, Math.min(r.maxBytes, info.size - r.offset)));
+        if (buf.length) await handle.read(buf, 0, buf.length, r.offset);
+        return { content: buf.toString(r.encoding), size: info.size, truncated: r.offset + buf.length < info.size };
+      } finally {
+        await handle.close();
+      }
     },
     '/files/list': async (body) => {
       const r = ListRequest.parse(body);
@@ -90,16 +95,16 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
 
   async function exec(r: z.output<typeof ExecRequest>, req: http.IncomingMessage): Promise<ExecResponse> {
     const cwd = await resolveInside(root, r.cwd ?? '.');
-    const writable = await Promise.all(
-      (r.writable ?? []).map((p) =>
+    const readable = await Promise.all(
+      (r.readable ?? []).map((p) =>
         realpath(p).catch(() => {
-          throw new HttpError(400, 'bad_request', `writable: ${p} does not exist`);
+          throw new HttpError(400, 'bad_request', `readable: ${p} does not exist`);
         }),
       ),
     );
     const run = await runProcess(
       ['/bin/bash', '-c', r.cmd],
-      { cwd, env: r.env, timeoutMs: r.timeoutMs, maxOutputBytes: r.maxOutputBytes, network: r.network, writable },
+      { cwd, env: r.env, timeoutMs: r.timeoutMs, maxOutputBytes: r.maxOutputBytes, network: r.network, readable },
       req,
     );
     return {
@@ -122,13 +127,13 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
 
   async function runProcess(
     argv: string[],
-    o: { cwd: string; env?: Record<string, string>; timeoutMs: number; maxOutputBytes: number; network?: boolean; writable?: string[] },
+    o: { cwd: string; env?: Record<string, string>; timeoutMs: number; maxOutputBytes: number; network?: boolean; readable?: string[] },
     req: http.IncomingMessage,
   ): Promise<ExecResponse> {
     const started = Date.now();
     const env = { ...opts.baseEnv, ...o.env };
     const command = opts.confine
-      ? bubblewrapArgv(opts.confine, { argv, cwd: o.cwd, env, network: o.network, writable: [root, ...(o.writable ?? [])] })
+      ? bubblewrapArgv(opts.confine, { argv, cwd: o.cwd, env, network: o.network, writable: [root], readable: o.readable })
       : argv;
     // detached: the command leads its own process group, so a timeout kills its children too
     // (and, confined, bubblewrap's pid namespace takes every descendant down with it).

@@ -4,12 +4,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { OpenAIModelClient } from '../../activities/agent/model-client.js';
-import { LocalForge } from '../../activities/forge/local.js';
 import { createActivities } from '../../activities/index.js';
 import { LocalSandboxProvider } from '../../activities/sandbox/local.js';
 import { LocalArtifactStore, RedactingStore } from '../../activities/store/artifact-store.js';
 import { Redactor } from '../../activities/store/redactor.js';
 import { stateDirs, type Config } from '../config.js';
+import { forgeFromConfig } from '../forge-from-config.js';
 import type { Logger } from '../logger.js';
 import { chooseConfinement } from './confinement.js';
 
@@ -50,8 +50,11 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       confinement: confinement && { bwrap: confinement.bwrap, hide: [config.stateDir, ...config.sandbox.hide] },
       env: allowlisted(process.env, config.sandbox.envAllowlist),
     }),
-    forge: new LocalForge(dirs.forge),
-    models: { coder: config.model ? new OpenAIModelClient(config.model) : undefined },
+    forge: forgeFromConfig(config),
+    models: {
+      coder: config.model ? new OpenAIModelClient(config.model) : undefined,
+      reviewer: config.reviewer ? new OpenAIModelClient(config.reviewer) : undefined,
+    },
     store: new RedactingStore(new LocalArtifactStore(dirs.artifacts), redactor),
     redactor,
     limits: { setupTimeoutMs: config.setupTimeoutMs },

@@ -31,7 +31,8 @@ describe('loadConfig', () => {
       ERRAND_REDACT: 'one-secret,another-secret',
     });
     expect(c.model).toMatchObject({ contextTokens: 128_000, price: { input: 2, output: 8 } });
-    expect(c.defaults).toEqual({ budget: { maxSteps: 50, maxTokens: 500_000, maxCostUsd: 2.5, maxWallClockMinutes: undefined }, network: 'off', checkpointEverySteps: 5 });
+    expect(c.defaults).toEqual({ budget: { maxSteps: 50, maxTokens: 500_000, maxCostUsd: 2.5, maxWallClockMinutes: undefined }, network: 'off', checkpointEverySteps: 5, maxReviewRounds: 2, awaitFeedbackMinutes: 0 });
+    expect(c.reviewer).toMatchObject({ baseUrl: 'http://m/v1', model: 'gpt-4.1', apiKey: 'sk-configured-key', price: { input: 2, output: 8 } });
     expect(c.sandbox).toEqual({ confinement: 'auto', envAllowlist: ['HTTPS_PROXY', 'NPM_CONFIG_REGISTRY'], hide: [] });
     expect(c.secrets).toEqual(['sk-configured-key', 'one-secret', 'another-secret']);
   });

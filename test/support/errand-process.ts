@@ -42,6 +42,8 @@ export async function startErrand(opts: {
     ERRAND_STATE_DIR: stateDir,
     ERRAND_API_PORT: '0',
     ERRAND_LOG_LEVEL: 'info',
+    // The fixture model server tells the review agent's calls apart by this name.
+    ERRAND_REVIEWER_MODEL: 'fixture-reviewer',
     ...opts.env,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/main.ts', command], {

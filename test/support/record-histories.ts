@@ -77,6 +77,12 @@ async function main() {
       await waitFor(errand, id, (t) => (t.lastAction === 'step 2: shell' ? t : undefined));
       await api(errand.url, 'POST', `/tasks/${id}/cancel`, { by: 'recorder' });
     }, 'cancelled');
+    model.reviews('[reviewed]', [call('submit_review', { verdict: 'request_changes', summary: 'Document it.', comments: [{ file: 'sum.js', line: 1, severity: 'blocking', body: 'say what sum does' }] })]);
+    await run('reviewed', [FIX, FINISH, call('write_file', { path: 'sum.js', content: '// adds\nexports.sum = (a, b) => a + b;\n' }), FINISH], {});
+    await run('feedback', [FIX, FINISH, call('write_file', { path: 'README.md', content: '# sum\n' }), FINISH], { awaitFeedbackMinutes: 0.2 }, async (id) => {
+      await waitFor(errand, id, (t) => (t.phase === 'awaiting_feedback' ? t : undefined));
+      await api(errand.url, 'POST', `/tasks/${id}/messages`, { text: 'add a README', from: 'recorder' });
+    });
     await run('continued-as-new', [...Array.from({ length: 101 }, () => call('list_dir', {})), FIX, FINISH], { maxSteps: 200 });
   } finally {
     await close();

@@ -28,8 +28,8 @@ beforeAll(async () => {
       ERRAND_MODEL_BASE_URL: model.url,
       ERRAND_MODEL: 'fixture-coder',
       ERRAND_MODEL_API_KEY: MODEL_KEY,
-      // $1000 per million tokens: each fixture answer (120 tokens) costs $0.12.
-      ERRAND_MODEL_PRICES: JSON.stringify({ 'fixture-coder': { input: 1000, output: 1000 } }),
+      // $1000 per million tokens: each fixture answer (120 tokens) costs $0.12, coder's or reviewer's.
+      ERRAND_MODEL_PRICES: JSON.stringify({ 'fixture-coder': { input: 1000, output: 1000 }, 'fixture-reviewer': { input: 1000, output: 1000 } }),
       ERRAND_MODEL_CONTEXT_TOKENS: '60000',
       ERRAND_REDACT: SECRET,
       ERRAND_LOG_LEVEL: 'debug',
@@ -192,13 +192,17 @@ describe('budgets', () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const marker = `[budget-${name}]`;
     const script = model.script(marker, neverFinishes());
+    const reviews = model.reviews(marker);
     const id = await createTask(errand, { repo: origin, prompt: `${marker} Fix sum.`, ...budget });
     const task = await waitForStatus(errand, id, 'completed');
     expect(task.stoppedBy).toBe(name);
     if (calls !== undefined) expect(script.requests).toHaveLength(calls);
     else expect(script.requests.length).toBeGreaterThanOrEqual(2); // 3 s is two or three 1.5 s steps
-    expect(task.tokens.prompt + task.tokens.completion).toBe(120 * script.requests.length);
-    expect(task.costUsd).toBeCloseTo(0.12 * script.requests.length, 6);
+    // The work so far is still reviewed once (no rounds: the budget is spent), and that counts too.
+    expect(reviews.requests).toHaveLength(1);
+    const modelCalls = script.requests.length + reviews.requests.length;
+    expect(task.tokens.prompt + task.tokens.completion).toBe(120 * modelCalls);
+    expect(task.costUsd).toBeCloseTo(0.12 * modelCalls, 6);
     expect(task.pr).toMatchObject({ draft: true, title: `[incomplete] ${marker} Fix sum.` });
     const pr = pullRequest(task.pr.number);
     expect(pr.body).toContain('**Incomplete**');
@@ -252,6 +256,7 @@ describe('redaction', () => {
       call('read_file', { path: 'deploy.env' }),
       call('shell', { command: 'grep -c PASSWORD deploy.env; cat deploy.env' }),
       FIX,
+      call('write_file', { path: 'notes.txt', content: `the password is ${SECRET}\n` }),
       call('finish', { summary: `fixed sum; note the password ${SECRET} in deploy.env` }),
     ]);
     const id = await createTask(errand, { repo: origin, prompt: '[redact] Fix sum.' });
@@ -270,6 +275,9 @@ describe('redaction', () => {
       expect({ where, leaked: text.includes(SECRET) || text.includes(MODEL_KEY) }).toEqual({ where, leaked: false });
     }
     expect(transcript).toContain('[REDACTED]');
+    // A secret in the model's own arguments never reaches the sandbox, and the model hears why.
+    expect(resultOf(script.requests, 3)).toContain('your arguments held something that looks like a secret');
+    expect(git(origin, 'show', `errand/${id}:notes.txt`)).toBe('the password is [REDACTED]\n');
     expect(task.summary).toBe('fixed sum; note the password [REDACTED] in deploy.env');
   });
 });
@@ -288,7 +296,7 @@ describe('events and transcript', () => {
     const events = live.messages.slice(0, -1);
     expect(events.map((m) => Number(m.id))).toEqual(events.map((_, i) => i));
     const types = events.map((m) => m.event);
-    for (const type of ['sandbox_provisioned', 'workspace_ready', 'setup_finished', 'step_started', 'model_answered', 'tool_called', 'tool_result', 'budget_used', 'tests_finished', 'pr_opened']) {
+    for (const type of ['sandbox_provisioned', 'workspace_ready', 'setup_finished', 'step_started', 'model_answered', 'tool_called', 'tool_result', 'budget_used', 'checkpoint', 'pr_opened', 'tests_finished', 'review_started', 'review_finished', 'branch_published', 'pr_updated']) {
       expect(types).toContain(type);
     }
     expect(types.indexOf('step_started')).toBeLessThan(types.indexOf('tool_called'));

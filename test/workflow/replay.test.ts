@@ -12,7 +12,9 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 describe('workflow determinism', () => {
   it('has recorded histories of every scenario, continue-as-new included', () => {
-    expect(files).toEqual(expect.arrayContaining(['steered.json', 'planned.json', 'sandbox-lost.json', 'cancelled.json', 'continued-as-new-run1.json']));
+    expect(files).toEqual(
+      expect.arrayContaining(['steered.json', 'planned.json', 'sandbox-lost.json', 'cancelled.json', 'reviewed.json', 'feedback.json', 'continued-as-new-run1.json']),
+    );
   });
 
   it('replays every recorded history without a nondeterminism error', async () => {

@@ -27,6 +27,9 @@ export const CreateTaskBody = z.strictObject({
   maxWallClockMinutes: z.number().positive('must be more than 0 minutes').max(7 * 24 * 60, 'at most a week (10080 minutes)').optional(),
   requester: z.string().trim().min(1).max(200).optional(),
   requirePlanApproval: z.boolean().optional(),
+  maxReviewRounds: z.number().int('must be a whole number').min(0).max(10).optional(),
+  allowedPaths: z.array(z.string().trim().min(1).max(500)).max(100).optional(),
+  awaitFeedbackMinutes: z.number().min(0).max(30 * 24 * 60, 'at most 30 days (43200 minutes)').optional(),
 });
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 
@@ -58,6 +61,9 @@ export const IdempotencyKey = z
   .max(200, 'at most 200 characters')
   .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces, e.g. a UUID')
   .optional();
+
+export const LogName = z.enum(['test', 'setup'], { error: 'logs are test and setup' });
+export type LogName = z.infer<typeof LogName>;
 
 export const TaskIdParam = z.string().regex(/^[a-z0-9-]{1,64}$/, 'task ids are lower-case letters, digits and dashes');
 

@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { TasksService } from './tasks.service.js';
-import { ActorBody, CreateTaskBody, IdempotencyKey, ListTasksQuery, MessageBody, TaskIdParam, ZodPipe } from './task-request.js';
+import { ActorBody, CreateTaskBody, IdempotencyKey, ListTasksQuery, LogName, MessageBody, TaskIdParam, ZodPipe } from './task-request.js';
 
 @Controller('tasks')
 export class TasksController {
@@ -36,6 +36,13 @@ export class TasksController {
   @Get(':id/transcript')
   transcript(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string) {
     return this.tasks.transcript(id);
+  }
+
+  /** The full log of the task's tests or setup script, as plain text. */
+  @Get(':id/logs/:name')
+  async log(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Param('name', new ZodPipe(LogName, 'name')) name: LogName, @Res({ passthrough: true }) res: ServerResponse) {
+    res.setHeader('content-type', 'text/plain; charset=utf-8');
+    return this.tasks.log(id, name);
   }
 
   /** Server-sent events: the whole log first, then live until the task ends (Last-Event-ID resumes). */

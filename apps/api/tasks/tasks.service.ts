@@ -34,8 +34,9 @@ import { readTranscript } from '../../../activities/agent/conversation.js';
 import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
 import { ARTIFACT_STORE, CONFIG, TEMPORAL_CLIENT } from '../tokens.js';
 import { streamTaskEvents } from './event-stream.js';
+import { parseRepoName } from '../../../activities/forge/github.js';
 import { probeRepo } from './repo-probe.js';
-import { badRequest, type CreateTaskBody, type ListTasksQuery } from './task-request.js';
+import { badRequest, type CreateTaskBody, type ListTasksQuery, type LogName } from './task-request.js';
 
 const QUERY_DEADLINE_MS = 5_000;
 
@@ -68,32 +69,42 @@ export class TasksService implements OnModuleDestroy {
       throw badRequest([{ field: 'maxCostUsd', message: `this server has no price for model ${this.config.model.model}, so cost cannot be counted; add it to ERRAND_MODEL_PRICES or use maxTokens` }]);
     }
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
-    const taskId = idempotencyKey ? createHash('sha256').update(`idempotency:${idempotencyKey}`).digest('hex').slice(0, 12) : randomUUID().replace(/-/g, '').slice(0, 12);
+    const taskId = idempotencyKey ? idFromKey(`idempotency:${idempotencyKey}`) : randomUUID().replace(/-/g, '').slice(0, 12);
     if (idempotencyKey) {
       const existing = await this.replay(taskId, requestHash);
       if (existing) return existing;
     }
-    const probe = await probeRepo(body.repo, body.baseBranch);
-    if (!probe.ok) throw badRequest([{ field: probe.field, message: probe.message }]);
-    const input: TaskInput = {
+    const target = await this.resolveRepository(body.repo, body.baseBranch);
+    const input = this.taskInput(taskId, { ...body, ...target, budget: resolveBudget(this.config.defaults.budget, body), coAuthor: coAuthorOf(body.requester) });
+    return this.start(input, requestHash, Boolean(idempotencyKey));
+  }
+
+  /** A task with the server's defaults for whatever `fields` leaves out (webhooks start tasks this way). */
+  taskInput(taskId: string, fields: Partial<TaskInput> & Pick<TaskInput, 'repo' | 'baseBranch' | 'prompt'>): TaskInput {
+    const d = this.config.defaults;
+    return {
+      ...fields,
       taskId,
-      repo: probe.repo,
-      baseBranch: probe.baseBranch,
-      prompt: body.prompt,
-      testCommand: body.testCommand,
-      setupScript: body.setupScript,
-      network: body.network ?? this.config.defaults.network,
-      budget: resolveBudget(this.config.defaults.budget, body),
-      requester: body.requester,
-      requirePlanApproval: body.requirePlanApproval,
-      checkpointEverySteps: this.config.defaults.checkpointEverySteps,
+      network: fields.network ?? d.network,
+      budget: fields.budget ?? d.budget,
+      checkpointEverySteps: fields.checkpointEverySteps ?? d.checkpointEverySteps,
+      maxReviewRounds: fields.maxReviewRounds ?? d.maxReviewRounds,
+      awaitFeedbackMinutes: fields.awaitFeedbackMinutes ?? d.awaitFeedbackMinutes,
+      links: { task: this.taskUrl(taskId), temporalUi: this.links(taskId).temporalUi },
     };
+  }
+
+  /**
+   * Starts the workflow. A task id is never reused, even after its task ended; when it exists
+   * already and `replayable`, the existing task is the answer (same request) or a 422 (another).
+   */
+  async start(input: TaskInput, requestHash: string, replayable: boolean): Promise<TaskView & { replayed?: boolean }> {
+    const { taskId } = input;
     try {
       await this.client.workflow.start(TASK_WORKFLOW_TYPE, {
         workflowId: taskWorkflowId(taskId),
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
-        // A task id is never reused, even after its task ended: that is what makes keys safe.
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         memo: { requestHash },
         typedSearchAttributes: [
@@ -105,7 +116,7 @@ export class TasksService implements OnModuleDestroy {
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       // Two requests with the same key at once: the other one started it.
-      const existing = idempotencyKey ? await this.replay(taskId, requestHash) : undefined;
+      const existing = replayable ? await this.replay(taskId, requestHash) : undefined;
       if (existing) return existing;
       throw new ConflictException(`task ${taskId} already exists`);
     }
@@ -115,7 +126,7 @@ export class TasksService implements OnModuleDestroy {
       taskId,
       repo: input.repo,
       baseBranch: input.baseBranch,
-      branch: taskBranch(taskId),
+      branch: input.followUp?.branch ?? taskBranch(taskId),
       phase: 'queued',
       step: 0,
       budget: input.budget,
@@ -123,6 +134,21 @@ export class TasksService implements OnModuleDestroy {
       costUsd: 0,
       links: this.links(taskId),
     };
+  }
+
+  /**
+   * Where the task's code lives. Local forge: any git URL or path, probed now with git so a typo
+   * is a 400. GitHub: `owner/name` (or its URL); GitHub itself answers for it when the task starts.
+   */
+  private async resolveRepository(repo: string, baseBranch?: string): Promise<{ repo: string; baseBranch: string }> {
+    if (this.config.forge.kind === 'github') {
+      const name = parseRepoName(repo);
+      if (!name) throw badRequest([{ field: 'repo', message: `"${repo}" is not a GitHub repository; give owner/name or https://github.com/owner/name` }]);
+      return { repo: `${name.owner}/${name.repo}`, baseBranch: baseBranch ?? '' };
+    }
+    const probe = await probeRepo(repo, baseBranch);
+    if (!probe.ok) throw badRequest([{ field: probe.field, message: probe.message }]);
+    return { repo: probe.repo, baseBranch: probe.baseBranch };
   }
 
   /** The task an earlier request with the same key started, or undefined if there is none. */
@@ -236,6 +262,13 @@ export class TasksService implements OnModuleDestroy {
     this.shutdown.abort();
   }
 
+  async log(taskId: string, name: LogName): Promise<string> {
+    await this.describe(taskId);
+    const log = await this.store.get(`tasks/${taskId}/${name}.log`);
+    if (log === undefined) throw new NotFoundException(`task ${taskId} has no ${name} log (yet)`);
+    return log;
+  }
+
   async transcript(taskId: string) {
     await this.describe(taskId);
     const messages = await readTranscript(this.store, taskId);
@@ -265,6 +298,11 @@ export class TasksService implements OnModuleDestroy {
     }
   }
 
+  /** The task's address as users reach the API (ERRAND_PUBLIC_URL, else where it listens). */
+  private taskUrl(taskId: string): string | undefined {
+    return this.config.api.publicUrl ? `${this.config.api.publicUrl.replace(/\/$/, '')}/tasks/${taskId}` : undefined;
+  }
+
   private links(taskId: string) {
     const { uiUrl, namespace } = this.config.temporal;
     return {
@@ -272,6 +310,16 @@ export class TasksService implements OnModuleDestroy {
       temporalUi: `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${taskWorkflowId(taskId)}`,
     };
   }
+}
+
+/** A stable 12-character task id for a key (an Idempotency-Key, a webhook delivery). */
+export function idFromKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 12);
+}
+
+/** A requester written as `Name <email>` becomes the Co-authored-by of the final commit. */
+export function coAuthorOf(requester?: string): string | undefined {
+  return requester && /^[^<>]+<[^<>\s]+@[^<>\s]+>$/.test(requester.trim()) ? requester.trim() : undefined;
 }
 
 /** The task's own limits where it set them, the server's defaults elsewhere. */

@@ -1,0 +1,172 @@
+// GitHub webhooks: the signature is checked on the raw bytes before anything is parsed; each
+// delivery acts once (by delivery id); stale deliveries are refused. A labelled issue starts a
+// task; a review or comment that mentions the bot on an Errand PR, from someone with write
+// access, becomes another round: a signal to the task when it still listens, else a follow-up
+// task on the same branch that updates the same PR.
+import { BadRequestException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { verify } from '@octokit/webhooks-methods';
+import { Client } from '@temporalio/client';
+import type { Forge } from '../../../activities/forge/forge.js';
+import { GitHubForge } from '../../../activities/forge/github.js';
+import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
+import { feedbackSignal, taskWorkflowId } from '../../../workflows/contracts.js';
+import type { Config } from '../../config.js';
+import type { Logger } from '../../logger.js';
+import { TasksService, idFromKey } from '../tasks/tasks.service.js';
+import { ARTIFACT_STORE, CONFIG, FORGE, LOGGER, TEMPORAL_CLIENT } from '../tokens.js';
+
+export interface WebhookOutcome {
+  status: 'task_started' | 'feedback_sent' | 'ignored' | 'duplicate';
+  detail: string;
+  taskId?: string;
+}
+
+const WRITERS = ['admin', 'maintain', 'write'];
+
+type Payload = Record<string, any>;
+
+@Injectable()
+export class GitHubWebhooksService {
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(TEMPORAL_CLIENT) private readonly client: Client,
+    @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
+    @Inject(FORGE) private readonly forge: Forge,
+    @Inject(TasksService) private readonly tasks: TasksService,
+    @Inject(LOGGER) private readonly log: Logger,
+  ) {}
+
+  async handle(raw: Buffer, headers: Record<string, string | string[] | undefined>): Promise<WebhookOutcome> {
+    const secret = this.config.webhooks.secret;
+    if (!secret) throw new UnauthorizedException('webhooks are off: set ERRAND_GITHUB_WEBHOOK_SECRET to the secret configured on GitHub');
+    const signature = header(headers, 'x-hub-signature-256');
+    if (!signature || !(await verify(secret, raw.toString('utf8'), signature).catch(() => false))) {
+      throw new UnauthorizedException('the X-Hub-Signature-256 header is missing or does not match the body signed with the webhook secret');
+    }
+    const delivery = header(headers, 'x-github-delivery');
+    const event = header(headers, 'x-github-event');
+    if (!delivery || !event) throw new BadRequestException('X-GitHub-Delivery and X-GitHub-Event headers are required');
+    let payload: Payload;
+    try {
+      payload = JSON.parse(raw.toString('utf8')) as Payload;
+    } catch {
+      throw new BadRequestException('the body is not JSON; set the webhook content type to application/json');
+    }
+    const at = eventTime(event, payload);
+    const maxAgeMs = this.config.webhooks.maxAgeMinutes * 60_000;
+    if (at && Date.now() - at.getTime() > maxAgeMs) {
+      throw new BadRequestException(`stale delivery: the ${event} event happened at ${at.toISOString()}, more than ${this.config.webhooks.maxAgeMinutes} minutes ago`);
+    }
+    if (!(await this.store.createExclusive(`webhooks/github/deliveries/${delivery}`, JSON.stringify({ event, at: new Date().toISOString() })))) {
+      return { status: 'duplicate', detail: `delivery ${delivery} was handled already` };
+    }
+    const outcome = await this.route(event, payload, delivery);
+    this.log.info({ delivery, event, action: payload.action, outcome }, 'github webhook');
+    return outcome;
+  }
+
+  private async route(event: string, p: Payload, delivery: string): Promise<WebhookOutcome> {
+    if (!(this.forge instanceof GitHubForge)) return ignored('this Errand does not use the GitHub forge (ERRAND_FORGE=github)');
+    const repo = p.repository?.full_name as string | undefined;
+    if (!repo) return ignored('the payload names no repository');
+    if (event === 'issues' && p.action === 'labeled') {
+      if (p.label?.name !== this.config.webhooks.triggerLabel) return ignored(`label ${p.label?.name} is not ${this.config.webhooks.triggerLabel}`);
+      return this.startFromIssue(repo, p, delivery);
+    }
+    const mention = feedbackOf(event, p);
+    if (!mention) return ignored(`${event}.${p.action} is not something Errand acts on`);
+    if (!this.mentionsBot(mention.body)) return ignored(`the ${event} does not mention @${this.config.webhooks.botLogin}`);
+    const login = p.sender?.login as string;
+    const permission = await this.forge.permissionOf(repo, login);
+    if (!WRITERS.includes(permission)) return ignored(`${login} has ${permission} access to ${repo}; only people with write access steer Errand`);
+    const refs = mention.head && mention.base ? { head: mention.head, base: mention.base } : await this.forge.pullRequestRefs(repo, mention.prNumber);
+    const head = refs.head;
+    const parentTaskId = /^errand\/([a-z0-9-]+)$/.exec(head)?.[1];
+    if (!parentTaskId) return ignored(`pull request #${mention.prNumber} (${head}) is not an Errand pull request`);
+    return this.feedback(repo, { ...mention, head, base: refs.base, parentTaskId, login }, delivery);
+  }
+
+  private async startFromIssue(repo: string, p: Payload, delivery: string): Promise<WebhookOutcome> {
+    const issue = p.issue;
+    const taskId = idFromKey(`github-delivery:${delivery}`);
+    const login = p.sender.login as string;
+    const input = this.tasks.taskInput(taskId, {
+      repo,
+      baseBranch: '',
+      prompt: `${issue.title}\n\n${issue.body ?? ''}\n\n(GitHub issue #${issue.number}: ${issue.html_url})`.trim(),
+      requester: login,
+      coAuthor: coAuthorFor(p.sender),
+      notify: { issueNumber: issue.number },
+    });
+    await this.tasks.start(input, delivery, true);
+    return { status: 'task_started', detail: `issue #${issue.number} labelled ${p.label.name}`, taskId };
+  }
+
+  private async feedback(
+    repo: string,
+    m: { prNumber: number; head: string; body: string; url?: string; base: string; parentTaskId: string; login: string },
+    delivery: string,
+  ): Promise<WebhookOutcome> {
+    // A task still running reads the feedback itself: now if it is working, else in another
+    // round once its PR is up to date.
+    const handle = this.client.workflow.getHandle(taskWorkflowId(m.parentTaskId));
+    const description = await handle.describe().catch(() => undefined);
+    if (description?.status.name === 'RUNNING') {
+      await handle.signal(feedbackSignal, { from: `@${m.login}`, body: m.body, url: m.url });
+      return { status: 'feedback_sent', detail: `task ${m.parentTaskId} is still running; it reads the feedback next`, taskId: m.parentTaskId };
+    }
+    const taskId = idFromKey(`github-delivery:${delivery}`);
+    const input = this.tasks.taskInput(taskId, {
+      repo,
+      baseBranch: m.base,
+      prompt: `Follow-up on pull request #${m.prNumber}, asked by @${m.login}:\n\n${m.body}`,
+      requester: m.login,
+      followUp: { branch: m.head, prNumber: m.prNumber, parentTaskId: m.parentTaskId },
+      notify: { issueNumber: m.prNumber },
+    });
+    await this.tasks.start(input, delivery, true);
+    return { status: 'task_started', detail: `follow-up on #${m.prNumber} (${m.head})`, taskId };
+  }
+
+  private mentionsBot(body: string): boolean {
+    const login = this.config.webhooks.botLogin.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    return new RegExp(`(^|[^\\w-])@${login}(?![\\w-])`, 'i').test(body);
+  }
+}
+
+function ignored(detail: string): WebhookOutcome {
+  return { status: 'ignored', detail };
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** When the event happened, from the payload (GitHub signs no timestamp). */
+function eventTime(event: string, p: Payload): Date | undefined {
+  const at =
+    event === 'issues' ? p.issue?.updated_at : event === 'pull_request_review' ? p.review?.submitted_at : event.endsWith('comment') ? (p.comment?.updated_at ?? p.comment?.created_at) : undefined;
+  const date = typeof at === 'string' ? new Date(at) : undefined;
+  return date && !Number.isNaN(date.getTime()) ? date : undefined;
+}
+
+/** The PR feedback in a review or comment event, if this event carries any. */
+function feedbackOf(event: string, p: Payload): { prNumber: number; head?: string; base?: string; body: string; url?: string } | undefined {
+  if (event === 'issue_comment' && p.action === 'created' && p.issue?.pull_request) {
+    return { prNumber: p.issue.number, body: p.comment.body ?? '', url: p.comment.html_url };
+  }
+  if (event === 'pull_request_review' && p.action === 'submitted') {
+    return { prNumber: p.pull_request.number, head: p.pull_request.head.ref, base: p.pull_request.base.ref, body: p.review.body ?? '', url: p.review.html_url };
+  }
+  if (event === 'pull_request_review_comment' && p.action === 'created') {
+    const where = p.comment.path ? ` (on ${p.comment.path}${p.comment.line ? `:${p.comment.line}` : ''})` : '';
+    return { prNumber: p.pull_request.number, head: p.pull_request.head.ref, base: p.pull_request.base.ref, body: `${p.comment.body ?? ''}${where}`, url: p.comment.html_url };
+  }
+  return undefined;
+}
+
+/** GitHub's no-reply address for a user, which credits them on the commit. */
+function coAuthorFor(sender: { login: string; id: number }): string {
+  return `${sender.login} <${sender.id}+${sender.login}@users.noreply.github.com>`;
+}

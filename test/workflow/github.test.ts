@@ -1,0 +1,276 @@
+// The GitHub forge end to end. GitHub cannot be reached from here, so every request Octokit
+// sends goes to test/fixtures/github-server.ts, which validates it against GitHub's published
+// OpenAPI description and answers with schema-valid bodies; git pushes go to real bare repos.
+// Webhooks use real example payloads (@octokit/webhooks-examples), signed here.
+import { createHmac, randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { GitHubStandIn } from '../fixtures/github-server.js';
+import { approve, call, ModelServer, type ChatRequest } from '../fixtures/model-server.js';
+import { BUGGY_SUM, git } from '../fixtures/repos.js';
+import { api, eventually, startErrand, type ErrandProcess } from '../support/errand-process.js';
+import { createTask, waitForStatus } from '../support/tasks.js';
+
+const require = createRequire(import.meta.url);
+const examples = require('@octokit/webhooks-examples') as { name: string; examples: Record<string, any>[] }[];
+const example = (event: string, action: string, pick: (e: Record<string, any>) => boolean = () => true) =>
+  structuredClone(examples.find((e) => e.name === event)!.examples.find((e) => e.action === action && pick(e))!);
+
+const WEBHOOK_SECRET = 'webhook-secret-for-tests';
+let model: ModelServer;
+let github: GitHubStandIn;
+let errand: ErrandProcess;
+
+const githubEnv = (extra: Record<string, string> = {}) => ({
+  ERRAND_MODEL_BASE_URL: model.url,
+  ERRAND_MODEL: 'fixture-coder',
+  ERRAND_FORGE: 'github',
+  ERRAND_GITHUB_API_URL: github.url,
+  ERRAND_GITHUB_GIT_URL: github.gitUrl,
+  ERRAND_GITHUB_LABELS: 'errand,automated',
+  ERRAND_GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  ERRAND_GITHUB_BOT_LOGIN: 'errand-bot',
+  ERRAND_CHECKPOINT_EVERY_STEPS: '1',
+  ...extra,
+});
+
+beforeAll(async () => {
+  model = new ModelServer();
+  await model.start();
+  github = new GitHubStandIn();
+  await github.start();
+  errand = await startErrand({ env: githubEnv({ ERRAND_GITHUB_TOKEN: github.token }) });
+});
+
+afterEach(() => {
+  // Every request Errand sent, and every answer the stand-in gave, matched GitHub's description.
+  expect(github.violations).toEqual([]);
+});
+
+afterAll(async () => {
+  await errand?.stop();
+  await github?.stop();
+  await model?.stop();
+});
+
+const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
+const FINISH = call('finish', { summary: 'sum adds now' });
+const ops = (since: number) => github.requests.slice(since).map((r) => r.operationId ?? `${r.method} ${r.path}`);
+
+describe('pull requests on GitHub', () => {
+  it('opens a draft early, labels it, marks it ready when the review approves, and keeps the token out of the sandbox', async () => {
+    github.addRepo('octo/sum', BUGGY_SUM);
+    const since = github.requests.length;
+    const coder = model.script('[gh-happy]', [
+      FIX,
+      call('shell', { command: 'env; git config --list --show-origin; git remote -v; cat .git/config' }),
+      FINISH,
+    ]);
+    model.reviews('[gh-happy]', [approve('Correct and tested.')]);
+    const id = await createTask(errand, { repo: 'octo/sum', prompt: '[gh-happy] Fix sum.', requester: 'Ada Lovelace <ada@example.com>' });
+    const task = await waitForStatus(errand, id, 'completed');
+
+    expect(task.baseBranch).toBe('main'); // the repository's default, from GitHub
+    const pr = github.pulls.find((p) => p.head === `errand/${id}`)!;
+    expect(task.pr).toMatchObject({ number: pr.number, url: `https://github.com/octo/sum/pull/${pr.number}`, draft: false });
+    expect(pr).toMatchObject({ draft: false, base: 'main', labels: ['errand', 'automated'], title: '[gh-happy] Fix sum.' });
+    expect(pr.body).toContain('Approved by the review agent after 1 round: Correct and tested.');
+    expect(pr.body).toContain(`/tasks/${id}/logs/test`);
+    expect(pr.body).toContain(`workflows/task-${id}`);
+    // The draft opened after the first checkpoint, before the work was done; then one update and the GraphQL ready.
+    const sequence = ops(since);
+    expect(sequence.indexOf('pulls/create')).toBeLessThan(sequence.lastIndexOf('pulls/update'));
+    expect(sequence.filter((o) => o === 'pulls/create')).toHaveLength(1);
+    expect(sequence).toContain('POST /graphql');
+    expect(github.requests.slice(since).find((r) => r.operationId === 'pulls/create')!.body).toMatchObject({ draft: true, head: `errand/${id}`, base: 'main' });
+
+    const bare = github.bareRepo('octo', 'sum');
+    expect(git(bare, 'show', `errand/${id}:sum.js`)).toContain('a + b');
+    expect(git(bare, 'log', '-1', '--format=%B', `errand/${id}`)).toContain('Co-authored-by: Ada Lovelace <ada@example.com>');
+    // Nothing the agent could see held the token or the auth header made from it.
+    const seen = coder.requests[2]!.messages.filter((m) => m.role === 'tool').at(-1)!.content!;
+    const header = Buffer.from(`x-access-token:${github.token}`).toString('base64');
+    expect(seen).toContain('remote.origin.url');
+    for (const leaked of [github.token, header, 'extraheader', 'AUTHORIZATION']) expect(seen.toLowerCase()).not.toContain(leaked.toLowerCase());
+    const transcript = JSON.stringify((await api(errand.url, 'GET', `/tasks/${id}/transcript`)).body);
+    expect(transcript).not.toContain(github.token);
+    expect(errand.output()).not.toContain(github.token);
+  });
+
+  it.each([
+    ['a repository that does not exist', { repo: 'octo/missing' }, 'GitHub refused reading octo/missing: 404 Not Found'],
+    ['a base branch that does not exist', { repo: 'octo/branches', baseBranch: 'release-9' }, 'GitHub refused reading branch release-9 of octo/branches: 404 Branch not found'],
+    ['a repository without push access', { repo: 'octo/readonly' }, 'GitHub gives Errand no push access to octo/readonly'],
+  ])('fails at once with GitHub’s message for %s', async (_what, target: { repo: string; baseBranch?: string }, message) => {
+    if (!github.repos.has('octo/branches')) github.addRepo('octo/branches', BUGGY_SUM);
+    if (!github.repos.has('octo/readonly')) github.addRepo('octo/readonly', BUGGY_SUM, { push: false });
+    const marker = `[gh-fail-${target.repo}-${target.baseBranch ?? ''}]`;
+    const coder = model.script(marker, [FIX, FINISH]);
+    const id = await createTask(errand, { ...target, prompt: `${marker} Fix sum.` });
+    const task = await waitForStatus(errand, id, 'failed', 30_000);
+    expect(task.error).toContain(message);
+    expect(coder.requests).toHaveLength(0);
+  });
+
+  it('answers 400 for a repo that is not owner/name', async () => {
+    const res = await api(errand.url, 'POST', '/tasks', { repo: 'not a repo', prompt: 'x' });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toContain('repo: "not a repo" is not a GitHub repository; give owner/name');
+  });
+});
+
+describe('GitHub App', () => {
+  it('works with installation tokens, read-only for the clone and write for the push', async () => {
+    github.addRepo('octo/app-sum', BUGGY_SUM);
+    const asApp = await startErrand({
+      env: githubEnv({ ERRAND_GITHUB_APP_ID: github.app.id, ERRAND_GITHUB_APP_PRIVATE_KEY: github.app.privateKey, ERRAND_GITHUB_WEBHOOK_SECRET: '' }),
+    });
+    try {
+      model.script('[gh-app]', [FIX, FINISH]);
+      const id = await createTask(asApp, { repo: 'octo/app-sum', prompt: '[gh-app] Fix sum.' });
+      const task = await waitForStatus(asApp, id, 'completed');
+      expect(task.pr.draft).toBe(false);
+      expect(git(github.bareRepo('octo', 'app-sum'), 'show', `errand/${id}:sum.js`)).toContain('a + b');
+      const asked = github.installationTokens.map((t) => [t.permissions, t.repositories]);
+      expect(asked).toContainEqual([{ contents: 'read' }, ['app-sum']]);
+      expect(asked).toContainEqual([{ contents: 'write', pull_requests: 'write' }, ['app-sum']]);
+      expect(asApp.output()).not.toContain('BEGIN RSA PRIVATE KEY');
+    } finally {
+      await asApp.stop();
+    }
+  });
+});
+
+/** Signs a payload as GitHub does and delivers it. */
+async function deliver(event: string, payload: unknown, opts: { id?: string; secret?: string; signature?: string | null } = {}) {
+  const body = JSON.stringify(payload);
+  const signature = opts.signature === null ? undefined : (opts.signature ?? `sha256=${createHmac('sha256', opts.secret ?? WEBHOOK_SECRET).update(body).digest('hex')}`);
+  const res = await fetch(`${errand.url}/webhooks/github`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-github-event': event,
+      'x-github-delivery': opts.id ?? randomUUID(),
+      'user-agent': 'GitHub-Hookshot/test',
+      ...(signature && { 'x-hub-signature-256': signature }),
+    },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}
+
+const now = () => new Date().toISOString();
+
+describe('webhooks', () => {
+  it('starts a task from an issue labelled errand, comments the task link, and opens the PR', async () => {
+    github.addRepo('Codertocat/Hello-World', BUGGY_SUM, { collaborators: { Codertocat: 'admin' } });
+    const payload = example('issues', 'labeled');
+    payload.label.name = 'errand';
+    payload.issue.title = '[gh-issue] The sum test fails';
+    payload.issue.body = 'sum subtracts; it should add.';
+    payload.issue.updated_at = now();
+    model.script('[gh-issue]', [FIX, FINISH]);
+    const res = await deliver('issues', payload);
+    expect(res).toMatchObject({ status: 202, body: { status: 'task_started', taskId: expect.stringMatching(/^[a-f0-9]{12}$/) } });
+    await waitForStatus(errand, res.body.taskId, 'completed');
+    const comment = github.comments.find((c) => c.repo === 'Hello-World' && c.number === payload.issue.number)!;
+    expect(comment.body).toContain(`Errand is on it: [task \`${res.body.taskId}\`](http://127.0.0.1:`);
+    const bare = github.bareRepo('Codertocat', 'Hello-World');
+    expect(git(bare, 'log', '-1', '--format=%B', `errand/${res.body.taskId}`)).toContain(`Co-authored-by: Codertocat <${payload.sender.id}+Codertocat@users.noreply.github.com>`);
+  });
+
+  it('rejects forged, unsigned and stale deliveries, and acts on a replayed one only once', async () => {
+    const payload = example('issues', 'labeled');
+    payload.label.name = 'errand';
+    payload.issue.title = '[gh-never] should not start';
+    payload.issue.updated_at = now();
+    const coder = model.script('[gh-never]', [FIX, FINISH]);
+
+    const forged = await deliver('issues', payload, { secret: 'not-the-secret' });
+    expect(forged).toMatchObject({ status: 401, body: { message: expect.stringContaining('does not match the body signed with the webhook secret') } });
+    const unsigned = await deliver('issues', payload, { signature: null });
+    expect(unsigned.status).toBe(401);
+    const tampered = JSON.parse(JSON.stringify(payload));
+    const signed = `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(JSON.stringify(payload)).digest('hex')}`;
+    tampered.issue.title = '[gh-never] tampered';
+    expect((await deliver('issues', tampered, { signature: signed })).status).toBe(401);
+    const stale = example('issues', 'labeled'); // as recorded in 2019
+    stale.label.name = 'errand';
+    expect(await deliver('issues', stale)).toMatchObject({ status: 400, body: { message: expect.stringContaining('stale delivery: the issues event happened at 2019-05-15T15:20:18.000Z') } });
+    expect(coder.requests).toHaveLength(0);
+
+    const id = randomUUID();
+    model.script('[gh-once]', [FIX, FINISH]);
+    payload.issue.title = '[gh-once] start once';
+    const first = await deliver('issues', payload, { id });
+    const replay = await deliver('issues', payload, { id });
+    expect(first.body.status).toBe('task_started');
+    expect(replay).toMatchObject({ status: 202, body: { status: 'duplicate' } });
+    await waitForStatus(errand, first.body.taskId, 'completed');
+    expect(github.pulls.filter((p) => p.title.startsWith('[gh-once]'))).toHaveLength(1);
+  });
+
+  it('turns a review comment mentioning the bot into a follow-up on the same branch and PR, from writers only', async () => {
+    github.addRepo('octo/iterate', BUGGY_SUM, { collaborators: { Codertocat: 'write', reader: 'read' } });
+    model.script('[gh-iterate]', [FIX, FINISH]);
+    const id = await createTask(errand, { repo: 'octo/iterate', prompt: '[gh-iterate] Fix sum.' });
+    const first = await waitForStatus(errand, id, 'completed');
+    const pullsBefore = github.pulls.length;
+
+    const comment = (login: string) => {
+      const p = example('pull_request_review_comment', 'created');
+      p.repository.full_name = 'octo/iterate';
+      p.pull_request.number = first.pr.number;
+      p.pull_request.head.ref = `errand/${id}`;
+      p.pull_request.base.ref = 'main';
+      p.comment.body = '@errand-bot please add a comment above sum';
+      p.comment.updated_at = now();
+      p.sender.login = login;
+      return p;
+    };
+    const fromReader = await deliver('pull_request_review_comment', comment('reader'));
+    expect(fromReader).toMatchObject({ status: 202, body: { status: 'ignored', detail: 'reader has read access to octo/iterate; only people with write access steer Errand' } });
+
+    const followUp = model.script('please add a comment above sum', [
+      (req: ChatRequest) => (req.messages[1]?.content?.includes('Follow-up on pull request') ? call('edit_file', { path: 'sum.js', old: 'exports', new: '// adds\nexports' }) : FINISH),
+      FINISH,
+    ]);
+    const res = await deliver('pull_request_review_comment', comment('Codertocat'));
+    expect(res).toMatchObject({ status: 202, body: { status: 'task_started', detail: `follow-up on #${first.pr.number} (errand/${id})` } });
+    const task = await waitForStatus(errand, res.body.taskId, 'completed');
+    expect(followUp.requests.length).toBeGreaterThan(0);
+    expect(task.pr.number).toBe(first.pr.number);
+    expect(github.pulls).toHaveLength(pullsBefore); // updated, not a new one
+    const bare = github.bareRepo('octo', 'iterate');
+    expect(git(bare, 'show', `errand/${id}:sum.js`)).toBe('// adds\nexports.sum = (a, b) => a + b;\n');
+    expect(git(bare, 'rev-list', '--count', `main..errand/${id}`).trim()).toBe('1');
+    expect(github.comments.some((c) => c.repo === 'iterate' && c.number === first.pr.number && c.body.includes('Errand is on it'))).toBe(true);
+  });
+
+  it('signals a task that still waits for feedback instead of starting another', async () => {
+    github.addRepo('octo/waiting', BUGGY_SUM, { collaborators: { Codertocat: 'maintain' } });
+    const coder = model.script('[gh-wait]', [
+      FIX,
+      FINISH,
+      (req: ChatRequest) => (req.messages.at(-1)?.content?.includes('Feedback on the pull request from @Codertocat') ? call('write_file', { path: 'README.md', content: '# sum\n' }) : FINISH),
+      FINISH,
+    ]);
+    const id = await createTask(errand, { repo: 'octo/waiting', prompt: '[gh-wait] Fix sum.', awaitFeedbackMinutes: 0.25 });
+    const waiting = await eventually(async () => {
+      const s = (await api(errand.url, 'GET', `/tasks/${id}`)).body;
+      return s.phase === 'awaiting_feedback' ? s : undefined;
+    }, 60_000, 'the task to wait for feedback');
+    const review = example('pull_request_review', 'submitted');
+    review.repository.full_name = 'octo/waiting';
+    review.pull_request.number = waiting.pr.number;
+    review.pull_request.head.ref = `errand/${id}`;
+    review.review.body = 'Thanks @errand-bot: add a README too.';
+    review.review.submitted_at = now();
+    const res = await deliver('pull_request_review', review);
+    expect(res).toMatchObject({ status: 202, body: { status: 'feedback_sent', taskId: id } });
+    const task = await waitForStatus(errand, id, 'completed');
+    expect(task.feedbackRounds).toBe(1);
+    expect(coder.requests).toHaveLength(4);
+    expect(git(github.bareRepo('octo', 'waiting'), 'show', `errand/${id}:README.md`)).toBe('# sum\n');
+  });
+});
