@@ -6,9 +6,10 @@ export default {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // Fault injection (killed workers, a restarted Temporal, 1,000-step tasks) takes minutes:
-  // `npm run test:faults` runs it, and CI runs both.
-  testPathIgnorePatterns: process.env.ERRAND_FAULT_TESTS ? ['/node_modules/'] : ['/node_modules/', '<rootDir>/test/faults/'],
+  // The long lanes run apart from `npm test` (CI runs every lane): fault injection (killed
+  // workers, a restarted Temporal, 1,000 steps; `npm run test:faults`) and Kubernetes (a real
+  // kube-apiserver and helm; `npm run test:k8s`). ERRAND_TEST_LANE names the lane being run.
+  testPathIgnorePatterns: process.env.ERRAND_TEST_LANE ? ['/node_modules/'] : ['/node_modules/', '<rootDir>/test/faults/', '<rootDir>/test/k8s/'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
@@ -22,6 +23,6 @@ export default {
   },
   globalSetup: '<rootDir>/test/support/global-setup.mjs',
   globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
-  testTimeout: process.env.ERRAND_FAULT_TESTS ? 600_000 : 120_000,
+  testTimeout: process.env.ERRAND_TEST_LANE ? 600_000 : 120_000,
   maxWorkers: 2,
 };

@@ -2,7 +2,8 @@
 // so tests pass real local providers and production passes Kubernetes/GitHub ones.
 import { ApplicationFailure } from '@temporalio/common';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { FailureType, type ModelTurnResult, type PullRequestRef, type ReviewResult, type TestResult, type ToolCall, type ToolOutcome } from '../workflows/contracts.js';
+import { z } from 'zod';
+import { FailureType, IMAGE_REFERENCE, type ModelTurnResult, type PullRequestRef, type ReviewResult, type TestResult, type ToolCall, type ToolOutcome } from '../workflows/contracts.js';
 import { fitToWindow } from './agent/context-window.js';
 import { loadConversation, saveStep } from './agent/conversation.js';
 import { callCost, type ModelClient } from './agent/model-client.js';
@@ -24,6 +25,8 @@ import type { Redactor } from './store/redactor.js';
 
 export interface ActivityDeps {
   sandboxes: SandboxProvider;
+  /** What Temporal says of a workflow, for the reaper. */
+  workflows?: { status(workflowId: string): Promise<'running' | 'closed' | 'unknown'> };
   forge: Forge;
   /** Undefined when no model is configured: the API refuses tasks before they get here. */
   models: { coder?: ModelClient; reviewer?: ModelClient };
@@ -42,7 +45,7 @@ const MAX_SUMMARY_BYTES = 8_000;
 const ENDING_FIELDS: Record<string, string> = { finish: 'summary', submit_plan: 'plan' };
 const MAX_TEXT_BYTES = 2_000;
 
-export function createActivities({ sandboxes, forge, models, store, redactor, limits }: ActivityDeps) {
+export function createActivities({ sandboxes, workflows, forge, models, store, redactor, limits }: ActivityDeps) {
   const connect = async (sandboxId: string, signal?: AbortSignal) =>
     new SandboxdClient(sandboxId, await sandboxes.endpoint(sandboxId), signal);
   const event = (taskId: string, e: Parameters<typeof recordEvent>[2]) => recordEvent(store, taskId, e);
@@ -64,7 +67,7 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
   };
 
   return redactFailures(redactor, {
-    async provisionSandbox(req: { taskId: string; sandboxId: string; allowNetwork: boolean }): Promise<{ sandboxId: string }> {
+    async provisionSandbox(req: { taskId: string; sandboxId: string; allowNetwork: boolean; image?: string }): Promise<{ sandboxId: string }> {
       const sandbox = await sandboxes.provision(req);
       await event(req.taskId, { id: `sandbox:${sandbox.sandboxId}`, type: 'sandbox_provisioned', sandboxId: sandbox.sandboxId, provider: sandboxes.name });
       return sandbox;
@@ -72,6 +75,22 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
 
     async destroySandbox(req: { sandboxId: string }): Promise<void> {
       await sandboxes.destroy(req.sandboxId);
+    },
+
+    /** Deletes the sandboxes whose workflow has closed or is unknown; keeps those still running. */
+    async reapSandboxes(): Promise<{ deleted: { sandboxId: string; workflowId?: string; why: string }[]; kept: number }> {
+      const deleted: { sandboxId: string; workflowId?: string; why: string }[] = [];
+      let kept = 0;
+      for (const { sandboxId, workflowId } of await sandboxes.list()) {
+        const status = workflowId && workflows ? await workflows.status(workflowId) : 'unknown';
+        if (status === 'running') {
+          kept++;
+          continue;
+        }
+        await sandboxes.destroy(sandboxId);
+        deleted.push({ sandboxId, workflowId, why: workflowId ? `workflow ${workflowId} is ${status}` : 'no workflow is named on it' });
+      }
+      return { deleted, kept };
     },
 
     async prepareWorkspace(req: {
@@ -97,10 +116,12 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       return prepared;
     },
 
-    async setupRepository(req: { taskId: string; sandboxId: string; setupScript?: string; network: boolean }): Promise<RepoSetup> {
+    /** `network`: for the setup script; `agentNetwork`: for everything after it. */
+    async setupRepository(req: { taskId: string; sandboxId: string; setupScript?: string; network: boolean; agentNetwork?: boolean }): Promise<RepoSetup> {
       const setup = await withHeartbeat(async (signal) =>
         setupRepository(await connect(req.sandboxId, signal), store, { ...req, timeoutMs: limits.setupTimeoutMs }),
       );
+      if (req.network && req.agentNetwork === false) await sandboxes.restrictEgress?.(req.sandboxId);
       await event(req.taskId, { id: `setup:${req.sandboxId}`, type: 'setup_finished', instructionsFrom: setup.instructionsFrom ?? null, setupLogKey: setup.setupLogKey ?? null });
       return setup;
     },
@@ -273,8 +294,14 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
     },
 
     /** Fails at once, with the forge's message, on a missing repo or branch or missing permissions. */
-    async checkRepository(req: { repo: string; baseBranch: string }): Promise<{ baseBranch: string }> {
-      return forge.checkRepository(req.repo, req.baseBranch);
+    /**
+     * Also reads the repository's `.errand/sandbox.json`, where a repository names the sandbox
+     * image its toolchain needs (`{"image": "ghcr.io/acme/sandbox-node22:1"}`).
+     */
+    async checkRepository(req: { repo: string; baseBranch: string }): Promise<{ baseBranch: string; sandboxImage?: string }> {
+      const { baseBranch } = await forge.checkRepository(req.repo, req.baseBranch);
+      const raw = await forge.readFile(req.repo, baseBranch, SANDBOX_CONFIG_FILE);
+      return { baseBranch, ...(raw !== undefined && { sandboxImage: parseSandboxConfig(raw) }) };
     },
 
     /** The diff travels by key (claim-check): it can be far larger than a history payload. */
@@ -299,6 +326,21 @@ export function createActivities({ sandboxes, forge, models, store, redactor, li
       await forge.comment({ ...req, body: redactor.redact(req.body) });
     },
   });
+}
+
+const SANDBOX_CONFIG_FILE = '.errand/sandbox.json';
+const SandboxConfig = z.strictObject({ image: z.string().regex(IMAGE_REFERENCE, 'must be an image reference') });
+
+function parseSandboxConfig(raw: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw ApplicationFailure.nonRetryable(`${SANDBOX_CONFIG_FILE} is not JSON; it should read {"image": "<image reference>"}`, FailureType.RepoUnavailable);
+  }
+  const config = SandboxConfig.safeParse(parsed);
+  if (!config.success) throw ApplicationFailure.nonRetryable(`${SANDBOX_CONFIG_FILE} is not valid: ${z.prettifyError(config.error)}`, FailureType.RepoUnavailable);
+  return config.data.image;
 }
 
 function parseField(args: string, field: string): string | undefined {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { GitHubSettings } from '../activities/forge/github.js';
+import type { EgressRule, KubernetesSandboxOptions } from '../activities/sandbox/kubernetes.js';
 import type { ModelSettings } from '../activities/agent/model-client.js';
 import { NETWORK_POLICIES, type Budget, type NetworkPolicy } from '../workflows/contracts.js';
 
@@ -64,6 +65,30 @@ const Env = z.object({
   ERRAND_SANDBOX_HIDE: list(':'),
   ERRAND_REDACT: list(','),
   ERRAND_FORGE: z.enum(['local', 'github']).default('local'),
+  ERRAND_SANDBOX_PROVIDER: z.enum(['local', 'kubernetes']).default('local'),
+  ERRAND_KUBECONFIG: optionalText,
+  ERRAND_K8S_NAMESPACE: z.string().min(1).default('errand-sandboxes'),
+  ERRAND_K8S_SANDBOX_IMAGE: z.string().min(1).default('ghcr.io/errand-dev/errand-sandbox:0.1.0'),
+  ERRAND_K8S_SANDBOX_SERVICE_ACCOUNT: z.string().min(1).default('errand-sandbox'),
+  ERRAND_K8S_CPU_REQUEST: z.string().min(1).default('500m'),
+  ERRAND_K8S_CPU_LIMIT: z.string().min(1).default('2'),
+  ERRAND_K8S_MEMORY_REQUEST: z.string().min(1).default('1Gi'),
+  ERRAND_K8S_MEMORY_LIMIT: z.string().min(1).default('4Gi'),
+  ERRAND_K8S_ACTIVE_DEADLINE_SECONDS: positiveInt.default(86_400),
+  ERRAND_K8S_READY_TIMEOUT_SECONDS: positiveInt.default(300),
+  ERRAND_K8S_SANDBOXD_PORT: port.default(8080),
+  ERRAND_K8S_WORKER_NAMESPACE: z.string().min(1).default('errand'),
+  ERRAND_K8S_WORKER_LABELS: z.string().default('app.kubernetes.io/name=errand,app.kubernetes.io/component=worker').transform((v, ctx) => labelsOf(v, ctx)),
+  ERRAND_K8S_EGRESS_GIT: z.string().default('').transform((v, ctx) => egressOf(v, ctx)),
+  ERRAND_K8S_EGRESS_ALLOWLIST: z.string().default('').transform((v, ctx) => egressOf(v, ctx)),
+  ERRAND_REAPER_INTERVAL_MINUTES: z.coerce.number().int().min(0).default(10),
+  ERRAND_API_TOKENS: list(','),
+  ERRAND_TEMPORAL_API_KEY: optionalText,
+  ERRAND_TEMPORAL_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  ERRAND_TEMPORAL_TLS_CA_FILE: optionalText,
+  ERRAND_TEMPORAL_TLS_CERT_FILE: optionalText,
+  ERRAND_TEMPORAL_TLS_KEY_FILE: optionalText,
+  ERRAND_TEMPORAL_TLS_SERVER_NAME: optionalText,
   ERRAND_GITHUB_API_URL: z.string().url().default('https://api.github.com'),
   ERRAND_GITHUB_GIT_URL: z.string().min(1).default('https://github.com/{owner}/{repo}.git'),
   ERRAND_GITHUB_TOKEN: optionalText,
@@ -80,10 +105,43 @@ const Env = z.object({
   TEMPORAL_CLI: optionalText,
 });
 
+/** `cidr[:port]` entries, comma-separated: where a sandbox pod may connect. */
+function egressOf(value: string, ctx: z.RefinementCtx): EgressRule[] {
+  const rules: EgressRule[] = [];
+  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const m = /^([0-9a-fA-F.:]+\/\d{1,3})(?::(\d{1,5}))?$/.exec(entry);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" is not cidr[:port], e.g. 140.82.112.0/20:443` });
+      continue;
+    }
+    rules.push({ cidr: m[1]!, ...(m[2] ? { port: Number(m[2]) } : {}) });
+  }
+  return rules;
+}
+
+/** `key=value` pairs, comma-separated. */
+function labelsOf(value: string, ctx: z.RefinementCtx): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const pair of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const [k, v] = pair.split('=');
+    if (!k || v === undefined) ctx.addIssue({ code: 'custom', message: `"${pair}" is not key=value` });
+    else labels[k] = v;
+  }
+  return labels;
+}
+
 export interface Config {
   stateDir: string;
   api: { host: string; port: number; publicUrl?: string };
-  temporal: { address: string; namespace: string; uiUrl: string; taskQueue: string };
+  temporal: {
+    address: string;
+    namespace: string;
+    uiUrl: string;
+    taskQueue: string;
+    apiKey?: string;
+    /** Off, on with the system's CAs, or with a CA and a client certificate (mTLS). */
+    tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
+  };
   dev: { temporalPort: number; uiPort: number };
   /** Undefined until ERRAND_MODEL_BASE_URL and ERRAND_MODEL are both set. */
   model?: ModelSettings;
@@ -93,12 +151,17 @@ export interface Config {
   /** How long a repository's setup script may run. */
   setupTimeoutMs: number;
   sandbox: {
+    provider: 'local' | 'kubernetes';
+    kubernetes: Omit<KubernetesSandboxOptions, 'kubeConfig'> & { kubeconfig?: string };
+    reaperIntervalMinutes: number;
     confinement: 'auto' | 'bubblewrap' | 'none';
     /** Names of worker environment variables passed into sandbox commands (proxies, registries). */
     envAllowlist: string[];
     /** Host paths hidden from sandbox commands, besides Errand's state directory. */
     hide: string[];
   };
+  /** Bearer tokens the API accepts; without any the API is open (fine on loopback, not beyond). */
+  apiTokens: string[];
   /** Where repositories and pull requests live. */
   forge: { kind: 'local' } | { kind: 'github'; github: GitHubSettings };
   /** GitHub webhooks (POST /webhooks/github); off without a secret. */
@@ -132,6 +195,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       namespace: e.ERRAND_TEMPORAL_NAMESPACE,
       uiUrl: e.ERRAND_TEMPORAL_UI_URL.replace(/\/$/, ''),
       taskQueue: e.ERRAND_TASK_QUEUE,
+      apiKey: e.ERRAND_TEMPORAL_API_KEY,
+      tls:
+        e.ERRAND_TEMPORAL_TLS || e.ERRAND_TEMPORAL_TLS_CERT_FILE
+          ? { caFile: e.ERRAND_TEMPORAL_TLS_CA_FILE, certFile: e.ERRAND_TEMPORAL_TLS_CERT_FILE, keyFile: e.ERRAND_TEMPORAL_TLS_KEY_FILE, serverName: e.ERRAND_TEMPORAL_TLS_SERVER_NAME }
+          : undefined,
     },
     dev: { temporalPort: e.ERRAND_DEV_TEMPORAL_PORT, uiPort: e.ERRAND_DEV_UI_PORT },
     model:
@@ -158,7 +226,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     reviewer: reviewerSettings(e),
     setupTimeoutMs: e.ERRAND_SETUP_TIMEOUT_SECONDS * 1000,
-    sandbox: { confinement: e.ERRAND_SANDBOX_CONFINEMENT, envAllowlist: e.ERRAND_SANDBOX_ENV, hide: e.ERRAND_SANDBOX_HIDE },
+    sandbox: {
+      provider: e.ERRAND_SANDBOX_PROVIDER,
+      kubernetes: {
+        kubeconfig: e.ERRAND_KUBECONFIG,
+        namespace: e.ERRAND_K8S_NAMESPACE,
+        image: e.ERRAND_K8S_SANDBOX_IMAGE,
+        serviceAccount: e.ERRAND_K8S_SANDBOX_SERVICE_ACCOUNT,
+        resources: {
+          requests: { cpu: e.ERRAND_K8S_CPU_REQUEST, memory: e.ERRAND_K8S_MEMORY_REQUEST },
+          limits: { cpu: e.ERRAND_K8S_CPU_LIMIT, memory: e.ERRAND_K8S_MEMORY_LIMIT },
+        },
+        activeDeadlineSeconds: e.ERRAND_K8S_ACTIVE_DEADLINE_SECONDS,
+        readyTimeoutMs: e.ERRAND_K8S_READY_TIMEOUT_SECONDS * 1000,
+        sandboxdPort: e.ERRAND_K8S_SANDBOXD_PORT,
+        worker: { namespace: e.ERRAND_K8S_WORKER_NAMESPACE, labels: e.ERRAND_K8S_WORKER_LABELS },
+        egress: { git: e.ERRAND_K8S_EGRESS_GIT, allowlist: e.ERRAND_K8S_EGRESS_ALLOWLIST },
+      },
+      reaperIntervalMinutes: e.ERRAND_REAPER_INTERVAL_MINUTES,
+      confinement: e.ERRAND_SANDBOX_CONFINEMENT,
+      envAllowlist: e.ERRAND_SANDBOX_ENV,
+      hide: e.ERRAND_SANDBOX_HIDE,
+    },
+    apiTokens: e.ERRAND_API_TOKENS,
     forge: github ? { kind: 'github', github } : { kind: 'local' },
     webhooks: {
       secret: e.ERRAND_GITHUB_WEBHOOK_SECRET,
@@ -172,6 +262,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.ERRAND_GITHUB_TOKEN,
       github && 'privateKey' in github.auth ? github.auth.privateKey : undefined,
       e.ERRAND_GITHUB_WEBHOOK_SECRET,
+      e.ERRAND_TEMPORAL_API_KEY,
+      ...e.ERRAND_API_TOKENS,
       ...e.ERRAND_REDACT,
     ].filter((s): s is string => Boolean(s)),
     logLevel: e.ERRAND_LOG_LEVEL,

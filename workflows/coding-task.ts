@@ -229,12 +229,12 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
 
   async function provisionAndPrepare(restoreFrom?: string): Promise<void> {
     const id = sandboxId!;
-    await sandbox.provisionSandbox({ taskId, sandboxId: id, allowNetwork: input.network === 'on' });
+    await sandbox.provisionSandbox({ taskId, sandboxId: id, allowNetwork: input.network === 'on', image: state.sandboxImage });
     const prepared = await workspace.prepareWorkspace({ taskId, sandboxId: id, repo: input.repo, baseBranch: state.baseBranch, branch, testCommand: input.testCommand, restoreFrom });
     // The base of a follow-up is where its branch left the base branch, not the base's tip.
     baseSha ||= prepared.baseSha;
     testCommand ??= prepared.testCommand;
-    const setup = await workspace.setupRepository({ taskId, sandboxId: id, setupScript: input.setupScript, network: input.network !== 'off' });
+    const setup = await workspace.setupRepository({ taskId, sandboxId: id, setupScript: input.setupScript, network: input.network !== 'off', agentNetwork: input.network === 'on' });
     instructionsKey ??= setup.instructionsKey;
     state.instructionsFrom ??= setup.instructionsFrom;
   }
@@ -440,7 +440,9 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
     if (!carried) {
       // A missing repo or branch, or no permission, ends the task now with the forge's message.
       // An empty base branch means the repository's default, which the forge knows.
-      state.baseBranch = (await forge.checkRepository({ repo: input.repo, baseBranch: input.baseBranch })).baseBranch;
+      const repository = await forge.checkRepository({ repo: input.repo, baseBranch: input.baseBranch });
+      state.baseBranch = repository.baseBranch;
+      state.sandboxImage = input.sandboxImage ?? repository.sandboxImage;
       if (input.notify) await forge.comment({ repo: input.repo, number: input.notify.issueNumber, body: startedComment(input) });
       enter('provisioning', 'provisioning a sandbox');
       sandboxId = taskId;

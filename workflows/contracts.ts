@@ -8,6 +8,7 @@ import type { Budget, BudgetName } from './budget.js';
 export type { Budget, BudgetName };
 
 export const TASK_WORKFLOW_TYPE = 'codingTask';
+export const REAPER_WORKFLOW_TYPE = 'sandboxReaper';
 
 /** Who may reach the network from the sandbox: nobody, the setup script only, or every command. */
 export const NETWORK_POLICIES = ['off', 'setup', 'on'] as const;
@@ -41,6 +42,8 @@ export interface TaskInput {
   coAuthor?: string;
   /** After the PR is out, wait this long for feedback (a review comment, a message) and do another round. */
   awaitFeedbackMinutes?: number;
+  /** The sandbox image (Kubernetes): overrides the repository's `.errand/sandbox.json` and the default. */
+  sandboxImage?: string;
   /** Where people see this task, for the PR body. */
   links?: { task?: string; temporalUi?: string };
   /** An issue or PR to comment on when the task starts (the one a webhook came from). */
@@ -114,6 +117,8 @@ export interface TaskState {
   planApprovedBy?: string;
   /** The last work in progress committed and pushed to the task branch. */
   checkpoint?: { sha: string; step: number };
+  /** The sandbox image the task runs in, when the task or repository named one. */
+  sandboxImage?: string;
   /** Sandboxes lost and replaced so far. */
   sandboxLosses: number;
   /** Steering messages accepted and handed to the model so far. */
@@ -194,6 +199,9 @@ export const ErrandRequester = defineSearchAttributeKey('ErrandRequester', Searc
 export const SEARCH_ATTRIBUTES = [ErrandRepo, ErrandPhase, ErrandRequester];
 
 export const taskWorkflowId = (taskId: string) => `task-${taskId}`;
+
+/** A container image reference: registry/path:tag, optionally @sha256:digest. */
+export const IMAGE_REFERENCE = /^[\w.-]+(?::\d+)?(?:\/[\w.-]+)*(?::[\w.-]+)?(?:@sha256:[a-f0-9]{64})?$/;
 export const taskBranch = (taskId: string) => `errand/${taskId}`;
 
 /** Stable failure types thrown by activities (ApplicationFailure.type). */
@@ -212,6 +220,8 @@ export const FailureType = {
   /** The forge refused: no such repo or branch, no permission, a protected branch. */
   ForgeRejected: 'ForgeRejected',
   PushRejected: 'PushRejected',
+  /** The sandbox cannot start (an image that cannot be pulled, an unschedulable pod, a crash loop). */
+  SandboxUnavailable: 'SandboxUnavailable',
 } as const;
 
 /** One tool call the model asked for, as the workflow sees it. */

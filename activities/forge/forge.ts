@@ -40,6 +40,8 @@ export interface Forge {
    * `baseBranch` means the repository's default branch, which it returns.
    */
   checkRepository(repo: string, baseBranch: string): Promise<{ baseBranch: string }>;
+  /** A file of the repository at `ref`, or undefined when it has none (read before any sandbox exists). */
+  readFile(repo: string, ref: string, path: string): Promise<string | undefined>;
   /** Read access, for the clone inside the sandbox before the agent starts. */
   cloneRemote(repo: string): Promise<GitRemote>;
   /** Write access, for the push step, which runs in the worker. */

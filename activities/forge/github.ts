@@ -52,6 +52,18 @@ export class GitHubForge implements Forge {
     return { baseBranch: branch };
   }
 
+  async readFile(repo: string, ref: string, file: string): Promise<string | undefined> {
+    const name = this.name_(repo);
+    const octokit = await this.client(name);
+    try {
+      const { data } = await octokit.rest.repos.getContent({ ...name, path: file, ref });
+      return !Array.isArray(data) && data.type === 'file' && 'content' in data ? Buffer.from(data.content, 'base64').toString('utf8') : undefined;
+    } catch (err) {
+      if (err instanceof RequestError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
   cloneRemote(repo: string): Promise<GitRemote> {
     return this.remote(repo, 'read');
   }

@@ -1,10 +1,15 @@
 // The local forge: repositories are git URLs or paths the worker can reach, and pull requests
 // are JSON records on disk. The embedded default; iteration on a PR goes through
 // POST /tasks/:id/messages while the task waits for feedback.
+import { execFile } from 'node:child_process';
 import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { PullRequestRef } from '../../workflows/contracts.js';
+import { localRepoPath } from '../git/workspace.js';
 import type { Forge, GitRemote, OpenPullRequest, UpdatePullRequest } from './forge.js';
+
+const run = promisify(execFile);
 
 export interface LocalPullRequest extends OpenPullRequest {
   number: number;
@@ -22,6 +27,16 @@ export class LocalForge implements Forge {
   /** The API already probed the repository and branch with git ls-remote (and resolved the default). */
   async checkRepository(_repo: string, baseBranch: string): Promise<{ baseBranch: string }> {
     return { baseBranch };
+  }
+
+  /** Only repositories on this host (a path or file:// URL) can be read before cloning. */
+  async readFile(repo: string, ref: string, file: string): Promise<string | undefined> {
+    const local = localRepoPath(repo);
+    if (!local) return undefined;
+    return run('git', ['--git-dir', local, 'show', `${ref}:${file}`], { maxBuffer: 1024 * 1024 }).then(
+      (r) => r.stdout,
+      () => undefined,
+    );
   }
 
   async cloneRemote(repo: string): Promise<GitRemote> {

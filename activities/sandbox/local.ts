@@ -3,7 +3,7 @@
 // the sandbox (and the command running in it) down with it; a new worker finds it by its id.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Confinement } from './bubblewrap.js';
@@ -25,6 +25,7 @@ interface SandboxMeta {
   pid: number;
   port: number;
   token: string;
+  taskId?: string;
 }
 
 export class LocalSandboxProvider implements SandboxProvider {
@@ -81,7 +82,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     for (;;) {
       const port = await readFile(portFile, 'utf8').catch(() => undefined);
       if (port) {
-        await writeFile(this.metaFile(sandboxId), JSON.stringify({ pid: child.pid!, port: Number(port), token } satisfies SandboxMeta), { mode: 0o600 });
+        await writeFile(this.metaFile(sandboxId), JSON.stringify({ pid: child.pid!, port: Number(port), token, taskId: spec.taskId } satisfies SandboxMeta), { mode: 0o600 });
         return { sandboxId };
       }
       if (child.exitCode !== null || Date.now() > deadline) {
@@ -114,6 +115,16 @@ export class LocalSandboxProvider implements SandboxProvider {
       signalGroup(meta.pid, 'SIGKILL');
     }
     await rm(this.sandboxDir(sandboxId), { recursive: true, force: true });
+  }
+
+  async list(): Promise<{ sandboxId: string; workflowId?: string }[]> {
+    const ids = await readdir(this.opts.dir).catch(() => [] as string[]);
+    const out: { sandboxId: string; workflowId?: string }[] = [];
+    for (const sandboxId of ids.filter((id) => /^[A-Za-z0-9_-]+$/.test(id))) {
+      const meta = await this.meta(sandboxId).catch(() => undefined);
+      out.push({ sandboxId, workflowId: meta?.taskId ? `task-${meta.taskId}` : undefined });
+    }
+    return out;
   }
 
   private sandboxDir(sandboxId: string): string {

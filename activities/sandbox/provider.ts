@@ -9,6 +9,8 @@ export interface SandboxSpec {
   sandboxId: string;
   /** Whether commands may reach the network (the task's policy). */
   allowNetwork: boolean;
+  /** The image to run (Kubernetes), when the task or repository names its own. */
+  image?: string;
 }
 
 export interface SandboxEndpoint {
@@ -25,6 +27,13 @@ export interface SandboxProvider {
   /** Idempotent: destroying a sandbox that is already gone succeeds. */
   destroy(sandboxId: string): Promise<void>;
   status(sandboxId: string): Promise<'running' | 'gone'>;
+  /**
+   * Narrows egress after the setup script for a task whose policy is `setup`, where the sandbox
+   * cannot tell commands apart (Kubernetes); the local sandbox decides per command instead.
+   */
+  restrictEgress?(sandboxId: string): Promise<void>;
+  /** Every sandbox this provider runs, with the workflow each belongs to, for the reaper. */
+  list(): Promise<{ sandboxId: string; workflowId?: string }[]>;
 }
 
 export function sandboxGone(sandboxId: string, why: string): ApplicationFailure {

@@ -2,16 +2,17 @@
 import 'reflect-metadata';
 import type { IncomingMessage } from 'node:http';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Client } from '@temporalio/client';
 import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
 import { stateDirs, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { ApiTokenGuard } from './auth/api-token.guard.js';
 import { HealthController } from './health/health.controller.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
-import { forgeFromConfig } from '../forge-from-config.js';
+import { forgeFromConfig } from '../providers.js';
 import { ARTIFACT_STORE, CONFIG, FORGE, LOGGER, TEMPORAL_CLIENT } from './tokens.js';
 import { GitHubWebhooksController } from './webhooks/github-webhooks.controller.js';
 import { GitHubWebhooksService } from './webhooks/github-webhooks.service.js';
@@ -29,6 +30,7 @@ class ApiModule {
         // Read-only here: the worker writes (and redacts) everything the API shows.
         { provide: ARTIFACT_STORE, useValue: new LocalArtifactStore(stateDirs(config).artifacts) },
         { provide: FORGE, useValue: forgeFromConfig(config) },
+        { provide: APP_GUARD, useClass: ApiTokenGuard },
         TasksService,
         GitHubWebhooksService,
       ],

@@ -5,6 +5,7 @@ import { Client, Connection } from '@temporalio/client';
 import { startApi } from '../api/server.js';
 import { ConfigError, loadConfig, stateDirs, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
+import { temporalConnectionOptions } from '../temporal-connection.js';
 import { startWorker } from '../worker/worker.js';
 import { ensureBubblewrap } from './bubblewrap-install.js';
 import { registerTaskCommands } from './task-commands.js';
@@ -24,7 +25,7 @@ async function serve(config: Config, log: Logger, parts: { api: boolean; worker:
     });
   }
   if (parts.api) {
-    const connection = await Connection.connect({ address: config.temporal.address });
+    const connection = await Connection.connect(temporalConnectionOptions(config));
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const api = await startApi(config, client, log);
     stops.unshift(async () => {

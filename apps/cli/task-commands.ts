@@ -6,6 +6,7 @@ import { parseServerSentEvents } from './server-sent-events.js';
 
 interface Options {
   api: string;
+  token?: string;
 }
 
 class ApiError extends Error {}
@@ -15,7 +16,7 @@ async function call(opts: Options, method: string, route: string, body?: unknown
   try {
     res = await fetch(`${opts.api.replace(/\/$/, '')}${route}`, {
       method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...authorization(opts), ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
@@ -27,6 +28,7 @@ async function call(opts: Options, method: string, route: string, body?: unknown
   return parsed;
 }
 
+const authorization = (opts: Options): Record<string, string> => (opts.token ? { authorization: `Bearer ${opts.token}` } : {});
 const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 const positiveNumber = (value: string) => {
   const n = Number(value);
@@ -38,7 +40,8 @@ export function registerTaskCommands(program: Command): void {
   const task = program
     .command('task')
     .description('create, inspect and control tasks through the API')
-    .option('--api <url>', 'the Errand API', process.env.ERRAND_API_URL ?? 'http://127.0.0.1:3000');
+    .option('--api <url>', 'the Errand API', process.env.ERRAND_API_URL ?? 'http://127.0.0.1:3000')
+    .option('--token <token>', 'an API token (ERRAND_API_TOKEN), when the API asks for one', process.env.ERRAND_API_TOKEN);
   const opts = () => task.opts<Options>();
   const run = (action: (...args: any[]) => Promise<unknown>) => async (...args: any[]) => {
     try {
@@ -103,7 +106,7 @@ export function registerTaskCommands(program: Command): void {
     .description('follow the event stream until the task ends (one JSON line per event)')
     .action(
       run(async (id: string) => {
-        const res = await fetch(`${opts().api.replace(/\/$/, '')}/tasks/${id}/events`).catch((err: Error) => {
+        const res = await fetch(`${opts().api.replace(/\/$/, '')}/tasks/${id}/events`, { headers: authorization(opts()) }).catch((err: Error) => {
           throw new ApiError(`cannot reach the Errand API at ${opts().api} (${err.message})`);
         });
         if (!res.ok || !res.body) throw new ApiError(`${res.status}: ${((await res.json()) as { message?: string }).message}`);

@@ -2,16 +2,18 @@
 // workflows. Embedded defaults: local sandbox, local forge, local artifact directory.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { OpenAIModelClient } from '../../activities/agent/model-client.js';
 import { createActivities } from '../../activities/index.js';
-import { LocalSandboxProvider } from '../../activities/sandbox/local.js';
 import { LocalArtifactStore, RedactingStore } from '../../activities/store/artifact-store.js';
 import { Redactor } from '../../activities/store/redactor.js';
 import { stateDirs, type Config } from '../config.js';
-import { forgeFromConfig } from '../forge-from-config.js';
+import { forgeFromConfig, sandboxesFromConfig } from '../providers.js';
+import { temporalConnectionOptions } from '../temporal-connection.js';
 import type { Logger } from '../logger.js';
 import { chooseConfinement } from './confinement.js';
+import { ensureReaperSchedule, workflowStatus } from './sandbox-reaper.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -41,15 +43,19 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   }
   const dirs = stateDirs(config);
   const redactor = new Redactor(config.secrets);
-  const confinement = await chooseConfinement(config, log);
-  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  // bubblewrap confines the local sandbox; a Kubernetes pod is confined by its own spec.
+  const confinement = config.sandbox.provider === 'local' ? await chooseConfinement(config, log) : undefined;
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  // A client too, for what activities ask Temporal (the reaper) and for the reaper's schedule.
+  const clientConnection = await Connection.connect(temporalConnectionOptions(config));
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const activities = createActivities({
-    sandboxes: new LocalSandboxProvider({
-      dir: dirs.sandboxes,
+    sandboxes: sandboxesFromConfig(config, {
       sandboxdCommand: sandboxdCommand(),
       confinement: confinement && { bwrap: confinement.bwrap, hide: [config.stateDir, ...config.sandbox.hide] },
       env: allowlisted(process.env, config.sandbox.envAllowlist),
     }),
+    workflows: { status: (workflowId) => workflowStatus(client, workflowId) },
     forge: forgeFromConfig(config),
     models: {
       coder: config.model ? new OpenAIModelClient(config.model) : undefined,
@@ -69,8 +75,12 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     // worker that starts later retries them.
     shutdownGraceTime: '5 seconds',
   });
-  const done = worker.run().finally(() => connection.close());
-  log.info({ taskQueue: config.temporal.taskQueue, temporal: config.temporal.address }, 'worker started');
+  await ensureReaperSchedule(client, config, log);
+  const done = worker.run().finally(async () => {
+    await clientConnection.close();
+    await connection.close();
+  });
+  log.info({ taskQueue: config.temporal.taskQueue, temporal: config.temporal.address, sandboxes: config.sandbox.provider }, 'worker started');
   return {
     worker,
     done,

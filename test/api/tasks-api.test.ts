@@ -115,6 +115,25 @@ describe('GET /tasks', () => {
   });
 });
 
+describe('API tokens', () => {
+  it('asks for a bearer token when ERRAND_API_TOKENS is set, except on health probes', async () => {
+    const guarded = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS: 'first-token-123,second-token-456' } });
+    try {
+      const none = await api(guarded.url, 'GET', '/tasks');
+      expect(none.status).toBe(401);
+      expect(none.body.message).toContain('Authorization: Bearer <token>');
+      const wrong = await fetch(`${guarded.url}/tasks`, { headers: { authorization: 'Bearer first-token-12' } });
+      expect(wrong.status).toBe(401);
+      const right = await fetch(`${guarded.url}/tasks`, { headers: { authorization: 'Bearer second-token-456' } });
+      expect(right.status).toBe(200);
+      expect((await api(guarded.url, 'GET', '/health/live')).status).toBe(200);
+      expect(guarded.output()).not.toContain('second-token-456');
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
+
 describe('health', () => {
   it('is live and ready when Temporal answers', async () => {
     expect((await api(errand.url, 'GET', '/health/live')).body).toEqual({ status: 'ok' });

@@ -33,7 +33,7 @@ describe('loadConfig', () => {
     expect(c.model).toMatchObject({ contextTokens: 128_000, price: { input: 2, output: 8 } });
     expect(c.defaults).toEqual({ budget: { maxSteps: 50, maxTokens: 500_000, maxCostUsd: 2.5, maxWallClockMinutes: undefined }, network: 'off', checkpointEverySteps: 5, maxReviewRounds: 2, awaitFeedbackMinutes: 0 });
     expect(c.reviewer).toMatchObject({ baseUrl: 'http://m/v1', model: 'gpt-4.1', apiKey: 'sk-configured-key', price: { input: 2, output: 8 } });
-    expect(c.sandbox).toEqual({ confinement: 'auto', envAllowlist: ['HTTPS_PROXY', 'NPM_CONFIG_REGISTRY'], hide: [] });
+    expect(c.sandbox).toMatchObject({ provider: 'local', confinement: 'auto', envAllowlist: ['HTTPS_PROXY', 'NPM_CONFIG_REGISTRY'], hide: [] });
     expect(c.secrets).toEqual(['sk-configured-key', 'one-secret', 'another-secret']);
   });
 
@@ -42,5 +42,19 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ERRAND_MODEL_PRICES: '{"gpt": {"input": "cheap"}}' })).toThrow(/ERRAND_MODEL_PRICES/);
     expect(() => loadConfig({ ERRAND_SANDBOX_NETWORK: 'sometimes' })).toThrow(/ERRAND_SANDBOX_NETWORK/);
     expect(() => loadConfig({ ERRAND_MAX_COST_USD: '-1' })).toThrow(/ERRAND_MAX_COST_USD/);
+  });
+
+  it('reads the Kubernetes sandbox settings, egress lists included', () => {
+    const c = loadConfig({
+      ERRAND_SANDBOX_PROVIDER: 'kubernetes',
+      ERRAND_K8S_EGRESS_GIT: '140.82.112.0/20:443, 192.30.252.0/22:443',
+      ERRAND_K8S_EGRESS_ALLOWLIST: '10.0.0.0/8',
+      ERRAND_K8S_WORKER_LABELS: 'app=errand,tier=worker',
+    });
+    expect(c.sandbox.provider).toBe('kubernetes');
+    expect(c.sandbox.kubernetes.egress).toEqual({ git: [{ cidr: '140.82.112.0/20', port: 443 }, { cidr: '192.30.252.0/22', port: 443 }], allowlist: [{ cidr: '10.0.0.0/8' }] });
+    expect(c.sandbox.kubernetes.worker.labels).toEqual({ app: 'errand', tier: 'worker' });
+    expect(() => loadConfig({ ERRAND_K8S_EGRESS_GIT: 'github.com:443' })).toThrow(/ERRAND_K8S_EGRESS_GIT: "github.com:443" is not cidr\[:port\]/);
+    expect(() => loadConfig({ ERRAND_SANDBOX_PROVIDER: 'docker' })).toThrow(/ERRAND_SANDBOX_PROVIDER/);
   });
 });

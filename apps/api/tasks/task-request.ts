@@ -1,7 +1,7 @@
 // The shapes the tasks API accepts, validated at the edge; messages name the field and the fix.
 import { BadRequestException, type PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
-import { NETWORK_POLICIES } from '../../../workflows/contracts.js';
+import { IMAGE_REFERENCE, NETWORK_POLICIES } from '../../../workflows/contracts.js';
 
 export const CreateTaskBody = z.strictObject({
   repo: z
@@ -30,6 +30,10 @@ export const CreateTaskBody = z.strictObject({
   maxReviewRounds: z.number().int('must be a whole number').min(0).max(10).optional(),
   allowedPaths: z.array(z.string().trim().min(1).max(500)).max(100).optional(),
   awaitFeedbackMinutes: z.number().min(0).max(30 * 24 * 60, 'at most 30 days (43200 minutes)').optional(),
+  sandboxImage: z
+    .string()
+    .regex(IMAGE_REFERENCE, 'must be an image reference, e.g. ghcr.io/acme/sandbox:1')
+    .optional(),
 });
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 

@@ -1,0 +1,279 @@
+// The Kubernetes sandbox: one Pod per task from an image that runs sandboxd, with its token in
+// a Secret (not in the pod spec), a NetworkPolicy that admits only the worker and lets out only
+// the allowlist the task's policy permits, and labels and annotations that tie it to its task
+// and workflow. The worker reaches sandboxd at the pod IP; a pod that is deleted or evicted is
+// SandboxGone, so the workflow restores the work from its last checkpoint.
+import { randomBytes } from 'node:crypto';
+import {
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1NetworkPolicy,
+  type V1NetworkPolicyEgressRule,
+  type V1NetworkPolicyPeer,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FailureType } from '../../workflows/contracts.js';
+import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
+
+/** An egress destination: a CIDR and, optionally, one port (`140.82.112.0/20:443`). */
+export interface EgressRule {
+  cidr: string;
+  port?: number;
+}
+
+export interface KubernetesSandboxOptions {
+  kubeConfig: KubeConfig;
+  /** Where sandbox pods live (k8s/namespaces.yaml: errand-sandboxes). */
+  namespace: string;
+  image: string;
+  serviceAccount: string;
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  activeDeadlineSeconds: number;
+  readyTimeoutMs: number;
+  sandboxdPort: number;
+  /** The worker's pods: the only ones the NetworkPolicy lets reach sandboxd. */
+  worker: { namespace: string; labels: Record<string, string> };
+  egress: {
+    /** The git host, reachable from every sandbox (clone, fetch). */
+    git: EgressRule[];
+    /** Package registries and the like, for tasks whose policy allows the network. */
+    allowlist: EgressRule[];
+  };
+}
+
+export const LABELS = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  name: 'app.kubernetes.io/name',
+  task: 'errand.dev/task',
+  sandbox: 'errand.dev/sandbox',
+} as const;
+export const WORKFLOW_ANNOTATION = 'errand.dev/workflow-id';
+const TOKEN_KEY = 'token';
+
+/** Waiting reasons that no amount of waiting fixes. */
+const HOPELESS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
+
+export class KubernetesSandboxProvider implements SandboxProvider {
+  readonly name = 'kubernetes';
+  private readonly core: CoreV1Api;
+  private readonly networking: NetworkingV1Api;
+
+  constructor(private readonly opts: KubernetesSandboxOptions) {
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
+    this.networking = opts.kubeConfig.makeApiClient(NetworkingV1Api);
+  }
+
+  podName(sandboxId: string): string {
+    return `errand-${sandboxId}`;
+  }
+
+  async provision(spec: SandboxSpec): Promise<{ sandboxId: string }> {
+    const { sandboxId } = spec;
+    const name = this.podName(sandboxId);
+    const namespace = this.opts.namespace;
+    const existing = await this.readPod(name);
+    if (existing && !isGone(existing)) {
+      await this.waitUntilReady(name);
+      return { sandboxId };
+    }
+    if (existing) await this.destroy(sandboxId); // a dead pod of the same id: start afresh
+    const labels = { [LABELS.managedBy]: 'errand', [LABELS.name]: 'errand-sandbox', [LABELS.task]: spec.taskId, [LABELS.sandbox]: sandboxId };
+    await ignoreConflict(() =>
+      this.core.createNamespacedSecret({
+        namespace,
+        body: { metadata: { name, labels }, type: 'Opaque', stringData: { [TOKEN_KEY]: randomBytes(32).toString('hex') } },
+      }),
+    );
+    await ignoreConflict(() => this.networking.createNamespacedNetworkPolicy({ namespace, body: this.networkPolicy(name, labels, spec.allowNetwork) }));
+    await ignoreConflict(() => this.core.createNamespacedPod({ namespace, body: this.pod(name, labels, spec) }));
+    await this.waitUntilReady(name);
+    return { sandboxId };
+  }
+
+  /** After the setup script, a task that may not reach the network keeps only the git host. */
+  async restrictEgress(sandboxId: string): Promise<void> {
+    const name = this.podName(sandboxId);
+    await this.networking.patchNamespacedNetworkPolicy(
+      { name, namespace: this.opts.namespace, body: { spec: { egress: this.egressRules(false) } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+  }
+
+  async endpoint(sandboxId: string): Promise<SandboxEndpoint> {
+    const name = this.podName(sandboxId);
+    const pod = await this.readPod(name);
+    if (!pod) throw sandboxGone(sandboxId, `pod ${this.opts.namespace}/${name} no longer exists`);
+    if (isGone(pod)) throw sandboxGone(sandboxId, `pod ${this.opts.namespace}/${name} is ${describeEnd(pod)}`);
+    if (!pod.status?.podIP) throw sandboxGone(sandboxId, `pod ${this.opts.namespace}/${name} has no IP`);
+    const secret = await this.core.readNamespacedSecret({ name, namespace: this.opts.namespace }).catch(notFound);
+    const token = secret?.data?.[TOKEN_KEY] ? Buffer.from(secret.data[TOKEN_KEY], 'base64').toString('utf8') : undefined;
+    if (!token) throw sandboxGone(sandboxId, `secret ${this.opts.namespace}/${name} with the sandbox token is gone`);
+    const host = pod.status.podIP.includes(':') ? `[${pod.status.podIP}]` : pod.status.podIP;
+    return { url: `http://${host}:${this.opts.sandboxdPort}`, token };
+  }
+
+  async status(sandboxId: string): Promise<'running' | 'gone'> {
+    const pod = await this.readPod(this.podName(sandboxId));
+    return pod && !isGone(pod) ? 'running' : 'gone';
+  }
+
+  async destroy(sandboxId: string): Promise<void> {
+    const name = this.podName(sandboxId);
+    const namespace = this.opts.namespace;
+    await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 5 }).catch(notFound);
+    await this.core.deleteNamespacedSecret({ name, namespace }).catch(notFound);
+    await this.networking.deleteNamespacedNetworkPolicy({ name, namespace }).catch(notFound);
+  }
+
+  /** Errand's sandbox pods, with the workflow each belongs to (for the reaper). */
+  async list(): Promise<{ sandboxId: string; workflowId?: string; phase?: string }[]> {
+    const pods = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector: `${LABELS.managedBy}=errand,${LABELS.name}=errand-sandbox` });
+    return pods.items.map((p) => ({
+      sandboxId: p.metadata?.labels?.[LABELS.sandbox] ?? p.metadata!.name!.replace(/^errand-/, ''),
+      workflowId: p.metadata?.annotations?.[WORKFLOW_ANNOTATION],
+      phase: p.status?.phase,
+    }));
+  }
+
+  private pod(name: string, labels: Record<string, string>, spec: SandboxSpec): V1Pod {
+    const volume = (volumeName: string, mountPath: string) => ({ volume: { name: volumeName, emptyDir: {} }, mount: { name: volumeName, mountPath } });
+    const volumes = [volume('workspace', '/workspace'), volume('home', '/home/sandbox'), volume('tmp', '/tmp')];
+    return {
+      metadata: { name, labels, annotations: { [WORKFLOW_ANNOTATION]: `task-${spec.taskId}` } },
+      spec: {
+        serviceAccountName: this.opts.serviceAccount,
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        restartPolicy: 'Never',
+        activeDeadlineSeconds: this.opts.activeDeadlineSeconds,
+        securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [
+          {
+            name: 'sandbox',
+            image: spec.image ?? this.opts.image,
+            ports: [{ name: 'sandboxd', containerPort: this.opts.sandboxdPort }],
+            env: [
+              { name: 'SANDBOXD_TOKEN', valueFrom: { secretKeyRef: { name, key: TOKEN_KEY } } },
+              { name: 'SANDBOXD_ROOT', value: '/workspace' },
+              { name: 'SANDBOXD_HOST', value: '0.0.0.0' },
+              { name: 'SANDBOXD_PORT', value: String(this.opts.sandboxdPort) },
+              { name: 'HOME', value: '/home/sandbox' },
+            ],
+            resources: this.opts.resources,
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+            readinessProbe: { httpGet: { path: '/health', port: 'sandboxd' }, periodSeconds: 2 },
+            volumeMounts: volumes.map((v) => v.mount),
+          },
+        ],
+        volumes: volumes.map((v) => v.volume),
+      },
+    };
+  }
+
+  private networkPolicy(name: string, labels: Record<string, string>, allowNetwork: boolean): V1NetworkPolicy {
+    return {
+      metadata: { name, labels },
+      spec: {
+        podSelector: { matchLabels: { [LABELS.sandbox]: labels[LABELS.sandbox]! } },
+        policyTypes: ['Ingress', 'Egress'],
+        ingress: [
+          {
+            _from: [
+              {
+                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': this.opts.worker.namespace } },
+                podSelector: { matchLabels: this.opts.worker.labels },
+              },
+            ],
+            ports: [{ protocol: 'TCP', port: this.opts.sandboxdPort }],
+          },
+        ],
+        egress: this.egressRules(allowNetwork),
+      },
+    };
+  }
+
+  /** DNS and the git host always; the allowlist too when the task may use the network. */
+  private egressRules(allowNetwork: boolean): V1NetworkPolicyEgressRule[] {
+    const dns: V1NetworkPolicyEgressRule = {
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      ports: [
+        { protocol: 'UDP', port: 53 },
+        { protocol: 'TCP', port: 53 },
+      ],
+    };
+    const rules = [...this.opts.egress.git, ...(allowNetwork ? this.opts.egress.allowlist : [])];
+    return [dns, ...rules.map((r): V1NetworkPolicyEgressRule => ({ to: [{ ipBlock: { cidr: r.cidr } } as V1NetworkPolicyPeer], ...(r.port ? { ports: [{ protocol: 'TCP', port: r.port }] } : {}) }))];
+  }
+
+  /**
+   * Waits until the pod runs and sandboxd answers its readiness probe. What waiting cannot fix
+   * (an image that cannot be pulled, an unschedulable pod, a crash loop) fails at once, quoting
+   * the pod's events; so does the deadline.
+   */
+  private async waitUntilReady(name: string): Promise<void> {
+    const deadline = Date.now() + this.opts.readyTimeoutMs;
+    for (;;) {
+      const pod = await this.readPod(name);
+      if (!pod) throw this.unavailable(name, 'the pod disappeared while starting');
+      if (isReady(pod)) return;
+      const waiting = pod.status?.containerStatuses?.find((c) => c.state?.waiting && HOPELESS.has(c.state.waiting.reason ?? ''))?.state?.waiting;
+      if (waiting) throw this.unavailable(name, `${waiting.reason}: ${waiting.message ?? ''}`.trim(), await this.events(name));
+      const unschedulable = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable');
+      if (unschedulable) throw this.unavailable(name, `Unschedulable: ${unschedulable.message ?? ''}`.trim(), await this.events(name));
+      if (isGone(pod)) throw this.unavailable(name, `the pod ${describeEnd(pod)} before it was ready`, await this.events(name));
+      if (Date.now() > deadline) {
+        throw this.unavailable(name, `not ready within ${Math.round(this.opts.readyTimeoutMs / 1000)} s (phase ${pod.status?.phase ?? 'unknown'})`, await this.events(name));
+      }
+      await sleep(500);
+    }
+  }
+
+  private unavailable(name: string, why: string, events: string[] = []): ApplicationFailure {
+    const quoted = events.length ? `; its events:\n${events.join('\n')}` : '';
+    return ApplicationFailure.nonRetryable(`sandbox pod ${this.opts.namespace}/${name} cannot start: ${why}${quoted}`, FailureType.SandboxUnavailable);
+  }
+
+  private async events(name: string): Promise<string[]> {
+    const list = await this.core.listNamespacedEvent({ namespace: this.opts.namespace, fieldSelector: `involvedObject.name=${name}` }).catch(() => undefined);
+    return (list?.items ?? []).slice(-10).map((e) => `  ${e.type ?? ''} ${e.reason ?? ''}: ${e.message ?? ''}`.trimEnd());
+  }
+
+  private readPod(name: string): Promise<V1Pod | undefined> {
+    return this.core.readNamespacedPod({ name, namespace: this.opts.namespace }).catch(notFound);
+  }
+}
+
+function isReady(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Running' && Boolean(pod.status.podIP) && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** Deleted, evicted, past its deadline, or finished: nothing will run in it again. */
+function isGone(pod: V1Pod): boolean {
+  return Boolean(pod.metadata?.deletionTimestamp) || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
+}
+
+function describeEnd(pod: V1Pod): string {
+  if (pod.metadata?.deletionTimestamp) return 'being deleted';
+  const reason = pod.status?.reason; // Evicted, DeadlineExceeded, ...
+  return `${pod.status?.phase?.toLowerCase() ?? 'gone'}${reason ? ` (${reason}${pod.status?.message ? `: ${pod.status.message}` : ''})` : ''}`;
+}
+
+function notFound(err: unknown): undefined {
+  if (err instanceof ApiException && err.code === 404) return undefined;
+  throw err;
+}
+
+/** Provisioning again after a crash finds what the first attempt created. */
+async function ignoreConflict(create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if (!(err instanceof ApiException && err.code === 409)) throw err;
+  }
+}

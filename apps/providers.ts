@@ -1,0 +1,33 @@
+// The providers the configuration names: the forge (worker and API) and the sandbox provider
+// (worker), so each process wires the same choice the same way.
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Forge } from '../activities/forge/forge.js';
+import { GitHubForge } from '../activities/forge/github.js';
+import { LocalForge } from '../activities/forge/local.js';
+import { KubernetesSandboxProvider } from '../activities/sandbox/kubernetes.js';
+import { LocalSandboxProvider } from '../activities/sandbox/local.js';
+import type { SandboxProvider } from '../activities/sandbox/provider.js';
+import { stateDirs, type Config } from './config.js';
+
+export function forgeFromConfig(config: Config): Forge {
+  return config.forge.kind === 'github' ? new GitHubForge(config.forge.github) : new LocalForge(stateDirs(config).forge);
+}
+
+/** ERRAND_KUBECONFIG, else the pod's service account in a cluster, else ~/.kube/config. */
+export function kubeConfigFrom(file?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export function sandboxesFromConfig(
+  config: Config,
+  local: { sandboxdCommand: string[]; confinement?: { bwrap: string; hide: string[] }; env: Record<string, string> },
+): SandboxProvider {
+  if (config.sandbox.provider === 'kubernetes') {
+    const { kubeconfig, ...options } = config.sandbox.kubernetes;
+    return new KubernetesSandboxProvider({ ...options, kubeConfig: kubeConfigFrom(kubeconfig) });
+  }
+  return new LocalSandboxProvider({ dir: stateDirs(config).sandboxes, ...local });
+}

@@ -1,0 +1,106 @@
+{{/* Names, labels and the image, in one place for every template. */}}
+{{- define "errand.name" -}}{{ .Chart.Name }}{{- end -}}
+
+{{- define "errand.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}{{ .Release.Name | trunc 63 | trimSuffix "-" }}{{- else -}}{{ printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" }}{{- end -}}
+{{- end -}}
+
+{{- define "errand.labels" -}}
+app.kubernetes.io/name: {{ include "errand.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "errand.selector" -}}
+app.kubernetes.io/name: {{ include "errand.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{- define "errand.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
+{{- end -}}
+
+{{- define "errand.workerServiceAccount" -}}{{ include "errand.fullname" . }}-worker{{- end -}}
+
+{{- define "errand.stateClaim" -}}
+{{- .Values.persistence.existingClaim | default (printf "%s-state" (include "errand.fullname" .)) -}}
+{{- end -}}
+
+{{/* Environment both processes share: the ConfigMap, then each Secret a value points at. */}}
+{{- define "errand.env" -}}
+envFrom:
+  - configMapRef:
+      name: {{ include "errand.fullname" . }}
+env:
+  {{- with .Values.model.apiKey.secretName }}
+  - name: ERRAND_MODEL_API_KEY
+    valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.model.apiKey.key }}}}
+  {{- end }}
+  {{- with .Values.temporal.apiKey.secretName }}
+  - name: ERRAND_TEMPORAL_API_KEY
+    valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.temporal.apiKey.key }}}}
+  {{- end }}
+  {{- if eq .Values.forge.kind "github" }}
+  {{- with .Values.forge.github.tokenSecret.name }}
+  - name: ERRAND_GITHUB_TOKEN
+    valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.forge.github.tokenSecret.key }}}}
+  {{- end }}
+  {{- with .Values.forge.github.app.privateKeySecret.name }}
+  - name: ERRAND_GITHUB_APP_PRIVATE_KEY
+    valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.forge.github.app.privateKeySecret.key }}}}
+  {{- end }}
+  {{- with .Values.forge.github.webhookSecret.name }}
+  - name: ERRAND_GITHUB_WEBHOOK_SECRET
+    valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.forge.github.webhookSecret.key }}}}
+  {{- end }}
+  {{- end }}
+  {{- with .Values.api.tokensSecret.name }}
+  - name: ERRAND_API_TOKENS
+    valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.api.tokensSecret.key }}}}
+  {{- end }}
+{{- end -}}
+
+{{/* Volumes both processes share: the state volume, a writable /tmp, and Temporal's TLS files. */}}
+{{- define "errand.volumes" -}}
+- name: state
+  persistentVolumeClaim:
+    claimName: {{ include "errand.stateClaim" . }}
+- name: tmp
+  emptyDir: {}
+{{- if and .Values.temporal.tls.enabled .Values.temporal.tls.secretName }}
+- name: temporal-tls
+  secret:
+    secretName: {{ .Values.temporal.tls.secretName }}
+{{- end }}
+{{- end -}}
+
+{{- define "errand.volumeMounts" -}}
+- name: state
+  mountPath: /var/lib/errand
+- name: tmp
+  mountPath: /tmp
+{{- if and .Values.temporal.tls.enabled .Values.temporal.tls.secretName }}
+- name: temporal-tls
+  mountPath: /etc/errand/temporal-tls
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "errand.securityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: ["ALL"]
+{{- end -}}
+
+{{- define "errand.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 1000
+runAsGroup: 1000
+fsGroup: 1000
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}

@@ -1,0 +1,116 @@
+// k8s/ and the Helm chart against a real, pinned kube-apiserver: helm lint; helm template with
+// default and full values; every rendered object applied with strict field validation (the
+// apiserver's own OpenAPI schemas); values the schema must refuse; and the worker's RBAC
+// exercised as the worker's ServiceAccount.
+import { execFile } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { CoreV1Api, NetworkingV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { controlPlaneMissing, startControlPlane, type ControlPlane } from '../support/control-plane.js';
+import { PROJECT_ROOT } from '../support/errand-process.js';
+import { HELM, KUBERNETES_VERSION } from '../support/k8s-setup.js';
+import { applyManifests, request, workerToken } from '../support/kube-apply.js';
+import { describeWithPart } from '../support/required-part.js';
+
+const run = promisify(execFile);
+const CHART = path.join(PROJECT_ROOT, 'helm', 'errand');
+const FULL = path.join(PROJECT_ROOT, 'test', 'k8s', 'values-full.yaml');
+const helm = async (...args: string[]) => run(HELM, args, { maxBuffer: 16 * 1024 * 1024 }).then(
+  (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+  (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+);
+const template = (...args: string[]) => helm('template', 'errand', CHART, '--namespace', 'errand', '--kube-version', KUBERNETES_VERSION, ...args);
+
+let cp: ControlPlane;
+
+describeWithPart(
+  { name: 'a Kubernetes control plane and helm', missing: controlPlaneMissing(), install: 'run `npm run setup:k8s` (builds kube-apiserver and helm with Go, installs etcd from Debian)' },
+  'k8s/ and the Helm chart',
+  () => {
+    beforeAll(async () => {
+      cp = await startControlPlane();
+      // The namespaces the chart's objects live in: a dry run of the chart creates none.
+      await applyManifests(cp, readFileSync(path.join(PROJECT_ROOT, 'k8s', 'namespaces.yaml'), 'utf8'));
+    });
+    afterAll(async () => {
+      await cp?.stop();
+    });
+
+    it('runs the pinned Kubernetes version', async () => {
+      const version = JSON.parse((await request(cp, 'GET', '/version')).body) as { gitVersion: string };
+      expect(version.gitVersion).toBe(KUBERNETES_VERSION);
+    });
+
+    it('applies every manifest in k8s/ to the API server, strictly validated', async () => {
+      const files = readdirSync(path.join(PROJECT_ROOT, 'k8s')).filter((f) => f.endsWith('.yaml')).sort((a) => (a === 'namespaces.yaml' ? -1 : 0));
+      expect(files).toEqual(expect.arrayContaining(['namespaces.yaml', 'rbac.yaml', 'networkpolicy.yaml', 'config.example.yaml']));
+      for (const file of files) {
+        const applied = await applyManifests(cp, readFileSync(path.join(PROJECT_ROOT, 'k8s', file), 'utf8'));
+        expect(applied.filter((a) => a.status >= 300)).toEqual([]);
+      }
+      const ns = await cp.kubeConfig().makeApiClient(CoreV1Api).readNamespace({ name: 'errand-sandboxes' });
+      expect(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+      const deny = await cp.kubeConfig().makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: 'default-deny', namespace: 'errand-sandboxes' });
+      expect(deny.spec).toMatchObject({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    });
+
+    it('limits the worker to what it needs in the sandbox namespace, and nothing cluster-wide', async () => {
+      const worker = cp.kubeConfig(await workerToken(cp));
+      const asWorker = worker.makeApiClient(CoreV1Api);
+      const secret = await asWorker.createNamespacedSecret({ namespace: 'errand-sandboxes', body: { metadata: { name: 'rbac-probe' }, stringData: { token: 'x' } } });
+      expect(secret.metadata?.name).toBe('rbac-probe');
+      await asWorker.deleteNamespacedSecret({ name: 'rbac-probe', namespace: 'errand-sandboxes' });
+      await expect(asWorker.listNamespacedPod({ namespace: 'errand-sandboxes' })).resolves.toBeDefined();
+      const refused = async (call: Promise<unknown>) => call.then(() => 200, (e: { code?: number }) => e.code);
+      expect(await refused(asWorker.listNamespacedPod({ namespace: 'errand' }))).toBe(403);
+      expect(await refused(asWorker.listNamespacedSecret({ namespace: 'kube-system' }))).toBe(403);
+      expect(await refused(asWorker.listNamespace())).toBe(403);
+      expect(await refused(asWorker.readNamespacedSecret({ name: 'errand-secrets', namespace: 'errand' }))).toBe(403);
+      expect(await refused(worker.makeApiClient(RbacAuthorizationV1Api).createClusterRole({ body: { metadata: { name: 'escalate' }, rules: [] } }))).toBe(403);
+    });
+
+    it('lints the chart with default and with full values', async () => {
+      for (const values of [[], ['-f', FULL]]) {
+        const lint = await helm('lint', CHART, '--strict', '--kube-version', KUBERNETES_VERSION, ...values);
+        expect({ values, code: lint.code, out: lint.stdout + lint.stderr }).toMatchObject({ code: 0, out: expect.stringContaining('0 chart(s) failed') });
+      }
+    });
+
+    it.each([['default values', []], ['full values', ['-f', FULL]]])('renders objects the API server accepts (%s)', async (_what, values) => {
+      const rendered = await template(...values);
+      expect(rendered.stderr).toBe('');
+      const applied = await applyManifests(cp, rendered.stdout, { dryRun: true, namespace: 'errand' });
+      expect(applied.filter((a) => a.status >= 300)).toEqual([]);
+      const kinds = applied.map((a) => a.kind);
+      for (const kind of ['Deployment', 'Service', 'ConfigMap', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'NetworkPolicy', 'ServiceAccount']) {
+        expect(kinds).toContain(kind);
+      }
+      if (values.length) expect(kinds).toContain('Ingress');
+    });
+
+    it('probes the API on its health endpoints and runs both processes unprivileged', async () => {
+      const docs = (await template('-f', FULL)).stdout;
+      expect(docs).toContain('path: /health/live');
+      expect(docs).toContain('path: /health/ready');
+      expect(docs.match(/runAsNonRoot: true/g)).toHaveLength(2);
+      expect(docs.match(/readOnlyRootFilesystem: true/g)).toHaveLength(2);
+      expect(docs).toContain('ERRAND_TEMPORAL_TLS_CERT_FILE: /etc/errand/temporal-tls/tls.crt');
+      expect(docs).toContain('name: ERRAND_GITHUB_APP_PRIVATE_KEY');
+      expect(docs).not.toMatch(/replace-me|BEGIN .*PRIVATE KEY/);
+    });
+
+    it.each([
+      ['a worker count below one', ['--set', 'worker.replicas=0'], "at '/worker/replicas': minimum: got 0, want 1"],
+      ['an unknown forge', ['--set', 'forge.kind=gitlab'], "at '/forge/kind': value must be one of 'github', 'local'"],
+      ['a misspelled key', ['--set', 'api.replicaz=2'], "at '/api': additional properties 'replicaz' not allowed"],
+      ['an egress rule that is not a CIDR', ['--set', 'sandbox.egress.git[0]=github.com'], "at '/sandbox/egress/git/0': 'github.com' does not match pattern"],
+      ['a Temporal address without a port', ['--set', 'temporal.address=temporal'], "at '/temporal/address'"],
+    ])('refuses %s with a message naming the value', async (_what, args, message) => {
+      const rendered = await template(...args);
+      expect(rendered.code).not.toBe(0);
+      expect(rendered.stderr).toContain(message);
+    });
+  },
+);
