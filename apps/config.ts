@@ -81,6 +81,9 @@ const Env = z.object({
   ERRAND_K8S_WORKER_LABELS: z.string().default('app.kubernetes.io/name=errand,app.kubernetes.io/component=worker').transform((v, ctx) => labelsOf(v, ctx)),
   ERRAND_K8S_EGRESS_GIT: z.string().default('').transform((v, ctx) => egressOf(v, ctx)),
   ERRAND_K8S_EGRESS_ALLOWLIST: z.string().default('').transform((v, ctx) => egressOf(v, ctx)),
+  ERRAND_K8S_WARM_POOL: optionalText,
+  ERRAND_K8S_WARM_POOL_TEMPLATE: optionalText,
+  ERRAND_K8S_WARM_POOL_TOKEN_SECRET: z.string().min(1).default('errand-warm-pool'),
   ERRAND_REAPER_INTERVAL_MINUTES: z.coerce.number().int().min(0).default(10),
   ERRAND_API_TOKENS: list(','),
   ERRAND_TEMPORAL_API_KEY: optionalText,
@@ -242,6 +245,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         sandboxdPort: e.ERRAND_K8S_SANDBOXD_PORT,
         worker: { namespace: e.ERRAND_K8S_WORKER_NAMESPACE, labels: e.ERRAND_K8S_WORKER_LABELS },
         egress: { git: e.ERRAND_K8S_EGRESS_GIT, allowlist: e.ERRAND_K8S_EGRESS_ALLOWLIST },
+        warmPool: e.ERRAND_K8S_WARM_POOL
+          ? { pool: e.ERRAND_K8S_WARM_POOL, template: e.ERRAND_K8S_WARM_POOL_TEMPLATE, tokenSecret: e.ERRAND_K8S_WARM_POOL_TOKEN_SECRET }
+          : undefined,
       },
       reaperIntervalMinutes: e.ERRAND_REAPER_INTERVAL_MINUTES,
       confinement: e.ERRAND_SANDBOX_CONFINEMENT,

@@ -19,6 +19,7 @@ import {
 import { ApplicationFailure } from '@temporalio/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailureType } from '../../workflows/contracts.js';
+import { detectAgentSandbox, readyClaimIp, SandboxClaims, type SandboxClaim, type WarmPoolOptions } from './agent-sandbox.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
 
 /** An egress destination: a CIDR and, optionally, one port (`140.82.112.0/20:443`). */
@@ -45,6 +46,8 @@ export interface KubernetesSandboxOptions {
     /** Package registries and the like, for tasks whose policy allows the network. */
     allowlist: EgressRule[];
   };
+  /** Claim sandboxes from an agent-sandbox warm pool when the cluster has its CRDs. */
+  warmPool?: WarmPoolOptions;
 }
 
 export const LABELS = {
@@ -63,10 +66,20 @@ export class KubernetesSandboxProvider implements SandboxProvider {
   readonly name = 'kubernetes';
   private readonly core: CoreV1Api;
   private readonly networking: NetworkingV1Api;
+  private claimsDetected?: Promise<SandboxClaims | undefined>;
 
   constructor(private readonly opts: KubernetesSandboxOptions) {
     this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
     this.networking = opts.kubeConfig.makeApiClient(NetworkingV1Api);
+  }
+
+  /** Claims from a warm pool when one is configured and the cluster serves agent-sandbox's CRDs; else undefined (Pods). */
+  claims(): Promise<SandboxClaims | undefined> {
+    const pool = this.opts.warmPool;
+    this.claimsDetected ??= pool
+      ? detectAgentSandbox(this.opts.kubeConfig).then((version) => (version ? new SandboxClaims(this.opts.kubeConfig, version, this.opts.namespace, pool) : undefined))
+      : Promise.resolve(undefined);
+    return this.claimsDetected;
   }
 
   podName(sandboxId: string): string {
@@ -74,6 +87,8 @@ export class KubernetesSandboxProvider implements SandboxProvider {
   }
 
   async provision(spec: SandboxSpec): Promise<{ sandboxId: string }> {
+    const claims = await this.claims();
+    if (claims && !spec.image) return this.claim(claims, spec);
     const { sandboxId } = spec;
     const name = this.podName(sandboxId);
     const namespace = this.opts.namespace;
@@ -105,7 +120,30 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     );
   }
 
+  /** A sandbox from the warm pool: a claim, and the NetworkPolicy that selects its pod by label. */
+  private async claim(claims: SandboxClaims, spec: SandboxSpec): Promise<{ sandboxId: string }> {
+    const { sandboxId } = spec;
+    const name = this.podName(sandboxId);
+    const labels = { [LABELS.managedBy]: 'errand', [LABELS.name]: 'errand-sandbox', [LABELS.task]: spec.taskId, [LABELS.sandbox]: sandboxId };
+    await ignoreConflict(() => this.networking.createNamespacedNetworkPolicy({ namespace: this.opts.namespace, body: this.networkPolicy(name, labels, spec.allowNetwork) }));
+    await ignoreConflict(() => claims.create(name, labels, { [WORKFLOW_ANNOTATION]: `task-${spec.taskId}` }));
+    const deadline = Date.now() + this.opts.readyTimeoutMs;
+    for (;;) {
+      const claim = await claims.get(name).catch(notFound);
+      if (!claim) throw this.unavailable(name, 'the SandboxClaim disappeared while it was being bound');
+      if (readyClaimIp(claim)) return { sandboxId };
+      if (Date.now() > deadline) {
+        const conditions = (claim.status?.conditions ?? []).map((c) => `  ${c.type}=${c.status} ${c.reason ?? ''}: ${c.message ?? ''}`.trimEnd());
+        throw this.unavailable(name, `the SandboxClaim was not bound to a ready sandbox within ${Math.round(this.opts.readyTimeoutMs / 1000)} s (warm pool ${claims.options.pool})`, conditions);
+      }
+      await sleep(250);
+    }
+  }
+
   async endpoint(sandboxId: string): Promise<SandboxEndpoint> {
+    const claims = await this.claims();
+    const claimed = claims ? await claims.get(this.podName(sandboxId)).catch(notFound) : undefined;
+    if (claimed) return this.claimEndpoint(sandboxId, claimed, claims!);
     const name = this.podName(sandboxId);
     const pod = await this.readPod(name);
     if (!pod) throw sandboxGone(sandboxId, `pod ${this.opts.namespace}/${name} no longer exists`);
@@ -118,7 +156,20 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     return { url: `http://${host}:${this.opts.sandboxdPort}`, token };
   }
 
+  private async claimEndpoint(sandboxId: string, claim: SandboxClaim, claims: SandboxClaims): Promise<SandboxEndpoint> {
+    const name = this.podName(sandboxId);
+    if (claim.metadata?.deletionTimestamp) throw sandboxGone(sandboxId, `SandboxClaim ${this.opts.namespace}/${name} is being deleted`);
+    const ip = readyClaimIp(claim);
+    if (!ip) throw sandboxGone(sandboxId, `SandboxClaim ${this.opts.namespace}/${name} has no ready sandbox any more`);
+    const secret = await this.core.readNamespacedSecret({ name: claims.options.tokenSecret, namespace: this.opts.namespace });
+    const token = Buffer.from(secret.data?.[TOKEN_KEY] ?? '', 'base64').toString('utf8');
+    return { url: `http://${ip.includes(':') ? `[${ip}]` : ip}:${this.opts.sandboxdPort}`, token };
+  }
+
   async status(sandboxId: string): Promise<'running' | 'gone'> {
+    const claims = await this.claims();
+    const claim = claims ? await claims.get(this.podName(sandboxId)).catch(notFound) : undefined;
+    if (claim) return readyClaimIp(claim) && !claim.metadata?.deletionTimestamp ? 'running' : 'gone';
     const pod = await this.readPod(this.podName(sandboxId));
     return pod && !isGone(pod) ? 'running' : 'gone';
   }
@@ -126,19 +177,26 @@ export class KubernetesSandboxProvider implements SandboxProvider {
   async destroy(sandboxId: string): Promise<void> {
     const name = this.podName(sandboxId);
     const namespace = this.opts.namespace;
+    const claims = await this.claims();
+    await claims?.delete(name).catch(notFound);
     await this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 5 }).catch(notFound);
     await this.core.deleteNamespacedSecret({ name, namespace }).catch(notFound);
     await this.networking.deleteNamespacedNetworkPolicy({ name, namespace }).catch(notFound);
   }
 
   /** Errand's sandbox pods, with the workflow each belongs to (for the reaper). */
-  async list(): Promise<{ sandboxId: string; workflowId?: string; phase?: string }[]> {
-    const pods = await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector: `${LABELS.managedBy}=errand,${LABELS.name}=errand-sandbox` });
-    return pods.items.map((p) => ({
-      sandboxId: p.metadata?.labels?.[LABELS.sandbox] ?? p.metadata!.name!.replace(/^errand-/, ''),
-      workflowId: p.metadata?.annotations?.[WORKFLOW_ANNOTATION],
-      phase: p.status?.phase,
-    }));
+  async list(): Promise<{ sandboxId: string; workflowId?: string }[]> {
+    const labelSelector = `${LABELS.managedBy}=errand,${LABELS.name}=errand-sandbox`;
+    const pods = (await this.core.listNamespacedPod({ namespace: this.opts.namespace, labelSelector })).items;
+    const claims = await this.claims();
+    // A warm pool's pod carries our labels once claimed; the claim is what destroy removes.
+    const claimed = claims ? await claims.list(labelSelector) : [];
+    const seen = new Map<string, string | undefined>();
+    for (const o of [...claimed, ...pods]) {
+      const sandboxId = o.metadata?.labels?.[LABELS.sandbox] ?? o.metadata!.name!.replace(/^errand-/, '');
+      if (!seen.has(sandboxId)) seen.set(sandboxId, o.metadata?.annotations?.[WORKFLOW_ANNOTATION]);
+    }
+    return [...seen].map(([sandboxId, workflowId]) => ({ sandboxId, workflowId }));
   }
 
   private pod(name: string, labels: Record<string, string>, spec: SandboxSpec): V1Pod {
