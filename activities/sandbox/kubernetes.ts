@@ -218,7 +218,8 @@ export class KubernetesSandboxProvider implements SandboxProvider {
             ports: [{ name: 'sandboxd', containerPort: this.opts.sandboxdPort }],
             env: [
               { name: 'SANDBOXD_TOKEN', valueFrom: { secretKeyRef: { name, key: TOKEN_KEY } } },
-              { name: 'SANDBOXD_ROOT', value: '/workspace' },
+              // A directory sandboxd creates inside the emptyDir, so the repository is the sandbox user's own.
+              { name: 'SANDBOXD_ROOT', value: '/workspace/repo' },
               { name: 'SANDBOXD_HOST', value: '0.0.0.0' },
               { name: 'SANDBOXD_PORT', value: String(this.opts.sandboxdPort) },
               { name: 'HOME', value: '/home/sandbox' },

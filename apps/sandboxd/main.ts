@@ -4,7 +4,7 @@
 // SANDBOXD_ENV (JSON: variables every command gets besides the fixed base) and SANDBOXD_CONFINE
 // (JSON: run every command inside bubblewrap, see bubblewrap.ts).
 import { existsSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { Confinement } from '../../activities/sandbox/bubblewrap.js';
 import { startSandboxd } from './server.js';
@@ -38,6 +38,9 @@ const baseEnv: Record<string, string> = {
 };
 delete process.env.SANDBOXD_TOKEN;
 
+// Created by sandboxd itself where the image leaves it to us (a pod's emptyDir is owned by root;
+// a repository root owned by someone else is one git refuses to work in).
+await mkdir(SANDBOXD_ROOT, { recursive: true });
 const confine = parseJsonEnv('SANDBOXD_CONFINE', SANDBOXD_CONFINE, Confinement);
 // A path that does not exist has nothing to hide, and bubblewrap cannot mount over it.
 if (confine) confine.hide = confine.hide.filter((p) => existsSync(p));
