@@ -15,7 +15,7 @@ import { stopChild } from '../../apps/cli/stop-child.js';
 import { call, lastToolResult, ModelServer } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { controlPlaneMissing, startControlPlane, type ControlPlane } from '../support/control-plane.js';
-import { startErrand, type ErrandProcess } from '../support/errand-process.js';
+import { startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
 import { freePort } from '../support/free-port.js';
 import { applyK8sManifests, workerToken } from '../support/kube-apply.js';
 import { realNodeMissing, startRealNode, type RealNode } from '../support/node-runtime.js';
@@ -49,20 +49,14 @@ describeWithPart(
       const hostIp = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)!.address;
       daemon = spawn('git', ['daemon', '--reuseaddr', '--export-all', '--enable=receive-pack', `--base-path=${gitRoot}`, `--port=${port}`, `--listen=${hostIp}`, gitRoot], { stdio: 'ignore' });
       gitUrl = `git://${hostIp}:${port}`;
-      model = new ModelServer();
-      await model.start();
-      errand = await startErrand({
-        env: {
-          ERRAND_MODEL_BASE_URL: model.url,
-          ERRAND_MODEL: 'fixture-coder',
-          ERRAND_SANDBOX_PROVIDER: 'kubernetes',
-          ERRAND_KUBECONFIG: cp.kubeConfigFile(await workerToken(cp)),
-          ERRAND_K8S_SANDBOX_IMAGE: SANDBOX_IMAGE,
-          ERRAND_K8S_READY_TIMEOUT_SECONDS: '120',
-          ERRAND_K8S_CPU_REQUEST: '100m',
-          ERRAND_K8S_MEMORY_REQUEST: '256Mi',
-        },
-      });
+      ({ model, errand } = await startErrandWithModel({
+        ERRAND_SANDBOX_PROVIDER: 'kubernetes',
+        ERRAND_KUBECONFIG: cp.kubeConfigFile(await workerToken(cp)),
+        ERRAND_K8S_SANDBOX_IMAGE: SANDBOX_IMAGE,
+        ERRAND_K8S_READY_TIMEOUT_SECONDS: '120',
+        ERRAND_K8S_CPU_REQUEST: '100m',
+        ERRAND_K8S_MEMORY_REQUEST: '256Mi',
+      }));
     }, 600_000);
 
     afterAll(async () => {

@@ -7,7 +7,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { call, gate, ModelServer } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { controlPlaneMissing, startControlPlane, type ControlPlane } from '../support/control-plane.js';
-import { eventually, startErrand, type ErrandProcess } from '../support/errand-process.js';
+import { eventually, startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
 import { applyK8sManifests, workerToken } from '../support/kube-apply.js';
 import { startProcessKubelet, type ProcessKubelet } from '../support/process-kubelet.js';
 import { describeWithPart } from '../support/required-part.js';
@@ -34,19 +34,13 @@ describeWithPart(
       admin = cp.kubeConfig().makeApiClient(CoreV1Api);
       const token = await workerToken(cp);
       kubelet = startProcessKubelet(cp, { namespace: NS, port: PORT });
-      model = new ModelServer();
-      await model.start();
-      errand = await startErrand({
-        env: {
-          ERRAND_MODEL_BASE_URL: model.url,
-          ERRAND_MODEL: 'fixture-coder',
-          ERRAND_SANDBOX_PROVIDER: 'kubernetes',
-          ERRAND_KUBECONFIG: cp.kubeConfigFile(token),
-          ERRAND_K8S_SANDBOXD_PORT: String(PORT),
-          ERRAND_K8S_READY_TIMEOUT_SECONDS: '30',
-          ERRAND_CHECKPOINT_EVERY_STEPS: '1',
-        },
-      });
+      ({ model, errand } = await startErrandWithModel({
+        ERRAND_SANDBOX_PROVIDER: 'kubernetes',
+        ERRAND_KUBECONFIG: cp.kubeConfigFile(token),
+        ERRAND_K8S_SANDBOXD_PORT: String(PORT),
+        ERRAND_K8S_READY_TIMEOUT_SECONDS: '30',
+        ERRAND_CHECKPOINT_EVERY_STEPS: '1',
+      }));
     });
 
     afterAll(async () => {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { stopChild } from '../../apps/cli/stop-child.js';
+import { ModelServer } from '../fixtures/model-server.js';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -85,6 +86,17 @@ export async function startErrand(opts: {
     output: () => output,
     stop: () => stopChild(child, 15_000),
   };
+}
+
+/**
+ * The fixture model server and an Errand process (`errand serve`) that uses it, as coder
+ * (`fixture-coder`) and reviewer (`fixture-reviewer`); `env` adds to or overrides that.
+ */
+export async function startErrandWithModel(env: Record<string, string | undefined> = {}): Promise<{ model: ModelServer; errand: ErrandProcess }> {
+  const model = new ModelServer();
+  await model.start();
+  const errand = await startErrand({ env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ...env } });
+  return { model, errand };
 }
 
 export async function temporalClient(): Promise<{ client: Client; close: () => Promise<void> }> {

@@ -8,7 +8,7 @@ import { temporal } from '@temporalio/proto';
 import { probeBubblewrap } from '../../apps/worker/confinement.js';
 import { call, lastToolResult, ModelServer, type ChatRequest } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, findProcesses, startErrand, temporalClient, type ErrandProcess } from '../support/errand-process.js';
+import { api, eventually, findProcesses, startErrandWithModel, temporalClient, type ErrandProcess } from '../support/errand-process.js';
 import { describeWithPart } from '../support/required-part.js';
 import { readEvents } from '../support/sse.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
@@ -21,25 +21,19 @@ let model: ModelServer;
 let errand: ErrandProcess;
 
 beforeAll(async () => {
-  model = new ModelServer();
-  await model.start();
-  errand = await startErrand({
-    env: {
-      ERRAND_MODEL_BASE_URL: model.url,
-      ERRAND_MODEL: 'fixture-coder',
-      ERRAND_MODEL_API_KEY: MODEL_KEY,
-      // $1000 per million tokens: each fixture answer (120 tokens) costs $0.12, coder's or reviewer's.
-      ERRAND_MODEL_PRICES: JSON.stringify({ 'fixture-coder': { input: 1000, output: 1000 }, 'fixture-reviewer': { input: 1000, output: 1000 } }),
-      ERRAND_MODEL_CONTEXT_TOKENS: '60000',
-      ERRAND_REDACT: SECRET,
-      ERRAND_LOG_LEVEL: 'debug',
-      // Passed into sandbox commands by the operator's allowlist; nothing else of ours is.
-      NPM_CONFIG_REGISTRY: 'http://registry.internal/',
-      ERRAND_SANDBOX_ENV: 'NPM_CONFIG_REGISTRY',
-      // Confined where bubblewrap works (the confinement tests below insist on it).
-      ERRAND_SANDBOX_CONFINEMENT: 'bwrap' in bubblewrap ? 'bubblewrap' : 'none',
-    },
-  });
+  ({ model, errand } = await startErrandWithModel({
+    ERRAND_MODEL_API_KEY: MODEL_KEY,
+    // $1000 per million tokens: each fixture answer (120 tokens) costs $0.12, coder's or reviewer's.
+    ERRAND_MODEL_PRICES: JSON.stringify({ 'fixture-coder': { input: 1000, output: 1000 }, 'fixture-reviewer': { input: 1000, output: 1000 } }),
+    ERRAND_MODEL_CONTEXT_TOKENS: '60000',
+    ERRAND_REDACT: SECRET,
+    ERRAND_LOG_LEVEL: 'debug',
+    // Passed into sandbox commands by the operator's allowlist; nothing else of ours is.
+    NPM_CONFIG_REGISTRY: 'http://registry.internal/',
+    ERRAND_SANDBOX_ENV: 'NPM_CONFIG_REGISTRY',
+    // Confined where bubblewrap works (the confinement tests below insist on it).
+    ERRAND_SANDBOX_CONFINEMENT: 'bwrap' in bubblewrap ? 'bubblewrap' : 'none',
+  }));
 });
 
 afterAll(async () => {

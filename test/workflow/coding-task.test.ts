@@ -5,16 +5,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { call, fail, lastToolResult, ModelServer } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, findProcesses, isRunning, startErrand, type ErrandProcess } from '../support/errand-process.js';
+import { api, eventually, findProcesses, isRunning, startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
 import { createTask as createTaskVia, waitForStatus as waitFor } from '../support/tasks.js';
 
 let model: ModelServer;
 let errand: ErrandProcess;
 
 beforeAll(async () => {
-  model = new ModelServer();
-  await model.start();
-  errand = await startErrand({ env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ERRAND_MODEL_API_KEY: 'sk-test' } });
+  ({ model, errand } = await startErrandWithModel({ ERRAND_MODEL_API_KEY: 'sk-test' }));
 });
 
 afterAll(async () => {

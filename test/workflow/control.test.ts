@@ -7,18 +7,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { call, gate, lastToolResult, ModelServer, type ChatRequest } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, PROJECT_ROOT, startErrand, type ErrandProcess } from '../support/errand-process.js';
+import { api, eventually, PROJECT_ROOT, startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
 
 let model: ModelServer;
 let errand: ErrandProcess;
 
 beforeAll(async () => {
-  model = new ModelServer();
-  await model.start();
-  errand = await startErrand({
-    env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ERRAND_CHECKPOINT_EVERY_STEPS: '2' },
-  });
+  ({ model, errand } = await startErrandWithModel({ ERRAND_CHECKPOINT_EVERY_STEPS: '2' }));
 });
 
 afterAll(async () => {

@@ -7,16 +7,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { approve, call, ModelServer, type ChatRequest } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, startErrand, type ErrandProcess } from '../support/errand-process.js';
+import { api, eventually, startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
 
 let model: ModelServer;
 let errand: ErrandProcess;
 
 beforeAll(async () => {
-  model = new ModelServer();
-  await model.start();
-  errand = await startErrand({ env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ERRAND_CHECKPOINT_EVERY_STEPS: '1' } });
+  ({ model, errand } = await startErrandWithModel({ ERRAND_CHECKPOINT_EVERY_STEPS: '1' }));
 });
 
 afterAll(async () => {
