@@ -3,6 +3,7 @@
 // run, as containers, from images imported into containerd. Root only (the kubelet needs it).
 // What this machine makes us adjust is spelled out where it happens.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,8 @@ export const CNI_BIN = '/usr/lib/cni';
 
 export interface RealNode {
   name: string;
+  /** The pods' addresses, e.g. 10.123.0.0/16. */
+  podCidr: string;
   /** The host side of the pod network: pods reach the host here. */
   gateway: string;
   importImage(archive: string): void;
@@ -48,12 +51,34 @@ function hostIp(): string {
   return ip;
 }
 
+/** The network namespaces on this host (containerd names a pod's `cni-<uuid>`). */
+function netns(): string[] {
+  return execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
+}
+
+/** A 10.x.0.0/16 no route on this host uses yet. */
+function freeSubnet(): string {
+  const routes = execFileSync('ip', ['-4', 'route'], { encoding: 'utf8' });
+  for (;;) {
+    const candidate = `10.${100 + Math.floor(Math.random() * 100)}.`;
+    if (!routes.includes(candidate)) return `${candidate}0.0/16`;
+  }
+}
+
 export async function startRealNode(cp: ControlPlane, opts: { pauseImage: string; podCidr?: string } ): Promise<RealNode> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-node-'));
   const sock = path.join(dir, 'containerd.sock');
   const name = `node-${path.basename(dir).slice(-6).toLowerCase()}`;
-  const podCidr = opts.podCidr ?? '10.88.0.0/16';
+  // A bridge and a subnet of this run's own: a network namespace another run left behind
+  // (a killed test, a crashed kubelet) keeps its address, and a second pod given the same one
+  // would be unreachable (the readiness probe meets the stale namespace: connection refused).
+  const podCidr = opts.podCidr ?? freeSubnet();
+  const bridge = `errand${randomBytes(3).toString('hex')}`;
   const gateway = podCidr.replace(/\.0\/\d+$/, '.1');
+  const namespacesBefore = new Set(netns());
   const children: ChildProcess[] = [];
   const logFile = path.join(dir, 'node.log');
   const launch = (what: string, cmd: string, args: string[]) => {
@@ -70,7 +95,7 @@ export async function startRealNode(cp: ControlPlane, opts: { pauseImage: string
     JSON.stringify({
       cniVersion: '0.4.0',
       name: `errand-${name}`,
-      plugins: [{ type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', dataDir: path.join(dir, 'ipam'), ranges: [[{ subnet: podCidr }]], routes: [{ dst: '0.0.0.0/0' }] } }],
+      plugins: [{ type: 'bridge', bridge, isGateway: true, ipMasq: false, ipam: { type: 'host-local', dataDir: path.join(dir, 'ipam'), ranges: [[{ subnet: podCidr }]], routes: [{ dst: '0.0.0.0/0' }] } }],
     }),
   );
   writeFileSync(
@@ -140,13 +165,18 @@ export async function startRealNode(cp: ControlPlane, opts: { pauseImage: string
 
   return {
     name,
+    podCidr,
     gateway,
     importImage: (archive) => void ctr('images', 'import', archive),
     logs: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
     stop: async () => {
       // Pods first (the kubelet stops their containers), then the rest; then what runc left mounted.
+      const podLogs: string[] = [];
       for (const pod of (await core.listPodForAllNamespaces().catch(() => ({ items: [] }))).items) {
-        await core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, gracePeriodSeconds: 0 }).catch(() => undefined);
+        const { name: podName, namespace, uid } = pod.metadata!;
+        await core.deleteNamespacedPod({ name: podName!, namespace: namespace!, gracePeriodSeconds: 0 }).catch(() => undefined);
+        // The kubelet writes container logs here whatever its root dir.
+        podLogs.push(`/var/log/pods/${namespace}_${podName}_${uid}`);
       }
       for (const task of ctr('tasks', 'ls', '-q').split('\n').filter(Boolean)) {
         try {
@@ -156,10 +186,19 @@ export async function startRealNode(cp: ControlPlane, opts: { pauseImage: string
         }
       }
       for (const child of children.reverse()) await stopChild(child, 5_000);
+      for (const logs of podLogs) rmSync(logs, { recursive: true, force: true });
       try {
         execFileSync('pkill', ['-9', '-f', `containerd-shim.*${sock}`], { stdio: 'ignore' });
       } catch {
         // no shim left
+      }
+      // The pods' network namespaces (and with them their veths), then the bridge: left behind,
+      // they would keep addresses a later run could be handed again.
+      for (const ns of netns().filter((n) => !namespacesBefore.has(n))) execFileSync('ip', ['netns', 'delete', ns], { stdio: 'ignore' });
+      try {
+        execFileSync('ip', ['link', 'delete', bridge], { stdio: 'ignore' });
+      } catch {
+        // no pod ever ran, so no bridge was made
       }
       const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(dir)).reverse();
       for (const m of mounts) execFileSync('umount', ['-l', m], { stdio: 'ignore' });
