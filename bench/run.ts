@@ -132,16 +132,19 @@ const line = (what: string, errand: string, base: string, ratio: number) => cons
 
 async function main(): Promise<void> {
   const work = mkdtempSync(path.join(os.tmpdir(), 'errand-bench-'));
-  const temporal = await startTemporalDevServer({ port: await freePort(), uiPort: 0, headless: true, dbFile: path.join(work, 'temporal.db'), startTimeoutMs: 90_000 });
-  process.env.ERRAND_TEST_TEMPORAL_ADDRESS = temporal.address;
-  const { model, errand } = await startErrandWithModel();
-  const confinement = await probeBubblewrap();
-  const sandboxes = new LocalSandboxProvider({
-    dir: path.join(work, 'sandboxes'),
-    sandboxdCommand: sandboxdCommand(),
-    ...('bwrap' in confinement && { confinement: { bwrap: confinement.bwrap, hide: [work] } }),
-  });
+  const stops: (() => Promise<void>)[] = [];
   try {
+    const temporal = await startTemporalDevServer({ port: await freePort(), uiPort: 0, headless: true, dbFile: path.join(work, 'temporal.db'), startTimeoutMs: 90_000 });
+    stops.unshift(temporal.stop);
+    process.env.ERRAND_TEST_TEMPORAL_ADDRESS = temporal.address;
+    const { model, errand } = await startErrandWithModel();
+    stops.unshift(() => model.stop(), errand.stop);
+    const confinement = await probeBubblewrap();
+    const sandboxes = new LocalSandboxProvider({
+      dir: path.join(work, 'sandboxes'),
+      sandboxdCommand: sandboxdCommand(),
+      ...('bwrap' in confinement && { confinement: { bwrap: confinement.bwrap, hide: [work] } }),
+    });
     console.log(`errand bench: ${opts.steps} steps a task, ${opts.rounds} rounds, ${opts.concurrency} tasks at once; ${os.cpus().length} CPUs, Node ${process.version}`);
     console.log(`sandbox commands ${'bwrap' in confinement ? 'confined with bubblewrap' : `unconfined (${confinement.reason})`}; Temporal dev server on SQLite\n`);
     // Unmeasured: module loading and the first workflow task warm up here.
@@ -174,9 +177,8 @@ async function main(): Promise<void> {
     console.log('\ndirect: the same model calls and sandboxd requests, one after another, with no workflow in between');
     console.log('(start: provision and clone; finish: tests, commit, one review call, push). The ratio is what durability costs.');
   } finally {
-    await errand.stop();
-    await model.stop();
-    await temporal.stop();
+    // Whatever started, stopped, even when a later start failed.
+    for (const stop of stops) await stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
