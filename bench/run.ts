@@ -13,7 +13,7 @@ import { SandboxdClient } from '../activities/sandbox/sandboxd-client.js';
 import { startTemporalDevServer } from '../apps/cli/temporal-dev-server.js';
 import { probeBubblewrap } from '../apps/worker/confinement.js';
 import { sandboxdCommand } from '../apps/worker/worker.js';
-import { call, REVIEWER_MODEL, type ModelServer } from '../test/fixtures/model-server.js';
+import { call, REVIEWER_MODEL, type ModelServer, FIX_SUM, FINISH } from '../test/fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../test/fixtures/repos.js';
 import { api, eventually, GiveUp, startErrandWithModel, type ErrandProcess } from '../test/support/errand-process.js';
 import { freePort } from '../test/support/free-port.js';
@@ -31,8 +31,6 @@ const opts = new Command('bench')
   .parse()
   .opts<{ steps: number; concurrency: number; rounds: number }>();
 
-const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
-const FINISH = call('finish', { summary: 'sum adds now' });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 interface Figures {
@@ -52,7 +50,7 @@ let counter = 0;
 /** A script of `steps` list_dir calls, then the fix and finish, under a marker of its own. */
 function scriptFor(model: ModelServer, steps: number) {
   const marker = `[bench-${++counter}]`;
-  return { marker, script: model.script(marker, [...Array.from({ length: steps }, () => call('list_dir', {})), FIX, FINISH], { indexBy: 'turn' }) };
+  return { marker, script: model.script(marker, [...Array.from({ length: steps }, () => call('list_dir', {})), FIX_SUM, FINISH], { indexBy: 'turn' }) };
 }
 
 /** Creates a task through the API; the returned function waits for it and reads its timings. */

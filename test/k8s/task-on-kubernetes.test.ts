@@ -4,7 +4,7 @@
 // deleted mid-task is replaced and the work restored from the checkpoint.
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { call, gate, ModelServer } from '../fixtures/model-server.js';
+import { call, gate, ModelServer, FIX_SUM, FINISH } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { controlPlaneMissing, startControlPlane, type ControlPlane } from '../support/control-plane.js';
 import { eventually, startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
@@ -21,8 +21,6 @@ let model: ModelServer;
 let errand: ErrandProcess;
 let admin: CoreV1Api;
 
-const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
-const FINISH = call('finish', { summary: 'sum adds now' });
 
 describeWithPart(
   { name: 'a Kubernetes control plane', missing: controlPlaneMissing(), install: 'run `npm run setup:k8s`' },
@@ -52,7 +50,7 @@ describeWithPart(
 
     it('runs a task in a sandbox pod and removes the pod, its Secret and NetworkPolicy at the end', async () => {
       const origin = makeOriginRepo(BUGGY_SUM);
-      model.script('[k8s-task]', [call('shell', { command: 'npm test 2>&1 | tail -2; echo "in $PWD"' }), FIX, FINISH]);
+      model.script('[k8s-task]', [call('shell', { command: 'npm test 2>&1 | tail -2; echo "in $PWD"' }), FIX_SUM, FINISH]);
       const id = await createTask(errand, { repo: origin, prompt: '[k8s-task] Fix sum.' });
       const task = await waitForStatus(errand, id, 'completed');
       expect(task.test).toMatchObject({ command: 'npm test', passed: true });
@@ -69,7 +67,7 @@ describeWithPart(
       const origin = makeOriginRepo(BUGGY_SUM);
       const inFlight = gate();
       const script = model.script('[k8s-evicted]', [
-        FIX,
+        FIX_SUM,
         { kind: 'later', after: inFlight.promise, reply: call('write_file', { path: 'lost.txt', content: 'x\n' }) },
         (req) => (req.messages.some((m) => m.role === 'user' && m.content?.includes('The sandbox was lost and replaced')) ? call('write_file', { path: 'after.txt', content: 'after\n' }) : FINISH),
         FINISH,

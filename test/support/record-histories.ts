@@ -7,14 +7,12 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { requireTemporalCli } from '../../apps/cli/temporal-cli.js';
 import { startTemporalDevServer } from '../../apps/cli/temporal-dev-server.js';
-import { call, gate, ModelServer, type Step } from '../fixtures/model-server.js';
+import { call, gate, ModelServer, type Step, FIX_SUM, FINISH } from '../fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, PROJECT_ROOT, startErrand, temporalClient, type ErrandProcess } from './errand-process.js';
 import { freePort } from './free-port.js';
 
 const OUT = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
-const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
-const FINISH = call('finish', { summary: 'sum adds now' });
 
 async function main() {
   const cli = await requireTemporalCli();
@@ -49,7 +47,7 @@ async function main() {
     const steered = gate();
     await run(
       'steered',
-      [{ kind: 'later', after: steered.promise, reply: FIX }, call('shell', { command: 'cat sum.js' }), call('read_file', { path: 'sum.js' }), FINISH],
+      [{ kind: 'later', after: steered.promise, reply: FIX_SUM }, call('shell', { command: 'cat sum.js' }), call('read_file', { path: 'sum.js' }), FINISH],
       {},
       async (id) => {
         await waitFor(errand, id, (t) => (t.phase === 'working' ? t : undefined));
@@ -60,30 +58,30 @@ async function main() {
         await api(errand.url, 'POST', `/tasks/${id}/resume`, { by: 'recorder' });
       },
     );
-    await run('planned', [call('read_file', { path: 'sum.js' }), call('submit_plan', { plan: 'Fix the operator.' }), call('submit_plan', { plan: 'Fix the operator; run the tests.' }), FIX, FINISH], { requirePlanApproval: true }, async (id) => {
+    await run('planned', [call('read_file', { path: 'sum.js' }), call('submit_plan', { plan: 'Fix the operator.' }), call('submit_plan', { plan: 'Fix the operator; run the tests.' }), FIX_SUM, FINISH], { requirePlanApproval: true }, async (id) => {
       await waitFor(errand, id, (t) => (t.phase === 'awaiting_approval' ? t : undefined));
       await api(errand.url, 'POST', `/tasks/${id}/messages`, { text: 'mention the tests' });
       await waitFor(errand, id, (t) => (t.phase === 'awaiting_approval' && t.plan?.includes('tests') ? t : undefined));
       await api(errand.url, 'POST', `/tasks/${id}/approve`, { by: 'recorder' });
     });
     const lose = gate();
-    await run('sandbox-lost', [FIX, call('read_file', { path: 'sum.js' }), { kind: 'later', after: lose.promise, reply: call('write_file', { path: 'b.txt', content: 'b' }) }, call('write_file', { path: 'b.txt', content: 'b' }), FINISH], {}, async (id) => {
+    await run('sandbox-lost', [FIX_SUM, call('read_file', { path: 'sum.js' }), { kind: 'later', after: lose.promise, reply: call('write_file', { path: 'b.txt', content: 'b' }) }, call('write_file', { path: 'b.txt', content: 'b' }), FINISH], {}, async (id) => {
       await waitFor(errand, id, (t) => (t.step === 3 ? t : undefined));
       rmSync(path.join(errand.stateDir, 'sandboxes', id), { recursive: true, force: true });
       lose.open();
     });
-    await run('budget-stopped', [FIX, call('list_dir', {}), call('list_dir', {})], { maxSteps: 2 });
-    await run('cancelled', [FIX, call('shell', { command: 'sleep 60' })], {}, async (id) => {
+    await run('budget-stopped', [FIX_SUM, call('list_dir', {}), call('list_dir', {})], { maxSteps: 2 });
+    await run('cancelled', [FIX_SUM, call('shell', { command: 'sleep 60' })], {}, async (id) => {
       await waitFor(errand, id, (t) => (t.lastAction === 'step 2: shell' ? t : undefined));
       await api(errand.url, 'POST', `/tasks/${id}/cancel`, { by: 'recorder' });
     }, 'cancelled');
     model.reviews('[reviewed]', [call('submit_review', { verdict: 'request_changes', summary: 'Document it.', comments: [{ file: 'sum.js', line: 1, severity: 'blocking', body: 'say what sum does' }] })]);
-    await run('reviewed', [FIX, FINISH, call('write_file', { path: 'sum.js', content: '// adds\nexports.sum = (a, b) => a + b;\n' }), FINISH], {});
-    await run('feedback', [FIX, FINISH, call('write_file', { path: 'README.md', content: '# sum\n' }), FINISH], { awaitFeedbackMinutes: 0.2 }, async (id) => {
+    await run('reviewed', [FIX_SUM, FINISH, call('write_file', { path: 'sum.js', content: '// adds\nexports.sum = (a, b) => a + b;\n' }), FINISH], {});
+    await run('feedback', [FIX_SUM, FINISH, call('write_file', { path: 'README.md', content: '# sum\n' }), FINISH], { awaitFeedbackMinutes: 0.2 }, async (id) => {
       await waitFor(errand, id, (t) => (t.phase === 'awaiting_feedback' ? t : undefined));
       await api(errand.url, 'POST', `/tasks/${id}/messages`, { text: 'add a README', from: 'recorder' });
     });
-    await run('continued-as-new', [...Array.from({ length: 101 }, () => call('list_dir', {})), FIX, FINISH], { maxSteps: 200 });
+    await run('continued-as-new', [...Array.from({ length: 101 }, () => call('list_dir', {})), FIX_SUM, FINISH], { maxSteps: 200 });
   } finally {
     await close();
     await errand.stop();

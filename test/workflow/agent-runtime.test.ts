@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { temporal } from '@temporalio/proto';
 import { probeBubblewrap } from '../../apps/worker/confinement.js';
-import { call, lastToolResult, ModelServer, type ChatRequest } from '../fixtures/model-server.js';
+import { call, lastToolResult, ModelServer, type ChatRequest, FIX_SUM } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, findProcesses, startErrandWithModel, temporalClient, type ErrandProcess } from '../support/errand-process.js';
 import { describeWithPart } from '../support/required-part.js';
@@ -44,7 +44,6 @@ afterAll(async () => {
 /** What the model saw as the result of its call in request `n` (0-based): the next request's last tool message. */
 const resultOf = (requests: ChatRequest[], n: number) => lastToolResult(requests[n + 1]!);
 const pullRequest = (number: number) => JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', `${number}.json`), 'utf8'));
-const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
 
 describe('tools', () => {
   it('runs every tool in the sandbox and turns each refusal into a result the model can act on', async () => {
@@ -108,7 +107,7 @@ describe('tools', () => {
       call('read_file', { file: 'sum.js' }), // wrong argument name
       call('finish', { note: 'no summary' }),
       call('shell', 'not json at all'),
-      FIX,
+      FIX_SUM,
     ]);
     const id = await createTask(errand, { repo: origin, prompt: '[garbage] Fix sum.' });
     const task = await waitForStatus(errand, id, 'failed');
@@ -132,7 +131,7 @@ describe('repository setup', () => {
     });
     const script = model.script('[setup-ok]', [
       call('shell', { command: 'cat deps/ready' }),
-      FIX,
+      FIX_SUM,
       call('finish', { summary: 'fixed' }),
     ]);
     const id = await createTask(errand, { repo: origin, prompt: '[setup-ok] Fix sum.' });
@@ -150,7 +149,7 @@ describe('repository setup', () => {
 
   it("runs the task's own setup script instead of the repository's", async () => {
     const origin = makeOriginRepo({ ...BUGGY_SUM, '.gitignore': '.from-task\n', '.errand/setup.sh': 'exit 1\n' });
-    const script = model.script('[setup-task]', [call('shell', { command: 'cat .from-task' }), FIX, call('finish', { summary: 'fixed' })]);
+    const script = model.script('[setup-task]', [call('shell', { command: 'cat .from-task' }), FIX_SUM, call('finish', { summary: 'fixed' })]);
     const id = await createTask(errand, { repo: origin, prompt: '[setup-task] Fix sum.', setupScript: 'echo given-with-the-task > .from-task' });
     await waitForStatus(errand, id, 'completed');
     expect(resultOf(script.requests, 0)).toContain('given-with-the-task');
@@ -161,7 +160,7 @@ describe('repository setup', () => {
       ...BUGGY_SUM,
       '.errand/setup.sh': 'echo "resolving dependencies"\necho "npm ERR! 404 left-pad@9.9.9 is not in the registry" >&2\nexit 3\n',
     });
-    const script = model.script('[setup-fail]', [FIX]);
+    const script = model.script('[setup-fail]', [FIX_SUM]);
     const id = await createTask(errand, { repo: origin, prompt: '[setup-fail] Fix sum.' });
     const task = await waitForStatus(errand, id, 'failed');
     expect(task.phase).toBe('failed');
@@ -175,7 +174,7 @@ describe('repository setup', () => {
 
 describe('budgets', () => {
   // The agent edits at step 1 and never finishes: only a budget can stop it.
-  const neverFinishes = () => [FIX, ...Array.from({ length: 20 }, () => call('shell', { command: 'sleep 1.5; git status --short' }))];
+  const neverFinishes = () => [FIX_SUM, ...Array.from({ length: 20 }, () => call('shell', { command: 'sleep 1.5; git status --short' }))];
 
   it.each([
     ['maxSteps', { maxSteps: 3 }, 3, 'stopped after 3 steps (maxSteps 3)'],
@@ -249,7 +248,7 @@ describe('redaction', () => {
     const script = model.script('[redact]', [
       call('read_file', { path: 'deploy.env' }),
       call('shell', { command: 'grep -c PASSWORD deploy.env; cat deploy.env' }),
-      FIX,
+      FIX_SUM,
       call('write_file', { path: 'notes.txt', content: `the password is ${SECRET}\n` }),
       call('finish', { summary: `fixed sum; note the password ${SECRET} in deploy.env` }),
     ]);
@@ -279,7 +278,7 @@ describe('redaction', () => {
 describe('events and transcript', () => {
   it('streams events live over SSE, replays them for a late client, and resumes after Last-Event-ID', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    model.script('[sse]', [call('shell', { command: 'sleep 2; echo slow step done' }), FIX, call('finish', { summary: 'fixed' })]);
+    model.script('[sse]', [call('shell', { command: 'sleep 2; echo slow step done' }), FIX_SUM, call('finish', { summary: 'fixed' })]);
     const id = await createTask(errand, { repo: origin, prompt: '[sse] Fix sum.' });
 
     const live = await readEvents(`${errand.url}/tasks/${id}/events`, { timeoutMs: 90_000 });
@@ -332,7 +331,7 @@ describeWithBubblewrap('confined local sandbox', () => {
       call('shell', { command: `echo pwned > ${outside}; echo pwned > ${projectFile}; touch ${origin}/planted; echo tried` }),
       call('shell', { command: `ls ${path.join(errand.stateDir, 'sandboxes')}; ls ${path.join(errand.stateDir, 'artifacts')} 2>&1; cat ../sandbox.json 2>&1; env` }),
       call('shell', { command: 'echo scratch > /tmp/scratch && cat /tmp/scratch && id -u' }),
-      FIX,
+      FIX_SUM,
       call('finish', { summary: 'fixed' }),
     ]);
     const id = await createTask(errand, { repo: origin, prompt: '[confined] Fix sum.', network: 'off' });
@@ -360,7 +359,7 @@ describeWithBubblewrap('confined local sandbox', () => {
 
   it("lets commands reach the network when the task's policy allows it", async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const script = model.script('[network-on]', [call('shell', { command: probe(modelPort()) }), FIX, call('finish', { summary: 'fixed' })]);
+    const script = model.script('[network-on]', [call('shell', { command: probe(modelPort()) }), FIX_SUM, call('finish', { summary: 'fixed' })]);
     const id = await createTask(errand, { repo: origin, prompt: '[network-on] Fix sum.', network: 'on' });
     await waitForStatus(errand, id, 'completed');
     expect(resultOf(script.requests, 0)).toContain('NETWORK-REACHED');
@@ -368,7 +367,7 @@ describeWithBubblewrap('confined local sandbox', () => {
 
   it('lets the setup script reach the network under the default policy, but not the agent', async () => {
     const origin = makeOriginRepo({ ...BUGGY_SUM, '.gitignore': 'setup.out\n', '.errand/setup.sh': `{ ${probe(modelPort())}; } > setup.out\n` });
-    const script = model.script('[network-setup]', [call('shell', { command: `cat setup.out; ${probe(modelPort())}` }), FIX, call('finish', { summary: 'fixed' })]);
+    const script = model.script('[network-setup]', [call('shell', { command: `cat setup.out; ${probe(modelPort())}` }), FIX_SUM, call('finish', { summary: 'fixed' })]);
     const id = await createTask(errand, { repo: origin, prompt: '[network-setup] Fix sum.' });
     await waitForStatus(errand, id, 'completed');
     expect(resultOf(script.requests, 0)).toMatch(/NETWORK-REACHED\s+NETWORK-BLOCKED/);

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { call, gate, lastToolResult, ModelServer, type ChatRequest } from '../fixtures/model-server.js';
+import { call, gate, lastToolResult, ModelServer, type ChatRequest, FIX_SUM, FINISH } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, PROJECT_ROOT, startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
@@ -22,8 +22,6 @@ afterAll(async () => {
   await model?.stop();
 });
 
-const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
-const FINISH = call('finish', { summary: 'sum adds now' });
 const userMessages = (req: ChatRequest) => req.messages.filter((m) => m.role === 'user').map((m) => m.content ?? '');
 const state = async (id: string) => (await api(errand.url, 'GET', `/tasks/${id}`)).body;
 const waitForPhase = (id: string, phase: string) =>
@@ -34,7 +32,7 @@ describe('steering', () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const inFlight = gate();
     const script = model.script('[steer]', [
-      { kind: 'later', after: inFlight.promise, reply: FIX },
+      { kind: 'later', after: inFlight.promise, reply: FIX_SUM },
       (req) => (userMessages(req).some((m) => m.includes('also add a comment')) ? call('edit_file', { path: 'sum.js', old: 'exports', new: '// adds\nexports' }) : FINISH),
       FINISH,
     ]);
@@ -69,7 +67,7 @@ describe('steering', () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const inFlight = gate();
     const script = model.script('[steer-late]', [
-      FIX,
+      FIX_SUM,
       { kind: 'later', after: inFlight.promise, reply: FINISH },
       (req) => (lastToolResult(req).startsWith('not accepted: new messages arrived') ? call('write_file', { path: 'NOTES.md', content: 'noted\n' }) : FINISH),
       FINISH,
@@ -88,7 +86,7 @@ describe('pause and resume', () => {
   it('stops between steps without calling the model, keeps the sandbox, and goes on when resumed', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const inFlight = gate();
-    const script = model.script('[pause]', [{ kind: 'later', after: inFlight.promise, reply: FIX }, call('shell', { command: 'cat sum.js' }), FINISH]);
+    const script = model.script('[pause]', [{ kind: 'later', after: inFlight.promise, reply: FIX_SUM }, call('shell', { command: 'cat sum.js' }), FINISH]);
     const id = await createTask(errand, { repo: origin, prompt: '[pause] Fix sum.' });
     await eventually(async () => (script.requests.length === 1 ? true : undefined), 30_000, 'the first model call');
 
@@ -116,7 +114,7 @@ describe('pause and resume', () => {
 describe('cancel', () => {
   it('keeps the work so far on the branch, destroys the sandbox and says who cancelled', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const script = model.script('[cancel-by]', [FIX, call('shell', { command: 'sleep 300', timeoutSeconds: 600 }), FINISH]);
+    const script = model.script('[cancel-by]', [FIX_SUM, call('shell', { command: 'sleep 300', timeoutSeconds: 600 }), FINISH]);
     const id = await createTask(errand, { repo: origin, prompt: '[cancel-by] Fix sum.' });
     await eventually(async () => (script.requests.length === 2 ? true : undefined), 30_000, 'the long command');
     expect(await api(errand.url, 'POST', `/tasks/${id}/cancel`, { by: 'carol' })).toMatchObject({ status: 202, body: { status: 'cancelling' } });
@@ -135,7 +133,7 @@ describe('plan approval', () => {
       call('write_file', { path: 'sum.js', content: 'too early' }),
       call('submit_plan', { plan: 'Change - to + in sum.js.' }),
       call('submit_plan', { plan: 'Change - to + in sum.js, then run npm test.' }),
-      FIX,
+      FIX_SUM,
       FINISH,
     ]);
     const id = await createTask(errand, { repo: origin, prompt: '[plan] Fix sum.', requirePlanApproval: true });
@@ -170,7 +168,7 @@ describe('plan approval', () => {
   it('refuses approval of a task that is not waiting for it', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const inFlight = gate();
-    model.script('[no-plan]', [{ kind: 'later', after: inFlight.promise, reply: FIX }, FINISH]);
+    model.script('[no-plan]', [{ kind: 'later', after: inFlight.promise, reply: FIX_SUM }, FINISH]);
     const id = await createTask(errand, { repo: origin, prompt: '[no-plan] Fix sum.' });
     await waitForPhase(id, 'working');
     const res = await api(errand.url, 'POST', `/tasks/${id}/approve`);
@@ -185,7 +183,7 @@ describe('checkpoints', () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const atStep3 = gate();
     const script = model.script('[checkpoint]', [
-      FIX,
+      FIX_SUM,
       call('write_file', { path: 'a.txt', content: 'a\n' }),
       { kind: 'later', after: atStep3.promise, reply: call('write_file', { path: 'b.txt', content: 'b\n' }) },
       FINISH,
@@ -208,7 +206,7 @@ describe('checkpoints', () => {
 describe('idempotency', () => {
   it('returns the same task for the same Idempotency-Key, and refuses the key for another request', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    model.script('[idem]', [FIX, FINISH]);
+    model.script('[idem]', [FIX_SUM, FINISH]);
     const key = `key-${Date.now()}`;
     const post = (body: unknown) =>
       fetch(`${errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify(body) });
@@ -243,7 +241,7 @@ describe('errand task (CLI)', () => {
   it('creates, steers, pauses, resumes and cancels a task from a shell', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const inFlight = gate();
-    model.script('[cli]', [{ kind: 'later', after: inFlight.promise, reply: FIX }, call('shell', { command: 'sleep 300', timeoutSeconds: 600 }), FINISH]);
+    model.script('[cli]', [{ kind: 'later', after: inFlight.promise, reply: FIX_SUM }, call('shell', { command: 'sleep 300', timeoutSeconds: 600 }), FINISH]);
     const created = await cli('create', '--repo', origin, '--prompt', '[cli] Fix sum.', '--max-steps', '10', '--idempotency-key', `cli-${Date.now()}`);
     expect(created).toMatchObject({ code: 0 });
     const id = JSON.parse(created.stdout).id as string;

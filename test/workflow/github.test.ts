@@ -6,7 +6,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { GitHubStandIn } from '../fixtures/github-server.js';
-import { approve, call, ModelServer, type ChatRequest } from '../fixtures/model-server.js';
+import { approve, call, ModelServer, type ChatRequest, FIX_SUM, FINISH } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git } from '../fixtures/repos.js';
 import { api, eventually, startErrand, type ErrandProcess } from '../support/errand-process.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
@@ -53,8 +53,6 @@ afterAll(async () => {
   await model?.stop();
 });
 
-const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
-const FINISH = call('finish', { summary: 'sum adds now' });
 const ops = (since: number) => github.requests.slice(since).map((r) => r.operationId ?? `${r.method} ${r.path}`);
 
 describe('pull requests on GitHub', () => {
@@ -62,7 +60,7 @@ describe('pull requests on GitHub', () => {
     github.addRepo('octo/sum', BUGGY_SUM);
     const since = github.requests.length;
     const coder = model.script('[gh-happy]', [
-      FIX,
+      FIX_SUM,
       call('shell', { command: 'env; git config --list --show-origin; git remote -v; cat .git/config' }),
       FINISH,
     ]);
@@ -105,7 +103,7 @@ describe('pull requests on GitHub', () => {
     if (!github.repos.has('octo/branches')) github.addRepo('octo/branches', BUGGY_SUM);
     if (!github.repos.has('octo/readonly')) github.addRepo('octo/readonly', BUGGY_SUM, { push: false });
     const marker = `[gh-fail-${target.repo}-${target.baseBranch ?? ''}]`;
-    const coder = model.script(marker, [FIX, FINISH]);
+    const coder = model.script(marker, [FIX_SUM, FINISH]);
     const id = await createTask(errand, { ...target, prompt: `${marker} Fix sum.` });
     const task = await waitForStatus(errand, id, 'failed', 30_000);
     expect(task.error).toContain(message);
@@ -126,7 +124,7 @@ describe('GitHub App', () => {
       env: githubEnv({ ERRAND_GITHUB_APP_ID: github.app.id, ERRAND_GITHUB_APP_PRIVATE_KEY: github.app.privateKey, ERRAND_GITHUB_WEBHOOK_SECRET: '' }),
     });
     try {
-      model.script('[gh-app]', [FIX, FINISH]);
+      model.script('[gh-app]', [FIX_SUM, FINISH]);
       const id = await createTask(asApp, { repo: 'octo/app-sum', prompt: '[gh-app] Fix sum.' });
       const task = await waitForStatus(asApp, id, 'completed');
       expect(task.pr.draft).toBe(false);
@@ -169,7 +167,7 @@ describe('webhooks', () => {
     payload.issue.title = '[gh-issue] The sum test fails';
     payload.issue.body = 'sum subtracts; it should add.';
     payload.issue.updated_at = now();
-    model.script('[gh-issue]', [FIX, FINISH]);
+    model.script('[gh-issue]', [FIX_SUM, FINISH]);
     const res = await deliver('issues', payload);
     expect(res).toMatchObject({ status: 202, body: { status: 'task_started', taskId: expect.stringMatching(/^[a-f0-9]{12}$/) } });
     await waitForStatus(errand, res.body.taskId, 'completed');
@@ -184,7 +182,7 @@ describe('webhooks', () => {
     payload.label.name = 'errand';
     payload.issue.title = '[gh-never] should not start';
     payload.issue.updated_at = now();
-    const coder = model.script('[gh-never]', [FIX, FINISH]);
+    const coder = model.script('[gh-never]', [FIX_SUM, FINISH]);
 
     const forged = await deliver('issues', payload, { secret: 'not-the-secret' });
     expect(forged).toMatchObject({ status: 401, body: { message: expect.stringContaining('does not match the body signed with the webhook secret') } });
@@ -200,7 +198,7 @@ describe('webhooks', () => {
     expect(coder.requests).toHaveLength(0);
 
     const id = randomUUID();
-    model.script('[gh-once]', [FIX, FINISH]);
+    model.script('[gh-once]', [FIX_SUM, FINISH]);
     payload.issue.title = '[gh-once] start once';
     const first = await deliver('issues', payload, { id });
     const replay = await deliver('issues', payload, { id });
@@ -212,7 +210,7 @@ describe('webhooks', () => {
 
   it('turns a review comment mentioning the bot into a follow-up on the same branch and PR, from writers only', async () => {
     github.addRepo('octo/iterate', BUGGY_SUM, { collaborators: { Codertocat: 'write', reader: 'read' } });
-    model.script('[gh-iterate]', [FIX, FINISH]);
+    model.script('[gh-iterate]', [FIX_SUM, FINISH]);
     const id = await createTask(errand, { repo: 'octo/iterate', prompt: '[gh-iterate] Fix sum.' });
     const first = await waitForStatus(errand, id, 'completed');
     const pullsBefore = github.pulls.length;
@@ -250,7 +248,7 @@ describe('webhooks', () => {
   it('signals a task that still waits for feedback instead of starting another', async () => {
     github.addRepo('octo/waiting', BUGGY_SUM, { collaborators: { Codertocat: 'maintain' } });
     const coder = model.script('[gh-wait]', [
-      FIX,
+      FIX_SUM,
       FINISH,
       (req: ChatRequest) => (req.messages.at(-1)?.content?.includes('Feedback on the pull request from @Codertocat') ? call('write_file', { path: 'README.md', content: '# sum\n' }) : FINISH),
       FINISH,

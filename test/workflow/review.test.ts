@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { approve, call, ModelServer, type ChatRequest } from '../fixtures/model-server.js';
+import { approve, call, ModelServer, type ChatRequest, FIX_SUM, FINISH } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
@@ -22,8 +22,6 @@ afterAll(async () => {
   await model?.stop();
 });
 
-const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
-const FINISH = call('finish', { summary: 'sum adds now' });
 const requestChanges = (body: string) =>
   call('submit_review', { verdict: 'request_changes', summary: 'Almost.', comments: [{ file: 'sum.js', line: 1, severity: 'blocking', body }] });
 const pullRequest = (number: number) => JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', `${number}.json`), 'utf8'));
@@ -33,7 +31,7 @@ describe('review rounds', () => {
   it('feeds requested changes back to the coder, then marks the PR ready once the reviewer approves', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const coder = model.script('[review-trip]', [
-      FIX,
+      FIX_SUM,
       FINISH,
       (req) =>
         lastUserMessage(req).includes('sum.js:1` (blocking): document what sum does')
@@ -73,7 +71,7 @@ describe('review rounds', () => {
 
   it('stops after maxReviewRounds and leaves the PR a draft that lists the unresolved comments', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    model.script('[review-stuck]', [FIX, FINISH, FINISH, FINISH]);
+    model.script('[review-stuck]', [FIX_SUM, FINISH, FINISH, FINISH]);
     const reviews = model.reviews('[review-stuck]', [requestChanges('handle strings'), requestChanges('handle strings, really')]);
     const id = await createTask(errand, { repo: origin, prompt: '[review-stuck] Fix sum.', maxReviewRounds: 1 });
     const task = await waitForStatus(errand, id, 'completed');
@@ -87,7 +85,7 @@ describe('review rounds', () => {
 
   it('retries an answer that does not validate, then counts it as changes requested with the reason', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    model.script('[review-garbage]', [FIX, FINISH]);
+    model.script('[review-garbage]', [FIX_SUM, FINISH]);
     const garbage = call('submit_review', { verdict: 'lgtm', comments: 'none' });
     const reviews = model.reviews('[review-garbage]', [garbage, { kind: 'text', text: 'Looks good to me!' }, garbage]);
     const id = await createTask(errand, { repo: origin, prompt: '[review-garbage] Fix sum.', maxReviewRounds: 0 });
@@ -104,7 +102,7 @@ describe('review rounds', () => {
 
   it('flags files outside the allowed paths to the reviewer and in the PR', async () => {
     const origin = makeOriginRepo({ ...BUGGY_SUM, 'src/keep.txt': 'x\n' });
-    model.script('[review-paths]', [FIX, call('write_file', { path: 'src/keep.txt', content: 'y\n' }), FINISH]);
+    model.script('[review-paths]', [FIX_SUM, call('write_file', { path: 'src/keep.txt', content: 'y\n' }), FINISH]);
     const reviews = model.reviews('[review-paths]');
     const id = await createTask(errand, { repo: origin, prompt: '[review-paths] Fix sum.', allowedPaths: ['src/**'] });
     const task = await waitForStatus(errand, id, 'completed');
@@ -131,7 +129,7 @@ describe('deterministic checks', () => {
     const key = 'AKIAIOSFODNN7EXAMPLE';
     // Built by a command, so the key is in the file but never in the model's own words.
     const plant = `mkdir -p config && printf "module.exports = {\\n  region: 'eu-west-1',\\n  accessKeyId: 'AKIA%s',\\n};\\n" IOSFODNN7EXAMPLE > config/aws.js`;
-    const coder = model.script('[review-secret]', [FIX, call('shell', { command: plant }), FINISH]);
+    const coder = model.script('[review-secret]', [FIX_SUM, call('shell', { command: plant }), FINISH]);
     const reviews = model.reviews('[review-secret]');
     const id = await createTask(errand, { repo: origin, prompt: '[review-secret] Fix sum and configure AWS.' });
     const task = await waitForStatus(errand, id, 'failed');
@@ -149,7 +147,7 @@ describe('feedback on the PR (local forge)', () => {
   it('takes a message after the PR is out as another round, and updates the same PR', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const coder = model.script('[feedback]', [
-      FIX,
+      FIX_SUM,
       FINISH,
       (req) => (lastUserMessage(req).includes('please add a README') ? call('write_file', { path: 'README.md', content: '# sum\n' }) : FINISH),
       call('finish', { summary: 'added a README' }),
