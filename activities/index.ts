@@ -11,7 +11,7 @@ import { coderSystemPrompt, type TaskBrief } from './agent/prompts.js';
 import { setupRepository, type RepoSetup } from './agent/repo-setup.js';
 import { runToolCall, toolDefinitions, type AgentMode } from './agent/tools.js';
 import type { Forge, OpenPullRequest, UpdatePullRequest } from './forge/forge.js';
-import { pushFromSandbox } from './git/push.js';
+import { pushFromSandbox } from './git/transfer.js';
 import * as git from './git/workspace.js';
 import { withHeartbeat } from './heartbeat.js';
 import { describeSecrets, findSecrets, outsideAllowedPaths, parseDiff } from './review/checks.js';
@@ -100,29 +100,38 @@ export function createActivities({ sandboxes, workflows, forge, models, store, r
       baseBranch: string;
       branch: string;
       testCommand?: string;
-      /** Restore the work in progress from this checkpoint commit on the task branch. */
+      /** The checkpoint commit on the task branch that setupRepository restores the work from. */
       restoreFrom?: string;
     }): Promise<git.PreparedWorkspace> {
       const remote = await forge.cloneRemote(req.repo);
       const prepared = await withHeartbeat(async (signal) => git.prepareWorkspace(await connect(req.sandboxId, signal), { ...req, remote }));
       await event(req.taskId, {
         id: `workspace:${req.sandboxId}`,
-        type: req.restoreFrom ? 'workspace_restored' : 'workspace_ready',
+        type: 'workspace_ready',
         sandboxId: req.sandboxId,
         baseSha: prepared.baseSha,
-        restoredFrom: req.restoreFrom ?? null,
         testCommand: prepared.testCommand ?? null,
       });
       return prepared;
     },
 
-    /** `network`: for the setup script; `agentNetwork`: for everything after it. */
-    async setupRepository(req: { taskId: string; sandboxId: string; setupScript?: string; network: boolean; agentNetwork?: boolean }): Promise<RepoSetup> {
-      const setup = await withHeartbeat(async (signal) =>
-        setupRepository(await connect(req.sandboxId, signal), store, { ...req, timeoutMs: limits.setupTimeoutMs }),
-      );
+    /**
+     * The repository's setup on the base as the base branch holds it (its instructions, its
+     * setup script), in a sandbox where nothing of the agent's has run yet; then the work is
+     * restored from `restoreFrom`. So an agent that edits the setup script or the instructions
+     * never gets them run or read with the setup's network.
+     * `network`: for the setup script; `agentNetwork`: for everything after it.
+     */
+    async setupRepository(req: { taskId: string; sandboxId: string; setupScript?: string; network: boolean; agentNetwork?: boolean; restoreFrom?: string }): Promise<RepoSetup> {
+      const setup = await withHeartbeat(async (signal) => {
+        const sandbox = await connect(req.sandboxId, signal);
+        const done = await setupRepository(sandbox, store, { ...req, timeoutMs: limits.setupTimeoutMs });
+        if (req.restoreFrom) await git.restoreWork(sandbox, req.restoreFrom);
+        return done;
+      });
       if (req.network && req.agentNetwork === false) await sandboxes.restrictEgress?.(req.sandboxId);
       await event(req.taskId, { id: `setup:${req.sandboxId}`, type: 'setup_finished', instructionsFrom: setup.instructionsFrom ?? null, setupLogKey: setup.setupLogKey ?? null });
+      if (req.restoreFrom) await event(req.taskId, { id: `workspace:${req.sandboxId}:restored`, type: 'workspace_restored', sandboxId: req.sandboxId, restoredFrom: req.restoreFrom });
       return setup;
     },
 

@@ -63,6 +63,17 @@ const Env = z.object({
   ERRAND_SANDBOX_NETWORK: z.enum(NETWORK_POLICIES).default('setup'),
   ERRAND_SANDBOX_ENV: list(','),
   ERRAND_SANDBOX_HIDE: list(':'),
+  ERRAND_SANDBOX_USER: z
+    .string()
+    .default('65534:65534')
+    .transform((v, ctx) => {
+      const m = /^(\d+)(?::(\d+))?$/.exec(v.trim());
+      if (!m || Number(m[1]) === 0 || Number(m[2] ?? m[1]) === 0) {
+        ctx.addIssue({ code: 'custom', message: `"${v}" is not uid[:gid] of an unprivileged user, e.g. 65534:65534 (nobody)` });
+        return z.NEVER;
+      }
+      return { uid: Number(m[1]), gid: Number(m[2] ?? m[1]) };
+    }),
   ERRAND_REDACT: list(','),
   ERRAND_FORGE: z.enum(['local', 'github']).default('local'),
   ERRAND_SANDBOX_PROVIDER: z.enum(['local', 'kubernetes']).default('local'),
@@ -162,6 +173,8 @@ export interface Config {
     envAllowlist: string[];
     /** Host paths hidden from sandbox commands, besides Errand's state directory. */
     hide: string[];
+    /** The host user confined commands run as when Errand runs as root. */
+    user: { uid: number; gid: number };
   };
   /** Bearer tokens the API accepts; without any the API is open (fine on loopback, not beyond). */
   apiTokens: string[];
@@ -253,6 +266,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       confinement: e.ERRAND_SANDBOX_CONFINEMENT,
       envAllowlist: e.ERRAND_SANDBOX_ENV,
       hide: e.ERRAND_SANDBOX_HIDE,
+      user: e.ERRAND_SANDBOX_USER,
     },
     apiTokens: e.ERRAND_API_TOKENS,
     forge: github ? { kind: 'github', github } : { kind: 'local' },

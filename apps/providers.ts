@@ -5,7 +5,7 @@ import type { Forge } from '../activities/forge/forge.js';
 import { GitHubForge } from '../activities/forge/github.js';
 import { LocalForge } from '../activities/forge/local.js';
 import { KubernetesSandboxProvider } from '../activities/sandbox/kubernetes.js';
-import { LocalSandboxProvider } from '../activities/sandbox/local.js';
+import { LocalSandboxProvider, type LocalSandboxOptions } from '../activities/sandbox/local.js';
 import type { SandboxProvider } from '../activities/sandbox/provider.js';
 import { stateDirs, type Config } from './config.js';
 
@@ -23,7 +23,7 @@ export function kubeConfigFrom(file?: string): KubeConfig {
 
 export function sandboxesFromConfig(
   config: Config,
-  local: { sandboxdCommand: string[]; confinement?: { bwrap: string; hide: string[] }; env: Record<string, string> },
+  local: Omit<LocalSandboxOptions, 'dir'>,
 ): SandboxProvider {
   if (config.sandbox.provider === 'kubernetes') {
     const { kubeconfig, ...options } = config.sandbox.kubernetes;

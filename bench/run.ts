@@ -8,6 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { pushFromSandbox } from '../activities/git/transfer.js';
+import { prepareWorkspace } from '../activities/git/workspace.js';
 import { LocalSandboxProvider } from '../activities/sandbox/local.js';
 import { SandboxdClient } from '../activities/sandbox/sandboxd-client.js';
 import { startTemporalDevServer } from '../apps/cli/temporal-dev-server.js';
@@ -97,7 +99,8 @@ async function direct(model: ModelServer, sandboxes: LocalSandboxProvider, steps
   let t = Date.now();
   await sandboxes.provision({ taskId: sandboxId, sandboxId, allowNetwork: false });
   const sandbox = new SandboxdClient(sandboxId, await sandboxes.endpoint(sandboxId));
-  await exec(sandbox, `git clone --no-tags --branch main -- ${origin} . && git checkout -q -B errand/${sandboxId}`, { network: true, readable: [origin] });
+  const remote = { url: origin, env: {} };
+  await prepareWorkspace(sandbox, { remote, baseBranch: 'main', branch: `errand/${sandboxId}` });
   const start = Date.now() - t;
 
   const messages: unknown[] = [
@@ -118,7 +121,8 @@ async function direct(model: ModelServer, sandboxes: LocalSandboxProvider, steps
   await exec(sandbox, 'git add -A && git -c user.name=bench -c user.email=bench@localhost commit -qm "Fix sum" && git diff HEAD~1');
   await chat(REVIEWER_MODEL, [{ role: 'user', content: `${marker} review` }]);
   // Errand pushes from the worker, never from the sandbox (the forge token stays out of it).
-  execFileSync('git', ['-C', sandboxes.workspaceDir(sandboxId), 'push', '-q', origin, `errand/${sandboxId}`]);
+  const baseSha = execFileSync('git', ['-C', origin, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
+  await pushFromSandbox(sandbox, { branch: `errand/${sandboxId}`, baseSha, remote });
   const finish = Date.now() - t;
   await sandboxes.destroy(sandboxId);
   rmSync(path.dirname(origin), { recursive: true, force: true });
@@ -141,7 +145,7 @@ async function main(): Promise<void> {
     const sandboxes = new LocalSandboxProvider({
       dir: path.join(work, 'sandboxes'),
       sandboxdCommand: sandboxdCommand(),
-      ...('bwrap' in confinement && { confinement: { bwrap: confinement.bwrap, hide: [work] } }),
+      ...('bwrap' in confinement && { confinement: { ...confinement, hide: [work] } }),
     });
     console.log(`errand bench: ${opts.steps} steps a task, ${opts.rounds} rounds, ${opts.concurrency} tasks at once; ${os.cpus().length} CPUs, Node ${process.version}`);
     console.log(`sandbox commands ${'bwrap' in confinement ? 'confined with bubblewrap' : `unconfined (${confinement.reason})`}; Temporal dev server on SQLite\n`);

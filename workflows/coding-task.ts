@@ -234,7 +234,7 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
     // The base of a follow-up is where its branch left the base branch, not the base's tip.
     baseSha ||= prepared.baseSha;
     testCommand ??= prepared.testCommand;
-    const setup = await workspace.setupRepository({ taskId, sandboxId: id, setupScript: input.setupScript, network: input.network !== 'off', agentNetwork: input.network === 'on' });
+    const setup = await workspace.setupRepository({ taskId, sandboxId: id, setupScript: input.setupScript, network: input.network !== 'off', agentNetwork: input.network === 'on', restoreFrom });
     instructionsKey ??= setup.instructionsKey;
     state.instructionsFrom ??= setup.instructionsFrom;
   }

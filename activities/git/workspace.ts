@@ -1,6 +1,7 @@
-// Git inside the sandbox: clone and branch, run the tests, commit work in progress, squash for
-// publishing. Everything runs through sandboxd, so it works the same in a local dir and in a
-// pod. Pushing is not here: it runs in the worker (push.ts), away from the agent's repository.
+// Git inside the sandbox: the repository and branch, run the tests, commit work in progress,
+// squash for publishing. Everything runs through sandboxd, so it works the same in a local dir
+// and in a pod. Fetching and pushing are not here: they run in the worker (transfer.ts), away
+// from the agent's repository.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApplicationFailure } from '@temporalio/common';
@@ -9,28 +10,24 @@ import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
 import type { ExecRequest, ExecResponse } from '../sandbox/sandboxd-protocol.js';
 import type { GitRemote } from '../forge/forge.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
+import { shellQuote } from '../sandbox/shell-quote.js';
 import { detectTestCommand } from './test-command.js';
+import { fetchIntoSandbox } from './transfer.js';
 
 const GIT_AUTHOR = '-c user.name=Errand -c user.email=errand@localhost';
+const COMMIT_MESSAGE = '.git/errand-commit-message';
 
-export function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
+/** Text git keeps as it is: no NUL or other control characters but tab and newline. */
+export function commitMessageText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trim();
+  return `${clean || 'Errand change'}\n`;
 }
 
 /** The origin's path on this host when the repo is local (a path or file:// URL). */
 export function localRepoPath(repo: string): string | undefined {
   if (repo.startsWith('file://')) return fileURLToPath(repo);
   return path.isAbsolute(repo) ? repo : undefined;
-}
-
-/**
- * Errand's own fetches (clone, restore) reach the git host whatever the task's network policy
- * says, with the forge's read credentials for that one command, and may read a local origin
- * that the sandbox otherwise hides; the agent's commands get none of this.
- */
-function fetchAccess(remote: GitRemote): Partial<ExecRequest> {
-  const local = localRepoPath(remote.url);
-  return { network: true, env: remote.env, ...(local ? { readable: [local] } : {}) };
 }
 
 async function run(sandbox: SandboxdClient, cmd: string, what: string, extra: Partial<ExecRequest> = {}): Promise<ExecResponse> {
@@ -44,35 +41,29 @@ export interface PreparedWorkspace {
   testCommand?: string;
 }
 
+/**
+ * A new repository in the (emptied) workspace with the base branch, and the task branch when
+ * work is to be restored, fetched by the worker and handed over as a bundle; the task branch
+ * checked out at the base. The work itself is restored by `restoreWork`, after the setup script
+ * has run on the base as the base branch holds it.
+ */
 export async function prepareWorkspace(
   sandbox: SandboxdClient,
   req: { remote: GitRemote; baseBranch: string; branch: string; testCommand?: string; restoreFrom?: string },
 ): Promise<PreparedWorkspace> {
   // A retried attempt starts from an empty workspace.
   await run(sandbox, 'find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +', 'clearing the workspace');
-  const clone = await sandbox.exec({
-    cmd: `git clone --no-tags --branch ${shellQuote(req.baseBranch)} -- ${shellQuote(req.remote.url)} .`,
-    timeoutMs: 600_000,
-    maxOutputBytes: 64_000,
-    ...fetchAccess(req.remote),
-  });
-  if (clone.exitCode !== 0) {
-    throw ApplicationFailure.nonRetryable(
-      `cannot clone ${req.remote.url} at ${req.baseBranch}: ${clone.stderr.trim().slice(-1000)}`,
-      FailureType.RepoUnavailable,
-    );
-  }
-  const baseSha = (await run(sandbox, 'git rev-parse HEAD', 'reading the base commit')).stdout.trim();
-  await run(sandbox, `git checkout -q -B ${shellQuote(req.branch)}`, 'creating the task branch');
-  let base = baseSha;
-  if (req.restoreFrom) {
-    // A replacement sandbox, or another round on an existing branch: the work comes back from
-    // the last commit pushed to the task branch, and its base is where it left the base branch
-    // (which may have moved on since), so squashing never reverts anything newer.
-    await run(sandbox, `git fetch -q origin ${shellQuote(`+refs/heads/${req.branch}:refs/remotes/origin/${req.branch}`)}`, 'fetching the task branch', fetchAccess(req.remote));
-    await run(sandbox, `git reset -q --hard ${shellQuote(req.restoreFrom)}`, `restoring ${req.restoreFrom}`);
-    base = (await run(sandbox, `git merge-base HEAD ${shellQuote(baseSha)}`, 'finding where the branch left its base')).stdout.trim();
-  }
+  // The remote is named for the agent's information only: the sandbox holds no credential for it.
+  await run(sandbox, `git init -q && git remote add origin ${shellQuote(req.remote.url)}`, 'creating the repository');
+  await fetchIntoSandbox(sandbox, { remote: req.remote, branches: req.restoreFrom ? [req.baseBranch, req.branch] : [req.baseBranch] });
+  const origin = (b: string) => shellQuote(`refs/remotes/origin/${b}`);
+  const baseSha = (await run(sandbox, `git rev-parse ${origin(req.baseBranch)}`, 'reading the base commit')).stdout.trim();
+  await run(sandbox, `git checkout -q -B ${shellQuote(req.baseBranch)} ${origin(req.baseBranch)} && git checkout -q -B ${shellQuote(req.branch)}`, 'creating the task branch');
+  // Work restored from the task branch has its base where it left the base branch (which may
+  // have moved on since), so squashing never reverts anything newer.
+  const base = req.restoreFrom
+    ? (await run(sandbox, `git merge-base ${shellQuote(req.restoreFrom)} ${shellQuote(baseSha)}`, 'finding where the branch left its base')).stdout.trim()
+    : baseSha;
   let testCommand = req.testCommand;
   if (!testCommand) {
     const files = (await run(sandbox, 'ls -A', 'listing the repository')).stdout.split('\n').filter(Boolean);
@@ -80,6 +71,11 @@ export async function prepareWorkspace(
     testCommand = detectTestCommand(files, await read('package.json'), await read('Makefile'));
   }
   return { baseSha: base, testCommand };
+}
+
+/** Puts the work back: the workspace at `restoreFrom`, a commit fetched by prepareWorkspace. */
+export async function restoreWork(sandbox: SandboxdClient, restoreFrom: string): Promise<void> {
+  await run(sandbox, `git reset -q --hard ${shellQuote(restoreFrom)}`, `restoring ${restoreFrom}`);
 }
 
 export async function runTests(
@@ -118,7 +114,9 @@ export async function squashForPublishing(sandbox: SandboxdClient, req: { baseSh
     throw ApplicationFailure.nonRetryable('the agent made no changes, so there is nothing to open a pull request for', FailureType.NoChanges);
   }
   const message = req.coAuthor ? `${req.message}\n\nCo-authored-by: ${req.coAuthor}` : req.message;
-  await run(sandbox, `git ${GIT_AUTHOR} commit -q --no-verify -m ${shellQuote(message)}`, 'committing');
+  // Through a file, not the command line: a message may hold anything a person or model wrote.
+  await sandbox.writeFile({ path: COMMIT_MESSAGE, content: commitMessageText(message) });
+  await run(sandbox, `git ${GIT_AUTHOR} commit -q --no-verify --cleanup=verbatim -F ${COMMIT_MESSAGE}; status=$?; rm -f ${COMMIT_MESSAGE}; exit $status`, 'committing');
   return (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
 }
 

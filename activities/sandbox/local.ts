@@ -3,10 +3,10 @@
 // the sandbox (and the command running in it) down with it; a new worker finds it by its id.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Confinement } from './bubblewrap.js';
+import { unreachableAncestor, type Confinement, type RunAs } from './bubblewrap.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
 
 export interface LocalSandboxOptions {
@@ -15,8 +15,11 @@ export interface LocalSandboxOptions {
   /** argv that starts sandboxd, e.g. [node, --import, tsx, apps/sandboxd/main.ts]. */
   sandboxdCommand: string[];
   startTimeoutMs?: number;
-  /** Confine every command with bubblewrap (see bubblewrap.ts); omitted means unconfined. */
-  confinement?: { bwrap: string; hide: string[] };
+  /**
+   * Confine every command with bubblewrap (see bubblewrap.ts); omitted means unconfined.
+   * `runAs`: the unprivileged host user commands run as, when Errand runs as root.
+   */
+  confinement?: { bwrap: string; hide: string[]; runAs?: RunAs };
   /** Variables every command gets (the operator's allowlist, e.g. proxies); never secrets. */
   env?: Record<string, string>;
 }
@@ -48,6 +51,11 @@ export class LocalSandboxProvider implements SandboxProvider {
     await mkdir(workspace, { recursive: true });
     await mkdir(home, { recursive: true });
     const confinement = this.opts.confinement;
+    const runAs = confinement?.runAs;
+    if (runAs) {
+      // The sandbox user's own: everything else on the host stays root's.
+      for (const d of [workspace, home]) await chown(d, runAs.uid, runAs.gid);
+    }
     const token = randomBytes(32).toString('hex');
     const portFile = path.join(dir, 'port');
     const log = await open(path.join(dir, 'sandboxd.log'), 'a');
@@ -71,7 +79,8 @@ export class LocalSandboxProvider implements SandboxProvider {
             bwrap: confinement.bwrap,
             network: spec.allowNetwork,
             writable: [home],
-            hide: [...new Set([...confinement.hide, this.opts.dir])],
+            hide: [...new Set([...confinement.hide, this.opts.dir, ...(runAs ? [unreachableAncestor(this.opts.dir)].filter((p) => p !== undefined) : [])])],
+            ...(runAs && { runAs }),
           } satisfies Confinement),
         }),
       },

@@ -9,10 +9,8 @@ export const ExecRequest = z.strictObject({
   env: z.record(z.string(), z.string()).optional(),
   timeoutMs: z.number().int().positive().max(3_600_000).default(120_000),
   maxOutputBytes: z.number().int().positive().max(10_000_000).default(64_000),
-  /** Overrides the sandbox's network policy for this command (when sandboxd confines commands). */
+  /** Overrides the sandbox's network policy for this command (the setup script's, under `setup`). */
   network: z.boolean().optional(),
-  /** Absolute host paths this command may read though they are hidden, e.g. a local origin repo. */
-  readable: z.array(z.string().startsWith('/', 'must be an absolute path')).max(8).optional(),
 });
 export type ExecRequest = z.input<typeof ExecRequest>;
 
@@ -45,6 +43,8 @@ export interface ReadFileResponse {
 export const WriteFileRequest = z.strictObject({
   path: z.string().min(1),
   content: z.string(),
+  /** `base64` for binary content (a git bundle, say). */
+  encoding: z.enum(['utf8', 'base64']).default('utf8'),
 });
 export type WriteFileRequest = z.input<typeof WriteFileRequest>;
 export interface WriteFileResponse {

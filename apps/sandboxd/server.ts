@@ -3,7 +3,6 @@
 // sandbox's own token, so the worker never needs a shell on the sandbox's host.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
-import { lstat, mkdir, open, readdir, realpath, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
@@ -20,6 +19,7 @@ import {
 import { HeadTailBuffer } from '../../activities/sandbox/truncate.js';
 import { findExecutable } from '../find-executable.js';
 import { bubblewrapArgv, type Confinement } from '../../activities/sandbox/bubblewrap.js';
+import { WorkspaceFiles, WorkspacePathError } from './workspace-files.js';
 
 export interface SandboxdOptions {
   root: string;
@@ -43,9 +43,16 @@ class HttpError extends Error {
 }
 
 const MAX_BODY_BYTES = 20_000_000;
+const PATH_ERRORS = {
+  outside: [403, 'path_outside_workspace'],
+  not_found: [404, 'not_found'],
+  invalid: [400, 'bad_request'],
+} as const;
 
 export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: http.Server; port: number; close: () => Promise<void> }> {
-  const root = await realpath(opts.root);
+  // Every path a call names is resolved beneath the workspace through this, never by hand.
+  const files = await WorkspaceFiles.open(opts.root, opts.confine?.runAs);
+  const root = files.root;
   const running = new Set<ChildProcess>();
   const expected = Buffer.from(`Bearer ${opts.token}`);
   const rgPath = findExecutable('rg', opts.baseEnv.PATH);
@@ -54,59 +61,20 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
     '/exec': (body, req) => exec(ExecRequest.parse(body), req),
     '/files/read': async (body) => {
       const r = ReadFileRequest.parse(body);
-      const file = await resolveInside(root, r.path);
-      const info = await stat(file).catch(() => {
-        throw new HttpError(404, 'not_found', `${r.path}: no such file`);
-      });
-      if (!info.isFile()) throw new HttpError(400, 'bad_request', `${r.path}: not a file`);
-      const handle = await open(file, 'r');
-      try {
-        const buf = Buffer.alloc(Math.max(0, Math.min(r.maxBytes, info.size - r.offset)));
-        if (buf.length) await handle.read(buf, 0, buf.length, r.offset);
-        return { content: buf.toString(r.encoding), size: info.size, truncated: r.offset + buf.length < info.size };
-      } finally {
-        await handle.close();
-      }
+      const { content, size } = await files.readFile(r.path, r.offset, r.maxBytes);
+      return { content: content.toString(r.encoding), size, truncated: r.offset + content.length < size };
     },
-    '/files/list': async (body) => {
-      const r = ListRequest.parse(body);
-      const dir = await resolveInside(root, r.path);
-      const names = await readdir(dir).catch((e: NodeJS.ErrnoException) => {
-        throw new HttpError(e.code === 'ENOENT' ? 404 : 400, e.code === 'ENOENT' ? 'not_found' : 'bad_request', `${r.path}: ${e.code === 'ENOTDIR' ? 'not a directory' : 'no such directory'}`);
-      });
-      const entries = await Promise.all(
-        names.sort().map(async (name) => {
-          const info = await lstat(path.join(dir, name));
-          const type = info.isSymbolicLink() ? 'symlink' : info.isDirectory() ? 'dir' : info.isFile() ? 'file' : 'other';
-          return { name, type, size: info.size } as const;
-        }),
-      );
-      return { entries };
-    },
+    '/files/list': async (body) => ({ entries: await files.list(ListRequest.parse(body).path) }),
     '/search': (body, req) => search(SearchRequest.parse(body), req),
     '/files/write': async (body) => {
       const r = WriteFileRequest.parse(body);
-      const file = await resolveInside(root, r.path);
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(file, r.content);
-      return { bytes: Buffer.byteLength(r.content) };
+      return { bytes: await files.writeFile(r.path, Buffer.from(r.content, r.encoding)) };
     },
   };
 
   async function exec(r: z.output<typeof ExecRequest>, req: http.IncomingMessage): Promise<ExecResponse> {
-    const cwd = await resolveInside(root, r.cwd ?? '.');
-    const readable = await Promise.all(
-      (r.readable ?? []).map((p) =>
-        realpath(p).catch(() => {
-          throw new HttpError(400, 'bad_request', `readable: ${p} does not exist`);
-        }),
-      ),
-    );
-    const run = await runProcess(
-      ['/bin/bash', '-c', r.cmd],
-      { cwd, env: r.env, timeoutMs: r.timeoutMs, maxOutputBytes: r.maxOutputBytes, network: r.network, readable },
-      req,
-    );
+    const cwd = path.join(root, ...(await files.resolve(r.cwd ?? '.', 'dir')));
+    const run = await runProcess(['/bin/bash', '-c', r.cmd], { cwd, env: r.env, timeoutMs: r.timeoutMs, maxOutputBytes: r.maxOutputBytes, network: r.network }, req);
     return {
       ...run,
       stderr: run.timedOut ? `${run.stderr}\n[killed after ${r.timeoutMs} ms timeout]` : run.stderr,
@@ -114,7 +82,7 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
   }
 
   async function search(r: z.output<typeof SearchRequest>, req: http.IncomingMessage): Promise<SearchResponse> {
-    const target = path.relative(root, await resolveInside(root, r.path)) || '.';
+    const target = (await files.resolve(r.path)).join('/') || '.';
     const engine = rgPath ? 'ripgrep' : 'grep';
     const argv = rgPath
       ? [rgPath, '--line-number', '--no-heading', '--color', 'never', ...(r.glob ? ['--glob', r.glob] : []), '-e', r.pattern, '--', target]
@@ -127,13 +95,13 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
 
   async function runProcess(
     argv: string[],
-    o: { cwd: string; env?: Record<string, string>; timeoutMs: number; maxOutputBytes: number; network?: boolean; readable?: string[] },
+    o: { cwd: string; env?: Record<string, string>; timeoutMs: number; maxOutputBytes: number; network?: boolean },
     req: http.IncomingMessage,
   ): Promise<ExecResponse> {
     const started = Date.now();
     const env = { ...opts.baseEnv, ...o.env };
     const command = opts.confine
-      ? bubblewrapArgv(opts.confine, { argv, cwd: o.cwd, env, network: o.network, writable: [root], readable: o.readable })
+      ? bubblewrapArgv(opts.confine, { argv, cwd: o.cwd, env, network: o.network, writable: [root] })
       : argv;
     // detached: the command leads its own process group, so a timeout kills its children too
     // (and, confined, bubblewrap's pid namespace takes every descendant down with it).
@@ -194,6 +162,10 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
       .then((result) => send(200, result))
       .catch((e: unknown) => {
         if (e instanceof HttpError) return send(e.status, { code: e.code, message: e.message });
+        if (e instanceof WorkspacePathError) {
+          const [status, code] = PATH_ERRORS[e.kind];
+          return send(status, { code, message: e.message });
+        }
         if (e instanceof z.ZodError) return send(400, { code: 'bad_request', message: z.prettifyError(e) });
         send(500, { code: 'io_error', message: e instanceof Error ? e.message : String(e) });
       });
@@ -206,6 +178,7 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
     close: async () => {
       for (const child of running) killGroup(child);
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await files.close();
     },
   };
 }
@@ -217,31 +190,6 @@ function killGroup(child: ChildProcess): void {
   } catch {
     // the group is already gone
   }
-}
-
-/**
- * Resolves a workspace-relative path and refuses anything that lands outside the workspace,
- * whatever `..` or symlinks say: the check runs on the real path of the deepest existing part.
- */
-export async function resolveInside(root: string, rel: string): Promise<string> {
-  const target = path.resolve(root, rel);
-  let existing = target;
-  const rest: string[] = [];
-  for (;;) {
-    try {
-      existing = await realpath(existing);
-      break;
-    } catch {
-      if (existing === root || existing === path.dirname(existing)) break;
-      rest.unshift(path.basename(existing));
-      existing = path.dirname(existing);
-    }
-  }
-  const real = path.join(existing, ...rest);
-  if (real !== root && !real.startsWith(root + path.sep)) {
-    throw new HttpError(403, 'path_outside_workspace', `${rel}: outside the workspace; use a path inside it`);
-  }
-  return real;
 }
 
 async function readJson(req: http.IncomingMessage): Promise<unknown> {

@@ -52,7 +52,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   const activities = createActivities({
     sandboxes: sandboxesFromConfig(config, {
       sandboxdCommand: sandboxdCommand(),
-      confinement: confinement && { bwrap: confinement.bwrap, hide: [config.stateDir, ...config.sandbox.hide] },
+      confinement: confinement && { ...confinement, hide: [config.stateDir, ...config.sandbox.hide] },
       env: allowlisted(process.env, config.sandbox.envAllowlist),
     }),
     workflows: { status: (workflowId) => workflowStatus(client, workflowId) },

@@ -1,7 +1,8 @@
 // The agent runtime end to end, on the real Temporal server with Errand as a real process and
 // the fixture model server: every tool and its refusals, repository setup, budgets, the
 // claim-check that keeps history small, redaction, and the transcript and event endpoints.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { temporal } from '@temporalio/proto';
@@ -9,6 +10,7 @@ import { probeBubblewrap } from '../../apps/worker/confinement.js';
 import { call, lastToolResult, ModelServer, type ChatRequest, FIX_SUM } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, findProcesses, startErrandWithModel, temporalClient, type ErrandProcess } from '../support/errand-process.js';
+import { hostUid, PRINT_UID } from '../support/host-uid.js';
 import { describeWithPart } from '../support/required-part.js';
 import { readEvents } from '../support/sse.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
@@ -323,14 +325,20 @@ describeWithBubblewrap('confined local sandbox', () => {
   const modelPort = () => Number(new URL(model.url).port);
 
   it('keeps a command off the network and away from everything outside the workspace', async () => {
-    const origin = makeOriginRepo(BUGGY_SUM);
+    const origin = makeOriginRepo({ ...BUGGY_SUM, 'link-out': { symlink: path.join(os.tmpdir(), `planted-through-repo-link-${Date.now()}`) } });
     const outside = path.join(path.dirname(origin), 'planted-by-agent.txt');
     const projectFile = path.join(process.cwd(), `planted-${Date.now()}.txt`);
+    const agentLinkTarget = path.join(os.tmpdir(), `planted-through-agent-link-${Date.now()}`);
     const script = model.script('[confined]', [
       call('shell', { command: probe(modelPort()) }),
       call('shell', { command: `echo pwned > ${outside}; echo pwned > ${projectFile}; touch ${origin}/planted; echo tried` }),
       call('shell', { command: `ls ${path.join(errand.stateDir, 'sandboxes')}; ls ${path.join(errand.stateDir, 'artifacts')} 2>&1; cat ../sandbox.json 2>&1; env` }),
-      call('shell', { command: 'echo scratch > /tmp/scratch && cat /tmp/scratch && id -u' }),
+      call('shell', { command: `echo scratch > /tmp/scratch && cat /tmp/scratch && ${PRINT_UID}` }),
+      // Links to host paths that do not exist yet: one committed in the repository, one made by the agent.
+      call('write_file', { path: 'link-out', content: 'planted' }),
+      call('shell', { command: `ln -s ${agentLinkTarget} my-link && cat /etc/shadow` }),
+      call('write_file', { path: 'my-link', content: 'planted' }),
+      call('shell', { command: 'rm my-link link-out' }),
       FIX_SUM,
       call('finish', { summary: 'fixed' }),
     ]);
@@ -350,10 +358,16 @@ describeWithBubblewrap('confined local sandbox', () => {
     expect(resultOf(r, 2)).not.toContain('ERRAND_');
     expect(resultOf(r, 2)).not.toContain(MODEL_KEY);
     expect(resultOf(r, 2)).toContain('NPM_CONFIG_REGISTRY=http://registry.internal/');
-    expect(resultOf(r, 3)).toContain('scratch');
-    expect(resultOf(r, 3)).toContain('1000'); // not root
+    const [, scratchOut] = resultOf(r, 3).split('--- stdout ---\n');
+    expect(scratchOut).toMatch(/^scratch\n/);
+    expect(hostUid(scratchOut!.split('--- stderr ---')[0]!.replace(/^scratch\n/, ''))).not.toBe(0); // not root on the host
     expect(existsSync('/tmp/scratch')).toBe(false); // a private /tmp
-    // Errand's own clone and push still reached the origin.
+    expect(resultOf(r, 4)).toBe('error: link-out: outside the workspace; use a path inside it');
+    expect(resultOf(r, 5)).toContain('Permission denied');
+    expect(resultOf(r, 6)).toBe('error: my-link: outside the workspace; use a path inside it');
+    expect(existsSync(agentLinkTarget)).toBe(false);
+    expect(readdirSync(os.tmpdir()).filter((f) => f.startsWith('planted-through-'))).toEqual([]);
+    // Errand's own fetch and push still reached the origin.
     expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
   });
 

@@ -1,0 +1,122 @@
+// Git data between the worker and a sandbox, both ways, as bundles (plain data): the worker
+// fetches and pushes with the forge's credentials from a scratch repository of its own, and the
+// sandbox only ever sees bundle files. The agent controls the sandbox's repository (hooks,
+// config, remotes), so no forge credential, and no path of the worker's, ever goes near it.
+import { execFile } from 'node:child_process';
+import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureType } from '../../workflows/contracts.js';
+import type { GitRemote } from '../forge/forge.js';
+import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
+import { shellQuote } from '../sandbox/shell-quote.js';
+
+const run = promisify(execFile);
+const PUSH_BUNDLE = '.git/errand-push.bundle';
+const INCOMING = '.git/errand-incoming';
+/** sandboxd takes and answers at most 20 MB a call; base64 makes a 7 MB chunk about 9.3 MB. */
+const CHUNK_BYTES = 7_000_000;
+
+export interface PushRequest {
+  branch: string;
+  baseSha: string;
+  remote: GitRemote;
+}
+
+/** Pushes HEAD of the sandbox's repository to `branch` on the remote; returns the pushed commit. */
+export async function pushFromSandbox(sandbox: SandboxdClient, req: PushRequest): Promise<string> {
+  const head = (await sandbox.exec({ cmd: 'git rev-parse HEAD', timeoutMs: 60_000 })).stdout.trim();
+  const bundled = await sandbox.exec({ cmd: `git bundle create -q ${PUSH_BUNDLE} HEAD ^${shellQuote(req.baseSha)}`, timeoutMs: 300_000 });
+  if (bundled.exitCode !== 0) throw new Error(`git bundle failed: ${bundled.stderr.trim().slice(-500)}`);
+  try {
+    return await inScratch(async (git, scratch) => {
+      const bundle = path.join(scratch, 'branch.bundle');
+      await writeFile(bundle, await readWhole(sandbox, PUSH_BUNDLE));
+      // The bundle's prerequisite is the base commit, which the remote has.
+      await git(['fetch', '-q', '--depth=1', req.remote.url, req.baseSha], 'fetching the base commit', req.remote.env, pushFailure);
+      await git(['fetch', '-q', bundle, `HEAD:refs/heads/${req.branch}`], 'reading the bundle');
+      await git(['push', '-q', '--force', req.remote.url, `refs/heads/${req.branch}:refs/heads/${req.branch}`], `pushing ${req.branch}`, req.remote.env, pushFailure);
+      return head;
+    });
+  } finally {
+    await sandbox.exec({ cmd: `rm -f ${PUSH_BUNDLE}`, timeoutMs: 60_000 }).catch(() => undefined);
+  }
+}
+
+/**
+ * Brings `branches` of the remote into the sandbox's (already initialised) repository as
+ * `refs/remotes/origin/<branch>`: fetched here, handed over as a bundle. A branch the remote
+ * does not have fails the call, non-retryably.
+ */
+export async function fetchIntoSandbox(sandbox: SandboxdClient, req: { remote: GitRemote; branches: string[] }): Promise<void> {
+  await inScratch(async (git, scratch) => {
+    const refspecs = req.branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`);
+    await git(['fetch', '-q', '--no-tags', req.remote.url, ...refspecs], `fetching ${req.branches.join(', ')} from ${req.remote.url}`, req.remote.env, (message) =>
+      ApplicationFailure.nonRetryable(`cannot fetch ${req.branches.join(' and ')} from ${req.remote.url}: ${message}`, FailureType.RepoUnavailable),
+    );
+    const bundle = path.join(scratch, 'incoming.bundle');
+    await git(['bundle', 'create', '-q', bundle, ...req.branches.map((b) => `refs/heads/${b}`)], 'bundling the fetched branches');
+    await writeWhole(sandbox, bundle, INCOMING);
+  });
+  const fetched = await sandbox.exec({
+    cmd: `cat ${INCOMING}.part-* > ${INCOMING}.bundle && git fetch -q --no-tags ${INCOMING}.bundle 'refs/heads/*:refs/remotes/origin/*'; status=$?; rm -f ${INCOMING}.*; exit $status`,
+    timeoutMs: 600_000,
+    maxOutputBytes: 64_000,
+  });
+  if (fetched.exitCode !== 0) throw new Error(`reading the bundle in the sandbox failed: ${(fetched.stderr || fetched.stdout).trim().slice(-1000)}`);
+}
+
+type Git = (args: string[], what: string, env?: Record<string, string>, fail?: (message: string) => Error) => Promise<unknown>;
+
+/** Runs `work` with a bare scratch repository of the worker's own, removed afterwards. */
+async function inScratch<T>(work: (git: Git, scratch: string) => Promise<T>): Promise<T> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'errand-git-'));
+  const repo = path.join(scratch, 'repo.git');
+  const git: Git = (args, what, env = {}, fail = (m) => new Error(m)) =>
+    run('git', ['-C', repo, ...args], { env: { ...process.env, ...env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 16 * 1024 * 1024 }).catch(
+      (err: Error & { stderr?: string }) => {
+        throw fail(`${what} failed: ${(err.stderr ?? err.message).trim().slice(-1000)}`);
+      },
+    );
+  try {
+    await run('git', ['init', '-q', '--bare', repo]);
+    return await work(git, scratch);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function readWhole(sandbox: SandboxdClient, file: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for (let offset = 0; ; ) {
+    const part = await sandbox.readFile({ path: file, offset, maxBytes: CHUNK_BYTES, encoding: 'base64' });
+    const buf = Buffer.from(part.content, 'base64');
+    chunks.push(buf);
+    offset += buf.length;
+    if (!part.truncated || buf.length === 0) return Buffer.concat(chunks);
+  }
+}
+
+/** Writes a file of this host into the sandbox as `<prefix>.part-NNNNNN` pieces. */
+async function writeWhole(sandbox: SandboxdClient, file: string, prefix: string): Promise<void> {
+  const { size } = await stat(file);
+  const handle = await open(file, 'r');
+  try {
+    for (let offset = 0, n = 0; offset < size || n === 0; n++) {
+      const buf = Buffer.alloc(Math.min(CHUNK_BYTES, size - offset));
+      await handle.read(buf, 0, buf.length, offset);
+      await sandbox.writeFile({ path: `${prefix}.part-${String(n).padStart(6, '0')}`, content: buf.toString('base64'), encoding: 'base64' });
+      offset += buf.length;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Rejections the forge makes (no permission, branch protected) are not fixed by retrying. */
+function pushFailure(message: string): Error {
+  const rejected = /(403|denied|forbidden|protected branch|not allowed|authentication failed|could not read Username)/i.test(message);
+  return rejected ? ApplicationFailure.nonRetryable(message, FailureType.PushRejected) : new Error(message);
+}
