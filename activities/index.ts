@@ -1,5 +1,7 @@
 // createActivities: every activity the worker registers, built from the providers it is given,
 // so tests pass real local providers and production passes Kubernetes/GitHub ones.
+import { createHash } from 'node:crypto';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { z } from 'zod';
@@ -21,7 +23,7 @@ import { SandboxdClient } from './sandbox/sandboxd-client.js';
 import { truncateMiddle } from './sandbox/truncate.js';
 import type { ArtifactStore } from './store/artifact-store.js';
 import { recordEvent } from './store/events.js';
-import type { Redactor } from './store/redactor.js';
+import { REDACTED, type Redactor } from './store/redactor.js';
 
 export interface ActivityDeps {
   sandboxes: SandboxProvider;
@@ -49,6 +51,28 @@ export function createActivities({ sandboxes, workflows, forge, models, store, r
   const connect = async (sandboxId: string, signal?: AbortSignal) =>
     new SandboxdClient(sandboxId, await sandboxes.endpoint(sandboxId), signal);
   const event = (taskId: string, e: Parameters<typeof recordEvent>[2]) => recordEvent(store, taskId, e);
+  /**
+   * `client`, telling the task's events when a call fails in a way the retry policy retries
+   * (429, 5xx, unreachable), with the reason and how long until the next attempt: nobody
+   * watches, and a task waiting on a rate limit should say so.
+   */
+  const tellingRetries = (client: ModelClient, taskId: string, at: { step: number } | { round: number }): ModelClient => ({
+    model: client.model,
+    settings: client.settings,
+    complete: async (req, signal) => {
+      try {
+        return await client.complete(req, signal);
+      } catch (err) {
+        if (err instanceof ApplicationFailure && err.type === FailureType.ModelUnavailable) {
+          const attempt = Context.current().info.attempt;
+          const retryIn = typeof err.nextRetryDelay === 'number' ? err.nextRetryDelay / 1000 : null;
+          const label = 'step' in at ? `step:${at.step}` : `review:${at.round}`;
+          await event(taskId, { id: `${label}:model-retry:${attempt}`, type: 'model_retry', ...at, attempt, reason: err.message, retryInSeconds: retryIn });
+        }
+        throw err;
+      }
+    },
+  });
 
   /**
    * Keeps a tool call small enough for history: large arguments are stored and passed by key,
@@ -61,7 +85,8 @@ export function createActivities({ sandboxes, workflows, forge, models, store, r
       return text === undefined ? call : { ...call, arguments: JSON.stringify({ [field]: truncateMiddle(text, MAX_SUMMARY_BYTES).text }) };
     }
     if (Buffer.byteLength(call.arguments) <= INLINE_ARGUMENTS_BYTES) return call;
-    const argumentsKey = `tasks/${taskId}/tool-arguments/${String(step).padStart(6, '0')}-${call.id.replace(/[^\w-]/g, '_')}.json`;
+    // The call's id is the model's to choose: it names the key only through a hash.
+    const argumentsKey = `tasks/${taskId}/tool-arguments/${String(step).padStart(6, '0')}-${createHash('sha256').update(call.id).digest('hex').slice(0, 16)}.json`;
     await store.put(argumentsKey, call.arguments);
     return { id: call.id, name: call.name, arguments: '', argumentsKey };
   };
@@ -168,14 +193,16 @@ export function createActivities({ sandboxes, workflows, forge, models, store, r
       if (incoming.length === 0 && last?.role === 'assistant') incoming.push({ role: 'user', content: NUDGE });
       const fitted = fitToWindow([...history, ...incoming], coder.settings.contextTokens);
       const tools = toolDefinitions(req.mode ?? 'work');
-      const res = await withHeartbeat((signal) => coder.complete({ messages: fitted.messages, tools, tool_choice: 'auto' }, signal));
+      const model = tellingRetries(coder, req.taskId, { step: req.step });
+      const res = await withHeartbeat((signal) => model.complete({ messages: fitted.messages, tools, tool_choice: 'auto' }, signal));
       const message = res.choices[0]!.message;
       const toolCalls: ToolCall[] = [];
       for (const c of message.tool_calls ?? []) {
         if (c.type !== 'function') continue;
-        // A secret never flows from the model into the sandbox or history; the model is told.
-        const args = redactor.redact(c.function.arguments);
-        const call: ToolCall = { id: c.id, name: c.function.name, arguments: args, ...(args !== c.function.arguments && { redacted: true }) };
+        // The answer arrives redacted (RedactingModelClient): a secret never flows from the model
+        // into the sandbox or history, and the model is told.
+        const args = c.function.arguments;
+        const call: ToolCall = { id: c.id, name: c.function.name, arguments: args, ...(args.includes(REDACTED) && { redacted: true }) };
         toolCalls.push(await claimCheck(req.taskId, req.step, call));
       }
       const answer: ChatCompletionMessageParam = {
@@ -203,7 +230,7 @@ export function createActivities({ sandboxes, workflows, forge, models, store, r
         tokens: req.used.tokens + usage.prompt + usage.completion,
         costUsd: req.used.costUsd + costUsd,
       });
-      const text = message.content ? truncateMiddle(redactor.redact(message.content), MAX_TEXT_BYTES).text : undefined;
+      const text = message.content ? truncateMiddle(message.content, MAX_TEXT_BYTES).text : undefined;
       return { toolCalls, text, usage, costUsd };
     },
 
@@ -278,9 +305,9 @@ export function createActivities({ sandboxes, workflows, forge, models, store, r
         const outside = outsideAllowedPaths(files, req.allowedPaths);
         await event(req.taskId, { id: `review:${req.round}:started`, type: 'review_started', round: req.round, files: files.length, outsideAllowedPaths: outside });
         const instructions = req.instructionsKey ? await store.get(req.instructionsKey) : undefined;
-        const run = await runReview(reviewer, { ...req, diff, instructions, outsideAllowedPaths: outside }, signal);
+        const run = await runReview(tellingRetries(reviewer, req.taskId, { round: req.round }), { ...req, diff, instructions, outsideAllowedPaths: outside }, signal);
         await store.put(`tasks/${req.taskId}/review/round-${req.round}.json`, JSON.stringify(run.messages));
-        const review: ReviewResult = { ...run.result, summary: redactor.redact(run.result.summary), outsideAllowedPaths: outside };
+        const review: ReviewResult = { ...run.result, outsideAllowedPaths: outside };
         await event(req.taskId, { id: `review:${req.round}:finished`, type: 'review_finished', round: req.round, verdict: review.verdict, comments: review.comments.length, valid: review.valid });
         return { review, usage: run.usage, costUsd: callCost(reviewer.settings, run.usage) };
       });

@@ -48,6 +48,7 @@ const Env = z.object({
   ERRAND_MODEL_API_KEY: optionalText,
   ERRAND_MODEL_CONTEXT_TOKENS: positiveInt.default(128_000),
   ERRAND_MODEL_PRICES: priceTable,
+  ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS: positiveInt.max(86_400).default(120),
   ERRAND_MAX_STEPS: positiveInt.max(10_000).default(50),
   ERRAND_MAX_TOKENS: optionalPositive.pipe(z.number().int().optional()),
   ERRAND_MAX_COST_USD: optionalPositive,
@@ -226,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             apiKey: e.ERRAND_MODEL_API_KEY,
             contextTokens: e.ERRAND_MODEL_CONTEXT_TOKENS,
             price: e.ERRAND_MODEL_PRICES[e.ERRAND_MODEL],
+            maxRetryAfterMs: e.ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS * 1000,
           }
         : undefined,
     defaults: {
@@ -324,6 +326,7 @@ function reviewerSettings(e: z.output<typeof Env>): ModelSettings | undefined {
     apiKey: e.ERRAND_REVIEWER_API_KEY ?? (e.ERRAND_REVIEWER_BASE_URL ? undefined : e.ERRAND_MODEL_API_KEY),
     contextTokens: e.ERRAND_MODEL_CONTEXT_TOKENS,
     price: e.ERRAND_MODEL_PRICES[model],
+    maxRetryAfterMs: e.ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS * 1000,
   };
 }
 

@@ -5,6 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { FailureType } from '../../workflows/contracts.js';
+import type { Redactor } from '../store/redactor.js';
 
 export interface ModelSettings {
   baseUrl: string;
@@ -15,6 +16,8 @@ export interface ModelSettings {
   contextTokens: number;
   /** USD per million tokens; without it a task's cost counts as 0. */
   price?: { input: number; output: number };
+  /** The longest Retry-After obeyed; an endpoint asking for more is retried after this. */
+  maxRetryAfterMs?: number;
 }
 
 export type ChatRequest = Omit<ChatCompletionCreateParamsNonStreaming, 'model'>;
@@ -52,10 +55,44 @@ export class OpenAIModelClient implements ModelClient {
   }
 }
 
+/**
+ * Wraps any model client so that nothing a model answers reaches Errand unredacted: every
+ * string in the answer (text, tool names, tool-call ids, arguments, a review's comments) is
+ * redacted as it arrives, before anything stores, shows or acts on it.
+ */
+export class RedactingModelClient implements ModelClient {
+  constructor(
+    private readonly inner: ModelClient,
+    private readonly redactor: Redactor,
+  ) {}
+
+  get model(): string {
+    return this.inner.model;
+  }
+
+  get settings(): ModelSettings {
+    return this.inner.settings;
+  }
+
+  async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatCompletion> {
+    return redactStrings(await this.inner.complete(req, signal), this.redactor);
+  }
+}
+
+function redactStrings<T>(value: T, redactor: Redactor): T {
+  if (typeof value === 'string') return redactor.redact(value) as T;
+  if (Array.isArray(value)) return value.map((v) => redactStrings(v, redactor)) as T;
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactStrings(v, redactor)])) as T;
+  }
+  return value;
+}
+
 const REJECTED = new Set([400, 401, 403, 404, 422]);
+export const DEFAULT_MAX_RETRY_AFTER_MS = 120_000;
 
 /** Pure: maps an SDK error to the failure the retry policy should see. */
-export function classifyModelError(err: unknown, settings: Pick<ModelSettings, 'baseUrl' | 'model'>): unknown {
+export function classifyModelError(err: unknown, settings: Pick<ModelSettings, 'baseUrl' | 'model' | 'maxRetryAfterMs'>): unknown {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof OpenAI.APIError && err.status !== undefined) {
     const where = `model ${settings.model} at ${settings.baseUrl}`;
@@ -73,10 +110,13 @@ export function classifyModelError(err: unknown, settings: Pick<ModelSettings, '
       });
     }
     const retryAfter = Number(err.headers?.get?.('retry-after'));
+    const asked = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
+    const cap = settings.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
+    const capped = asked !== undefined && asked > cap;
     return ApplicationFailure.create({
       type: FailureType.ModelUnavailable,
-      message: `${where} answered ${err.status}: ${err.message}`,
-      nextRetryDelay: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+      message: `${where} answered ${err.status}: ${err.message}${capped ? `; it asked to wait ${asked / 1000} s, Errand waits at most ${cap / 1000} s (ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS)` : ''}`,
+      nextRetryDelay: capped ? cap : asked,
     });
   }
   if (err instanceof OpenAI.APIUserAbortError) return err;

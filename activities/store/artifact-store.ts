@@ -1,8 +1,25 @@
 // ArtifactStore: where transcripts, logs, events and diffs live, referenced from workflow
 // history by key (claim-check), so no history payload grows with the conversation.
-import { appendFile, mkdir, open, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Redactor } from './redactor.js';
+
+/**
+ * One segment of a key: letters, digits, `.`, `_`, `-`, never `.` or `..` alone. Keys are built
+ * from outside input (task ids, delivery ids, tool-call ids), so every store refuses any other
+ * key rather than let one name a place beyond the prefix it was built under.
+ */
+const KEY_SEGMENT = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,200}$/;
+
+export class InvalidArtifactKey extends Error {}
+
+/** Returns `key` when every segment is one a store can hold as it is; throws otherwise. */
+export function checkArtifactKey(key: string): string {
+  if (!key.split('/').every((segment) => KEY_SEGMENT.test(segment))) {
+    throw new InvalidArtifactKey(`invalid artifact key ${JSON.stringify(key.slice(0, 300))}: segments are letters, digits, '.', '_' and '-', never '.' or '..' alone`);
+  }
+  return key;
+}
 
 export interface ArtifactStore {
   put(key: string, data: string): Promise<void>;
@@ -15,6 +32,8 @@ export interface ArtifactStore {
   readFrom(key: string, offset: number): Promise<Buffer | undefined>;
   /** Keys directly under `prefix`, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Removes `key`; nothing happens when it does not exist. */
+  delete(key: string): Promise<void>;
 }
 
 /** The embedded default: one file per key under a directory; puts are atomic (tmp + rename). */
@@ -71,17 +90,20 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const entries = await readdir(this.file(prefix)).catch(() => [] as string[]);
+    const under = prefix.replace(/\/$/, '');
+    const entries = await readdir(this.file(under)).catch(() => [] as string[]);
     return entries
       .filter((e) => !e.endsWith('.tmp'))
       .sort()
-      .map((e) => `${prefix.replace(/\/$/, '')}/${e}`);
+      .map((e) => `${under}/${e}`);
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.file(key), { force: true });
   }
 
   private file(key: string): string {
-    const normal = path.posix.normalize(key);
-    if (normal.startsWith('..') || path.posix.isAbsolute(normal)) throw new Error(`invalid artifact key ${key}`);
-    return path.join(this.dir, normal);
+    return path.join(this.dir, checkArtifactKey(key));
   }
 }
 
@@ -114,5 +136,9 @@ export class RedactingStore implements ArtifactStore {
 
   list(prefix: string): Promise<string[]> {
     return this.inner.list(prefix);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.inner.delete(key);
   }
 }

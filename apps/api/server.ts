@@ -2,13 +2,14 @@
 import 'reflect-metadata';
 import type { IncomingMessage } from 'node:http';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Client } from '@temporalio/client';
 import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
 import { stateDirs, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ApiTokenGuard } from './auth/api-token.guard.js';
+import { BodyErrorsFilter, JSON_BODY_LIMIT } from './body-errors.filter.js';
 import { HealthController } from './health/health.controller.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
@@ -31,6 +32,7 @@ class ApiModule {
         { provide: ARTIFACT_STORE, useValue: new LocalArtifactStore(stateDirs(config).artifacts) },
         { provide: FORGE, useValue: forgeFromConfig(config) },
         { provide: APP_GUARD, useClass: ApiTokenGuard },
+        { provide: APP_FILTER, useClass: BodyErrorsFilter },
         TasksService,
         GitHubWebhooksService,
       ],
@@ -55,7 +57,7 @@ export async function startApi(config: Config, client: Client, log: Logger): Pro
     bodyParser: false,
   });
   // Webhook bodies stay raw: their signature is checked on the exact bytes before parsing.
-  app.useBodyParser('json', { limit: '1mb', type: (req: IncomingMessage) => !req.url?.startsWith('/webhooks/') && /\bjson\b/.test(String(req.headers['content-type'] ?? '')) });
+  app.useBodyParser('json', { limit: JSON_BODY_LIMIT, type: (req: IncomingMessage) => !req.url?.startsWith('/webhooks/') && /\bjson\b/.test(String(req.headers['content-type'] ?? '')) });
   await app.listen(config.api.port, config.api.host);
   const address = app.getHttpServer().address() as { port: number };
   const url = config.api.publicUrl ?? `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${address.port}`;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { OpenAIModelClient } from '../../activities/agent/model-client.js';
+import { OpenAIModelClient, RedactingModelClient } from '../../activities/agent/model-client.js';
 import { createActivities } from '../../activities/index.js';
 import { LocalArtifactStore, RedactingStore } from '../../activities/store/artifact-store.js';
 import { Redactor } from '../../activities/store/redactor.js';
@@ -58,8 +58,8 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     workflows: { status: (workflowId) => workflowStatus(client, workflowId) },
     forge: forgeFromConfig(config),
     models: {
-      coder: config.model ? new OpenAIModelClient(config.model) : undefined,
-      reviewer: config.reviewer ? new OpenAIModelClient(config.reviewer) : undefined,
+      coder: config.model ? new RedactingModelClient(new OpenAIModelClient(config.model), redactor) : undefined,
+      reviewer: config.reviewer ? new RedactingModelClient(new OpenAIModelClient(config.reviewer), redactor) : undefined,
     },
     store: new RedactingStore(new LocalArtifactStore(dirs.artifacts), redactor),
     redactor,

@@ -58,4 +58,12 @@ describe('classifyModelError', () => {
     const f = classifyModelError(apiError(429, { 'retry-after': '7' }), settings) as ApplicationFailure;
     expect(f.nextRetryDelay).toBe(7000);
   });
+
+  it('waits no longer than its cap however long Retry-After asks, and says so', () => {
+    const f = classifyModelError(apiError(429, { 'retry-after': '3600' }), { ...settings, maxRetryAfterMs: 30_000 }) as ApplicationFailure;
+    expect(f.nextRetryDelay).toBe(30_000);
+    expect(f.message).toContain('it asked to wait 3600 s, Errand waits at most 30 s (ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS)');
+    const uncapped = classifyModelError(apiError(429, { 'retry-after': '3600' }), settings) as ApplicationFailure;
+    expect(uncapped.nextRetryDelay).toBe(120_000); // the default cap
+  });
 });

@@ -76,12 +76,35 @@ describe('POST /tasks', () => {
     expect(res.body.message).toBe(`baseBranch: branch "release-9" does not exist in ${origin}`);
   });
 
-  it('answers 400 for a body that is not a JSON object', async () => {
-    const notJson = await fetch(`${errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"repo": ' });
+  it('answers 400 for a body that is not a JSON object, and 413 for one too large, naming the body', async () => {
+    const post = (body: string) => fetch(`${errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const notJson = await post('{"repo": ');
     expect(notJson.status).toBe(400);
+    expect(await notJson.json()).toMatchObject({ statusCode: 400, message: expect.stringMatching(/^body: not valid JSON/), issues: [{ field: 'body', message: expect.stringContaining('not valid JSON') }] });
     const array = await api(errand.url, 'POST', '/tasks', [1, 2]);
     expect(array.status).toBe(400);
     expect(array.body.message).toContain('send a JSON object');
+    const huge = await post(JSON.stringify({ repo: origin, prompt: 'x'.repeat(5_000_000) }));
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toMatchObject({ statusCode: 413, message: expect.stringMatching(/^body: larger than 1 MB/), issues: [{ field: 'body' }] });
+  });
+
+  it.each([
+    ['a NUL in the prompt', { prompt: 'Fix\u0000sum' }, 'prompt: must not contain control characters (found U+0000); send plain text'],
+    ['a bell in the requester', { prompt: 'Fix sum', requester: 'ada\u0007' }, 'requester: must not contain control characters (found U+0007)'],
+    ['a NUL in an allowed path', { prompt: 'Fix sum', allowedPaths: ['src/**', 'a\u0000b'] }, 'allowedPaths.1: must not contain control characters'],
+  ])('answers 400 for %s, before anything is started', async (_what, fields, message) => {
+    const res = await api(errand.url, 'POST', '/tasks', { repo: origin, ...fields });
+    expect(res.status).toBe(400);
+    expect(res.body.message).toContain(message);
+  });
+
+  it('keeps tabs and newlines, which are text', async () => {
+    const res = await api(errand.url, 'POST', '/tasks', { repo: origin, prompt: 'Fix sum.\n\n\tIt subtracts.\r\n' });
+    expect(res.status).toBe(201);
+    const { client, close } = await temporalClient();
+    await client.workflow.getHandle(`task-${res.body.id}`).terminate('test cleanup');
+    await close();
   });
 
   it('fails fast with the variable to set when no model is configured', async () => {

@@ -261,11 +261,7 @@ describe('redaction', () => {
     expect(resultOf(script.requests, 1)).toContain('MODEL_KEY=[REDACTED]');
     const transcript = JSON.stringify((await api(errand.url, 'GET', `/tasks/${id}/transcript`)).body);
     const events = readFileSync(path.join(errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8');
-    const { client, close } = await temporalClient();
-    const history = JSON.stringify(await client.workflow.getHandle(`task-${id}`).fetchHistory(), (_k, v) =>
-      v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v,
-    );
-    await close();
+    const history = await historyText(id);
     for (const [where, text] of Object.entries({ transcript, events, history, logs: errand.output(), summary: task.summary })) {
       expect({ where, leaked: text.includes(SECRET) || text.includes(MODEL_KEY) }).toEqual({ where, leaked: false });
     }
@@ -275,7 +271,54 @@ describe('redaction', () => {
     expect(git(origin, 'show', `errand/${id}:notes.txt`)).toBe('the password is [REDACTED]\n');
     expect(task.summary).toBe('fixed sum; note the password [REDACTED] in deploy.env');
   });
+
+  it('redacts every string a model answers with: tool-call ids, tool names, and the review', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    model.script('[redact-all]', [
+      { kind: 'tools', calls: [{ id: `call_${SECRET}`, name: 'read_file', args: { path: 'sum.js' } }] },
+      call(`shell_${SECRET}`, { command: 'true' }),
+      FIX_SUM,
+      call('finish', { summary: 'fixed' }),
+    ]);
+    model.reviews('[redact-all]', [
+      call('submit_review', {
+        verdict: 'request_changes',
+        summary: `rotate ${SECRET} first`,
+        comments: [{ file: `config/${SECRET}.env`, line: 1, severity: 'blocking', body: `this leaks ${MODEL_KEY}` }],
+      }),
+    ]);
+    const id = await createTask(errand, { repo: origin, prompt: '[redact-all] Fix sum.', maxReviewRounds: 0 });
+    const task = await waitForStatus(errand, id, 'completed');
+    expect(task.review.unresolved).toEqual([{ file: 'config/[REDACTED].env', line: 1, severity: 'blocking', body: 'this leaks [REDACTED]' }]);
+    const shown = {
+      task: JSON.stringify(task),
+      pr: JSON.stringify(pullRequest(task.pr.number)),
+      transcript: JSON.stringify((await api(errand.url, 'GET', `/tasks/${id}/transcript`)).body),
+      events: readFileSync(path.join(errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8'),
+      review: readFileSync(path.join(errand.stateDir, 'artifacts', 'tasks', id, 'review', 'round-1.json'), 'utf8'),
+      history: await historyText(id),
+      logs: errand.output(),
+    };
+    for (const [where, text] of Object.entries(shown)) {
+      expect({ where, leaked: text.includes(SECRET) || text.includes(MODEL_KEY) }).toEqual({ where, leaked: false });
+    }
+    expect(shown.pr).toContain('this leaks [REDACTED]');
+    expect(shown.history.includes('call_[REDACTED]')).toBe(true);
+  });
 });
+
+/** The workflow's whole history as text, payloads decoded. */
+async function historyText(id: string): Promise<string> {
+  const { client, close } = await temporalClient();
+  try {
+    // Payloads arrive as base64 (or bytes): decoded, so a secret in one would show.
+    return JSON.stringify(await client.workflow.getHandle(`task-${id}`).fetchHistory(), (k, v) =>
+      v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v,
+    );
+  } finally {
+    await close();
+  }
+}
 
 describe('events and transcript', () => {
   it('streams events live over SSE, replays them for a late client, and resumes after Last-Event-ID', async () => {

@@ -12,7 +12,7 @@ let model: ModelServer;
 let errand: ErrandProcess;
 
 beforeAll(async () => {
-  ({ model, errand } = await startErrandWithModel({ ERRAND_MODEL_API_KEY: 'sk-test' }));
+  ({ model, errand } = await startErrandWithModel({ ERRAND_MODEL_API_KEY: 'sk-test', ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS: '4' }));
 });
 
 afterAll(async () => {
@@ -119,6 +119,27 @@ describe('codingTask', () => {
     await waitForStatus(id, 'completed');
     // The policy's own first back-off is 1 s; the endpoint asked for 3.
     expect(script.receivedAt[1]! - script.receivedAt[0]!).toBeGreaterThanOrEqual(2_900);
+  });
+
+  it('waits no longer than ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS when Retry-After asks for an hour, and says so in the events', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const script = model.script('[rate-hour]', [
+      fail(429, 'Rate limit reached for requests', { 'retry-after': '3600' }),
+      call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' }),
+      call('finish', { summary: 'fixed sum' }),
+    ]);
+    const id = await createTask(origin, '[rate-hour] Fix sum.');
+    await waitForStatus(id, 'completed');
+    const waited = script.receivedAt[1]! - script.receivedAt[0]!;
+    expect(waited).toBeGreaterThanOrEqual(3_900);
+    expect(waited).toBeLessThan(30_000);
+    const events = readFileSync(path.join(errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.find((e) => e.type === 'model_retry')).toMatchObject({
+      step: 1,
+      attempt: 1,
+      retryInSeconds: 4,
+      reason: expect.stringContaining('it asked to wait 3600 s, Errand waits at most 4 s (ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS)'),
+    });
   });
 
   it('fails at once with the reason when the model rejects the key (401)', async () => {

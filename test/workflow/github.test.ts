@@ -204,8 +204,29 @@ describe('webhooks', () => {
     const replay = await deliver('issues', payload, { id });
     expect(first.body.status).toBe('task_started');
     expect(replay).toMatchObject({ status: 202, body: { status: 'duplicate' } });
+    // A captured delivery replayed under a new id is still the same signed event.
+    const underNewId = await deliver('issues', payload, { id: randomUUID() });
+    expect(underNewId).toMatchObject({ status: 202, body: { status: 'duplicate' } });
     await waitForStatus(errand, first.body.taskId, 'completed');
     expect(github.pulls.filter((p) => p.title.startsWith('[gh-once]'))).toHaveLength(1);
+  });
+
+  it('refuses a delivery id that is not a GUID before it names anything', async () => {
+    if (!github.repos.has('octo/sum')) github.addRepo('octo/sum', BUGGY_SUM);
+    model.script('[gh-victim]', [FIX_SUM, FINISH]);
+    const victim = await createTask(errand, { repo: 'octo/sum', prompt: '[gh-victim] Fix sum.' });
+    await waitForStatus(errand, victim, 'completed');
+    const transcript = (await api(errand.url, 'GET', `/tasks/${victim}/transcript`)).body;
+    const payload = example('issues', 'labeled');
+    payload.label.name = 'errand';
+    payload.issue.title = '[gh-bad-id] never';
+    payload.issue.updated_at = now();
+    const coder = model.script('[gh-bad-id]', [FIX_SUM, FINISH]);
+    for (const id of [`../../../tasks/${victim}/transcript/000001.json`, '..', 'a/b', '0'.repeat(65), 'not-a-guid!']) {
+      expect(await deliver('issues', payload, { id })).toMatchObject({ status: 400, body: { message: expect.stringContaining('X-GitHub-Delivery: must be the GUID') } });
+    }
+    expect((await api(errand.url, 'GET', `/tasks/${victim}/transcript`)).body).toEqual(transcript);
+    expect(coder.requests).toHaveLength(0);
   });
 
   it('turns a review comment mentioning the bot into a follow-up on the same branch and PR, from writers only', async () => {

@@ -71,6 +71,26 @@ export type LogName = z.infer<typeof LogName>;
 
 export const TaskIdParam = z.string().regex(/^[a-z0-9-]{1,64}$/, 'task ids are lower-case letters, digits and dashes');
 
+/**
+ * Every string of every input is text: NUL and the other control characters (but tab, newline
+ * and carriage return) are refused wherever they are, by field, before any schema or business
+ * rule sees them; a NUL breaks a commit, a terminal or a log line far from where it came in.
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+function controlCharacters(value: unknown, at: (string | number)[]): { field: string; message: string }[] {
+  if (typeof value === 'string') {
+    const found = CONTROL.exec(value)?.[0];
+    if (found === undefined) return [];
+    const code = `U+${found.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+    return [{ field: at.join('.') || 'body', message: `must not contain control characters (found ${code}); send plain text` }];
+  }
+  if (Array.isArray(value)) return value.flatMap((v, i) => controlCharacters(v, [...at, i]));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => controlCharacters(v, [...at, k]));
+  return [];
+}
+
 /** One place that turns schema issues into a 400 the caller can act on. */
 export function badRequest(issues: { field: string; message: string }[]): BadRequestException {
   return new BadRequestException({
@@ -94,6 +114,8 @@ export class ZodPipe<T extends z.ZodType> implements PipeTransform {
     if (this.schema instanceof z.ZodObject && (typeof value !== 'object' || value === null || Array.isArray(value))) {
       throw badRequest([{ field: this.field, message: 'send a JSON object' }]);
     }
+    const control = controlCharacters(value, this.field === 'body' || this.field === 'query' ? [] : [this.field]);
+    if (control.length) throw badRequest(control);
     const parsed = this.schema.safeParse(value);
     if (parsed.success) return parsed.data;
     throw badRequest(

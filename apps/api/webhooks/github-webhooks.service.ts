@@ -1,8 +1,11 @@
 // GitHub webhooks: the signature is checked on the raw bytes before anything is parsed; each
-// delivery acts once (by delivery id); stale deliveries are refused. A labelled issue starts a
+// signed event acts once, however often it is delivered and under whatever delivery id (the
+// signature covers the body only, so the body is what identifies it); stale deliveries are
+// refused. A labelled issue starts a
 // task; a review or comment that mentions the bot on an Errand PR, from someone with write
 // access, becomes another round: a signal to the task when it still listens, else a follow-up
 // task on the same branch that updates the same PR.
+import { createHash } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { verify } from '@octokit/webhooks-methods';
 import { Client } from '@temporalio/client';
@@ -22,6 +25,8 @@ export interface WebhookOutcome {
 }
 
 const WRITERS = ['admin', 'maintain', 'write'];
+/** GitHub's delivery ids are GUIDs; anything else is refused before it is used anywhere. */
+const DELIVERY_ID = /^[A-Fa-f0-9-]{1,64}$/;
 
 type Payload = Record<string, any>;
 
@@ -46,6 +51,7 @@ export class GitHubWebhooksService {
     const delivery = header(headers, 'x-github-delivery');
     const event = header(headers, 'x-github-event');
     if (!delivery || !event) throw new BadRequestException('X-GitHub-Delivery and X-GitHub-Event headers are required');
+    if (!DELIVERY_ID.test(delivery)) throw new BadRequestException('X-GitHub-Delivery: must be the GUID GitHub gives each delivery (hex digits and dashes)');
     let payload: Payload;
     try {
       payload = JSON.parse(raw.toString('utf8')) as Payload;
@@ -57,21 +63,32 @@ export class GitHubWebhooksService {
     if (at && Date.now() - at.getTime() > maxAgeMs) {
       throw new BadRequestException(`stale delivery: the ${event} event happened at ${at.toISOString()}, more than ${this.config.webhooks.maxAgeMinutes} minutes ago`);
     }
-    if (!(await this.store.createExclusive(`webhooks/github/deliveries/${delivery}`, JSON.stringify({ event, at: new Date().toISOString() })))) {
-      return { status: 'duplicate', detail: `delivery ${delivery} was handled already` };
+    // The event's identity is what was signed, the body: a captured delivery replayed under a
+    // new id, or under another event header, is the same event and acts at most once.
+    const signed = createHash('sha256').update(raw).digest('hex');
+    const seen = `webhooks/github/events/${signed}`;
+    if (!(await this.store.createExclusive(seen, JSON.stringify({ event, delivery, at: new Date().toISOString() })))) {
+      return { status: 'duplicate', detail: `this ${event} event was handled already (delivery ${delivery})` };
     }
-    const outcome = await this.route(event, payload, delivery);
-    this.log.info({ delivery, event, action: payload.action, outcome }, 'github webhook');
-    return outcome;
+    try {
+      const outcome = await this.route(event, payload, signed);
+      this.log.info({ delivery, event, action: payload.action, outcome }, 'github webhook');
+      return outcome;
+    } catch (err) {
+      // Not acted on: a redelivery of the same event may try again.
+      await this.store.delete(seen);
+      throw err;
+    }
   }
 
-  private async route(event: string, p: Payload, delivery: string): Promise<WebhookOutcome> {
+  /** `signed`: the event's identity, which task ids and start requests derive from. */
+  private async route(event: string, p: Payload, signed: string): Promise<WebhookOutcome> {
     if (!(this.forge instanceof GitHubForge)) return ignored('this Errand does not use the GitHub forge (ERRAND_FORGE=github)');
     const repo = p.repository?.full_name as string | undefined;
     if (!repo) return ignored('the payload names no repository');
     if (event === 'issues' && p.action === 'labeled') {
       if (p.label?.name !== this.config.webhooks.triggerLabel) return ignored(`label ${p.label?.name} is not ${this.config.webhooks.triggerLabel}`);
-      return this.startFromIssue(repo, p, delivery);
+      return this.startFromIssue(repo, p, signed);
     }
     const mention = feedbackOf(event, p);
     if (!mention) return ignored(`${event}.${p.action} is not something Errand acts on`);
@@ -83,12 +100,12 @@ export class GitHubWebhooksService {
     const head = refs.head;
     const parentTaskId = /^errand\/([a-z0-9-]+)$/.exec(head)?.[1];
     if (!parentTaskId) return ignored(`pull request #${mention.prNumber} (${head}) is not an Errand pull request`);
-    return this.feedback(repo, { ...mention, head, base: refs.base, parentTaskId, login }, delivery);
+    return this.feedback(repo, { ...mention, head, base: refs.base, parentTaskId, login }, signed);
   }
 
-  private async startFromIssue(repo: string, p: Payload, delivery: string): Promise<WebhookOutcome> {
+  private async startFromIssue(repo: string, p: Payload, signed: string): Promise<WebhookOutcome> {
     const issue = p.issue;
-    const taskId = idFromKey(`github-delivery:${delivery}`);
+    const taskId = idFromKey(`github-event:${signed}`);
     const login = p.sender.login as string;
     const input = this.tasks.taskInput(taskId, {
       repo,
@@ -98,14 +115,14 @@ export class GitHubWebhooksService {
       coAuthor: coAuthorFor(p.sender),
       notify: { issueNumber: issue.number },
     });
-    await this.tasks.start(input, delivery, true);
+    await this.tasks.start(input, signed, true);
     return { status: 'task_started', detail: `issue #${issue.number} labelled ${p.label.name}`, taskId };
   }
 
   private async feedback(
     repo: string,
     m: { prNumber: number; head: string; body: string; url?: string; base: string; parentTaskId: string; login: string },
-    delivery: string,
+    signed: string,
   ): Promise<WebhookOutcome> {
     // A task still running reads the feedback itself: now if it is working, else in another
     // round once its PR is up to date.
@@ -115,7 +132,7 @@ export class GitHubWebhooksService {
       await handle.signal(feedbackSignal, { from: `@${m.login}`, body: m.body, url: m.url });
       return { status: 'feedback_sent', detail: `task ${m.parentTaskId} is still running; it reads the feedback next`, taskId: m.parentTaskId };
     }
-    const taskId = idFromKey(`github-delivery:${delivery}`);
+    const taskId = idFromKey(`github-event:${signed}`);
     const input = this.tasks.taskInput(taskId, {
       repo,
       baseBranch: m.base,
@@ -124,7 +141,7 @@ export class GitHubWebhooksService {
       followUp: { branch: m.head, prNumber: m.prNumber, parentTaskId: m.parentTaskId },
       notify: { issueNumber: m.prNumber },
     });
-    await this.tasks.start(input, delivery, true);
+    await this.tasks.start(input, signed, true);
     return { status: 'task_started', detail: `follow-up on #${m.prNumber} (${m.head})`, taskId };
   }
 
