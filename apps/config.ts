@@ -91,7 +91,6 @@ const Env = z.object({
   ERRAND_K8S_SANDBOXD_PORT: port.default(8080),
   ERRAND_K8S_WORKER_NAMESPACE: z.string().min(1).default('errand'),
   ERRAND_K8S_WORKER_LABELS: z.string().default('app.kubernetes.io/name=errand,app.kubernetes.io/component=worker').transform((v, ctx) => labelsOf(v, ctx)),
-  ERRAND_K8S_EGRESS_GIT: z.string().default('').transform((v, ctx) => egressOf(v, ctx)),
   ERRAND_K8S_EGRESS_ALLOWLIST: z.string().default('').transform((v, ctx) => egressOf(v, ctx)),
   ERRAND_K8S_WARM_POOL: optionalText,
   ERRAND_K8S_WARM_POOL_TEMPLATE: optionalText,
@@ -259,7 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         readyTimeoutMs: e.ERRAND_K8S_READY_TIMEOUT_SECONDS * 1000,
         sandboxdPort: e.ERRAND_K8S_SANDBOXD_PORT,
         worker: { namespace: e.ERRAND_K8S_WORKER_NAMESPACE, labels: e.ERRAND_K8S_WORKER_LABELS },
-        egress: { git: e.ERRAND_K8S_EGRESS_GIT, allowlist: e.ERRAND_K8S_EGRESS_ALLOWLIST },
+        egress: { allowlist: e.ERRAND_K8S_EGRESS_ALLOWLIST },
         warmPool: e.ERRAND_K8S_WARM_POOL
           ? { pool: e.ERRAND_K8S_WARM_POOL, template: e.ERRAND_K8S_WARM_POOL_TEMPLATE, tokenSecret: e.ERRAND_K8S_WARM_POOL_TOKEN_SECRET }
           : undefined,

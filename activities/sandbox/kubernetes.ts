@@ -41,9 +41,10 @@ export interface KubernetesSandboxOptions {
   /** The worker's pods: the only ones the NetworkPolicy lets reach sandboxd. */
   worker: { namespace: string; labels: Record<string, string> };
   egress: {
-    /** The git host, reachable from every sandbox (clone, fetch). */
-    git: EgressRule[];
-    /** Package registries and the like, for tasks whose policy allows the network. */
+    /**
+     * Package registries and the like, for tasks whose policy allows the network. Nothing else:
+     * the git host is the worker's to reach (repositories come in as bundles).
+     */
     allowlist: EgressRule[];
   };
   /** Claim sandboxes from an agent-sandbox warm pool when the cluster has its CRDs. */
@@ -257,7 +258,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     };
   }
 
-  /** DNS and the git host always; the allowlist too when the task may use the network. */
+  /** DNS always; the allowlist too when the task may use the network. */
   private egressRules(allowNetwork: boolean): V1NetworkPolicyEgressRule[] {
     const dns: V1NetworkPolicyEgressRule = {
       to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
@@ -266,7 +267,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
         { protocol: 'TCP', port: 53 },
       ],
     };
-    const rules = [...this.opts.egress.git, ...(allowNetwork ? this.opts.egress.allowlist : [])];
+    const rules = allowNetwork ? this.opts.egress.allowlist : [];
     return [dns, ...rules.map((r): V1NetworkPolicyEgressRule => ({ to: [{ ipBlock: { cidr: r.cidr } } as V1NetworkPolicyPeer], ...(r.port ? { ports: [{ protocol: 'TCP', port: r.port }] } : {}) }))];
   }
 

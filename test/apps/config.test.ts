@@ -47,14 +47,13 @@ describe('loadConfig', () => {
   it('reads the Kubernetes sandbox settings, egress lists included', () => {
     const c = loadConfig({
       ERRAND_SANDBOX_PROVIDER: 'kubernetes',
-      ERRAND_K8S_EGRESS_GIT: '140.82.112.0/20:443, 192.30.252.0/22:443',
       ERRAND_K8S_EGRESS_ALLOWLIST: '10.0.0.0/8',
       ERRAND_K8S_WORKER_LABELS: 'app=errand,tier=worker',
     });
     expect(c.sandbox.provider).toBe('kubernetes');
-    expect(c.sandbox.kubernetes.egress).toEqual({ git: [{ cidr: '140.82.112.0/20', port: 443 }, { cidr: '192.30.252.0/22', port: 443 }], allowlist: [{ cidr: '10.0.0.0/8' }] });
+    expect(c.sandbox.kubernetes.egress).toEqual({ allowlist: [{ cidr: '10.0.0.0/8' }] });
     expect(c.sandbox.kubernetes.worker.labels).toEqual({ app: 'errand', tier: 'worker' });
-    expect(() => loadConfig({ ERRAND_K8S_EGRESS_GIT: 'github.com:443' })).toThrow(/ERRAND_K8S_EGRESS_GIT: "github.com:443" is not cidr\[:port\]/);
+    expect(() => loadConfig({ ERRAND_K8S_EGRESS_ALLOWLIST: 'github.com:443' })).toThrow(/ERRAND_K8S_EGRESS_ALLOWLIST: "github.com:443" is not cidr\[:port\]/);
     expect(() => loadConfig({ ERRAND_SANDBOX_PROVIDER: 'docker' })).toThrow(/ERRAND_SANDBOX_PROVIDER/);
   });
 });

@@ -39,7 +39,7 @@ const options = (overrides: Partial<KubernetesSandboxOptions> = {}): Omit<Kubern
   readyTimeoutMs: 15_000,
   sandboxdPort: PORT,
   worker: { namespace: 'errand', labels: { 'app.kubernetes.io/name': 'errand', 'app.kubernetes.io/component': 'worker' } },
-  egress: { git: [{ cidr: '140.82.112.0/20', port: 443 }], allowlist: [{ cidr: '104.16.0.0/12', port: 443 }] },
+  egress: { allowlist: [{ cidr: '104.16.0.0/12', port: 443 }] },
   ...overrides,
 });
 
@@ -143,7 +143,7 @@ describeWithPart(
       expect(await provider.status('k8stask1')).toBe('running');
     });
 
-    it('admits only the worker and lets out DNS and the git host, plus the allowlist when the policy allows', async () => {
+    it('admits only the worker and lets out DNS, plus the allowlist when the policy allows', async () => {
       const networking = cp.kubeConfig().makeApiClient(NetworkingV1Api);
       const closed = await networking.readNamespacedNetworkPolicy({ name: 'errand-k8stask1', namespace: NS });
       expect(closed.spec?.podSelector).toEqual({ matchLabels: { 'errand.dev/sandbox': 'k8stask1' } });
@@ -154,16 +154,16 @@ describeWithPart(
         },
       ]);
       const cidrs = (spec: typeof closed.spec) => spec!.egress!.flatMap((e) => e.to?.map((t) => t.ipBlock?.cidr ?? 'dns') ?? []);
-      expect(cidrs(closed.spec)).toEqual(['dns', '140.82.112.0/20']);
+      expect(cidrs(closed.spec)).toEqual(['dns']); // not even the git host: repositories come in as bundles
 
       const opened = provider.provision({ taskId: 'k8stask2', sandboxId: 'k8stask2', allowNetwork: true });
       await runPod('errand-k8stask2');
       await opened;
       const open = await networking.readNamespacedNetworkPolicy({ name: 'errand-k8stask2', namespace: NS });
-      expect(cidrs(open.spec)).toEqual(['dns', '140.82.112.0/20', '104.16.0.0/12']);
-      // After a setup script, a task whose policy is `setup` keeps only the git host.
+      expect(cidrs(open.spec)).toEqual(['dns', '104.16.0.0/12']);
+      // After a setup script, a task whose policy is `setup` keeps only DNS.
       await provider.restrictEgress('k8stask2');
-      expect(cidrs((await networking.readNamespacedNetworkPolicy({ name: 'errand-k8stask2', namespace: NS })).spec)).toEqual(['dns', '140.82.112.0/20']);
+      expect(cidrs((await networking.readNamespacedNetworkPolicy({ name: 'errand-k8stask2', namespace: NS })).spec)).toEqual(['dns']);
     });
 
     it('reports a deleted or evicted pod as SandboxGone, and destroy removes the pod, Secret and NetworkPolicy', async () => {

@@ -105,7 +105,7 @@ describeWithPart(
       ['a worker count below one', ['--set', 'worker.replicas=0'], "at '/worker/replicas': minimum: got 0, want 1"],
       ['an unknown forge', ['--set', 'forge.kind=gitlab'], "at '/forge/kind': value must be one of 'github', 'local'"],
       ['a misspelled key', ['--set', 'api.replicaz=2'], "at '/api': additional properties 'replicaz' not allowed"],
-      ['an egress rule that is not a CIDR', ['--set', 'sandbox.egress.git[0]=github.com'], "at '/sandbox/egress/git/0': 'github.com' does not match pattern"],
+      ['an egress rule that is not a CIDR', ['--set', 'sandbox.egress.allowlist[0]=github.com'], "at '/sandbox/egress/allowlist/0': 'github.com' does not match pattern"],
       ['a Temporal address without a port', ['--set', 'temporal.address=temporal'], "at '/temporal/address'"],
     ])('refuses %s with a message naming the value', async (_what, args, message) => {
       const rendered = await template(...args);

@@ -3,8 +3,9 @@
 // (built from this host's files, as apps/sandboxd/Dockerfile lays it out) runs as a container
 // with the provider's pod spec (non-root, read-only root, no token, capabilities dropped,
 // the restricted Pod Security admission on); the worker reaches sandboxd at the pod's IP; the
-// repository is served over git:// to the pod. NetworkPolicy is not enforced here: the bridge
-// CNI plugin ignores it.
+// repository is served over git:// to the worker, which hands it to the pod as a bundle. The
+// attacks that must fail on the local sandbox fail in the pod too. NetworkPolicy is not enforced
+// here: the bridge CNI plugin ignores it.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync } from 'node:fs';
 import os from 'node:os';
@@ -68,12 +69,17 @@ describeWithPart(
     });
 
     it('clones, edits, tests and publishes from inside a container on a real kubelet', async () => {
-      const bare = makeOriginRepo(BUGGY_SUM);
+      // A link committed in the repository to a path the pod could write (its home), not there yet.
+      const bare = makeOriginRepo({ ...BUGGY_SUM, 'link-out': { symlink: '/home/sandbox/planted-by-repo-link' } });
       mkdirSync(gitRoot, { recursive: true });
       renameSync(bare, path.join(gitRoot, 'sum.git'));
       const repo = `${gitUrl}/sum.git`;
       const script = model.script('[real-pod]', [
         call('shell', { command: 'echo "user $(id -u) on $(cat /proc/sys/kernel/hostname)"; touch /should-fail 2>&1 || echo "root is read-only"; ls /var/run/secrets 2>&1 || echo "no service account token"' }),
+        call('write_file', { path: 'link-out', content: 'planted' }),
+        call('shell', { command: 'ln -s /home/sandbox/planted-by-agent-link my-link && grep CapEff /proc/self/status' }),
+        call('write_file', { path: 'my-link', content: 'planted' }),
+        call('shell', { command: 'rm my-link link-out; ls -A /home/sandbox; echo listed' }),
         call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' }),
         call('shell', { command: "npm test 2>&1 | grep -E '^# (pass|fail)'" }),
         call('finish', { summary: 'sum adds now' }),
@@ -97,7 +103,11 @@ describeWithPart(
       expect(inside).toContain(`user 1000 on errand-${id}`);
       expect(inside).toContain('root is read-only');
       expect(inside).toContain('no service account token');
-      expect(lastToolResult(script.requests[3]!)).toMatch(/# pass 1/);
+      expect(lastToolResult(script.requests[2]!)).toBe('error: link-out: outside the workspace; use a path inside it');
+      expect(lastToolResult(script.requests[3]!)).toContain('CapEff:\t0000000000000000');
+      expect(lastToolResult(script.requests[4]!)).toBe('error: my-link: outside the workspace; use a path inside it');
+      expect(lastToolResult(script.requests[5]!)).not.toContain('planted');
+      expect(lastToolResult(script.requests[7]!)).toMatch(/# pass 1/);
       expect(task.test).toMatchObject({ command: 'npm test', passed: true });
       expect(git(path.join(gitRoot, 'sum.git'), 'show', `errand/${id}:sum.js`)).toContain('a + b');
       const pods = await core.listNamespacedPod({ namespace: NS, labelSelector: `errand.dev/task=${id}` });

@@ -34,7 +34,7 @@ const provider = () =>
     readyTimeoutMs: 10_000,
     sandboxdPort: PORT,
     worker: { namespace: 'errand', labels: { 'app.kubernetes.io/component': 'worker' } },
-    egress: { git: [{ cidr: '140.82.112.0/20', port: 443 }], allowlist: [] },
+    egress: { allowlist: [] },
     warmPool: { pool: 'fast-pool', template: 'errand-sandbox', tokenSecret: 'errand-warm-pool' },
   });
 

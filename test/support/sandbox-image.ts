@@ -11,7 +11,7 @@ import path from 'node:path';
 import { PROJECT_ROOT } from './errand-process.js';
 
 const TOOLS = ['node', 'bash', 'sh', 'git', 'env', 'cat', 'ls', 'rm', 'mkdir', 'mv', 'cp', 'find', 'grep', 'sed', 'head', 'tail', 'id', 'sleep', 'touch', 'tr', 'wc', 'sort', 'printf', 'echo', 'dirname', 'basename', 'chmod', 'ln', 'pwd', 'tee', 'xargs', 'mktemp', 'date', 'uname', 'true', 'false', 'test', 'diff', 'cut'];
-const SANDBOXD_FILES = ['apps/sandboxd/main.ts', 'apps/sandboxd/server.ts', 'apps/find-executable.ts', 'activities/sandbox/sandboxd-protocol.ts', 'activities/sandbox/truncate.ts', 'activities/sandbox/bubblewrap.ts'];
+const SANDBOXD_FILES = ['apps/sandboxd', 'apps/find-executable.ts', 'activities/sandbox/sandboxd-protocol.ts', 'activities/sandbox/truncate.ts', 'activities/sandbox/bubblewrap.ts'];
 const PACKAGES = ['tsx', 'esbuild', '@esbuild/linux-x64', 'zod'];
 
 interface HostImage {
@@ -84,7 +84,7 @@ export function buildSandboxImage(name: string): string {
       symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(root, 'usr/bin/npm'));
       writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nsandbox:x:1000:1000:sandbox:/home/sandbox:/bin/bash\n');
       writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\nsandbox:x:1000:\n');
-      for (const file of SANDBOXD_FILES) cpSync(path.join(PROJECT_ROOT, file), path.join(root, 'opt/errand', file));
+      for (const file of SANDBOXD_FILES) cpSync(path.join(PROJECT_ROOT, file), path.join(root, 'opt/errand', file), { recursive: true });
       for (const pkg of PACKAGES) cpSync(path.join(PROJECT_ROOT, 'node_modules', pkg), path.join(root, 'opt/errand/node_modules', pkg), { recursive: true });
       writeFileSync(path.join(root, 'opt/errand/package.json'), JSON.stringify({ name: 'errand-sandbox', type: 'module' }));
     },
