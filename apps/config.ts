@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { GitHubSettings } from '../activities/forge/github.js';
+import { parseEgressRule, type EgressRule as SandboxEgressRule } from '../activities/sandbox/egress.js';
 import type { EgressRule, KubernetesSandboxOptions } from '../activities/sandbox/kubernetes.js';
 import type { ModelSettings } from '../activities/agent/model-client.js';
 import { NETWORK_POLICIES, type Budget, type NetworkPolicy } from '../workflows/contracts.js';
@@ -64,6 +65,8 @@ const Env = z.object({
   ERRAND_SANDBOX_NETWORK: z.enum(NETWORK_POLICIES).default('setup'),
   ERRAND_SANDBOX_ENV: list(','),
   ERRAND_SANDBOX_HIDE: list(':'),
+  ERRAND_SANDBOX_EGRESS_ALLOW: z.string().default('').transform((v, ctx) => egressRulesOf(v, ctx)),
+  ERRAND_SANDBOX_EGRESS_DENY: z.string().default('').transform((v, ctx) => egressRulesOf(v, ctx)),
   ERRAND_SANDBOX_USER: z
     .string()
     .default('65534:65534')
@@ -133,6 +136,17 @@ function egressOf(value: string, ctx: z.RefinementCtx): EgressRule[] {
   return rules;
 }
 
+/** `host[:port]` or `cidr[:port]` entries, comma-separated: the local sandbox's egress rules. */
+function egressRulesOf(value: string, ctx: z.RefinementCtx): SandboxEgressRule[] {
+  const rules: SandboxEgressRule[] = [];
+  for (const entry of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const rule = parseEgressRule(entry);
+    if (rule) rules.push(rule);
+    else ctx.addIssue({ code: 'custom', message: `"${entry}" is not host[:port] or cidr[:port], e.g. registry.internal:443 or 10.1.0.0/16:443` });
+  }
+  return rules;
+}
+
 /** `key=value` pairs, comma-separated. */
 function labelsOf(value: string, ctx: z.RefinementCtx): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -175,6 +189,8 @@ export interface Config {
     hide: string[];
     /** The host user confined commands run as when Errand runs as root. */
     user: { uid: number; gid: number };
+    /** What commands allowed the network may reach beyond public addresses, and may not. */
+    egress: { allow: SandboxEgressRule[]; deny: SandboxEgressRule[] };
   };
   /** Bearer tokens the API accepts; without any the API is open (fine on loopback, not beyond). */
   apiTokens: string[];
@@ -268,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       envAllowlist: e.ERRAND_SANDBOX_ENV,
       hide: e.ERRAND_SANDBOX_HIDE,
       user: e.ERRAND_SANDBOX_USER,
+      egress: { allow: e.ERRAND_SANDBOX_EGRESS_ALLOW, deny: e.ERRAND_SANDBOX_EGRESS_DENY },
     },
     apiTokens: e.ERRAND_API_TOKENS,
     forge: github ? { kind: 'github', github } : { kind: 'local' },

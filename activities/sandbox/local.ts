@@ -7,6 +7,7 @@ import { chown, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/pr
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unreachableAncestor, type Confinement, type RunAs } from './bubblewrap.js';
+import type { EgressPolicy } from './egress.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
 
 export interface LocalSandboxOptions {
@@ -19,7 +20,13 @@ export interface LocalSandboxOptions {
    * Confine every command with bubblewrap (see bubblewrap.ts); omitted means unconfined.
    * `runAs`: the unprivileged host user commands run as, when Errand runs as root.
    */
-  confinement?: { bwrap: string; hide: string[]; runAs?: RunAs };
+  confinement?: {
+    bwrap: string;
+    hide: string[];
+    runAs?: RunAs;
+    /** The egress policy and relay for commands allowed the network; without it they get none. */
+    egress?: Omit<EgressPolicy, 'socket'> & { relay: string };
+  };
   /** Variables every command gets (the operator's allowlist, e.g. proxies); never secrets. */
   env?: Record<string, string>;
 }
@@ -81,6 +88,7 @@ export class LocalSandboxProvider implements SandboxProvider {
             writable: [home],
             hide: [...new Set([...confinement.hide, this.opts.dir, ...(runAs ? [unreachableAncestor(this.opts.dir)].filter((p) => p !== undefined) : [])])],
             ...(runAs && { runAs }),
+            ...(confinement.egress && { egress: { ...confinement.egress, socket: egressSocket(dir) } }),
           } satisfies Confinement),
         }),
       },
@@ -149,6 +157,14 @@ export class LocalSandboxProvider implements SandboxProvider {
     const raw = await readFile(this.metaFile(sandboxId), 'utf8').catch(() => undefined);
     return raw ? (JSON.parse(raw) as SandboxMeta) : undefined;
   }
+}
+
+/** Where a sandbox's egress proxy listens: in its own directory, never in the workspace. */
+function egressSocket(sandboxDir: string): string {
+  const socket = path.join(sandboxDir, 'egress.sock');
+  // The kernel's limit for a socket's path (sun_path) is 108 bytes.
+  if (Buffer.byteLength(socket) > 107) throw new Error(`${socket} is too long for a socket path; set ERRAND_STATE_DIR to a shorter directory`);
+  return socket;
 }
 
 function isAlive(pid: number): boolean {

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, stateDirs, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
 import { startWorker } from '../worker/worker.js';
-import { ensureBubblewrap } from './bubblewrap-install.js';
+import { ensureSandboxPackages } from './sandbox-packages.js';
 import { registerTaskCommands } from './task-commands.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
@@ -67,12 +67,11 @@ async function main(argv: string[]): Promise<void> {
 
   program
     .command('setup')
-    .description('install what Errand needs beyond npm packages (the Temporal CLI, once; bubblewrap)')
+    .description('install what Errand needs beyond npm packages (the Temporal CLI, once; bubblewrap and socat)')
     .action(async () => {
       const cli = await ensureTemporalCli();
       console.error(`Temporal CLI: ${cli}`);
-      const bwrap = await ensureBubblewrap();
-      if (bwrap) console.error(`bubblewrap: ${bwrap}`);
+      for (const [pkg, program] of Object.entries(await ensureSandboxPackages())) if (program) console.error(`${pkg}: ${program}`);
     });
 
   program

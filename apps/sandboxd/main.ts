@@ -2,11 +2,13 @@
 // users of the host can read): SANDBOXD_TOKEN, SANDBOXD_ROOT, optional SANDBOXD_HOST,
 // SANDBOXD_PORT, SANDBOXD_PORT_FILE (where it writes the port it bound, for the provider),
 // SANDBOXD_ENV (JSON: variables every command gets besides the fixed base) and SANDBOXD_CONFINE
-// (JSON: run every command inside bubblewrap, see bubblewrap.ts).
+// (JSON: run every command inside bubblewrap, see bubblewrap.ts, with the egress proxy when it
+// names one).
 import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { Confinement } from '../../activities/sandbox/bubblewrap.js';
+import { startEgressProxy } from './egress-proxy.js';
 import { startSandboxd } from './server.js';
 
 const { SANDBOXD_TOKEN, SANDBOXD_ROOT, SANDBOXD_HOST, SANDBOXD_PORT, SANDBOXD_PORT_FILE, SANDBOXD_ENV, SANDBOXD_CONFINE } = process.env;
@@ -45,6 +47,7 @@ const confine = parseJsonEnv('SANDBOXD_CONFINE', SANDBOXD_CONFINE, Confinement);
 // A path that does not exist has nothing to hide, and bubblewrap cannot mount over it.
 if (confine) confine.hide = confine.hide.filter((p) => existsSync(p));
 
+const egress = confine?.egress ? await startEgressProxy(confine.egress, (fields) => console.log(JSON.stringify(fields))) : undefined;
 const sandboxd = await startSandboxd({
   root: SANDBOXD_ROOT,
   token: SANDBOXD_TOKEN,
@@ -59,7 +62,7 @@ if (SANDBOXD_PORT_FILE) {
 }
 console.log(JSON.stringify({ msg: 'sandboxd listening', port: sandboxd.port, root: SANDBOXD_ROOT, confined: Boolean(SANDBOXD_CONFINE) }));
 for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(sig, () => void sandboxd.close().then(() => process.exit(0)));
+  process.once(sig, () => void Promise.all([sandboxd.close(), egress?.close()]).then(() => process.exit(0)));
 }
 // A sandbox whose directory was removed (by an operator, a cleanup, a test) is gone: stop,
 // with the commands, rather than linger on a port nobody will call again.

@@ -2,8 +2,10 @@
 // `auto` uses it when it works here and otherwise warns once, saying what is given up;
 // `bubblewrap` refuses to start without it; `none` runs commands unconfined on purpose.
 import { execFile } from 'node:child_process';
+import os from 'node:os';
 import { promisify } from 'node:util';
 import { bubblewrapArgv, type RunAs } from '../../activities/sandbox/bubblewrap.js';
+import { endpointRule, type EgressPolicy, type EgressRule } from '../../activities/sandbox/egress.js';
 import type { Config } from '../config.js';
 import { findExecutable } from '../find-executable.js';
 import type { Logger } from '../logger.js';
@@ -19,6 +21,8 @@ export interface Confining {
   bwrap: string;
   /** Set when Errand runs as root: the unprivileged host user commands run as. */
   runAs?: RunAs;
+  /** The way out for commands allowed the network; unset (socat missing), they have none. */
+  egress?: Omit<EgressPolicy, 'socket'> & { relay: string };
 }
 
 /**
@@ -54,12 +58,44 @@ export async function chooseConfinement(config: Config, log: Logger): Promise<Co
   }
   const probe = await probeBubblewrap(config.sandbox.user);
   if ('bwrap' in probe) {
-    log.info({ bwrap: probe.bwrap, hostUid: probe.runAs?.uid ?? process.getuid?.() }, 'sandbox commands are confined with bubblewrap');
-    return probe;
+    const relay = findExecutable('socat');
+    if (!relay) {
+      log.warn({ fix: 'install socat (Debian/Ubuntu: apt-get install socat; `npm run setup` does it when run as root)' }, "socat is not installed, so sandbox commands get no network even where a task's policy allows it");
+    }
+    const egress = relay ? { relay, controlPlane: controlPlane(config), ...config.sandbox.egress } : undefined;
+    log.info({ bwrap: probe.bwrap, hostUid: probe.runAs?.uid ?? process.getuid?.(), egress: egress && { allow: egress.allow, deny: egress.deny } }, 'sandbox commands are confined with bubblewrap');
+    return { ...probe, ...(egress && { egress }) };
   }
   if (mode === 'bubblewrap') {
     throw new Error(`ERRAND_SANDBOX_CONFINEMENT=bubblewrap, but ${probe.reason}; ${INSTALL_HINT}`);
   }
   log.warn({ reason: probe.reason, consequences: UNCONFINED_CONSEQUENCES, fix: INSTALL_HINT }, `bubblewrap is not available, so ${UNCONFINED_CONSEQUENCES}`);
   return undefined;
+}
+
+/**
+ * Errand's own endpoints, which no sandbox may reach even where the operator allows their
+ * host: Temporal (and its UI), the model endpoints, and the API (when its port is known now).
+ */
+export function controlPlane(config: Config): EgressRule[] {
+  // An API listening on every interface is reachable at each of this host's addresses.
+  const apiHosts = ['0.0.0.0', '::'].includes(config.api.host) ? hostAddresses() : [config.api.host];
+  const endpoints = [
+    config.temporal.address,
+    config.temporal.uiUrl,
+    config.model?.baseUrl,
+    config.reviewer?.baseUrl,
+    config.api.publicUrl,
+    ...(config.api.port ? apiHosts.map((h) => (h.includes(':') ? `[${h}]:${config.api.port}` : `${h}:${config.api.port}`)) : []),
+  ];
+  return endpoints.flatMap((e) => {
+    const rule = e ? endpointRule(e) : undefined;
+    return rule ? [rule] : [];
+  });
+}
+
+function hostAddresses(): string[] {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .flatMap((a) => (a ? [a.address] : []));
 }

@@ -56,4 +56,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ERRAND_K8S_EGRESS_ALLOWLIST: 'github.com:443' })).toThrow(/ERRAND_K8S_EGRESS_ALLOWLIST: "github.com:443" is not cidr\[:port\]/);
     expect(() => loadConfig({ ERRAND_SANDBOX_PROVIDER: 'docker' })).toThrow(/ERRAND_SANDBOX_PROVIDER/);
   });
+
+  it("reads the local sandbox's user and egress rules, and names the variable of a bad one", () => {
+    const c = loadConfig({ ERRAND_SANDBOX_USER: '2000:3000', ERRAND_SANDBOX_EGRESS_ALLOW: 'npm.internal:443, 10.1.0.0/16, [fd00::1]:4873', ERRAND_SANDBOX_EGRESS_DENY: '203.0.113.0/24:22' });
+    expect(c.sandbox.user).toEqual({ uid: 2000, gid: 3000 });
+    expect(c.sandbox.egress).toEqual({
+      allow: [{ host: 'npm.internal', port: 443 }, { host: '10.1.0.0', prefix: 16 }, { host: 'fd00::1', port: 4873 }],
+      deny: [{ host: '203.0.113.0', prefix: 24, port: 22 }],
+    });
+    expect(loadConfig({}).sandbox.user).toEqual({ uid: 65534, gid: 65534 });
+    expect(() => loadConfig({ ERRAND_SANDBOX_USER: '0' })).toThrow(/ERRAND_SANDBOX_USER: "0" is not uid\[:gid\] of an unprivileged user/);
+    expect(() => loadConfig({ ERRAND_SANDBOX_EGRESS_ALLOW: 'http://npm.internal/' })).toThrow(/ERRAND_SANDBOX_EGRESS_ALLOW: "http:\/\/npm.internal\/" is not host\[:port\] or cidr\[:port\]/);
+  });
 });

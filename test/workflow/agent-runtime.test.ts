@@ -2,6 +2,8 @@
 // the fixture model server: every tool and its refusals, repository setup, budgets, the
 // claim-check that keeps history small, redaction, and the transcript and event endpoints.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -21,9 +23,16 @@ const bubblewrap = await probeBubblewrap();
 
 let model: ModelServer;
 let errand: ErrandProcess;
+/** A package registry as the operator allows it (ERRAND_SANDBOX_EGRESS_ALLOW): on this host's loopback. */
+let registry: http.Server;
+let registryPort: number;
 
 beforeAll(async () => {
+  registry = http.createServer((req, res) => res.end(`registry serves ${req.url}`));
+  await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
+  registryPort = (registry.address() as AddressInfo).port;
   ({ model, errand } = await startErrandWithModel({
+    ERRAND_SANDBOX_EGRESS_ALLOW: `127.0.0.1:${registryPort}`,
     ERRAND_MODEL_API_KEY: MODEL_KEY,
     // $1000 per million tokens: each fixture answer (120 tokens) costs $0.12, coder's or reviewer's.
     ERRAND_MODEL_PRICES: JSON.stringify({ 'fixture-coder': { input: 1000, output: 1000 }, 'fixture-reviewer': { input: 1000, output: 1000 } }),
@@ -41,6 +50,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await errand?.stop();
   await model?.stop();
+  registry?.close();
 });
 
 /** What the model saw as the result of its call in request `n` (0-based): the next request's last tool message. */
@@ -414,20 +424,50 @@ describeWithBubblewrap('confined local sandbox', () => {
     expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
   });
 
-  it("lets commands reach the network when the task's policy allows it", async () => {
+  /** Bash that asks the sandbox's egress proxy for `url` (plain HTTP) and prints the start of the answer. */
+  const viaProxy = (url: string) =>
+    `(exec 3<>/dev/tcp/127.0.0.1/3128 && printf 'GET ${url} HTTP/1.1\\r\\nHost: ${new URL(url).host}\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -c 300 <&3; echo) 2>&1`;
+  /** Bash that asks the proxy for a tunnel to `authority` and prints the answer (a refusal ends it). */
+  const tunnel = (authority: string) => `(exec 3<>/dev/tcp/127.0.0.1/3128 && printf 'CONNECT ${authority} HTTP/1.1\\r\\nHost: ${authority}\\r\\n\\r\\n' >&3 && head -c 300 <&3; echo) 2>&1`;
+
+  it("lets commands out through the egress proxy when the task's policy allows it, never to Errand's own endpoints", async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const script = model.script('[network-on]', [call('shell', { command: probe(modelPort()) }), FIX_SUM, call('finish', { summary: 'fixed' })]);
+    const apiPort = new URL(errand.url).port;
+    const temporal = process.env.ERRAND_TEST_TEMPORAL_ADDRESS!;
+    const script = model.script('[network-on]', [
+      call('shell', { command: `${probe(modelPort())}; echo "proxy: $HTTPS_PROXY"` }),
+      call('shell', { command: viaProxy(`http://127.0.0.1:${registryPort}/left-pad`) }),
+      call('shell', { command: viaProxy(`http://127.0.0.1:${apiPort}/tasks`) }),
+      call('shell', { command: viaProxy(`http://127.0.0.1:${modelPort()}/v1/models`) }),
+      call('shell', { command: tunnel(temporal) }),
+      call('shell', { command: viaProxy('http://169.254.169.254/latest/meta-data/') }),
+      FIX_SUM,
+      call('finish', { summary: 'fixed' }),
+    ]);
     const id = await createTask(errand, { repo: origin, prompt: '[network-on] Fix sum.', network: 'on' });
     await waitForStatus(errand, id, 'completed');
-    expect(resultOf(script.requests, 0)).toContain('NETWORK-REACHED');
+    const r = script.requests;
+    // Not the host's network: the model endpoint on the host's loopback is not there at all.
+    expect(resultOf(r, 0)).toContain('NETWORK-BLOCKED');
+    expect(resultOf(r, 0)).toContain('proxy: http://127.0.0.1:3128');
+    expect(resultOf(r, 1)).toMatch(/HTTP\/1\.1 200 OK[\s\S]*registry serves \/left-pad/);
+    expect(resultOf(r, 2)).toMatch(/HTTP\/1\.1 403 Forbidden[\s\S]*refused: 127\.0\.0\.1:\d+ \(127\.0\.0\.1\) is/);
+    expect(resultOf(r, 2)).not.toContain('"taskId"'); // no task listed
+    expect(resultOf(r, 3)).toMatch(/403 Forbidden[\s\S]*one of Errand's own endpoints/);
+    expect(resultOf(r, 4)).toMatch(/403 Forbidden[\s\S]*one of Errand's own endpoints/);
+    expect(resultOf(r, 5)).toMatch(/403 Forbidden[\s\S]*link-local \(where cloud metadata and its credentials live\)/);
   });
 
-  it('lets the setup script reach the network under the default policy, but not the agent', async () => {
-    const origin = makeOriginRepo({ ...BUGGY_SUM, '.gitignore': 'setup.out\n', '.errand/setup.sh': `{ ${probe(modelPort())}; } > setup.out\n` });
-    const script = model.script('[network-setup]', [call('shell', { command: `cat setup.out; ${probe(modelPort())}` }), FIX_SUM, call('finish', { summary: 'fixed' })]);
+  it('lets the setup script out through the proxy under the default policy, but not the agent', async () => {
+    const reach = `${probe(modelPort())}; ${viaProxy(`http://127.0.0.1:${registryPort}/setup-dep`)}`;
+    const origin = makeOriginRepo({ ...BUGGY_SUM, '.gitignore': 'setup.out\n', '.errand/setup.sh': `{ ${reach}; } > setup.out\n` });
+    const script = model.script('[network-setup]', [call('shell', { command: `cat setup.out; echo AGENT:; ${reach}` }), FIX_SUM, call('finish', { summary: 'fixed' })]);
     const id = await createTask(errand, { repo: origin, prompt: '[network-setup] Fix sum.' });
     await waitForStatus(errand, id, 'completed');
-    expect(resultOf(script.requests, 0)).toMatch(/NETWORK-REACHED\s+NETWORK-BLOCKED/);
+    const [setup, agent] = resultOf(script.requests, 0).split('AGENT:');
+    expect(setup).toMatch(/NETWORK-BLOCKED[\s\S]*registry serves \/setup-dep/);
+    expect(agent).toMatch(/NETWORK-BLOCKED[\s\S]*3128: Connection refused/); // no proxy for the agent
+    expect(agent).not.toContain('registry serves');
   });
 });
 

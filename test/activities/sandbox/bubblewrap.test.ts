@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { bubblewrapArgv, SANDBOX_UID, unreachableAncestor } from '../../../activities/sandbox/bubblewrap.js';
+import { bubblewrapArgv, SANDBOX_UID, unreachableAncestor, type Confinement } from '../../../activities/sandbox/bubblewrap.js';
 
 const confinement = { bwrap: '/usr/bin/bwrap', network: false, writable: ['/state/sb/home'], hide: ['/state/sb', '/state'] };
 const run = { argv: ['/bin/bash', '-c', 'make test'], cwd: '/state/sb/ws', env: { PATH: '/usr/bin', HOME: '/state/sb/home' }, writable: ['/state/sb/ws'] };
@@ -42,13 +42,24 @@ describe('bubblewrapArgv', () => {
     ]);
   });
 
-  it('shares the network only when the policy or the command allows it', () => {
-    expect(argv).not.toContain('--share-net');
-    expect(bubblewrapArgv({ ...confinement, network: true }, run)).toContain('--share-net');
-    expect(bubblewrapArgv(confinement, { ...run, network: true })).toContain('--share-net');
-    expect(bubblewrapArgv({ ...confinement, network: true }, { ...run, network: false })).not.toContain('--share-net');
-    expect(bubblewrapArgv({ ...confinement, runAs }, run)).toContain('--unshare-net');
-    expect(bubblewrapArgv({ ...confinement, runAs }, { ...run, network: true })).not.toContain('--unshare-net');
+  it("never shares the host's network; a command allowed the network gets the egress proxy on its own loopback", () => {
+    const egress = { socket: '/state/sb/egress.sock', relay: '/usr/bin/socat', controlPlane: [], allow: [], deny: [] };
+    for (const c of [confinement, { ...confinement, runAs }, { ...confinement, network: true }] as Confinement[]) {
+      const argv = bubblewrapArgv(c, { ...run, network: true });
+      expect(argv).not.toContain('--share-net');
+      expect(argv).toEqual(expect.arrayContaining([c.runAs ? '--unshare-net' : '--unshare-all']));
+      expect(argv).not.toContain('HTTPS_PROXY'); // no proxy configured: no way out at all
+    }
+    const allowed = bubblewrapArgv({ ...confinement, egress }, { ...run, network: true });
+    expect(allowed.slice(indexOfPair(allowed, '--bind', egress.socket), indexOfPair(allowed, '--bind', egress.socket) + 3)).toEqual(['--bind', egress.socket, egress.socket]);
+    expect(allowed[allowed.indexOf('HTTPS_PROXY') + 1]).toBe('http://127.0.0.1:3128');
+    const command = allowed.slice(allowed.indexOf('--') + 1);
+    expect(command.slice(0, 2)).toEqual(['/bin/bash', '-c']);
+    expect(command[2]).toContain(`/usr/bin/socat' TCP-LISTEN:3128,bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:'${egress.socket}'`);
+    expect(command.slice(3)).toEqual(['errand-egress', '/bin/bash', '-c', 'make test']);
+    const closed = bubblewrapArgv({ ...confinement, egress, network: true }, { ...run, network: false });
+    expect(closed).not.toContain(egress.socket);
+    expect(closed).not.toContain('HTTPS_PROXY');
   });
 });
 
