@@ -164,7 +164,8 @@ describe('webhooks', () => {
     github.addRepo('Codertocat/Hello-World', BUGGY_SUM, { collaborators: { Codertocat: 'admin' } });
     const payload = example('issues', 'labeled');
     payload.label.name = 'errand';
-    payload.issue.title = '[gh-issue] The sum test fails';
+    // GitHub passes control characters through; the commit and the PR must still be clean text.
+    payload.issue.title = '[gh-issue] The sum\u0000 test\u0007 fails';
     payload.issue.body = 'sum subtracts; it should add.';
     payload.issue.updated_at = now();
     model.script('[gh-issue]', [FIX_SUM, FINISH]);
@@ -175,6 +176,7 @@ describe('webhooks', () => {
     expect(comment.body).toContain(`Errand is on it: [task \`${res.body.taskId}\`](http://127.0.0.1:`);
     const bare = github.bareRepo('Codertocat', 'Hello-World');
     expect(git(bare, 'log', '-1', '--format=%B', `errand/${res.body.taskId}`)).toContain(`Co-authored-by: Codertocat <${payload.sender.id}+Codertocat@users.noreply.github.com>`);
+    expect(git(bare, 'log', '-1', '--format=%s', `errand/${res.body.taskId}`).trim()).toBe('[gh-issue] The sum test fails');
   });
 
   it('rejects forged, unsigned and stale deliveries, and acts on a replayed one only once', async () => {
