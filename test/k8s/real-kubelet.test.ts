@@ -43,7 +43,7 @@ describeWithPart(
       await applyK8sManifests(cp);
       node = await startRealNode(cp, { pauseImage: 'localhost/pause:test' });
       node.importImage(buildPauseImage('localhost/pause:test'));
-      node.importImage(buildSandboxImage(SANDBOX_IMAGE));
+      node.importImage(await buildSandboxImage(SANDBOX_IMAGE));
       // The repositories, served over git:// on this host's address, which pods can reach.
       gitRoot = mkdtempSync(path.join(os.tmpdir(), 'errand-gitd-'));
       const port = await freePort();

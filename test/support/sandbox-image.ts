@@ -9,9 +9,9 @@ import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, re
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from './errand-process.js';
+import { sandboxdFiles } from './sandboxd-files.js';
 
 const TOOLS = ['node', 'bash', 'sh', 'git', 'env', 'cat', 'ls', 'rm', 'mkdir', 'mv', 'cp', 'find', 'grep', 'sed', 'head', 'tail', 'id', 'sleep', 'touch', 'tr', 'wc', 'sort', 'printf', 'echo', 'dirname', 'basename', 'chmod', 'ln', 'pwd', 'tee', 'xargs', 'mktemp', 'date', 'uname', 'true', 'false', 'test', 'diff', 'cut'];
-const SANDBOXD_FILES = ['apps/sandboxd', 'apps/find-executable.ts', 'activities/sandbox/sandboxd-protocol.ts', 'activities/sandbox/truncate.ts', 'activities/sandbox/bubblewrap.ts'];
 const PACKAGES = ['tsx', 'esbuild', '@esbuild/linux-x64', 'zod'];
 
 interface HostImage {
@@ -65,7 +65,8 @@ export function buildHostImage(image: HostImage): string {
 }
 
 /** The sandbox image: what apps/sandboxd/Dockerfile builds, from this host's files. */
-export function buildSandboxImage(name: string): string {
+export async function buildSandboxImage(name: string): Promise<string> {
+  const files = await sandboxdFiles();
   return buildHostImage({
     name,
     tools: TOOLS,
@@ -84,7 +85,7 @@ export function buildSandboxImage(name: string): string {
       symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(root, 'usr/bin/npm'));
       writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nsandbox:x:1000:1000:sandbox:/home/sandbox:/bin/bash\n');
       writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\nsandbox:x:1000:\n');
-      for (const file of SANDBOXD_FILES) cpSync(path.join(PROJECT_ROOT, file), path.join(root, 'opt/errand', file), { recursive: true });
+      for (const file of files) cpSync(path.join(PROJECT_ROOT, file), path.join(root, 'opt/errand', file));
       for (const pkg of PACKAGES) cpSync(path.join(PROJECT_ROOT, 'node_modules', pkg), path.join(root, 'opt/errand/node_modules', pkg), { recursive: true });
       writeFileSync(path.join(root, 'opt/errand/package.json'), JSON.stringify({ name: 'errand-sandbox', type: 'module' }));
     },
