@@ -5,7 +5,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { z } from 'zod';
-import { FailureType, IMAGE_REFERENCE, type ModelTurnResult, type PullRequestRef, type ReviewResult, type TestResult, type ToolCall, type ToolOutcome } from '../workflows/contracts.js';
+import { FailureType, IMAGE_REFERENCE, type ModelTurnResult, type SandboxLoss, type PullRequestRef, type ReviewResult, type TestResult, type ToolCall, type ToolOutcome } from '../workflows/contracts.js';
 import { fitToWindow } from './agent/context-window.js';
 import { loadConversation, saveStep } from './agent/conversation.js';
 import { callCost, type ModelClient } from './agent/model-client.js';
@@ -52,6 +52,26 @@ export function createActivities({ sandboxes, workflows, forge, models, store, r
     new SandboxdClient(sandboxId, await sandboxes.endpoint(sandboxId), signal);
   const event = (taskId: string, e: Parameters<typeof recordEvent>[2]) => recordEvent(store, taskId, e);
   /**
+   * A lost sandbox, told where people look: a `sandbox_lost` event, the `tool_result` of the call
+   * it interrupted (with the reason, not a half-finished output), and one log line in words.
+   */
+  const tellLoss = async (taskId: string, loss: SandboxLoss, interrupted?: { step: number; tool: string; toolCallId: string }) => {
+    const lost = loss.lostAfterStep === undefined ? 'nothing' : `the changes made after ${loss.lostAfterStep ? `step ${loss.lostAfterStep}` : 'the start'}`;
+    await event(taskId, { id: `sandbox-lost:${loss.sandboxId}`, type: 'sandbox_lost', ...loss, lost, lostAfterStep: loss.lostAfterStep ?? null });
+    if (interrupted) {
+      await event(taskId, {
+        id: `step:${interrupted.step}:${interrupted.toolCallId}:result`,
+        type: 'tool_result',
+        step: interrupted.step,
+        tool: interrupted.tool,
+        toolCallId: interrupted.toolCallId,
+        isError: true,
+        output: 'the sandbox was lost while this ran',
+      });
+    }
+    Context.current().log.warn(`task ${taskId}: sandbox ${loss.sandboxId} was lost during ${loss.during} (${loss.why}); it is replaced, restored from ${loss.restoredFrom}; lost: ${lost}`, { taskId });
+  };
+  /**
    * `client`, telling the task's events when a call fails in a way the retry policy retries
    * (429, 5xx, unreachable), with the reason and how long until the next attempt: nobody
    * watches, and a task waiting on a rate limit should say so.
@@ -92,8 +112,17 @@ export function createActivities({ sandboxes, workflows, forge, models, store, r
   };
 
   return redactFailures(redactor, {
-    async provisionSandbox(req: { taskId: string; sandboxId: string; allowNetwork: boolean; image?: string }): Promise<{ sandboxId: string }> {
-      const sandbox = await sandboxes.provision(req);
+    /** `replacing`: the lost sandbox this one replaces, which the task's events and the log tell of first. */
+    async provisionSandbox(req: {
+      taskId: string;
+      sandboxId: string;
+      allowNetwork: boolean;
+      image?: string;
+      replacing?: { loss: SandboxLoss; interrupted?: { step: number; tool: string; toolCallId: string } };
+    }): Promise<{ sandboxId: string }> {
+      const { replacing, ...spec } = req;
+      if (replacing) await tellLoss(req.taskId, replacing.loss, replacing.interrupted);
+      const sandbox = await sandboxes.provision(spec);
       await event(req.taskId, { id: `sandbox:${sandbox.sandboxId}`, type: 'sandbox_provisioned', sandboxId: sandbox.sandboxId, provider: sandboxes.name });
       return sandbox;
     },
@@ -147,16 +176,23 @@ export function createActivities({ sandboxes, workflows, forge, models, store, r
      * never gets them run or read with the setup's network.
      * `network`: for the setup script; `agentNetwork`: for everything after it.
      */
-    async setupRepository(req: { taskId: string; sandboxId: string; setupScript?: string; network: boolean; agentNetwork?: boolean; restoreFrom?: string }): Promise<RepoSetup> {
-      const setup = await withHeartbeat(async (signal) => {
+    async setupRepository(req: {
+      taskId: string;
+      sandboxId: string;
+      setupScript?: string;
+      network: boolean;
+      agentNetwork?: boolean;
+      /** Work to put back after setup: `ref` (none: the base branch, as prepared), told as `from`. */
+      restore?: { ref?: string; from: string };
+    }): Promise<RepoSetup> {
+      const { setup, head } = await withHeartbeat(async (signal) => {
         const sandbox = await connect(req.sandboxId, signal);
         const done = await setupRepository(sandbox, store, { ...req, timeoutMs: limits.setupTimeoutMs });
-        if (req.restoreFrom) await git.restoreWork(sandbox, req.restoreFrom);
-        return done;
+        return { setup: done, head: req.restore ? await git.restoreWork(sandbox, req.restore.ref) : undefined };
       });
       if (req.network && req.agentNetwork === false) await sandboxes.restrictEgress?.(req.sandboxId);
       await event(req.taskId, { id: `setup:${req.sandboxId}`, type: 'setup_finished', instructionsFrom: setup.instructionsFrom ?? null, setupLogKey: setup.setupLogKey ?? null });
-      if (req.restoreFrom) await event(req.taskId, { id: `workspace:${req.sandboxId}:restored`, type: 'workspace_restored', sandboxId: req.sandboxId, restoredFrom: req.restoreFrom });
+      if (req.restore) await event(req.taskId, { id: `workspace:${req.sandboxId}:restored`, type: 'workspace_restored', sandboxId: req.sandboxId, from: req.restore.from, sha: head });
       return setup;
     },
 

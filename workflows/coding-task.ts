@@ -12,6 +12,7 @@ import {
   ContinueAsNew,
   continueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -37,10 +38,11 @@ import {
   type TaskResult,
   type TaskState,
   type ReviewComment,
+  type SandboxLoss,
   type ToolCall,
   type ToolOutcome,
 } from './contracts.js';
-import { decideRecovery, isCheckpointStep, restoreNote, shouldContinueAsNew } from './recovery.js';
+import { decideRecovery, isCheckpointStep, lostAfterStep, mayChangeFiles, restoredFrom, restoreNote, shouldContinueAsNew } from './recovery.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -54,6 +56,8 @@ const NON_RETRYABLE = [
   FailureType.ForgeRejected,
   FailureType.PushRejected,
 ];
+/** What a tool call's result says when its sandbox was lost under it. */
+const SANDBOX_LOST_WHILE_RUNNING = 'the sandbox was lost while this ran';
 /** Malformed tool calls (bad JSON, unknown tool, wrong arguments) in a row before we give up. */
 export const MAX_CONSECUTIVE_MALFORMED_CALLS = 5;
 const MAX_PLAN_CHARS = 8_000;
@@ -93,6 +97,19 @@ interface InboxItem {
   text: string;
 }
 
+/** The tool call that was running when its sandbox was lost. */
+interface InterruptedCall {
+  step: number;
+  tool: string;
+  toolCallId: string;
+}
+
+/**
+ * Thrown out of a phase after the agent (the final checkpoint, tests, review, publishing) when a
+ * lost sandbox took work the branch does not hold: the agent gets its turns back to redo it.
+ */
+class WorkLost extends Error {}
+
 /** Everything a run hands to the next when it continues as new: small values and references only. */
 export interface Carried {
   state: TaskState;
@@ -111,12 +128,18 @@ export interface Carried {
   /** Rounds of "changes requested" since the last publish. */
   reviewRounds: number;
   stopNote?: string;
+  /** The last step whose tool calls may have changed the workspace. */
+  lastChangeStep?: number;
+  /** The step through which the workspace is known to be on the task branch. */
+  savedThroughStep?: number;
 }
 
 export async function codingTask(input: TaskInput, carried?: Carried): Promise<TaskResult> {
   const { taskId } = input;
   // A follow-up works on the branch (and PR) of the task it follows.
   const branch = input.followUp?.branch ?? taskBranch(taskId);
+  /** The task branch as a replacement sandbox fetches it: what it restores the work from. */
+  const branchRef = `refs/remotes/origin/${branch}`;
   const state: TaskState = carried?.state ?? {
     taskId,
     repo: input.repo,
@@ -128,6 +151,7 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
     tokens: { prompt: 0, completion: 0 },
     costUsd: 0,
     sandboxLosses: 0,
+    losses: [],
     messages: { accepted: 0, delivered: 0 },
     continuedAsNew: 0,
   };
@@ -143,6 +167,12 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
   let baseSha = carried?.baseSha ?? '';
   let testCommand = carried?.testCommand;
   let instructionsKey = carried?.instructionsKey;
+  // What a lost sandbox would take: changes after the step the branch holds (a run carried over
+  // from before these were kept assumes its last step changed something).
+  let lastChangeStep = carried?.lastChangeStep ?? state.step;
+  let savedThroughStep = carried?.savedThroughStep ?? state.checkpoint?.step ?? 0;
+  /** True while the agent has turns ahead in which it reads Errand's notes (planning, working). */
+  let agentWorking = false;
   const firstStepOfRun = state.step;
 
   const enter = (phase: TaskPhase, lastAction?: string) => {
@@ -202,49 +232,98 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
     inbox.push({ kind: 'message', text: `Feedback on the pull request from ${feedback.from} (#${seq})${feedback.url ? ` (${feedback.url})` : ''}: ${feedback.body}` });
   });
 
-  /** Runs `work` against the sandbox; a lost sandbox is replaced and the workspace restored, then `work` runs again. */
-  async function inSandbox<T>(work: (sandboxId: string) => Promise<T>, onLoss?: () => T): Promise<T> {
+  /**
+   * Runs `work` against the sandbox (`during`: what it is, in words). A lost sandbox is replaced
+   * and the workspace restored, then `work` runs again, or `onLoss` answers instead. When the
+   * loss took work the branch does not hold and the agent has no turns ahead, the agent gets
+   * them back (WorkLost) rather than tests, review or a PR going on without that work.
+   */
+  async function inSandbox<T>(work: (sandboxId: string) => Promise<T>, during: string, onLoss?: () => T, interrupted?: InterruptedCall): Promise<T> {
     for (;;) {
       try {
         return await work(sandboxId!);
       } catch (err) {
-        const recovery = decideRecovery(err, state.sandboxLosses);
-        if (recovery.action === 'rethrow') throw err;
-        if (recovery.action === 'give_up') throw ApplicationFailure.nonRetryable(recovery.reason, FailureType.SandboxLost);
-        await replaceSandbox();
+        const lost = await replaceSandbox(err, during, interrupted);
+        if (lost !== undefined && !agentWorking && patched('lost-work-goes-back-to-the-agent')) throw new WorkLost();
         if (onLoss) return onLoss();
       }
     }
   }
 
-  async function replaceSandbox(): Promise<void> {
-    const lost = sandboxId!;
-    state.sandboxLosses++;
-    state.lastAction = `sandbox ${lost} lost; restoring from ${state.checkpoint ? `the checkpoint after step ${state.checkpoint.step}` : 'the base branch'}`;
-    await CancellationScope.nonCancellable(() => sandbox.destroySandbox({ sandboxId: lost }));
-    sandboxId = `${taskId}-r${state.sandboxLosses}`;
-    await provisionAndPrepare(state.checkpoint?.sha);
-    inbox.push({ kind: 'note', text: restoreNote(state.checkpoint, state.step) });
+  /**
+   * Replaces the sandbox `err` says is lost (anything else is rethrown), up to the bound, a
+   * replacement lost while it is set up included; the model is told what survived. Returns the
+   * step after which changes were lost, if any were.
+   */
+  async function replaceSandbox(err: unknown, during: string, interrupted?: InterruptedCall): Promise<number | undefined> {
+    const lostAfter = lostAfterStep(lastChangeStep, savedThroughStep);
+    for (let cause = err; ; ) {
+      const recovery = decideRecovery(cause, state.sandboxLosses);
+      if (recovery.action === 'rethrow') throw cause;
+      if (recovery.action === 'give_up') throw ApplicationFailure.nonRetryable(recovery.reason, FailureType.SandboxLost);
+      const lost = sandboxId!;
+      const loss: SandboxLoss = {
+        at: new Date(Date.now()).toISOString(),
+        sandboxId: lost,
+        during,
+        why: describeFailure(cause),
+        restoredFrom: restoredFrom(state.checkpoint),
+        ...(lostAfter !== undefined && { lostAfterStep: lostAfter }),
+      };
+      state.sandboxLosses++;
+      (state.losses ??= []).push(loss);
+      state.lastAction = `sandbox ${lost} lost during ${during}; restoring from ${loss.restoredFrom}`;
+      await CancellationScope.nonCancellable(() => sandbox.destroySandbox({ sandboxId: lost }));
+      sandboxId = `${taskId}-r${state.sandboxLosses}`;
+      try {
+        await provisionAndPrepare(state.checkpoint ? branchRef : undefined, { loss, ...(interrupted && { interrupted }) });
+        break;
+      } catch (again) {
+        cause = again;
+        during = 'the set-up of a replacement sandbox';
+        interrupted = undefined;
+      }
+    }
+    // The workspace is what the branch holds now.
+    lastChangeStep = 0;
+    savedThroughStep = state.step;
+    inbox.push({ kind: 'note', text: restoreNote({ restoredFrom: restoredFrom(state.checkpoint), lostAfterStep: lostAfter, finished: !agentWorking }) });
+    return lostAfter;
   }
 
-  async function provisionAndPrepare(restoreFrom?: string): Promise<void> {
+  /**
+   * A new sandbox with the repository: the base, set up, then the work restored from
+   * `restoreFrom` (a ref of the task branch). `replacing`: the loss this sandbox replaces.
+   */
+  async function provisionAndPrepare(restoreFrom?: string, replacing?: { loss: SandboxLoss; interrupted?: InterruptedCall }): Promise<void> {
     const id = sandboxId!;
-    await sandbox.provisionSandbox({ taskId, sandboxId: id, allowNetwork: input.network === 'on', image: state.sandboxImage });
+    await sandbox.provisionSandbox({ taskId, sandboxId: id, allowNetwork: input.network === 'on', image: state.sandboxImage, ...(replacing && { replacing }) });
     const prepared = await workspace.prepareWorkspace({ taskId, sandboxId: id, repo: input.repo, baseBranch: state.baseBranch, branch, testCommand: input.testCommand, restoreFrom });
     // The base of a follow-up is where its branch left the base branch, not the base's tip.
     baseSha ||= prepared.baseSha;
     testCommand ??= prepared.testCommand;
-    const setup = await workspace.setupRepository({ taskId, sandboxId: id, setupScript: input.setupScript, network: input.network !== 'off', agentNetwork: input.network === 'on', restoreFrom });
+    const restore = restoreFrom || replacing ? { ...(restoreFrom && { ref: restoreFrom }), from: replacing?.loss.restoredFrom ?? `the task branch ${branch}` } : undefined;
+    const setup = await workspace.setupRepository({
+      taskId,
+      sandboxId: id,
+      setupScript: input.setupScript,
+      network: input.network !== 'off',
+      agentNetwork: input.network === 'on',
+      ...(restore && { restore }),
+    });
     instructionsKey ??= setup.instructionsKey;
     state.instructionsFrom ??= setup.instructionsFrom;
   }
 
   /** Commits and pushes the work in progress; the first push opens the draft PR. */
-  async function checkpoint(): Promise<void> {
-    const saved = await inSandbox((id) => workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, step: state.step, lastPushed: state.checkpoint?.sha }));
+  async function checkpoint(during = `the checkpoint after step ${state.step}`): Promise<void> {
+    const saved = await inSandbox((id) => workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, step: state.step, lastPushed: state.checkpoint?.sha }), during);
     if (saved.blocked) {
       inbox.push({ kind: 'note', text: `[errand] Your work in progress was not pushed: it adds what looks like a secret (${saved.blocked}). Remove it; secrets belong in the environment, not the repository.` });
+      return;
     }
+    // Pushed, or nothing new since the last push: either way the branch holds the workspace.
+    savedThroughStep = state.step;
     if (!saved.sha) return;
     state.checkpoint = { sha: saved.sha, step: state.step };
     if (!state.pr) {
@@ -311,10 +390,14 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
   }
 
   async function runTool(call: ToolCall, current: number, mode: 'plan' | 'work'): Promise<ToolOutcome> {
+    // Even a call that fails may have changed files (a command that wrote, then exited 1).
+    if (mode === 'work' && mayChangeFiles(call.name)) lastChangeStep = current;
     return inSandbox(
       (id) => tools.runTool({ taskId, sandboxId: id, step: current, call, mode }),
+      `step ${current}: ${call.name}`,
       // The call's effect is gone with the sandbox; the model hears so and decides what to redo.
-      () => ({ toolCallId: call.id, content: 'error: the sandbox was lost while this ran; see the note from Errand', isError: true }),
+      () => ({ toolCallId: call.id, content: `error: ${SANDBOX_LOST_WHILE_RUNNING}; see the note from Errand`, isError: true }),
+      { step: current, tool: call.name, toolCallId: call.id },
     );
   }
 
@@ -346,6 +429,8 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       planApproved,
       reviewRounds,
       stopNote,
+      lastChangeStep,
+      savedThroughStep,
     };
     await continueAsNew<typeof codingTask>(input, next);
   }
@@ -353,35 +438,41 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
   /** The agent works until it calls finish or a budget ends it; returns its summary. */
   async function work(): Promise<string> {
     enter('working', state.step === 0 ? 'agent started' : state.lastAction);
-    for (;;) {
-      await unlessPaused('working');
-      const stop = exhaustedBudget(input.budget, used());
-      if (stop) {
-        state.stoppedBy = stop;
-        stopNote = describeBudgetStop(stop, input.budget, used());
-        return `The agent did not finish: it ${stopNote}. This is the work so far.`;
+    agentWorking = true;
+    try {
+      for (;;) {
+        await unlessPaused('working');
+        const stop = exhaustedBudget(input.budget, used());
+        if (stop) {
+          state.stoppedBy = stop;
+          stopNote = describeBudgetStop(stop, input.budget, used());
+          return `The agent did not finish: it ${stopNote}. This is the work so far.`;
+        }
+        await continueIfLong();
+        const summary = await step('work');
+        if (summary !== undefined) return summary;
+        if (isCheckpointStep(state.step, input.checkpointEverySteps)) await checkpoint();
       }
-      await continueIfLong();
-      const summary = await step('work');
-      if (summary !== undefined) return summary;
-      if (isCheckpointStep(state.step, input.checkpointEverySteps)) await checkpoint();
+    } finally {
+      agentWorking = false;
     }
   }
 
   /** Tests and review on what the agent did. Returns true when the reviewer's comments should go back to the agent. */
   async function checkAndReview(summary: string): Promise<boolean> {
     // Everything the agent did is on the branch before tests run: a sandbox lost from here on
-    // loses nothing.
-    await checkpoint();
+    // loses nothing. Lost before it is, the agent works again (WorkLost).
+    await checkpoint('the final checkpoint, after the agent finished');
     if (testCommand) {
       enter('testing', `running ${testCommand}`);
       const command = testCommand;
-      state.test = await inSandbox((id) => workspace.runTests({ taskId, sandboxId: id, command }));
+      state.test = await inSandbox((id) => workspace.runTests({ taskId, sandboxId: id, command }), 'tests');
     }
     enter('reviewing', `review round ${reviewRounds + 1}`);
     const round = reviewRounds + 1;
-    const reviewed = await inSandbox((id) =>
-      reviewer.review({ taskId, sandboxId: id, baseSha, round, prompt: input.prompt, summary, test: state.test, instructionsKey, allowedPaths: input.allowedPaths }),
+    const reviewed = await inSandbox(
+      (id) => reviewer.review({ taskId, sandboxId: id, baseSha, round, prompt: input.prompt, summary, test: state.test, instructionsKey, allowedPaths: input.allowedPaths }),
+      'review',
     );
     state.tokens.prompt += reviewed.usage.prompt;
     state.tokens.completion += reviewed.usage.completion;
@@ -399,8 +490,9 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
   async function publish(summary: string): Promise<void> {
     enter('publishing', `pushing ${branch}`);
     const title = `${state.stoppedBy ? '[incomplete] ' : ''}${commitTitle(input.prompt)}`;
-    const pushed = await inSandbox((id) => workspace.publishBranch({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, message: title, coAuthor: input.coAuthor }));
+    const pushed = await inSandbox((id) => workspace.publishBranch({ taskId, sandboxId: id, repo: input.repo, branch, baseSha, message: title, coAuthor: input.coAuthor }), 'publishing');
     state.checkpoint = { sha: pushed.headSha, step: state.step };
+    savedThroughStep = state.step;
     const body = pullRequestBody(input, state, summary, stopNote);
     const ready = state.review?.verdict === 'approve' && !state.stoppedBy;
     const number = state.pr?.number ?? input.followUp?.prNumber;
@@ -431,7 +523,8 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
     stopNote = undefined;
     enter('provisioning', `feedback round ${state.feedbackRounds}`);
     sandboxId = `${taskId}-f${state.feedbackRounds}`;
-    await inSandbox(() => provisionAndPrepare(state.checkpoint?.sha));
+    // A replacement lost while it is set up is replaced (and set up) by inSandbox itself.
+    await inSandbox(() => provisionAndPrepare(state.checkpoint ? branchRef : undefined), `the set-up of feedback round ${state.feedbackRounds}`, () => undefined);
     return true;
   }
 
@@ -447,18 +540,20 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       enter('provisioning', 'provisioning a sandbox');
       sandboxId = taskId;
       enter('preparing', `cloning ${input.repo}@${state.baseBranch}`);
-      await inSandbox(() => provisionAndPrepare(input.followUp ? `refs/remotes/origin/${branch}` : undefined));
+      await inSandbox(() => provisionAndPrepare(input.followUp ? branchRef : undefined), 'setup', () => undefined);
     }
 
     // ---- the plan gate: a plan first, no edits, then wait for approval or a revision ----------
     while (!planApproved) {
       enter('planning', 'writing a plan');
       let plan: string | undefined;
+      agentWorking = true;
       while (plan === undefined) {
         await unlessPaused('planning');
         await continueIfLong();
         plan = await step('plan');
       }
+      agentWorking = false;
       state.plan = plan.slice(0, MAX_PLAN_CHARS);
       enter('awaiting_approval', 'waiting for the plan to be approved');
       await condition(() => planApproved || inbox.length > 0);
@@ -473,8 +568,14 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       const summary = await work();
       state.summary = summary;
       enter('testing', 'saving the work');
-      if (await checkAndReview(summary)) continue;
-      await publish(summary);
+      try {
+        if (await checkAndReview(summary)) continue;
+        await publish(summary);
+      } catch (err) {
+        // The sandbox took work the branch does not hold: the agent redoes it (it was told).
+        if (err instanceof WorkLost) continue;
+        throw err;
+      }
       if (await feedbackArrived()) continue;
       const pr = state.pr!;
       enter('completed', `${pr.draft ? 'draft ' : ''}PR #${pr.number} is up to date`);
@@ -562,11 +663,21 @@ function pullRequestBody(input: TaskInput, state: TaskState, summary: string, st
           ``,
         ]
       : []),
+    ...(state.losses?.length ? [`## Sandbox losses`, ...state.losses.map(describeLoss), ``] : []),
     `## Task`,
     `> ${input.prompt.trim().split('\n').join('\n> ')}`,
     ``,
     `${taskLine(input)}: ${state.step} steps, ${tokens} tokens, $${state.costUsd.toFixed(4)}.`,
   ].join('\n');
+}
+
+/** One lost sandbox, as the PR tells it. */
+function describeLoss(loss: SandboxLoss): string {
+  const lost =
+    loss.lostAfterStep === undefined
+      ? 'nothing was lost'
+      : `the changes made after ${loss.lostAfterStep ? `step ${loss.lostAfterStep}` : 'the start'} were lost; the agent was told and went on from there`;
+  return `- ${loss.at}: the sandbox was lost during ${loss.during}; restored from ${loss.restoredFrom}; ${lost}.`;
 }
 
 function startedComment(input: TaskInput): string {

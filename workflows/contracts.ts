@@ -121,6 +121,8 @@ export interface TaskState {
   sandboxImage?: string;
   /** Sandboxes lost and replaced so far. */
   sandboxLosses: number;
+  /** Each lost sandbox: when, during what, why, what the workspace came back from, and what was lost. */
+  losses?: SandboxLoss[];
   /** Steering messages accepted and handed to the model so far. */
   messages: { accepted: number; delivered: number };
   /** How many times the workflow continued as new (long tasks), so 0 for most. */
@@ -129,6 +131,22 @@ export interface TaskState {
   review?: { verdict: ReviewVerdict; summary: string; rounds: number; unresolved: ReviewComment[]; outsideAllowedPaths: string[] };
   /** Rounds of feedback on the PR handled so far. */
   feedbackRounds?: number;
+}
+
+/** A sandbox lost while a task ran, and what Errand did about it. */
+export interface SandboxLoss {
+  /** When the loss was noticed (workflow time). */
+  at: string;
+  /** The sandbox that was lost. */
+  sandboxId: string;
+  /** What was running: `step 7: shell`, `setup`, `the final checkpoint`, `tests`, `review`, `publishing`. */
+  during: string;
+  /** The failure that said so. */
+  why: string;
+  /** What the replacement's workspace came back from: the checkpoint after a step, or the base branch. */
+  restoredFrom: string;
+  /** Changes made after this step were lost (the agent was told and given turns to redo them); unset when nothing was. */
+  lostAfterStep?: number;
 }
 
 export type ReviewVerdict = 'approve' | 'request_changes';

@@ -26,13 +26,39 @@ export function decideRecovery(err: unknown, lossesSoFar: number, maxLosses = MA
   return { action: 'restore' };
 }
 
-/** What the model is told after its sandbox was replaced, so it knows which of its work survived. */
-export function restoreNote(checkpoint: { sha: string; step: number } | undefined, step: number): string {
-  const from = checkpoint
-    ? `restored from the checkpoint taken after step ${checkpoint.step} (commit ${checkpoint.sha.slice(0, 12)})`
-    : 'restored from the base branch (there was no checkpoint yet)';
-  const lost = checkpoint && checkpoint.step >= step ? 'Nothing you did was lost.' : `Changes made after ${checkpoint ? `step ${checkpoint.step}` : 'the start'} are gone: check the files and redo what is still needed.`;
-  return `[errand] The sandbox was lost and replaced; the workspace was ${from}. ${lost} The conversation is intact; carry on.`;
+/** Tools that only read; any other tool may have changed the workspace, even when it failed. */
+const READ_ONLY_TOOLS = new Set(['read_file', 'list_dir', 'search', 'submit_plan', 'finish']);
+
+export function mayChangeFiles(tool: string): boolean {
+  return !READ_ONLY_TOOLS.has(tool);
+}
+
+/**
+ * What a lost sandbox took with it: the changes made after `savedThrough` (the step through
+ * which the workspace was on the branch), when a tool that may change files ran since.
+ * Undefined when the branch holds everything.
+ */
+export function lostAfterStep(lastChange: number, savedThrough: number): number | undefined {
+  return lastChange > savedThrough ? savedThrough : undefined;
+}
+
+/** Where a replacement's workspace comes back from, in words. */
+export function restoredFrom(checkpoint: { sha: string; step: number } | undefined): string {
+  return checkpoint ? `the checkpoint taken after step ${checkpoint.step} (commit ${checkpoint.sha.slice(0, 12)})` : 'the base branch (there was no checkpoint yet)';
+}
+
+/**
+ * What the model is told after its sandbox was replaced, so it knows which of its work
+ * survived; when it had already called finish, that it must redo the lost work and finish again.
+ */
+export function restoreNote(loss: { restoredFrom: string; lostAfterStep?: number; finished: boolean }): string {
+  const lost =
+    loss.lostAfterStep === undefined
+      ? 'Nothing you did was lost.'
+      : `Changes made after ${loss.lostAfterStep ? `step ${loss.lostAfterStep}` : 'the start'} are gone: check the files and redo what is still needed.`;
+  const again =
+    loss.finished && loss.lostAfterStep !== undefined ? ' You had called finish, but the work you finished with is not in the workspace any more: redo it, run the tests, then call finish again.' : '';
+  return `[errand] The sandbox was lost and replaced; the workspace was restored from ${loss.restoredFrom}. ${lost}${again} The conversation is intact; carry on.`;
 }
 
 /** Whether this step is a checkpoint step: every `every` steps (the checkpoint itself commits only a changed tree). */

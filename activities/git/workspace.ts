@@ -73,9 +73,13 @@ export async function prepareWorkspace(
   return { baseSha: base, testCommand };
 }
 
-/** Puts the work back: the workspace at `restoreFrom`, a commit fetched by prepareWorkspace. */
-export async function restoreWork(sandbox: SandboxdClient, restoreFrom: string): Promise<void> {
-  await run(sandbox, `git reset -q --hard ${shellQuote(restoreFrom)}`, `restoring ${restoreFrom}`);
+/**
+ * Puts the work back: the workspace at `restoreFrom`, a ref fetched by prepareWorkspace (none:
+ * it stays at the base). Returns the commit it is at.
+ */
+export async function restoreWork(sandbox: SandboxdClient, restoreFrom?: string): Promise<string> {
+  if (restoreFrom) await run(sandbox, `git reset -q --hard ${shellQuote(restoreFrom)}`, `restoring ${restoreFrom}`);
+  return (await run(sandbox, 'git rev-parse HEAD', 'reading the restored commit')).stdout.trim();
 }
 
 export async function runTests(

@@ -176,6 +176,9 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
     server,
     port,
     close: async () => {
+      // A sandbox going away answers nothing more: calls in flight are cut off, so their callers
+      // see a lost sandbox, not a command that "exited" because it was killed on the way out.
+      server.closeAllConnections();
       for (const child of running) killGroup(child);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await files.close();

@@ -243,3 +243,18 @@ describeWithPart(
     });
   },
 );
+
+describe('a sandboxd that is stopped', () => {
+  it('cuts off a command in flight instead of answering that it exited', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-stopping-'));
+    const stopping = await startSandboxd({ root: dir, token: 't', baseEnv: { PATH: process.env.PATH!, HOME: dir } });
+    const c = new SandboxdClient('stopping', { url: `http://127.0.0.1:${stopping.port}`, token: 't' });
+    const running = c.exec({ cmd: 'sleep 30' }).then(
+      (r) => ({ answered: r }),
+      (e: Error & { type?: string }) => ({ failed: e.type }),
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await stopping.close();
+    expect(await running).toEqual({ failed: 'SandboxGone' });
+  });
+});

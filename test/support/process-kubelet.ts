@@ -14,6 +14,8 @@ import type { ControlPlane } from './control-plane.js';
 export interface ProcessKubelet {
   /** Pods this kubelet ran, by name, with their IP. */
   ran: Map<string, string>;
+  /** Each running pod's workspace on this host, by pod name. */
+  workspaces: Map<string, string>;
   stop(): Promise<void>;
 }
 
@@ -21,16 +23,26 @@ export function startProcessKubelet(cp: ControlPlane, opts: { namespace: string;
   const core = cp.kubeConfig().makeApiClient(CoreV1Api);
   const running = new Map<string, Awaited<ReturnType<typeof startSandboxd>>>();
   const ran = new Map<string, string>();
+  const workspaces = new Map<string, string>();
   let nextIp = opts.firstIp ?? 100;
   let stopped = false;
 
   const tick = async () => {
     const pods = await core.listNamespacedPod({ namespace: opts.namespace });
+    // A pod deleted at once (no grace period) is simply gone from the list: stop what ran it.
+    const listed = new Set(pods.items.map((p) => p.metadata!.name!));
+    for (const [name, sandboxd] of running) {
+      if (listed.has(name)) continue;
+      await sandboxd.close();
+      running.delete(name);
+      workspaces.delete(name);
+    }
     for (const pod of pods.items) {
       const name = pod.metadata!.name!;
       if (pod.metadata?.deletionTimestamp) {
         await running.get(name)?.close();
         running.delete(name);
+        workspaces.delete(name);
         // No kubelet confirms the deletion otherwise; a zero grace period finishes it.
         await core.deleteNamespacedPod({ name, namespace: opts.namespace, gracePeriodSeconds: 0 }).catch(() => undefined);
         continue;
@@ -43,6 +55,7 @@ export function startProcessKubelet(cp: ControlPlane, opts: { namespace: string;
       const root = mkdtempSync(path.join(os.tmpdir(), `errand-pod-${name}-`));
       running.set(name, await startSandboxd({ root, token: Buffer.from(secret.data.token, 'base64').toString(), host: ip, port: opts.port, baseEnv: { PATH: process.env.PATH!, HOME: root, GIT_TERMINAL_PROMPT: '0' } }));
       ran.set(name, ip);
+      workspaces.set(name, root);
       const now = new Date().toISOString();
       await core.patchNamespacedPodStatus(
         { name, namespace: opts.namespace, body: { status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }] } } },
@@ -60,6 +73,7 @@ export function startProcessKubelet(cp: ControlPlane, opts: { namespace: string;
 
   return {
     ran,
+    workspaces,
     stop: async () => {
       stopped = true;
       await loop;

@@ -2,6 +2,8 @@
 // replays: `npm run record-histories`. Each scenario runs a real task against its own Temporal
 // dev server and the fixture model, then its history is written to test/fixtures/histories/.
 // Re-record only when a workflow change is meant to be incompatible and is behind patched().
+// With scenario names (`npm run record-histories -- lost-after-finish`), only those are recorded
+// and the rest are kept: histories of older code are what prove new code still replays them.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,11 +23,13 @@ async function main() {
   const model = new ModelServer();
   await model.start();
   const errand = await startErrand({ env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ERRAND_CHECKPOINT_EVERY_STEPS: '2' } });
-  rmSync(OUT, { recursive: true, force: true });
+  const only = process.argv.slice(2);
+  if (!only.length) rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const { client, close } = await temporalClient();
 
   const run = async (name: string, steps: Step[], body: Record<string, unknown>, during?: (id: string) => Promise<void>, until = 'completed') => {
+    if (only.length && !only.includes(name)) return;
     model.script(`[${name}]`, steps, { indexBy: 'turn' });
     const created = await api(errand.url, 'POST', '/tasks', { repo: makeOriginRepo(BUGGY_SUM), prompt: `[${name}] Fix sum.`, ...body });
     if (created.status !== 201) throw new Error(`${name}: ${JSON.stringify(created.body)}`);
@@ -80,6 +84,13 @@ async function main() {
     await run('feedback', [FIX_SUM, FINISH, call('write_file', { path: 'README.md', content: '# sum\n' }), FINISH], { awaitFeedbackMinutes: 0.2 }, async (id) => {
       await waitFor(errand, id, (t) => (t.phase === 'awaiting_feedback' ? t : undefined));
       await api(errand.url, 'POST', `/tasks/${id}/messages`, { text: 'add a README', from: 'recorder' });
+    });
+    // Lost after the agent's finish, before the final checkpoint: the agent works again.
+    const finishing = gate();
+    await run('lost-after-finish', [FIX_SUM, { kind: 'later', after: finishing.promise, reply: FINISH }, FIX_SUM, FINISH], {}, async (id) => {
+      await waitFor(errand, id, (t) => (t.step === 2 ? t : undefined));
+      rmSync(path.join(errand.stateDir, 'sandboxes', id), { recursive: true, force: true });
+      finishing.open();
     });
     await run('continued-as-new', [...Array.from({ length: 101 }, () => call('list_dir', {})), FIX_SUM, FINISH], { maxSteps: 200 });
   } finally {

@@ -13,7 +13,7 @@ const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 describe('workflow determinism', () => {
   it('has recorded histories of every scenario, continue-as-new included', () => {
     expect(files).toEqual(
-      expect.arrayContaining(['steered.json', 'planned.json', 'sandbox-lost.json', 'cancelled.json', 'reviewed.json', 'feedback.json', 'continued-as-new-run1.json']),
+      expect.arrayContaining(['steered.json', 'planned.json', 'sandbox-lost.json', 'cancelled.json', 'reviewed.json', 'feedback.json', 'continued-as-new-run1.json', 'lost-after-finish.json']),
     );
   });
 

@@ -7,7 +7,10 @@ import {
   decideRecovery,
   failureType,
   isCheckpointStep,
+  lostAfterStep,
   MAX_SANDBOX_LOSSES,
+  mayChangeFiles,
+  restoredFrom,
   restoreNote,
   shouldContinueAsNew,
   STEPS_PER_RUN,
@@ -36,11 +39,29 @@ describe('decideRecovery', () => {
 
 describe('restoreNote', () => {
   it('tells the model from where the workspace came back and what was lost', () => {
-    expect(restoreNote({ sha: 'abcdef0123456789', step: 4 }, 6)).toBe(
+    expect(restoreNote({ restoredFrom: restoredFrom({ sha: 'abcdef0123456789', step: 4 }), lostAfterStep: 4, finished: false })).toBe(
       '[errand] The sandbox was lost and replaced; the workspace was restored from the checkpoint taken after step 4 (commit abcdef012345). Changes made after step 4 are gone: check the files and redo what is still needed. The conversation is intact; carry on.',
     );
-    expect(restoreNote(undefined, 2)).toContain('restored from the base branch (there was no checkpoint yet). Changes made after the start are gone');
-    expect(restoreNote({ sha: 'abc', step: 6 }, 6)).toContain('Nothing you did was lost.');
+    expect(restoreNote({ restoredFrom: restoredFrom(undefined), lostAfterStep: 0, finished: false })).toContain(
+      'restored from the base branch (there was no checkpoint yet). Changes made after the start are gone',
+    );
+    expect(restoreNote({ restoredFrom: restoredFrom({ sha: 'abc', step: 6 }), finished: true })).toContain('Nothing you did was lost.');
+  });
+
+  it('sends an agent that had finished back to redo what was lost and finish again', () => {
+    expect(restoreNote({ restoredFrom: restoredFrom({ sha: 'abc', step: 5 }), lostAfterStep: 5, finished: true })).toContain(
+      'You had called finish, but the work you finished with is not in the workspace any more: redo it, run the tests, then call finish again.',
+    );
+  });
+});
+
+describe('what a lost sandbox took', () => {
+  it('is the changes after the step the branch holds, when a tool that may change files ran since', () => {
+    expect(lostAfterStep(7, 5)).toBe(5);
+    expect(lostAfterStep(5, 7)).toBeUndefined(); // a checkpoint after the last change: nothing lost
+    expect(lostAfterStep(0, 0)).toBeUndefined();
+    expect(['shell', 'write_file', 'edit_file', 'some_new_tool'].every(mayChangeFiles)).toBe(true);
+    expect(['read_file', 'list_dir', 'search', 'finish', 'submit_plan'].some(mayChangeFiles)).toBe(false);
   });
 });
 
