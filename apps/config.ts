@@ -119,6 +119,7 @@ const Env = z.object({
   ERRAND_GITHUB_TRIGGER_LABEL: z.string().min(1).default('errand'),
   ERRAND_WEBHOOK_MAX_AGE_MINUTES: positiveInt.default(60),
   ERRAND_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  ERRAND_NARRATE: z.enum(['auto', 'true', 'false']).default('auto'),
   TEMPORAL_CLI: optionalText,
 });
 
@@ -201,6 +202,8 @@ export interface Config {
   /** Values redacted from transcripts, events and logs: keys, tokens and ERRAND_REDACT. */
   secrets: string[];
   logLevel: string;
+  /** One human line per task moment on stderr, for `serve`/`dev`: `auto` when stderr is a terminal. */
+  narrate: 'auto' | 'true' | 'false';
   temporalCli?: string;
 }
 
@@ -305,6 +308,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...e.ERRAND_REDACT,
     ].filter((s): s is string => Boolean(s)),
     logLevel: e.ERRAND_LOG_LEVEL,
+    narrate: e.ERRAND_NARRATE,
     temporalCli: e.TEMPORAL_CLI,
   };
 }

@@ -56,6 +56,12 @@ const NON_RETRYABLE = [
   FailureType.ForgeRejected,
   FailureType.PushRejected,
 ];
+/**
+ * How long a running activity may go without a heartbeat before Temporal retries it elsewhere:
+ * what a killed worker costs a task. Activities heartbeat every 2 s (activities/heartbeat.ts,
+ * and the worker's maxHeartbeatThrottleInterval), so a live one has 6 s of slack.
+ */
+const HEARTBEAT_TIMEOUT = '8 seconds';
 /** What a tool call's result says when its sandbox was lost under it. */
 const SANDBOX_LOST_WHILE_RUNNING = 'the sandbox was lost while this ran';
 /** Malformed tool calls (bad JSON, unknown tool, wrong arguments) in a row before we give up. */
@@ -68,18 +74,18 @@ const sandbox = proxyActivities<Activities>({
 });
 const workspace = proxyActivities<Activities>({
   startToCloseTimeout: '60 minutes',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const model = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   // 429 and 5xx retry with backoff here, not inside the SDK, so each attempt shows in history.
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const reviewer = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 const forge = proxyActivities<Activities>({
@@ -88,7 +94,7 @@ const forge = proxyActivities<Activities>({
 });
 const tools = proxyActivities<Activities>({
   startToCloseTimeout: '65 minutes',
-  heartbeatTimeout: '20 seconds',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 

@@ -7,6 +7,9 @@ import { ConfigError, loadConfig, stateDirs, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
 import { startWorker } from '../worker/worker.js';
+import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
+import { Redactor } from '../../activities/store/redactor.js';
+import { startNarrator } from './narrator.js';
 import { ensureSandboxPackages } from './sandbox-packages.js';
 import { registerTaskCommands } from './task-commands.js';
 import { ensureTemporalCli } from './temporal-cli.js';
@@ -28,7 +31,13 @@ async function serve(config: Config, log: Logger, parts: { api: boolean; worker:
     const connection = await Connection.connect(temporalConnectionOptions(config));
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const api = await startApi(config, client, log);
+    // The terminal of `npm start` says what tasks do, in words (the JSON logs are for machines).
+    const narrator =
+      parts.worker && (config.narrate === 'true' || (config.narrate === 'auto' && process.stderr.isTTY))
+        ? startNarrator({ client, store: new LocalArtifactStore(stateDirs(config).artifacts), redactor: new Redactor(config.secrets), taskQueue: config.temporal.taskQueue })
+        : undefined;
     stops.unshift(async () => {
+      await narrator?.stop();
       await api.close();
       await connection.close();
     });

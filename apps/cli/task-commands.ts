@@ -1,7 +1,7 @@
 // `errand task ...`: tasks from a shell, through the REST API (which speaks Temporal: updates
 // for messages and approval, signals for pause and resume, cancellation). One place holds the
 // rules (the API); the CLI prints what it answers and exits non-zero when it refuses.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parseServerSentEvents } from './server-sent-events.js';
 
 interface Options {
@@ -30,9 +30,10 @@ async function call(opts: Options, method: string, route: string, body?: unknown
 
 const authorization = (opts: Options): Record<string, string> => (opts.token ? { authorization: `Bearer ${opts.token}` } : {});
 const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
-const positiveNumber = (value: string) => {
+/** A number for the API, which says what range it takes. */
+const number = (value: string) => {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${value} is not a positive number`);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${value} is not a number`);
   return n;
 };
 
@@ -54,16 +55,23 @@ export function registerTaskCommands(program: Command): void {
 
   task
     .command('create')
-    .description('start a task')
+    .description('start a task (every field of POST /tasks has a flag; the API checks the values)')
     .requiredOption('--repo <url>', 'git URL or absolute path')
     .requiredOption('--prompt <text>', 'what to change')
-    .option('--base-branch <name>')
-    .option('--test-command <cmd>')
+    .option('--base-branch <name>', "the branch to start from (default: the repository's default)")
+    .option('--test-command <cmd>', 'how to run the tests (default: detected)')
+    .option('--setup-script <script>', "run before the agent starts, instead of the repository's .errand/setup.sh")
     .option('--network <policy>', 'off | setup | on')
-    .option('--max-steps <n>', 'step budget', positiveNumber)
-    .option('--max-cost-usd <dollars>', 'cost budget', positiveNumber)
+    .option('--max-steps <n>', 'step budget', number)
+    .option('--max-tokens <n>', 'token budget', number)
+    .option('--max-cost-usd <dollars>', 'cost budget', number)
+    .option('--max-wall-clock-minutes <minutes>', 'time budget', number)
+    .option('--max-review-rounds <n>', 'rounds of changes requested by the review agent', number)
+    .option('--await-feedback-minutes <minutes>', 'after the PR is out, wait this long for feedback', number)
+    .option('--allowed-paths <glob...>', 'the paths the change may touch (globs)')
+    .option('--sandbox-image <image>', 'the sandbox image (Kubernetes)')
     .option('--require-plan-approval', 'write a plan and wait for approval first')
-    .option('--requester <who>')
+    .option('--requester <who>', 'who asked; "Name <email>" co-authors the commit')
     .option('--idempotency-key <key>', 'retry safely: the same key returns the same task')
     .action(
       run(async (o: Record<string, unknown>) => {

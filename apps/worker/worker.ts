@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { OpenAIModelClient, RedactingModelClient } from '../../activities/agent/model-client.js';
+import { HEARTBEAT_EVERY_MS } from '../../activities/heartbeat.js';
 import { createActivities } from '../../activities/index.js';
 import { LocalArtifactStore, RedactingStore } from '../../activities/store/artifact-store.js';
 import { Redactor } from '../../activities/store/redactor.js';
@@ -74,6 +75,10 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     // In-flight activities get this long to finish on shutdown; then they are cancelled and a
     // worker that starts later retries them.
     shutdownGraceTime: '5 seconds',
+    // Heartbeats reach Temporal as often as activities send them (every 2 s), not at 80% of the
+    // heartbeat timeout: a dead worker's activities are retried within the 8 s timeout, a live
+    // one's never by mistake.
+    maxHeartbeatThrottleInterval: HEARTBEAT_EVERY_MS,
   });
   await ensureReaperSchedule(client, config, log);
   const done = worker.run().finally(async () => {

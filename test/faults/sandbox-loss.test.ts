@@ -15,7 +15,7 @@ let errand: ErrandProcess;
 let sandboxes: LocalSandboxProvider;
 
 beforeAll(async () => {
-  ({ model, errand } = await startErrandWithModel());
+  ({ model, errand } = await startErrandWithModel({ ERRAND_NARRATE: 'true' }));
   sandboxes = new LocalSandboxProvider({ dir: path.join(errand.stateDir, 'sandboxes'), sandboxdCommand: [] });
 });
 

@@ -50,6 +50,7 @@ describeWithPart(
         ERRAND_KUBECONFIG: cp.kubeConfigFile(await workerToken(cp)),
         ERRAND_K8S_SANDBOXD_PORT: String(PORT),
         ERRAND_K8S_READY_TIMEOUT_SECONDS: '30',
+        ERRAND_NARRATE: 'true',
       }));
     });
 

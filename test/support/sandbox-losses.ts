@@ -47,6 +47,8 @@ export function sandboxLossScenarios(h: LossHarness): void {
     expect(pr.body).toContain('## Sandbox losses');
     expect(pr.body).toContain(`the sandbox was lost during ${loss.during}`);
     expect(errand.output()).toContain(`task ${id}: sandbox ${task.losses[0].sandboxId} was lost during`);
+    await eventually(async () => (errand.output().includes(`errand: task ${id} completed`) ? true : undefined), 10_000, 'the completed line');
+    expect(errand.output()).toContain(`errand: task ${id} lost its sandbox during ${loss.during}`);
     return { task, events, pr };
   }
 

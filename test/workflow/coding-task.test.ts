@@ -12,7 +12,7 @@ let model: ModelServer;
 let errand: ErrandProcess;
 
 beforeAll(async () => {
-  ({ model, errand } = await startErrandWithModel({ ERRAND_MODEL_API_KEY: 'sk-test', ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS: '4' }));
+  ({ model, errand } = await startErrandWithModel({ ERRAND_MODEL_API_KEY: 'sk-test', ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS: '4', ERRAND_NARRATE: 'true' }));
 });
 
 afterAll(async () => {
@@ -54,6 +54,22 @@ describe('codingTask', () => {
     // The branch on the origin holds the fix; main is untouched.
     expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
     expect(git(origin, 'show', 'main:sum.js')).toContain('a - b');
+
+    // Its test log is there; it had no setup script, and the API says so, in JSON like every error.
+    const testLog = await fetch(`${errand.url}/tasks/${id}/logs/test`);
+    expect(testLog.headers.get('content-type')).toContain('text/plain');
+    expect(await testLog.text()).toContain('$ npm test');
+    const setupLog = await fetch(`${errand.url}/tasks/${id}/logs/setup`);
+    expect(setupLog.status).toBe(404);
+    expect(setupLog.headers.get('content-type')).toContain('application/json');
+    expect(((await setupLog.json()) as { message: string }).message).toBe(
+      `task ${id} has no setup log: it ran no setup script (its repository has no .errand/setup.sh and the task gave no setupScript)`,
+    );
+    expect(errand.output()).not.toMatch(/content-type/i);
+    // And the terminal said what happened, in words.
+    await eventually(async () => (errand.output().includes(`errand: task ${id} completed: PR #${task.pr.number}`) ? true : undefined), 10_000, 'the completed line');
+    expect(errand.output()).toContain(`errand: task ${id} started on ${origin}`);
+    expect(errand.output()).toContain(`errand: task ${id} opened draft PR #${task.pr.number}`);
 
     // The PR record on the local forge carries the diff, the summary and the test result.
     const pr = JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', `${task.pr.number}.json`), 'utf8'));
@@ -152,6 +168,7 @@ describe('codingTask', () => {
     expect(task.error).toContain('Incorrect API key provided');
     expect(task.error).toContain('ERRAND_MODEL_API_KEY');
     expect(script.requests).toHaveLength(1); // not retried
+    await eventually(async () => (errand.output().includes(`errand: task ${id} failed: model fixture-coder`) ? true : undefined), 10_000, 'the failed line');
     await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
   });
 });

@@ -41,8 +41,10 @@ export class TasksController {
   /** The full log of the task's tests or setup script, as plain text. */
   @Get(':id/logs/:name')
   async log(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Param('name', new ZodPipe(LogName, 'name')) name: LogName, @Res({ passthrough: true }) res: ServerResponse) {
+    const log = await this.tasks.log(id, name);
+    // Only for the log itself: a 404 stays JSON, like every other error.
     res.setHeader('content-type', 'text/plain; charset=utf-8');
-    return this.tasks.log(id, name);
+    return log;
   }
 
   /** Server-sent events: the whole log first, then live until the task ends (Last-Event-ID resumes). */

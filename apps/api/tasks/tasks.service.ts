@@ -39,6 +39,15 @@ import { probeRepo } from './repo-probe.js';
 import { badRequest, type CreateTaskBody, type ListTasksQuery, type LogName } from './task-request.js';
 
 const QUERY_DEADLINE_MS = 5_000;
+/** Why a log is missing, for a task that ended and for one still running. */
+const NO_LOG: Record<LogName, string> = {
+  setup: 'it ran no setup script (its repository has no .errand/setup.sh and the task gave no setupScript)',
+  test: 'it ran no tests (no test command was given or found, or it ended before testing)',
+};
+const NO_LOG_YET: Record<LogName, string> = {
+  setup: 'its setup has not finished, or it has no setup script',
+  test: 'it has not run its tests yet',
+};
 
 export interface TaskView extends Partial<TaskState> {
   id: string;
@@ -263,10 +272,11 @@ export class TasksService implements OnModuleDestroy {
   }
 
   async log(taskId: string, name: LogName): Promise<string> {
-    await this.describe(taskId);
+    const description = await this.describe(taskId);
     const log = await this.store.get(`tasks/${taskId}/${name}.log`);
-    if (log === undefined) throw new NotFoundException(`task ${taskId} has no ${name} log (yet)`);
-    return log;
+    if (log !== undefined) return log;
+    if (description.status.name === 'RUNNING') throw new NotFoundException(`task ${taskId} has no ${name} log yet: ${NO_LOG_YET[name]}`);
+    throw new NotFoundException(`task ${taskId} has no ${name} log: ${NO_LOG[name]}`);
   }
 
   async transcript(taskId: string) {
