@@ -4,11 +4,10 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Budget, BudgetName } from './budget.js';
+import { taskBranch } from './names.js';
 
 export type { Budget, BudgetName };
 
-export const TASK_WORKFLOW_TYPE = 'codingTask';
-export const REAPER_WORKFLOW_TYPE = 'sandboxReaper';
 
 /** Who may reach the network from the sandbox: nobody, the setup script only, or every command. */
 export const NETWORK_POLICIES = ['off', 'setup', 'on'] as const;
@@ -216,57 +215,28 @@ export const ErrandRequester = defineSearchAttributeKey('ErrandRequester', Searc
 /** Registered on the Temporal namespace at start-up (`temporal server start-dev --search-attribute`). */
 export const SEARCH_ATTRIBUTES = [ErrandRepo, ErrandPhase, ErrandRequester];
 
-export const taskWorkflowId = (taskId: string) => `task-${taskId}`;
 
 /** A container image reference: registry/path:tag, optionally @sha256:digest. */
 export const IMAGE_REFERENCE = /^[\w.-]+(?::\d+)?(?:\/[\w.-]+)*(?::[\w.-]+)?(?:@sha256:[a-f0-9]{64})?$/;
-export const taskBranch = (taskId: string) => `errand/${taskId}`;
 
-/** Stable failure types thrown by activities (ApplicationFailure.type). */
-export const FailureType = {
-  ModelRejected: 'ModelRequestRejected',
-  ModelUnavailable: 'ModelUnavailable',
-  SandboxGone: 'SandboxGone',
-  RepoUnavailable: 'RepoUnavailable',
-  NoChanges: 'NoChanges',
-  SetupFailed: 'SetupFailed',
-  MalformedToolCalls: 'MalformedToolCalls',
-  /** Too many sandboxes lost in one task: something is wrong beyond one bad node. */
-  SandboxLost: 'SandboxLost',
-  /** The diff adds something that looks like a secret; it was not pushed. */
-  SecretInDiff: 'SecretInDiff',
-  /** The forge refused: no such repo or branch, no permission, a protected branch. */
-  ForgeRejected: 'ForgeRejected',
-  PushRejected: 'PushRejected',
-  /** The sandbox cannot start (an image that cannot be pulled, an unschedulable pod, a crash loop). */
-  SandboxUnavailable: 'SandboxUnavailable',
-} as const;
+/** The branch a task works on: its own, or for a follow-up the branch (and PR) of the task it follows. */
+export const branchOf = (input: Pick<TaskInput, 'taskId' | 'followUp'>) => input.followUp?.branch ?? taskBranch(input.taskId);
 
-/** One tool call the model asked for, as the workflow sees it. */
-export interface ToolCall {
-  id: string;
-  name: string;
-  /** Raw JSON arguments as the model sent them; parsed by the tool activity. Empty when stored. */
-  arguments: string;
-  /** Large arguments (a whole file to write) stay in the ArtifactStore, out of history. */
-  argumentsKey?: string;
-  /** Something in the arguments looked like a secret and was replaced with [REDACTED]. */
-  redacted?: boolean;
-}
-
-export interface ToolOutcome {
-  toolCallId: string;
-  /** What goes back to the model (already truncated). */
-  content: string;
-  isError: boolean;
-  /** The call itself was unusable (bad JSON, unknown tool, wrong arguments), not its result. */
-  malformed?: boolean;
-}
-
-export interface ModelTurnResult {
-  toolCalls: ToolCall[];
-  /** Assistant text without tool calls, if any. */
-  text?: string;
-  usage: { prompt: number; completion: number };
-  costUsd: number;
+/** The state of a task that has not started yet: what the workflow begins with and the API shows at once. */
+export function initialTaskState(input: TaskInput): TaskState {
+  return {
+    taskId: input.taskId,
+    repo: input.repo,
+    baseBranch: input.baseBranch,
+    branch: branchOf(input),
+    phase: 'queued',
+    step: 0,
+    budget: input.budget,
+    tokens: { prompt: 0, completion: 0 },
+    costUsd: 0,
+    sandboxLosses: 0,
+    losses: [],
+    messages: { accepted: 0, delivered: 0 },
+    continuedAsNew: 0,
+  };
 }

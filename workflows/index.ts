@@ -1,3 +1,3 @@
 // The workflows this worker registers; the bundler starts from this file.
-export { codingTask } from './coding-task.js';
+export { codingTask } from './coding-task/index.js';
 export { sandboxReaper } from './sandbox-reaper.js';

@@ -2,20 +2,12 @@
 // unit-tested apart from Temporal. A lost sandbox (pod evicted, directory removed) is replaced
 // and the workspace restored from the last checkpoint, up to a bound; anything else is the
 // activity retry policy's business and reaches the workflow only once retrying is over.
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { FailureType } from './contracts.js';
+import { FailureType, failureType } from './failures.js';
 
 /** Sandboxes one task may lose before it gives up: beyond this, the cause is not one bad node. */
 export const MAX_SANDBOX_LOSSES = 3;
 
 export type Recovery = { action: 'restore' } | { action: 'give_up'; reason: string } | { action: 'rethrow' };
-
-/** The typed failure at the root of an activity failure, if any. */
-export function failureType(err: unknown): string | undefined {
-  let cur: unknown = err;
-  while (cur instanceof ActivityFailure && cur.cause) cur = cur.cause;
-  return cur instanceof ApplicationFailure ? (cur.type ?? undefined) : undefined;
-}
 
 /** `lossesSoFar` counts the sandboxes lost before this failure. */
 export function decideRecovery(err: unknown, lossesSoFar: number, maxLosses = MAX_SANDBOX_LOSSES): Recovery {

@@ -4,14 +4,13 @@
 import path from 'node:path';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { ArtifactStore } from '../store/artifact-store.js';
+import { taskKeys } from '../store/keys.js';
 
-const stepKey = (taskId: string, step: number) => `${transcriptPrefix(taskId)}/${String(step).padStart(6, '0')}.json`;
-export const transcriptPrefix = (taskId: string) => `tasks/${taskId}/transcript`;
 
 export async function loadConversation(store: ArtifactStore, taskId: string, beforeStep: number): Promise<ChatCompletionMessageParam[]> {
   const messages: ChatCompletionMessageParam[] = [];
   for (let step = 0; step < beforeStep; step++) {
-    const raw = await store.get(stepKey(taskId, step));
+    const raw = await store.get(taskKeys(taskId).transcriptStep(step));
     if (raw === undefined) {
       if (step === 0) return [];
       throw new Error(`transcript of task ${taskId} has no step ${step}`);
@@ -22,13 +21,13 @@ export async function loadConversation(store: ArtifactStore, taskId: string, bef
 }
 
 export async function saveStep(store: ArtifactStore, taskId: string, step: number, messages: ChatCompletionMessageParam[]): Promise<void> {
-  await store.put(stepKey(taskId, step), JSON.stringify(messages));
+  await store.put(taskKeys(taskId).transcriptStep(step), JSON.stringify(messages));
 }
 
 /** The whole stored conversation, each message tagged with the step it belongs to. */
 export async function readTranscript(store: ArtifactStore, taskId: string): Promise<(ChatCompletionMessageParam & { step: number })[]> {
   const out: (ChatCompletionMessageParam & { step: number })[] = [];
-  for (const key of await store.list(transcriptPrefix(taskId))) {
+  for (const key of await store.list(taskKeys(taskId).transcript)) {
     const step = Number.parseInt(path.posix.basename(key), 10);
     const raw = await store.get(key);
     if (raw === undefined || Number.isNaN(step)) continue;

@@ -1,10 +1,11 @@
 // ModelClient: the `openai` SDK against any OpenAI-compatible endpoint. The SDK's own retries
-// are off: 429 and 5xx become retryable failures for the activity retry policy (honouring
-// Retry-After), and requests the endpoint rejects (400, 401, 403, 404, 422) fail at once.
-import { ApplicationFailure } from '@temporalio/common';
+// are off: 429 and 5xx become transient failures for the activity retry policy (honouring
+// Retry-After, up to a cap), and requests the endpoint rejects (400, 401, 403, 404, 422) fail
+// at once.
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
-import { FailureType } from '../../workflows/contracts.js';
+import { FailureType } from '../../workflows/failures.js';
+import { ErrandFailure } from '../failures.js';
 import type { Redactor } from '../store/redactor.js';
 
 export interface ModelSettings {
@@ -46,7 +47,7 @@ export class OpenAIModelClient implements ModelClient {
     try {
       const res = await this.client.chat.completions.create({ ...req, model: this.model }, { signal });
       if (!res || !Array.isArray(res.choices) || res.choices.length === 0) {
-        throw ApplicationFailure.retryable(`model ${this.model} answered without choices`, FailureType.ModelUnavailable);
+        throw ErrandFailure.transient(FailureType.ModelUnavailable, `model ${this.model} answered without choices`);
       }
       return res;
     } catch (err) {
@@ -93,7 +94,7 @@ export const DEFAULT_MAX_RETRY_AFTER_MS = 120_000;
 
 /** Pure: maps an SDK error to the failure the retry policy should see. */
 export function classifyModelError(err: unknown, settings: Pick<ModelSettings, 'baseUrl' | 'model' | 'maxRetryAfterMs'>): unknown {
-  if (err instanceof ApplicationFailure) return err;
+  if (err instanceof ErrandFailure) return err;
   if (err instanceof OpenAI.APIError && err.status !== undefined) {
     const where = `model ${settings.model} at ${settings.baseUrl}`;
     if (REJECTED.has(err.status)) {
@@ -103,28 +104,21 @@ export function classifyModelError(err: unknown, settings: Pick<ModelSettings, '
           : err.status === 404
             ? ' Check ERRAND_MODEL and ERRAND_MODEL_BASE_URL.'
             : '';
-      return ApplicationFailure.create({
-        type: FailureType.ModelRejected,
-        message: `${where} rejected the request (${err.status}): ${err.message}.${hint}`,
-        nonRetryable: true,
-      });
+      return ErrandFailure.permanent(FailureType.ModelRejected, `${where} rejected the request (${err.status}): ${err.message}.${hint}`);
     }
     const retryAfter = Number(err.headers?.get?.('retry-after'));
     const asked = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined;
     const cap = settings.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
     const capped = asked !== undefined && asked > cap;
-    return ApplicationFailure.create({
-      type: FailureType.ModelUnavailable,
-      message: `${where} answered ${err.status}: ${err.message}${capped ? `; it asked to wait ${asked / 1000} s, Errand waits at most ${cap / 1000} s (ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS)` : ''}`,
-      nextRetryDelay: capped ? cap : asked,
-    });
+    return ErrandFailure.transient(
+      FailureType.ModelUnavailable,
+      `${where} answered ${err.status}: ${err.message}${capped ? `; it asked to wait ${asked / 1000} s, Errand waits at most ${cap / 1000} s (ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS)` : ''}`,
+      capped ? cap : asked,
+    );
   }
   if (err instanceof OpenAI.APIUserAbortError) return err;
   if (err instanceof OpenAI.APIConnectionError) {
-    return ApplicationFailure.retryable(
-      `cannot reach model endpoint ${settings.baseUrl}: ${err.message}`,
-      FailureType.ModelUnavailable,
-    );
+    return ErrandFailure.transient(FailureType.ModelUnavailable, `cannot reach model endpoint ${settings.baseUrl}: ${err.message}`);
   }
   return err;
 }

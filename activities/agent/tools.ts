@@ -3,7 +3,7 @@
 // a call the model could not have meant (bad JSON, unknown tool) is marked malformed.
 import type { ChatCompletionTool } from 'openai/resources/chat/completions';
 import { z } from 'zod';
-import type { ToolCall, ToolOutcome } from '../../workflows/contracts.js';
+import { ENDING_TOOLS, parseToolArguments, type AgentMode, type ToolCall, type ToolOutcome } from '../../workflows/tool-calls.js';
 import { SandboxdRequestError, type SandboxdClient } from '../sandbox/sandboxd-client.js';
 import { truncateMiddle } from '../sandbox/truncate.js';
 
@@ -51,15 +51,14 @@ export const TOOL_DEFINITIONS: ChatCompletionTool[] = [
     new: str('The replacement text'),
   }, ['path', 'old', 'new']),
   fn('finish', 'Call when the task is done: summarise what you changed and why, for the pull request.', {
-    summary: str('What changed and why, in a few sentences'),
-  }, ['summary']),
+    [ENDING_TOOLS.finish.field]: str('What changed and why, in a few sentences'),
+  }, [ENDING_TOOLS.finish.field]),
   fn('submit_plan', 'Submit your plan for approval. Until it is approved you can only read.', {
-    plan: str('The steps you will take, the files you will change, and how you will test'),
-  }, ['plan']),
+    [ENDING_TOOLS.submit_plan.field]: str('The steps you will take, the files you will change, and how you will test'),
+  }, [ENDING_TOOLS.submit_plan.field]),
 ];
 
 /** `plan`: exploring and writing a plan that needs approval, so no tool that can change anything. */
-export type AgentMode = 'plan' | 'work';
 const MODE_TOOLS: Record<AgentMode, string[]> = {
   plan: ['read_file', 'list_dir', 'search', 'submit_plan'],
   work: ['shell', 'read_file', 'list_dir', 'search', 'write_file', 'edit_file', 'finish'],
@@ -76,12 +75,8 @@ export async function runToolCall(call: ToolCall, sandbox: SandboxdClient, mode:
     isError,
     ...(malformed ? { malformed } : {}),
   });
-  let raw: unknown;
-  try {
-    raw = JSON.parse(call.arguments || '{}');
-  } catch {
-    return result(`error: the arguments of ${call.name} are not valid JSON (${call.arguments.slice(0, 200)}); send a JSON object`, true, true);
-  }
+  const raw = parseToolArguments(call.arguments);
+  if (raw === undefined) return result(`error: the arguments of ${call.name} are not valid JSON (${call.arguments.slice(0, 200)}); send a JSON object`, true, true);
   if (!MODE_TOOLS[mode].includes(call.name) || !Object.hasOwn(Args, call.name)) {
     const why = mode === 'plan' && Object.hasOwn(Args, call.name) ? `"${call.name}" cannot be used until your plan is approved` : `unknown tool "${call.name}"`;
     return result(`error: ${why}; the tools are ${MODE_TOOLS[mode].join(', ')}`, true, true);

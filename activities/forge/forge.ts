@@ -32,8 +32,29 @@ export interface UpdatePullRequest {
   diff?: string;
 }
 
+/** What someone may do in a repository, as the forge says. */
+export type Permission = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
+
+/** What a forge that sends webhooks about pull requests can also tell (GitHub). */
+export interface ForgeCollaboration {
+  /** What `login` may do in the repository: only writers steer Errand from a PR. */
+  permissionOf(repo: string, login: string): Promise<Permission>;
+  /** The head and base branches of a pull request (a comment on one names only its number). */
+  pullRequestRefs(repo: string, number: number): Promise<{ head: string; base: string }>;
+}
+
+/** A repository as the forge names it, or why the one asked for is not one (the field and the fix). */
+export type ResolvedRepository = { repo: string; baseBranch: string } | { field: 'repo' | 'baseBranch'; message: string };
+
 export interface Forge {
   readonly name: string;
+  /**
+   * At the edge, before a task starts: `repo` in the forge's own form, and the base branch when
+   * the forge can tell it now ('' when the task resolves it as it starts, with checkRepository).
+   */
+  resolveRepository(repo: string, baseBranch?: string): Promise<ResolvedRepository>;
+  /** Set when the forge sends webhooks about pull requests (GitHub). */
+  readonly collaboration?: ForgeCollaboration;
   /**
    * Fails at once (non-retryable, with the forge's own message) when the repository or base
    * branch does not exist or Errand may not push to it and open pull requests. An empty

@@ -5,9 +5,10 @@
 import { createAppAuth } from '@octokit/auth-app';
 import { RequestError } from '@octokit/request-error';
 import { Octokit } from '@octokit/rest';
-import { ApplicationFailure } from '@temporalio/common';
-import { FailureType, type PullRequestRef } from '../../workflows/contracts.js';
-import type { Forge, GitRemote, OpenPullRequest, UpdatePullRequest } from './forge.js';
+import { type PullRequestRef } from '../../workflows/contracts.js';
+import { FailureType } from '../../workflows/failures.js';
+import { ErrandFailure } from '../failures.js';
+import type { Forge, ForgeCollaboration, GitRemote, OpenPullRequest, Permission, ResolvedRepository, UpdatePullRequest } from './forge.js';
 
 export interface GitHubSettings {
   /** REST base URL: https://api.github.com, or GitHub Enterprise Server's /api/v3. */
@@ -29,14 +30,20 @@ export function parseRepoName(repo: string): RepoName | undefined {
   return m ? { owner: m[1]!, repo: m[2]! } : undefined;
 }
 
-type Permission = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
-
-export class GitHubForge implements Forge {
+export class GitHubForge implements Forge, ForgeCollaboration {
   readonly name = 'github';
+  readonly collaboration: ForgeCollaboration = this;
   private readonly octokits = new Map<string, Octokit>();
   private appAuth?: ReturnType<typeof createAppAuth>;
 
   constructor(private readonly settings: GitHubSettings) {}
+
+  /** `owner/name` (or its URL); GitHub itself answers for it, and for the branch, as the task starts. */
+  async resolveRepository(repo: string, baseBranch?: string): Promise<ResolvedRepository> {
+    const name = parseRepoName(repo);
+    if (!name) return { field: 'repo', message: `"${repo}" is not a GitHub repository; give owner/name or https://github.com/owner/name` };
+    return { repo: `${name.owner}/${name.repo}`, baseBranch: baseBranch ?? '' };
+  }
 
   async checkRepository(repo: string, baseBranch: string): Promise<{ baseBranch: string }> {
     const name = this.name_(repo);
@@ -45,7 +52,7 @@ export class GitHubForge implements Forge {
     // A personal token's view says what it may do; an App's installation token was granted
     // contents:write and pull_requests:write at installation, or the calls below say no.
     if (data.permissions && !data.permissions.push) {
-      throw ApplicationFailure.nonRetryable(`GitHub gives Errand no push access to ${data.full_name}; grant the token (or App) write access to contents and pull requests`, FailureType.ForgeRejected);
+      throw ErrandFailure.permanent(FailureType.ForgeRejected, `GitHub gives Errand no push access to ${data.full_name}; grant the token (or App) write access to contents and pull requests`);
     }
     const branch = baseBranch || data.default_branch;
     await call(`reading branch ${branch} of ${repo}`, () => octokit.rest.repos.getBranch({ ...name, branch }));
@@ -199,7 +206,7 @@ export class GitHubForge implements Forge {
 
   private name_(repo: string): RepoName {
     const name = parseRepoName(repo);
-    if (!name) throw ApplicationFailure.nonRetryable(`${repo} is not a GitHub repository (owner/name)`, FailureType.ForgeRejected);
+    if (!name) throw ErrandFailure.permanent(FailureType.ForgeRejected, `${repo} is not a GitHub repository (owner/name)`);
     return name;
   }
 }
@@ -220,13 +227,13 @@ async function call<T>(what: string, request: () => Promise<T>): Promise<T> {
     const message = `GitHub refused ${what}: ${err.status} ${githubMessage(err)}`;
     const rateLimited = err.status === 429 || (err.status === 403 && err.response?.headers['x-ratelimit-remaining'] === '0');
     if (!rateLimited && [400, 401, 403, 404, 409, 410, 422].includes(err.status)) {
-      throw ApplicationFailure.nonRetryable(message, FailureType.ForgeRejected);
+      throw ErrandFailure.permanent(FailureType.ForgeRejected, message);
     }
     const headers = err.response?.headers ?? {};
     const retryAfter = Number(headers['retry-after']);
     const reset = Number(headers['x-ratelimit-reset']);
     const delayMs = retryAfter > 0 ? retryAfter * 1000 : reset > 0 ? Math.max(1000, reset * 1000 - Date.now()) : undefined;
-    throw ApplicationFailure.create({ message, type: 'ForgeUnavailable', nextRetryDelay: delayMs });
+    throw ErrandFailure.transient(FailureType.ForgeUnavailable, message, delayMs);
   }
 }
 

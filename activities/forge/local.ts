@@ -7,7 +7,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { PullRequestRef } from '../../workflows/contracts.js';
 import { localRepoPath } from '../git/workspace.js';
-import type { Forge, GitRemote, OpenPullRequest, UpdatePullRequest } from './forge.js';
+import type { Forge, GitRemote, OpenPullRequest, ResolvedRepository, UpdatePullRequest } from './forge.js';
+import { probeRepo } from './repo-probe.js';
 
 const run = promisify(execFile);
 
@@ -24,7 +25,13 @@ export class LocalForge implements Forge {
 
   constructor(private readonly dir: string) {}
 
-  /** The API already probed the repository and branch with git ls-remote (and resolved the default). */
+  /** Any git URL or absolute path, probed now with git, so a typo is a 400; the default branch resolved. */
+  async resolveRepository(repo: string, baseBranch?: string): Promise<ResolvedRepository> {
+    const probe = await probeRepo(repo, baseBranch);
+    return probe.ok ? { repo: probe.repo, baseBranch: probe.baseBranch } : { field: probe.field, message: probe.message };
+  }
+
+  /** resolveRepository already probed the repository and branch (and resolved the default). */
   async checkRepository(_repo: string, baseBranch: string): Promise<{ baseBranch: string }> {
     return { baseBranch };
   }

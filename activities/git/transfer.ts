@@ -7,8 +7,8 @@ import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../../workflows/contracts.js';
+import { FailureType } from '../../workflows/failures.js';
+import { ErrandFailure } from '../failures.js';
 import type { GitRemote } from '../forge/forge.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
 import { shellQuote } from '../sandbox/shell-quote.js';
@@ -54,7 +54,7 @@ export async function fetchIntoSandbox(sandbox: SandboxdClient, req: { remote: G
   await inScratch(async (git, scratch) => {
     const refspecs = req.branches.map((b) => `+refs/heads/${b}:refs/heads/${b}`);
     await git(['fetch', '-q', '--no-tags', req.remote.url, ...refspecs], `fetching ${req.branches.join(', ')} from ${req.remote.url}`, req.remote.env, (message) =>
-      ApplicationFailure.nonRetryable(`cannot fetch ${req.branches.join(' and ')} from ${req.remote.url}: ${message}`, FailureType.RepoUnavailable),
+      ErrandFailure.permanent(FailureType.RepoUnavailable, `cannot fetch ${req.branches.join(' and ')} from ${req.remote.url}: ${message}`),
     );
     const bundle = path.join(scratch, 'incoming.bundle');
     await git(['bundle', 'create', '-q', bundle, ...req.branches.map((b) => `refs/heads/${b}`)], 'bundling the fetched branches');
@@ -118,5 +118,5 @@ async function writeWhole(sandbox: SandboxdClient, file: string, prefix: string)
 /** Rejections the forge makes (no permission, branch protected) are not fixed by retrying. */
 function pushFailure(message: string): Error {
   const rejected = /(403|denied|forbidden|protected branch|not allowed|authentication failed|could not read Username)/i.test(message);
-  return rejected ? ApplicationFailure.nonRetryable(message, FailureType.PushRejected) : new Error(message);
+  return rejected ? ErrandFailure.permanent(FailureType.PushRejected, message) : new Error(message);
 }

@@ -4,12 +4,14 @@
 // from the agent's repository.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApplicationFailure } from '@temporalio/common';
-import { FailureType, type TestResult } from '../../workflows/contracts.js';
+import { type TestResult } from '../../workflows/contracts.js';
+import { FailureType } from '../../workflows/failures.js';
+import { ErrandFailure } from '../failures.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
 import type { ExecRequest, ExecResponse } from '../sandbox/sandboxd-protocol.js';
 import type { GitRemote } from '../forge/forge.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
+import { taskKeys } from '../store/keys.js';
 import { shellQuote } from '../sandbox/shell-quote.js';
 import { detectTestCommand } from './test-command.js';
 import { fetchIntoSandbox } from './transfer.js';
@@ -89,7 +91,7 @@ export async function runTests(
 ): Promise<TestResult> {
   const r = await sandbox.exec({ cmd: req.command, timeoutMs: 900_000, maxOutputBytes: 400_000 });
   const log = `$ ${req.command}\n${r.stdout}\n${r.stderr}`;
-  const logKey = `tasks/${req.taskId}/test.log`;
+  const logKey = taskKeys(req.taskId).log('test');
   await store.put(logKey, log);
   return { command: req.command, exitCode: r.exitCode ?? -1, passed: r.exitCode === 0, outputTail: log.slice(-2000), logKey };
 }
@@ -115,7 +117,7 @@ export async function squashForPublishing(sandbox: SandboxdClient, req: { baseSh
   await run(sandbox, 'git add -A', 'staging the changes');
   await run(sandbox, `git reset -q --soft ${shellQuote(req.baseSha)}`, 'squashing the checkpoints');
   if (!(await hasStagedChanges(sandbox))) {
-    throw ApplicationFailure.nonRetryable('the agent made no changes, so there is nothing to open a pull request for', FailureType.NoChanges);
+    throw ErrandFailure.permanent(FailureType.NoChanges, 'the agent made no changes, so there is nothing to open a pull request for');
   }
   const message = req.coAuthor ? `${req.message}\n\nCo-authored-by: ${req.coAuthor}` : req.message;
   // Through a file, not the command line: a message may hold anything a person or model wrote.

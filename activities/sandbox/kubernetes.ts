@@ -16,9 +16,10 @@ import {
   type V1NetworkPolicyPeer,
   type V1Pod,
 } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FailureType } from '../../workflows/contracts.js';
+import { FailureType } from '../../workflows/failures.js';
+import { taskWorkflowId } from '../../workflows/names.js';
+import { ErrandFailure } from '../failures.js';
 import { detectAgentSandbox, readyClaimIp, SandboxClaims, type SandboxClaim, type WarmPoolOptions } from './agent-sandbox.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
 
@@ -127,7 +128,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     const name = this.podName(sandboxId);
     const labels = { [LABELS.managedBy]: 'errand', [LABELS.name]: 'errand-sandbox', [LABELS.task]: spec.taskId, [LABELS.sandbox]: sandboxId };
     await ignoreConflict(() => this.networking.createNamespacedNetworkPolicy({ namespace: this.opts.namespace, body: this.networkPolicy(name, labels, spec.allowNetwork) }));
-    await ignoreConflict(() => claims.create(name, labels, { [WORKFLOW_ANNOTATION]: `task-${spec.taskId}` }));
+    await ignoreConflict(() => claims.create(name, labels, { [WORKFLOW_ANNOTATION]: taskWorkflowId(spec.taskId) }));
     const deadline = Date.now() + this.opts.readyTimeoutMs;
     for (;;) {
       const claim = await claims.get(name).catch(notFound);
@@ -204,7 +205,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     const volume = (volumeName: string, mountPath: string) => ({ volume: { name: volumeName, emptyDir: {} }, mount: { name: volumeName, mountPath } });
     const volumes = [volume('workspace', '/workspace'), volume('home', '/home/sandbox'), volume('tmp', '/tmp')];
     return {
-      metadata: { name, labels, annotations: { [WORKFLOW_ANNOTATION]: `task-${spec.taskId}` } },
+      metadata: { name, labels, annotations: { [WORKFLOW_ANNOTATION]: taskWorkflowId(spec.taskId) } },
       spec: {
         serviceAccountName: this.opts.serviceAccount,
         automountServiceAccountToken: false,
@@ -294,9 +295,9 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     }
   }
 
-  private unavailable(name: string, why: string, events: string[] = []): ApplicationFailure {
+  private unavailable(name: string, why: string, events: string[] = []): ErrandFailure {
     const quoted = events.length ? `; its events:\n${events.join('\n')}` : '';
-    return ApplicationFailure.nonRetryable(`sandbox pod ${this.opts.namespace}/${name} cannot start: ${why}${quoted}`, FailureType.SandboxUnavailable);
+    return ErrandFailure.permanent(FailureType.SandboxUnavailable, `sandbox pod ${this.opts.namespace}/${name} cannot start: ${why}${quoted}`);
   }
 
   private async events(name: string): Promise<string[]> {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unreachableAncestor, type Confinement, type RunAs } from './bubblewrap.js';
 import type { EgressPolicy } from './egress.js';
+import { taskWorkflowId } from '../../workflows/names.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
 
 export interface LocalSandboxOptions {
@@ -139,7 +140,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     const out: { sandboxId: string; workflowId?: string }[] = [];
     for (const sandboxId of ids.filter((id) => /^[A-Za-z0-9_-]+$/.test(id))) {
       const meta = await this.meta(sandboxId).catch(() => undefined);
-      out.push({ sandboxId, workflowId: meta?.taskId ? `task-${meta.taskId}` : undefined });
+      out.push({ sandboxId, workflowId: meta?.taskId ? taskWorkflowId(meta.taskId) : undefined });
     }
     return out;
   }

@@ -1,7 +1,7 @@
 // SandboxProvider: where a task's sandbox runs. Every provider runs sandboxd inside the
 // sandbox and hands back its endpoint; everything else goes through the sandboxd client.
-import { ApplicationFailure } from '@temporalio/common';
-import { FailureType } from '../../workflows/contracts.js';
+import { FailureType } from '../../workflows/failures.js';
+import { ErrandFailure } from '../failures.js';
 
 export interface SandboxSpec {
   taskId: string;
@@ -36,10 +36,7 @@ export interface SandboxProvider {
   list(): Promise<{ sandboxId: string; workflowId?: string }[]>;
 }
 
-export function sandboxGone(sandboxId: string, why: string): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: FailureType.SandboxGone,
-    message: `sandbox ${sandboxId} is gone: ${why}`,
-    nonRetryable: true,
-  });
+/** The typed failure for a sandbox that no longer exists: the workflow replaces it. */
+export function sandboxGone(sandboxId: string, why: string): ErrandFailure {
+  return ErrandFailure.permanent(FailureType.SandboxGone, `sandbox ${sandboxId} is gone: ${why}`);
 }

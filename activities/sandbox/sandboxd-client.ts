@@ -28,8 +28,10 @@ export class SandboxdRequestError extends Error {
 export class SandboxdClient {
   constructor(
     private readonly sandboxId: string,
-    private readonly endpoint: SandboxEndpoint,
+    private endpoint: SandboxEndpoint,
     private readonly signal?: AbortSignal,
+    /** A fresh endpoint, for when a kept one is refused or answered by another sandbox (it moved); once. */
+    private readonly lookUpAgain?: () => Promise<SandboxEndpoint>,
   ) {}
 
   exec(req: ExecRequest): Promise<ExecResponse> {
@@ -52,7 +54,7 @@ export class SandboxdClient {
     return this.call('/search', req);
   }
 
-  private async call<T>(route: string, body: unknown): Promise<T> {
+  private async call<T>(route: string, body: unknown, again = this.lookUpAgain): Promise<T> {
     let res: Response;
     try {
       res = await fetch(`${this.endpoint.url}${route}`, {
@@ -63,7 +65,17 @@ export class SandboxdClient {
       });
     } catch (err) {
       if (this.signal?.aborted) throw err;
+      // Refused at connect: nothing was sent, so asking again where the sandbox is now is safe.
+      if (again && (err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
+        this.endpoint = await again();
+        return this.call(route, body, undefined);
+      }
       throw sandboxGone(this.sandboxId, `sandboxd at ${this.endpoint.url} did not answer (${(err as Error).message})`);
+    }
+    // Another sandbox now answers at this address (a pod's IP reused): ask where this one is.
+    if (res.status === 401 && again) {
+      this.endpoint = await again();
+      return this.call(route, body, undefined);
     }
     const payload = (await res.json()) as T | SandboxdError;
     if (!res.ok) {

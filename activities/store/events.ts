@@ -2,6 +2,7 @@
 // GET /tasks/:id/events. Ids are deterministic, so a retried activity that records an event
 // again is read back once.
 import type { ArtifactStore } from './artifact-store.js';
+import { taskKeys } from './keys.js';
 
 export interface TaskEvent {
   /** Stable per event, e.g. `step:3:model`; duplicates from retries are dropped on read. */
@@ -12,10 +13,9 @@ export interface TaskEvent {
   [detail: string]: unknown;
 }
 
-export const eventsKey = (taskId: string) => `tasks/${taskId}/events.jsonl`;
 
 export async function recordEvent(store: ArtifactStore, taskId: string, event: Omit<TaskEvent, 'at'>): Promise<void> {
-  await store.append(eventsKey(taskId), `${JSON.stringify({ ...event, at: new Date().toISOString() })}\n`);
+  await store.append(taskKeys(taskId).events, `${JSON.stringify({ ...event, at: new Date().toISOString() })}\n`);
 }
 
 /**
@@ -34,7 +34,7 @@ export class EventLogReader {
   ) {}
 
   async next(): Promise<{ seq: number; event: TaskEvent }[]> {
-    const chunk = await this.store.readFrom(eventsKey(this.taskId), this.offset);
+    const chunk = await this.store.readFrom(taskKeys(this.taskId).events, this.offset);
     if (!chunk?.length) return [];
     const end = chunk.lastIndexOf(0x0a) + 1;
     this.offset += end;

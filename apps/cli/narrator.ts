@@ -6,7 +6,8 @@ import type { Client } from '@temporalio/client';
 import type { ArtifactStore } from '../../activities/store/artifact-store.js';
 import { EventLogReader, type TaskEvent } from '../../activities/store/events.js';
 import type { Redactor } from '../../activities/store/redactor.js';
-import { ErrandRepo, stateQuery, TASK_WORKFLOW_TYPE, type TaskState } from '../../workflows/contracts.js';
+import { ErrandRepo, stateQuery, type TaskState } from '../../workflows/contracts.js';
+import { TASK_WORKFLOW_TYPE, taskIdOfWorkflow } from '../../workflows/names.js';
 
 const EVERY_MS = 1_000;
 
@@ -46,7 +47,7 @@ export function startNarrator(opts: NarratorOptions): { stop(): Promise<void> } 
   const look = async () => {
     const query = `WorkflowType = '${TASK_WORKFLOW_TYPE}' AND TaskQueue = '${opts.taskQueue}' AND (ExecutionStatus = 'Running' OR CloseTime > '${since}')`;
     for await (const wf of opts.client.workflow.list({ query })) {
-      const taskId = wf.workflowId.replace(/^task-/, '');
+      const taskId = taskIdOfWorkflow(wf.workflowId) ?? wf.workflowId;
       const status = wf.status.name;
       if (status === 'CONTINUED_AS_NEW' || done.has(taskId)) continue; // a later run goes on; or told already
       let reader = tasks.get(taskId);

@@ -2,7 +2,7 @@
 // deletes the sandboxes whose task's workflow has closed or is unknown (a terminated task, a
 // deleted namespace) and says what it deleted. Overlaps are skipped.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { REAPER_WORKFLOW_TYPE } from '../../workflows/contracts.js';
+import { REAPER_WORKFLOW_TYPE } from '../../workflows/names.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 

@@ -3,9 +3,9 @@
 // and when to checkpoint and continue as new.
 import { describe, expect, it } from '@jest/globals';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
+import { failureType } from '../../workflows/failures.js';
 import {
   decideRecovery,
-  failureType,
   isCheckpointStep,
   lostAfterStep,
   MAX_SANDBOX_LOSSES,

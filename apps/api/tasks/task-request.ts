@@ -2,6 +2,7 @@
 import { BadRequestException, type PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
 import { IMAGE_REFERENCE, NETWORK_POLICIES } from '../../../workflows/contracts.js';
+import { TASK_ID } from '../../../workflows/names.js';
 
 export const CreateTaskBody = z.strictObject({
   repo: z
@@ -69,7 +70,7 @@ export const IdempotencyKey = z
 export const LogName = z.enum(['test', 'setup'], { error: 'logs are test and setup' });
 export type LogName = z.infer<typeof LogName>;
 
-export const TaskIdParam = z.string().regex(/^[a-z0-9-]{1,64}$/, 'task ids are lower-case letters, digits and dashes');
+export const TaskIdParam = z.string().regex(TASK_ID, 'task ids are lower-case letters, digits and dashes');
 
 /**
  * Every string of every input is text: NUL and the other control characters (but tab, newline

@@ -10,32 +10,16 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
-import {
-  approvePlanUpdate,
-  cancelRequestedSignal,
-  ErrandPhase,
-  ErrandRepo,
-  ErrandRequester,
-  pauseSignal,
-  resumeSignal,
-  sendMessageUpdate,
-  stateQuery,
-  TASK_WORKFLOW_TYPE,
-  taskBranch,
-  taskWorkflowId,
-  type Budget,
-  type MessageAccepted,
-  type SteeringMessage,
-  type TaskInput,
-  type TaskState,
-} from '../../../workflows/contracts.js';
+import { approvePlanUpdate, cancelRequestedSignal, ErrandPhase, ErrandRepo, ErrandRequester, initialTaskState, pauseSignal, resumeSignal, sendMessageUpdate, stateQuery, type Budget, type MessageAccepted, type SteeringMessage, type TaskInput, type TaskState } from '../../../workflows/contracts.js';
+import { TASK_WORKFLOW_TYPE, taskIdOfWorkflow, taskWorkflowId } from '../../../workflows/names.js';
+import { describeFailure } from '../../../workflows/failures.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readTranscript } from '../../../activities/agent/conversation.js';
 import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
-import { ARTIFACT_STORE, CONFIG, TEMPORAL_CLIENT } from '../tokens.js';
+import { taskKeys } from '../../../activities/store/keys.js';
+import { ARTIFACT_STORE, CONFIG, FORGE, TEMPORAL_CLIENT } from '../tokens.js';
 import { streamTaskEvents } from './event-stream.js';
-import { parseRepoName } from '../../../activities/forge/github.js';
-import { probeRepo } from './repo-probe.js';
+import type { Forge } from '../../../activities/forge/forge.js';
 import { badRequest, type CreateTaskBody, type ListTasksQuery, type LogName } from './task-request.js';
 
 const QUERY_DEADLINE_MS = 5_000;
@@ -66,6 +50,7 @@ export class TasksService implements OnModuleDestroy {
     @Inject(CONFIG) private readonly config: Config,
     @Inject(TEMPORAL_CLIENT) private readonly client: Client,
     @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
+    @Inject(FORGE) private readonly forge: Forge,
   ) {}
 
   /**
@@ -129,35 +114,14 @@ export class TasksService implements OnModuleDestroy {
       if (existing) return existing;
       throw new ConflictException(`task ${taskId} already exists`);
     }
-    return {
-      id: taskId,
-      status: 'running',
-      taskId,
-      repo: input.repo,
-      baseBranch: input.baseBranch,
-      branch: input.followUp?.branch ?? taskBranch(taskId),
-      phase: 'queued',
-      step: 0,
-      budget: input.budget,
-      tokens: { prompt: 0, completion: 0 },
-      costUsd: 0,
-      links: this.links(taskId),
-    };
+    return { id: taskId, status: 'running', ...initialTaskState(input), links: this.links(taskId) };
   }
 
-  /**
-   * Where the task's code lives. Local forge: any git URL or path, probed now with git so a typo
-   * is a 400. GitHub: `owner/name` (or its URL); GitHub itself answers for it when the task starts.
-   */
+  /** Where the task's code lives, as the forge names it; a repository it does not know is a 400. */
   private async resolveRepository(repo: string, baseBranch?: string): Promise<{ repo: string; baseBranch: string }> {
-    if (this.config.forge.kind === 'github') {
-      const name = parseRepoName(repo);
-      if (!name) throw badRequest([{ field: 'repo', message: `"${repo}" is not a GitHub repository; give owner/name or https://github.com/owner/name` }]);
-      return { repo: `${name.owner}/${name.repo}`, baseBranch: baseBranch ?? '' };
-    }
-    const probe = await probeRepo(repo, baseBranch);
-    if (!probe.ok) throw badRequest([{ field: probe.field, message: probe.message }]);
-    return { repo: probe.repo, baseBranch: probe.baseBranch };
+    const resolved = await this.forge.resolveRepository(repo, baseBranch);
+    if ('field' in resolved) throw badRequest([{ field: resolved.field, message: resolved.message }]);
+    return resolved;
   }
 
   /** The task an earlier request with the same key started, or undefined if there is none. */
@@ -193,7 +157,7 @@ export class TasksService implements OnModuleDestroy {
     if (status === 'failed' && !view.error) {
       view.error = await handle.result().then(
         () => undefined,
-        (err: Error) => innermostMessage(err),
+        (err: Error) => describeFailure(err),
       );
     }
     return view;
@@ -205,7 +169,7 @@ export class TasksService implements OnModuleDestroy {
     if (q.status) clauses.push(`ExecutionStatus = '${visibilityStatus(q.status)}'`);
     const tasks: TaskView[] = [];
     for await (const wf of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: q.limit })) {
-      const id = wf.workflowId.replace(/^task-/, '');
+      const id = taskIdOfWorkflow(wf.workflowId) ?? wf.workflowId;
       tasks.push({
         id,
         status: wf.status.name.toLowerCase(),
@@ -261,7 +225,7 @@ export class TasksService implements OnModuleDestroy {
     try {
       return await call();
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new ConflictException(innermostMessage(err));
+      if (err instanceof WorkflowUpdateFailedError) throw new ConflictException(describeFailure(err));
       if (err instanceof WorkflowNotFoundError) throw new ConflictException(`task ${taskId} has ended`);
       throw err;
     }
@@ -273,7 +237,7 @@ export class TasksService implements OnModuleDestroy {
 
   async log(taskId: string, name: LogName): Promise<string> {
     const description = await this.describe(taskId);
-    const log = await this.store.get(`tasks/${taskId}/${name}.log`);
+    const log = await this.store.get(taskKeys(taskId).log(name));
     if (log !== undefined) return log;
     if (description.status.name === 'RUNNING') throw new NotFoundException(`task ${taskId} has no ${name} log yet: ${NO_LOG_YET[name]}`);
     throw new NotFoundException(`task ${taskId} has no ${name} log: ${NO_LOG[name]}`);
@@ -356,8 +320,3 @@ function times(d: WorkflowExecutionDescription) {
   return { startedAt: d.startTime.toISOString(), closedAt: d.closeTime?.toISOString() };
 }
 
-function innermostMessage(err: Error): string {
-  let cur: Error = err;
-  while (cur.cause instanceof Error) cur = cur.cause;
-  return cur.message;
-}

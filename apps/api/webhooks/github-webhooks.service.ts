@@ -10,9 +10,10 @@ import { BadRequestException, Inject, Injectable, UnauthorizedException } from '
 import { verify } from '@octokit/webhooks-methods';
 import { Client } from '@temporalio/client';
 import type { Forge } from '../../../activities/forge/forge.js';
-import { GitHubForge } from '../../../activities/forge/github.js';
 import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
-import { feedbackSignal, taskWorkflowId } from '../../../workflows/contracts.js';
+import { webhookEventKey } from '../../../activities/store/keys.js';
+import { feedbackSignal } from '../../../workflows/contracts.js';
+import { taskIdOfBranch, taskWorkflowId } from '../../../workflows/names.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import { TasksService, idFromKey } from '../tasks/tasks.service.js';
@@ -66,7 +67,7 @@ export class GitHubWebhooksService {
     // The event's identity is what was signed, the body: a captured delivery replayed under a
     // new id, or under another event header, is the same event and acts at most once.
     const signed = createHash('sha256').update(raw).digest('hex');
-    const seen = `webhooks/github/events/${signed}`;
+    const seen = webhookEventKey(signed);
     if (!(await this.store.createExclusive(seen, JSON.stringify({ event, delivery, at: new Date().toISOString() })))) {
       return { status: 'duplicate', detail: `this ${event} event was handled already (delivery ${delivery})` };
     }
@@ -83,7 +84,8 @@ export class GitHubWebhooksService {
 
   /** `signed`: the event's identity, which task ids and start requests derive from. */
   private async route(event: string, p: Payload, signed: string): Promise<WebhookOutcome> {
-    if (!(this.forge instanceof GitHubForge)) return ignored('this Errand does not use the GitHub forge (ERRAND_FORGE=github)');
+    const collaboration = this.forge.collaboration;
+    if (!collaboration) return ignored('this Errand does not use the GitHub forge (ERRAND_FORGE=github)');
     const repo = p.repository?.full_name as string | undefined;
     if (!repo) return ignored('the payload names no repository');
     if (event === 'issues' && p.action === 'labeled') {
@@ -94,11 +96,11 @@ export class GitHubWebhooksService {
     if (!mention) return ignored(`${event}.${p.action} is not something Errand acts on`);
     if (!this.mentionsBot(mention.body)) return ignored(`the ${event} does not mention @${this.config.webhooks.botLogin}`);
     const login = p.sender?.login as string;
-    const permission = await this.forge.permissionOf(repo, login);
+    const permission = await collaboration.permissionOf(repo, login);
     if (!WRITERS.includes(permission)) return ignored(`${login} has ${permission} access to ${repo}; only people with write access steer Errand`);
-    const refs = mention.head && mention.base ? { head: mention.head, base: mention.base } : await this.forge.pullRequestRefs(repo, mention.prNumber);
+    const refs = mention.head && mention.base ? { head: mention.head, base: mention.base } : await collaboration.pullRequestRefs(repo, mention.prNumber);
     const head = refs.head;
-    const parentTaskId = /^errand\/([a-z0-9-]+)$/.exec(head)?.[1];
+    const parentTaskId = taskIdOfBranch(head);
     if (!parentTaskId) return ignored(`pull request #${mention.prNumber} (${head}) is not an Errand pull request`);
     return this.feedback(repo, { ...mention, head, base: refs.base, parentTaskId, login }, signed);
   }

@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { LocalArtifactStore, RedactingStore } from '../../../activities/store/artifact-store.js';
-import { EventLogReader, eventsKey, recordEvent } from '../../../activities/store/events.js';
+import { EventLogReader, recordEvent } from '../../../activities/store/events.js';
+import { taskKeys } from '../../../activities/store/keys.js';
 import { Redactor } from '../../../activities/store/redactor.js';
 
 describe('Redactor', () => {
@@ -34,7 +35,7 @@ describe('RedactingStore and EventLogReader', () => {
     await store.put('a/b.txt', 'pw db-password-42');
     expect(await store.get('a/b.txt')).toBe('pw [REDACTED]');
     await recordEvent(store, 't1', { id: 'e1', type: 'tool_result', output: 'db-password-42' });
-    expect(await store.get(eventsKey('t1'))).not.toContain('db-password-42');
+    expect(await store.get(taskKeys('t1').events)).not.toContain('db-password-42');
   });
 
   it('reads new events incrementally, once per id, leaving a half-written line for later', async () => {
@@ -42,7 +43,7 @@ describe('RedactingStore and EventLogReader', () => {
     expect(await reader.next()).toEqual([]);
     await recordEvent(store, 't2', { id: 'step:1:started', type: 'step_started', step: 1 });
     await recordEvent(store, 't2', { id: 'step:1:started', type: 'step_started', step: 1 }); // a retried activity
-    const file = path.join(dir, eventsKey('t2'));
+    const file = path.join(dir, taskKeys('t2').events);
     appendFileSync(file, '{"id":"step:1:model","type":"model_an');
     expect((await reader.next()).map((e) => [e.seq, e.event.id])).toEqual([[0, 'step:1:started']]);
     appendFileSync(file, 'swered"}\nnot json\n');

@@ -1,0 +1,45 @@
+// What every group of activities is built from: the providers the worker wires (tests pass real
+// local ones, production Kubernetes and GitHub ones), plus the two things they all do: reach a
+// sandbox and record a task's events.
+import type { ModelClient } from './agent/model-client.js';
+import type { Forge } from './forge/forge.js';
+import { SandboxConnections } from './sandbox/connections.js';
+import type { SandboxProvider } from './sandbox/provider.js';
+import type { SandboxdClient } from './sandbox/sandboxd-client.js';
+import type { ArtifactStore } from './store/artifact-store.js';
+import { recordEvent } from './store/events.js';
+import type { Redactor } from './store/redactor.js';
+
+export interface ActivityDeps {
+  sandboxes: SandboxProvider;
+  /** What Temporal says of a workflow, for the reaper. */
+  workflows?: { status(workflowId: string): Promise<'running' | 'closed' | 'unknown'> };
+  forge: Forge;
+  /** Undefined when no model is configured: the API refuses tasks before they get here. */
+  models: { coder?: ModelClient; reviewer?: ModelClient };
+  /** Already redacting (RedactingStore): everything put here is safe to show. */
+  store: ArtifactStore;
+  redactor: Redactor;
+  limits: { setupTimeoutMs: number };
+}
+
+export interface ActivityContext extends ActivityDeps {
+  connections: SandboxConnections;
+  /** sandboxd of `sandboxId`, its calls cancelled with `signal`. */
+  connect(sandboxId: string, signal?: AbortSignal): Promise<SandboxdClient>;
+  /** Appends to the task's event log (GET /tasks/:id/events). */
+  event(taskId: string, e: Parameters<typeof recordEvent>[2]): Promise<void>;
+}
+
+export function activityContext(deps: ActivityDeps): ActivityContext {
+  const connections = new SandboxConnections(deps.sandboxes);
+  return {
+    ...deps,
+    connections,
+    connect: (sandboxId, signal) => connections.client(sandboxId, signal),
+    event: (taskId, e) => recordEvent(deps.store, taskId, e),
+  };
+}
+
+/** How many characters of a tool's arguments or output an event keeps. */
+export const EVENT_EXCERPT = 500;

@@ -1,0 +1,57 @@
+// The forge activities: the repository checked before any sandbox exists (and the sandbox image
+// it asks for), pull requests opened and brought up to date, comments written.
+import { z } from 'zod';
+import { IMAGE_REFERENCE, type PullRequestRef } from '../../workflows/contracts.js';
+import { FailureType } from '../../workflows/failures.js';
+import type { ActivityContext } from '../context.js';
+import { ErrandFailure } from '../failures.js';
+import type { OpenPullRequest, UpdatePullRequest } from './forge.js';
+
+/** Where a repository names the sandbox image its toolchain needs: `{"image": "ghcr.io/acme/sandbox-node22:1"}`. */
+const SANDBOX_CONFIG_FILE = '.errand/sandbox.json';
+const SandboxConfig = z.strictObject({ image: z.string().regex(IMAGE_REFERENCE, 'must be an image reference') });
+
+export function createForgeActivities({ forge, store, event, redactor }: ActivityContext) {
+  return {
+    /** Fails at once, with the forge's message, on a missing repo or branch or missing permissions. */
+    async checkRepository(req: { repo: string; baseBranch: string }): Promise<{ baseBranch: string; sandboxImage?: string }> {
+      const { baseBranch } = await forge.checkRepository(req.repo, req.baseBranch);
+      const raw = await forge.readFile(req.repo, baseBranch, SANDBOX_CONFIG_FILE);
+      return { baseBranch, ...(raw !== undefined && { sandboxImage: parseSandboxConfig(raw) }) };
+    },
+
+    /** The diff travels by key (claim-check): it can be far larger than a history payload. */
+    async openPullRequest(req: Omit<OpenPullRequest, 'diff'> & { diffKey?: string }): Promise<PullRequestRef> {
+      const { diffKey, ...pr } = req;
+      const diff = diffKey ? await store.get(diffKey) : undefined;
+      const opened = await forge.openPullRequest({ ...pr, diff });
+      await event(req.taskId, { id: `pr:${opened.number}`, type: 'pr_opened', number: opened.number, url: opened.url, draft: opened.draft });
+      return opened;
+    },
+
+    /** `round` (the feedback round) keeps the event of a retried update from counting twice. */
+    async updatePullRequest(req: Omit<UpdatePullRequest, 'diff'> & { taskId: string; diffKey?: string; round: number }): Promise<PullRequestRef> {
+      const { diffKey, taskId, round, ...update } = req;
+      const diff = diffKey ? await store.get(diffKey) : undefined;
+      const updated = await forge.updatePullRequest({ ...update, diff });
+      await event(taskId, { id: `pr:${updated.number}:round:${round}:${update.body ? 'published' : 'found'}`, type: 'pr_updated', number: updated.number, url: updated.url, draft: updated.draft });
+      return updated;
+    },
+
+    async comment(req: { repo: string; number: number; body: string }): Promise<void> {
+      await forge.comment({ ...req, body: redactor.redact(req.body) });
+    },
+  };
+}
+
+function parseSandboxConfig(raw: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw ErrandFailure.permanent(FailureType.RepoUnavailable, `${SANDBOX_CONFIG_FILE} is not JSON; it should read {"image": "<image reference>"}`);
+  }
+  const config = SandboxConfig.safeParse(parsed);
+  if (!config.success) throw ErrandFailure.permanent(FailureType.RepoUnavailable, `${SANDBOX_CONFIG_FILE} is not valid: ${z.prettifyError(config.error)}`);
+  return config.data.image;
+}

@@ -1,0 +1,104 @@
+// The workspace activities: the repository brought into a sandbox and set up, the tests run,
+// the work in progress committed and pushed as it goes, and the final branch published. Git's
+// data crosses as bundles (transfer.ts); the forge's credentials stay in the worker.
+import { FailureType } from '../../workflows/failures.js';
+import type { TestResult } from '../../workflows/contracts.js';
+import type { ActivityContext } from '../context.js';
+import { ErrandFailure } from '../failures.js';
+import { withHeartbeat } from '../heartbeat.js';
+import { describeSecrets, findSecrets } from '../review/checks.js';
+import { taskKeys } from '../store/keys.js';
+import { setupRepository, type RepoSetup } from './repo-setup.js';
+import { pushFromSandbox } from './transfer.js';
+import * as git from './workspace.js';
+
+export function createGitActivities({ connect, event, forge, sandboxes, store, redactor, limits }: ActivityContext) {
+  return {
+    async prepareWorkspace(req: {
+      taskId: string;
+      sandboxId: string;
+      repo: string;
+      baseBranch: string;
+      branch: string;
+      testCommand?: string;
+      /** The ref of the task branch that setupRepository restores the work from. */
+      restoreFrom?: string;
+    }): Promise<git.PreparedWorkspace> {
+      const remote = await forge.cloneRemote(req.repo);
+      const prepared = await withHeartbeat(async (signal) => git.prepareWorkspace(await connect(req.sandboxId, signal), { ...req, remote }));
+      await event(req.taskId, { id: `workspace:${req.sandboxId}`, type: 'workspace_ready', sandboxId: req.sandboxId, baseSha: prepared.baseSha, testCommand: prepared.testCommand ?? null });
+      return prepared;
+    },
+
+    /**
+     * The repository's setup on the base as the base branch holds it (its instructions, its
+     * setup script), in a sandbox where nothing of the agent's has run yet; then the work is
+     * restored. So an agent that edits the setup script or the instructions never gets them
+     * run or read with the setup's network.
+     * `network`: for the setup script; `agentNetwork`: for everything after it.
+     */
+    async setupRepository(req: {
+      taskId: string;
+      sandboxId: string;
+      setupScript?: string;
+      network: boolean;
+      agentNetwork?: boolean;
+      /** Work to put back after setup: `ref` (none: the base branch, as prepared), told as `from`. */
+      restore?: { ref?: string; from: string };
+    }): Promise<RepoSetup> {
+      const { setup, head } = await withHeartbeat(async (signal) => {
+        const sandbox = await connect(req.sandboxId, signal);
+        const done = await setupRepository(sandbox, store, { ...req, timeoutMs: limits.setupTimeoutMs });
+        return { setup: done, head: req.restore ? await git.restoreWork(sandbox, req.restore.ref) : undefined };
+      });
+      if (req.network && req.agentNetwork === false) await sandboxes.restrictEgress?.(req.sandboxId);
+      await event(req.taskId, { id: `setup:${req.sandboxId}`, type: 'setup_finished', instructionsFrom: setup.instructionsFrom ?? null, setupLogKey: setup.setupLogKey ?? null });
+      if (req.restore) await event(req.taskId, { id: `workspace:${req.sandboxId}:restored`, type: 'workspace_restored', sandboxId: req.sandboxId, from: req.restore.from, sha: head });
+      return setup;
+    },
+
+    async runTests(req: { taskId: string; sandboxId: string; command: string }): Promise<TestResult> {
+      const test = await withHeartbeat(async (signal) => git.runTests(await connect(req.sandboxId, signal), store, req));
+      const safe = { ...test, outputTail: redactor.redact(test.outputTail) };
+      await event(req.taskId, { id: 'tests', type: 'tests_finished', command: safe.command, passed: safe.passed, exitCode: safe.exitCode });
+      return safe;
+    },
+
+    /**
+     * Commits the work in progress and pushes it when it changed since `lastPushed`; a branch
+     * that would publish a secret is not pushed, and the caller hears what was found where.
+     */
+    async checkpoint(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; step: number; lastPushed?: string }): Promise<{ sha?: string; blocked?: string }> {
+      return withHeartbeat(async (signal) => {
+        const sandbox = await connect(req.sandboxId, signal);
+        const head = await git.commitWorkInProgress(sandbox, req);
+        if (head === (req.lastPushed ?? req.baseSha)) return {};
+        const secrets = findSecrets(await git.branchDiff(sandbox, req.baseSha), redactor);
+        if (secrets.length) {
+          const blocked = describeSecrets(secrets);
+          await event(req.taskId, { id: `checkpoint:${head}`, type: 'checkpoint_blocked', step: req.step, secrets: blocked });
+          return { blocked };
+        }
+        await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo) });
+        await event(req.taskId, { id: `checkpoint:${head}`, type: 'checkpoint', step: req.step, sha: head });
+        return { sha: head };
+      });
+    },
+
+    /** The final commit (checkpoints squashed, co-author trailer), checked for secrets and pushed. */
+    async publishBranch(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; message: string; coAuthor?: string }): Promise<{ headSha: string; diffKey: string }> {
+      return withHeartbeat(async (signal) => {
+        const sandbox = await connect(req.sandboxId, signal);
+        const headSha = await git.squashForPublishing(sandbox, req);
+        const diff = await git.branchDiff(sandbox, req.baseSha);
+        const secrets = findSecrets(diff, redactor);
+        if (secrets.length) throw ErrandFailure.permanent(FailureType.SecretInDiff, `not pushed: the change adds what looks like a secret (${describeSecrets(secrets)})`);
+        await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo) });
+        const diffKey = taskKeys(req.taskId).diff;
+        await store.put(diffKey, diff);
+        await event(req.taskId, { id: `published:${headSha}`, type: 'branch_published', sha: headSha });
+        return { headSha, diffKey };
+      });
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// The review activity: the deterministic checks (no empty diff, no secret, the allowed paths),
+// then the review agent, on the branch as it stands.
+import type { ReviewResult, TestResult } from '../../workflows/contracts.js';
+import { FailureType } from '../../workflows/failures.js';
+import { callCost } from '../agent/model-client.js';
+import { tellingRetries } from '../agent/model-retries.js';
+import type { ActivityContext } from '../context.js';
+import { ErrandFailure } from '../failures.js';
+import * as git from '../git/workspace.js';
+import { withHeartbeat } from '../heartbeat.js';
+import { taskKeys } from '../store/keys.js';
+import { describeSecrets, findSecrets, outsideAllowedPaths, parseDiff } from './checks.js';
+import { runReview } from './reviewer.js';
+
+export function createReviewActivities({ connect, event, models, store, redactor }: ActivityContext) {
+  return {
+    async review(req: {
+      taskId: string;
+      sandboxId: string;
+      baseSha: string;
+      round: number;
+      prompt: string;
+      summary: string;
+      test?: TestResult;
+      instructionsKey?: string;
+      allowedPaths?: string[];
+    }): Promise<{ review: ReviewResult; usage: { prompt: number; completion: number }; costUsd: number }> {
+      const reviewer = models.reviewer ?? models.coder;
+      if (!reviewer) throw new Error('no model is configured: set ERRAND_MODEL_BASE_URL and ERRAND_MODEL');
+      return withHeartbeat(async (signal) => {
+        const diff = await git.branchDiff(await connect(req.sandboxId, signal), req.baseSha);
+        const files = parseDiff(diff);
+        if (files.length === 0) {
+          throw ErrandFailure.permanent(FailureType.NoChanges, 'no changes: the agent finished without changing any file, so there is nothing to review or publish');
+        }
+        const secrets = findSecrets(diff, redactor);
+        if (secrets.length) {
+          throw ErrandFailure.permanent(
+            FailureType.SecretInDiff,
+            `the change adds what looks like a secret (${describeSecrets(secrets)}), so it was blocked and not pushed; keep secrets out of the repository (environment variables, a secret manager)`,
+          );
+        }
+        const outside = outsideAllowedPaths(files, req.allowedPaths);
+        await event(req.taskId, { id: `review:${req.round}:started`, type: 'review_started', round: req.round, files: files.length, outsideAllowedPaths: outside });
+        const instructions = req.instructionsKey ? await store.get(req.instructionsKey) : undefined;
+        const run = await runReview(tellingRetries(reviewer, event, req.taskId, { round: req.round }), { ...req, diff, instructions, outsideAllowedPaths: outside }, signal);
+        await store.put(taskKeys(req.taskId).reviewRound(req.round), JSON.stringify(run.messages));
+        const review: ReviewResult = { ...run.result, outsideAllowedPaths: outside };
+        await event(req.taskId, { id: `review:${req.round}:finished`, type: 'review_finished', round: req.round, verdict: review.verdict, comments: review.comments.length, valid: review.valid });
+        return { review, usage: run.usage, costUsd: callCost(reviewer.settings, run.usage) };
+      });
+    },
+  };
+}

@@ -1,0 +1,28 @@
+// Where each thing Errand stores lives in the ArtifactStore, in one place: every key is built
+// here, from ids that were validated or hashed, so a key cannot name a place outside its prefix
+// (the store refuses one anyway).
+import { createHash } from 'node:crypto';
+
+const padded = (n: number) => String(n).padStart(6, '0');
+
+/** A task's keys. */
+export function taskKeys(taskId: string) {
+  const root = `tasks/${taskId}`;
+  return {
+    /** One JSON line per event, tailed by GET /tasks/:id/events. */
+    events: `${root}/events.jsonl`,
+    /** The conversation, one file per step. */
+    transcript: `${root}/transcript`,
+    transcriptStep: (step: number) => `${root}/transcript/${padded(step)}.json`,
+    /** Large tool-call arguments (claim-check). The call's id is the model's: it is hashed. */
+    toolArguments: (step: number, callId: string) => `${root}/tool-arguments/${padded(step)}-${createHash('sha256').update(callId).digest('hex').slice(0, 16)}.json`,
+    log: (name: 'test' | 'setup') => `${root}/${name}.log`,
+    /** The repository's instructions for agents, as the base branch holds them. */
+    instructions: `${root}/instructions.md`,
+    reviewRound: (round: number) => `${root}/review/round-${round}.json`,
+    diff: `${root}/diff.patch`,
+  };
+}
+
+/** A webhook event handled (or being handled), known by the sha256 of its signed body. */
+export const webhookEventKey = (bodySha256: string) => `webhooks/github/events/${bodySha256}`;

@@ -1,0 +1,58 @@
+// The activities codingTask calls, by timeout class. Each proxy is typed with only the
+// activities of its class, so an activity cannot be called with timeouts chosen for another.
+import { proxyActivities } from '@temporalio/workflow';
+import type { createActivities } from '../../activities/index.js';
+import { FailureType } from '../failures.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const NON_RETRYABLE = [
+  FailureType.ModelRejected,
+  FailureType.RepoUnavailable,
+  FailureType.NoChanges,
+  FailureType.SetupFailed,
+  FailureType.SandboxGone,
+  FailureType.SecretInDiff,
+  FailureType.ForgeRejected,
+  FailureType.PushRejected,
+];
+/**
+ * How long a running activity may go without a heartbeat before Temporal retries it elsewhere:
+ * what a killed worker costs a task. Activities heartbeat every 2 s (activities/heartbeat.ts,
+ * and the worker's maxHeartbeatThrottleInterval), so a live one has 6 s of slack.
+ */
+const HEARTBEAT_TIMEOUT = '8 seconds';
+/** 429 and 5xx retry with backoff here, not inside the SDK, so each attempt shows in history. */
+const BACKOFF = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE };
+
+/** Creating and destroying sandboxes: short, no heartbeat. */
+export const sandboxes = proxyActivities<Pick<Activities, 'provisionSandbox' | 'destroySandbox'>>({
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** Git and the repository's own scripts in the sandbox: long, heartbeating. */
+export const workspace = proxyActivities<Pick<Activities, 'prepareWorkspace' | 'setupRepository' | 'checkpoint' | 'runTests' | 'publishBranch'>>({
+  startToCloseTimeout: '60 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** One model call of the coder. */
+export const model = proxyActivities<Pick<Activities, 'modelTurn'>>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT, retry: BACKOFF });
+
+/** The review agent (a few model calls, with retries on an answer that does not validate). */
+export const reviewer = proxyActivities<Pick<Activities, 'review'>>({ startToCloseTimeout: '10 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT, retry: BACKOFF });
+
+/** The forge's API: repositories, pull requests, comments. */
+export const forge = proxyActivities<Pick<Activities, 'checkRepository' | 'openPullRequest' | 'updatePullRequest' | 'comment'>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/** One tool call of the agent (a command may run for up to an hour). */
+export const tools = proxyActivities<Pick<Activities, 'runTool'>>({
+  startToCloseTimeout: '65 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});

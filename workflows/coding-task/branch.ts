@@ -1,0 +1,51 @@
+// The task branch and its pull request: the work in progress committed and pushed as it goes
+// (the first push opens the draft PR), and the final publish (checkpoints squashed, the PR
+// brought up to date, ready only when approved and complete).
+import { forge, workspace } from './activities.js';
+import { commitTitle, pullRequestBody, workInProgressBody } from './pull-request-text.js';
+import type { TaskRun } from './run.js';
+import { inSandbox } from './sandbox-session.js';
+
+/** Commits and pushes the work in progress; the first push opens the draft PR. */
+export async function checkpoint(run: TaskRun, during = `the checkpoint after step ${run.state.step}`): Promise<void> {
+  const { input, state, taskId } = run;
+  const saved = await inSandbox(
+    run,
+    (id) => workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch: run.branch, baseSha: run.baseSha, step: state.step, lastPushed: state.checkpoint?.sha }),
+    during,
+  );
+  if (saved.blocked) {
+    run.note(`[errand] Your work in progress was not pushed: it adds what looks like a secret (${saved.blocked}). Remove it; secrets belong in the environment, not the repository.`);
+    return;
+  }
+  // Pushed, or nothing new since the last push: either way the branch holds the workspace.
+  run.savedThroughStep = state.step;
+  if (!saved.sha) return;
+  state.checkpoint = { sha: saved.sha, step: state.step };
+  if (!state.pr) {
+    state.pr = input.followUp
+      ? await forge.updatePullRequest({ taskId, repo: input.repo, number: input.followUp.prNumber, round: state.feedbackRounds ?? 0 })
+      : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.branch, title: commitTitle(input.prompt), body: workInProgressBody(input), draft: true });
+  }
+}
+
+/** Squashes, pushes, and opens the PR or brings it up to date; ready for review only when approved and complete. */
+export async function publish(run: TaskRun, summary: string): Promise<void> {
+  const { input, state, taskId } = run;
+  run.enter('publishing', `pushing ${run.branch}`);
+  const title = `${state.stoppedBy ? '[incomplete] ' : ''}${commitTitle(input.prompt)}`;
+  const pushed = await inSandbox(
+    run,
+    (id) => workspace.publishBranch({ taskId, sandboxId: id, repo: input.repo, branch: run.branch, baseSha: run.baseSha, message: title, coAuthor: input.coAuthor }),
+    'publishing',
+  );
+  state.checkpoint = { sha: pushed.headSha, step: state.step };
+  run.savedThroughStep = state.step;
+  const body = pullRequestBody(input, state, summary, run.stopNote);
+  const ready = state.review?.verdict === 'approve' && !state.stoppedBy;
+  const number = state.pr?.number ?? input.followUp?.prNumber;
+  state.pr = number
+    ? await forge.updatePullRequest({ taskId, repo: input.repo, number, title, body, ready, diffKey: pushed.diffKey, round: state.feedbackRounds ?? 0 })
+    : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.branch, title, body, draft: !ready, diffKey: pushed.diffKey });
+  run.reviewRounds = 0;
+}

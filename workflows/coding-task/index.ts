@@ -1,0 +1,85 @@
+// codingTask: the story of one task, from an empty sandbox to a pull request. Every side
+// effect is an activity (activities.ts), so each step reads on its own in Temporal UI and
+// survives a crash. People steer, pause, approve and cancel it (control.ts); the agent works
+// in steps (agent.ts); a lost sandbox is replaced and the work restored (sandbox-session.ts);
+// the branch and the PR follow the work (branch.ts, pull-request-text.ts); a long task
+// continues as new, carrying only its run's small state (run.ts).
+import { CancellationScope, ContinueAsNew, isCancellation } from '@temporalio/workflow';
+import type { TaskInput, TaskResult } from '../contracts.js';
+import { describeFailure } from '../failures.js';
+import { forge, workspace } from './activities.js';
+import { planUntilApproved, work } from './agent.js';
+import { publish } from './branch.js';
+import { handleControl } from './control.js';
+import { feedbackArrived } from './feedback.js';
+import { startedComment } from './pull-request-text.js';
+import { checkAndReview } from './review.js';
+import { TaskRun, type Carried } from './run.js';
+import { destroy, inSandbox, provisionAndPrepare, WorkLost } from './sandbox-session.js';
+
+export type { Carried };
+
+export async function codingTask(input: TaskInput, carried?: Carried): Promise<TaskResult> {
+  const run = new TaskRun(input, carried);
+  const { state, taskId } = run;
+  handleControl(run);
+  let keepSandbox = false;
+  try {
+    if (!carried) {
+      // A missing repo or branch, or no permission, ends the task now with the forge's message.
+      // An empty base branch means the repository's default, which the forge knows.
+      const repository = await forge.checkRepository({ repo: input.repo, baseBranch: input.baseBranch });
+      state.baseBranch = repository.baseBranch;
+      state.sandboxImage = input.sandboxImage ?? repository.sandboxImage;
+      if (input.notify) await forge.comment({ repo: input.repo, number: input.notify.issueNumber, body: startedComment(input) });
+      run.enter('provisioning', 'provisioning a sandbox');
+      run.sandboxId = taskId;
+      run.enter('preparing', `cloning ${input.repo}@${state.baseBranch}`);
+      await inSandbox(run, () => provisionAndPrepare(run, input.followUp ? run.branchRef : undefined), 'setup', () => undefined);
+    }
+
+    await planUntilApproved(run);
+
+    // Work, check, review; publish; another round on feedback.
+    for (;;) {
+      const summary = await work(run);
+      state.summary = summary;
+      run.enter('testing', 'saving the work');
+      try {
+        if (await checkAndReview(run, summary)) continue;
+        await publish(run, summary);
+      } catch (err) {
+        // The sandbox took work the branch does not hold: the agent redoes it (it was told).
+        if (err instanceof WorkLost) continue;
+        throw err;
+      }
+      if (await feedbackArrived(run)) continue;
+      const pr = state.pr!;
+      run.enter('completed', `${pr.draft ? 'draft ' : ''}PR #${pr.number} is up to date`);
+      return { summary, stoppedBy: state.stoppedBy, test: state.test, pr, steps: state.step, review: state.review?.verdict };
+    }
+  } catch (err) {
+    if (err instanceof ContinueAsNew) {
+      keepSandbox = true; // the next run goes on in it
+      throw err;
+    }
+    if (isCancellation(err)) {
+      state.cancelledBy ??= 'unknown';
+      run.enter('cancelled', `cancelled by ${state.cancelledBy}`);
+      // The branch keeps the work so far; a sandbox already gone has nothing more to save.
+      const id = run.sandboxId;
+      if (id) {
+        await CancellationScope.nonCancellable(() =>
+          workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch: run.branch, baseSha: run.baseSha, step: state.step, lastPushed: state.checkpoint?.sha }).catch(() => undefined),
+        );
+      }
+    } else {
+      state.error = describeFailure(err);
+      run.enter('failed', 'failed');
+    }
+    throw err;
+  } finally {
+    // Runs even when the task was cancelled: a cancelled scope cannot skip cleanup.
+    if (run.sandboxId && !keepSandbox) await destroy(run.sandboxId);
+  }
+}

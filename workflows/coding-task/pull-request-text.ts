@@ -1,0 +1,89 @@
+// What Errand writes for people: the commit title, the pull request's body (while the work is
+// in progress, and when it is done), the comment on the issue a task came from, and the note
+// that hands a review back to the agent. Pure.
+import type { ReviewComment, SandboxLoss, TaskInput, TaskState } from '../contracts.js';
+
+export function commitTitle(prompt: string): string {
+  const firstLine = prompt.trim().split('\n')[0] ?? '';
+  return firstLine.length > 72 ? `${firstLine.slice(0, 69)}...` : firstLine;
+}
+
+export function workInProgressBody(input: TaskInput): string {
+  return [
+    '> **Work in progress**: Errand is working on this; the branch is updated as it goes. It is marked ready when it is done and the review approves.',
+    '',
+    `## Task`,
+    quote(input.prompt),
+    '',
+    taskLine(input),
+  ].join('\n');
+}
+
+export function pullRequestBody(input: TaskInput, state: TaskState, summary: string, stopNote?: string): string {
+  const test = state.test;
+  const testLog = input.links?.task ? ` ([log](${input.links.task}/logs/test))` : '';
+  const testLine = test ? `\`${test.command}\` ${test.passed ? 'passed' : `failed (exit ${test.exitCode})`}${testLog}` : 'no test command found';
+  const tokens = state.tokens.prompt + state.tokens.completion;
+  const review = state.review;
+  return [
+    ...(stopNote ? [`> **Incomplete**: the agent ${stopNote}. Review before merging.`, ``] : []),
+    `## Summary`,
+    summary,
+    ``,
+    ...(state.plan ? [`## Plan${state.planApprovedBy ? ` (approved by ${state.planApprovedBy})` : ''}`, state.plan, ``] : []),
+    `## Tests`,
+    testLine,
+    ``,
+    ...(review
+      ? [
+          `## Review`,
+          `${review.verdict === 'approve' ? 'Approved' : 'Changes requested'} by the review agent after ${review.rounds} round${review.rounds === 1 ? '' : 's'}: ${review.summary}`,
+          ...(review.unresolved.length ? ['', 'Unresolved comments:', ...review.unresolved.map((c) => `- ${where(c)} (${c.severity}): ${c.body}`)] : []),
+          ...(review.outsideAllowedPaths.length ? ['', `Files outside the paths this task may change: ${review.outsideAllowedPaths.map((f) => `\`${f}\``).join(', ')}`] : []),
+          ``,
+        ]
+      : []),
+    ...(state.losses?.length ? [`## Sandbox losses`, ...state.losses.map(describeLoss), ``] : []),
+    `## Task`,
+    quote(input.prompt),
+    ``,
+    `${taskLine(input)}: ${state.step} steps, ${tokens} tokens, $${state.costUsd.toFixed(4)}.`,
+  ].join('\n');
+}
+
+export function startedComment(input: TaskInput): string {
+  const task = input.links?.task ? `[task \`${input.taskId}\`](${input.links.task})` : `task \`${input.taskId}\``;
+  const run = input.links?.temporalUi ? `, [run](${input.links.temporalUi})` : '';
+  return `Errand is on it: ${task}${run}. A pull request follows${input.followUp ? ` on #${input.followUp.prNumber}` : ''}.`;
+}
+
+export function reviewNote(summary: string, comments: ReviewComment[], round: number, maxRounds: number): string {
+  return [
+    `[errand] The reviewer requested changes (round ${round} of at most ${maxRounds}): ${summary}`,
+    ...comments.map((c) => `- ${where(c)} (${c.severity}): ${c.body}`),
+    'Address them, run the tests, then call finish again.',
+  ].join('\n');
+}
+
+/** One lost sandbox, as the PR tells it. */
+function describeLoss(loss: SandboxLoss): string {
+  const lost =
+    loss.lostAfterStep === undefined
+      ? 'nothing was lost'
+      : `the changes made after ${loss.lostAfterStep ? `step ${loss.lostAfterStep}` : 'the start'} were lost; the agent was told and went on from there`;
+  return `- ${loss.at}: the sandbox was lost during ${loss.during}; restored from ${loss.restoredFrom}; ${lost}.`;
+}
+
+function taskLine(input: TaskInput): string {
+  const task = input.links?.task ? `[\`${input.taskId}\`](${input.links.task})` : `\`${input.taskId}\``;
+  const run = input.links?.temporalUi ? ` ([run in Temporal UI](${input.links.temporalUi}))` : '';
+  return `Errand task ${task}${run}${input.requester ? `, requested by ${input.requester}` : ''}`;
+}
+
+function quote(text: string): string {
+  return `> ${text.trim().split('\n').join('\n> ')}`;
+}
+
+function where(c: ReviewComment): string {
+  return `\`${c.file}${c.line ? `:${c.line}` : ''}\``;
+}

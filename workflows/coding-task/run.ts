@@ -1,0 +1,148 @@
+// The state of one run of a task, as one object: what the API sees (TaskState, answered by the
+// state query) and what the workflow keeps besides (the sandbox, the base, what the model reads
+// next, what a lost sandbox would take). It knows how to carry itself across continue-as-new,
+// so no field is listed twice.
+import { upsertSearchAttributes } from '@temporalio/workflow';
+import type { Usage } from '../budget.js';
+import { branchOf, ErrandPhase, initialTaskState, type TaskInput, type TaskPhase, type TaskState } from '../contracts.js';
+import type { ToolOutcome } from '../tool-calls.js';
+
+export interface InboxItem {
+  kind: 'message' | 'note';
+  text: string;
+}
+
+/** Everything a run hands to the next when it continues as new: small values and references only. */
+export interface Carried {
+  state: TaskState;
+  startedAt: number;
+  pausedMs: number;
+  sandboxId: string;
+  baseSha: string;
+  testCommand?: string;
+  instructionsKey?: string;
+  /** Results of the last step's tool calls, for the next model call. */
+  toolResults: ToolOutcome[];
+  /** What the model reads before its next call: messages from people, notes from Errand. */
+  inbox: InboxItem[];
+  malformedInARow: number;
+  planApproved: boolean;
+  /** Rounds of "changes requested" since the last publish. */
+  reviewRounds: number;
+  stopNote?: string;
+  /** The last step whose tool calls may have changed the workspace. */
+  lastChangeStep?: number;
+  /** The step through which the workspace is known to be on the task branch. */
+  savedThroughStep?: number;
+}
+
+export class TaskRun {
+  readonly state: TaskState;
+  /** Temporal's deterministic clock, when the task (not this run) started. */
+  readonly startedAt: number;
+  pausedMs: number;
+  sandboxId?: string;
+  baseSha: string;
+  testCommand?: string;
+  instructionsKey?: string;
+  toolResults: ToolOutcome[];
+  inbox: InboxItem[];
+  malformedInARow: number;
+  planApproved: boolean;
+  reviewRounds: number;
+  stopNote?: string;
+  /** What a lost sandbox would take: changes after the step the branch holds. */
+  lastChangeStep: number;
+  savedThroughStep: number;
+  /** True while the agent has turns ahead in which it reads Errand's notes (planning, working). */
+  agentWorking = false;
+  /** The step this run started at, to know when it is long enough to continue as new. */
+  readonly firstStep: number;
+  /** The branch the task works on (its own, or a follow-up's). */
+  readonly branch: string;
+
+  constructor(
+    readonly input: TaskInput,
+    carried?: Carried,
+  ) {
+    this.state = carried?.state ?? initialTaskState(input);
+    this.startedAt = carried?.startedAt ?? Date.now();
+    this.pausedMs = carried?.pausedMs ?? 0;
+    this.sandboxId = carried?.sandboxId;
+    this.baseSha = carried?.baseSha ?? '';
+    this.testCommand = carried?.testCommand;
+    this.instructionsKey = carried?.instructionsKey;
+    this.toolResults = carried?.toolResults ?? [];
+    this.inbox = carried?.inbox ?? [];
+    this.malformedInARow = carried?.malformedInARow ?? 0;
+    this.planApproved = carried?.planApproved ?? !input.requirePlanApproval;
+    this.reviewRounds = carried?.reviewRounds ?? 0;
+    this.stopNote = carried?.stopNote;
+    // A run carried over from before these were kept assumes its last step changed something.
+    this.lastChangeStep = carried?.lastChangeStep ?? this.state.step;
+    this.savedThroughStep = carried?.savedThroughStep ?? this.state.checkpoint?.step ?? 0;
+    this.firstStep = this.state.step;
+    this.branch = branchOf(input);
+  }
+
+  get taskId(): string {
+    return this.input.taskId;
+  }
+
+  /** The task branch as a replacement sandbox fetches it: what it restores the work from. */
+  get branchRef(): string {
+    return `refs/remotes/origin/${this.branch}`;
+  }
+
+  /** Enters `phase`, which Temporal UI and GET /tasks?status= can filter on. */
+  enter(phase: TaskPhase, lastAction?: string): void {
+    this.state.phase = phase;
+    if (lastAction) this.state.lastAction = lastAction;
+    upsertSearchAttributes([{ key: ErrandPhase, value: phase }]);
+  }
+
+  used(): Usage {
+    return {
+      steps: this.state.step,
+      tokens: this.state.tokens.prompt + this.state.tokens.completion,
+      costUsd: this.state.costUsd,
+      elapsedMs: Date.now() - this.startedAt - this.pausedMs,
+    };
+  }
+
+  addUsage(usage: { prompt: number; completion: number }, costUsd: number): void {
+    this.state.tokens.prompt += usage.prompt;
+    this.state.tokens.completion += usage.completion;
+    this.state.costUsd += costUsd;
+  }
+
+  /** Something Errand tells the model before its next call. */
+  note(text: string): void {
+    this.inbox.push({ kind: 'note', text });
+  }
+
+  /** A message from a person arrived and is not read yet. */
+  hasMessages(): boolean {
+    return this.inbox.some((m) => m.kind === 'message');
+  }
+
+  carry(): Carried {
+    return {
+      state: this.state,
+      startedAt: this.startedAt,
+      pausedMs: this.pausedMs,
+      sandboxId: this.sandboxId!,
+      baseSha: this.baseSha,
+      testCommand: this.testCommand,
+      instructionsKey: this.instructionsKey,
+      toolResults: this.toolResults,
+      inbox: this.inbox,
+      malformedInARow: this.malformedInARow,
+      planApproved: this.planApproved,
+      reviewRounds: this.reviewRounds,
+      stopNote: this.stopNote,
+      lastChangeStep: this.lastChangeStep,
+      savedThroughStep: this.savedThroughStep,
+    };
+  }
+}

@@ -1,0 +1,27 @@
+// How Errand names what belongs to a task, in one place, both ways: the workflow id, the task
+// branch, and the workflow types. Pure and import-free, so the workflow, the API and every
+// provider can use it.
+
+export const TASK_WORKFLOW_TYPE = 'codingTask';
+export const REAPER_WORKFLOW_TYPE = 'sandboxReaper';
+
+const WORKFLOW_PREFIX = 'task-';
+const BRANCH_PREFIX = 'errand/';
+/** Task ids: what the API accepts and generates (12 hex characters, or a caller's own). */
+export const TASK_ID = /^[a-z0-9-]{1,64}$/;
+
+export const taskWorkflowId = (taskId: string) => `${WORKFLOW_PREFIX}${taskId}`;
+
+/** The task a workflow id belongs to, or undefined when it is not a task's. */
+export function taskIdOfWorkflow(workflowId: string): string | undefined {
+  const id = workflowId.startsWith(WORKFLOW_PREFIX) ? workflowId.slice(WORKFLOW_PREFIX.length) : undefined;
+  return id && TASK_ID.test(id) ? id : undefined;
+}
+
+export const taskBranch = (taskId: string) => `${BRANCH_PREFIX}${taskId}`;
+
+/** The task a branch belongs to (`errand/<id>`), or undefined when it is not an Errand branch. */
+export function taskIdOfBranch(branch: string): string | undefined {
+  const id = branch.startsWith(BRANCH_PREFIX) ? branch.slice(BRANCH_PREFIX.length) : undefined;
+  return id && TASK_ID.test(id) ? id : undefined;
+}

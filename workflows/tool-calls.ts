@@ -1,0 +1,61 @@
+// What the model asks for and what it gets back, as the workflow and the activities both see
+// it: tool calls, their outcomes, and the rules of the two tools that end a turn (finish ends
+// the work with a summary, submit_plan ends planning with a plan). Workflow-safe.
+
+/** One tool call the model asked for, as the workflow sees it. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** Raw JSON arguments as the model sent them; parsed by the tool activity. Empty when stored. */
+  arguments: string;
+  /** Large arguments (a whole file to write) stay in the ArtifactStore, out of history. */
+  argumentsKey?: string;
+  /** Something in the arguments looked like a secret and was replaced with [REDACTED]. */
+  redacted?: boolean;
+}
+
+export interface ToolOutcome {
+  toolCallId: string;
+  /** What goes back to the model (already truncated). */
+  content: string;
+  isError: boolean;
+  /** The call itself was unusable (bad JSON, unknown tool, wrong arguments), not its result. */
+  malformed?: boolean;
+}
+
+export interface ModelTurnResult {
+  toolCalls: ToolCall[];
+  /** Assistant text without tool calls, if any. */
+  text?: string;
+  usage: { prompt: number; completion: number };
+  costUsd: number;
+}
+
+export type AgentMode = 'plan' | 'work';
+
+/** The tools that end a turn: in which mode, the field the workflow reads, and what it asks for. */
+export const ENDING_TOOLS = {
+  finish: { mode: 'work', field: 'summary', hint: 'what you changed and why' },
+  submit_plan: { mode: 'plan', field: 'plan', hint: 'the steps you will take, the files you will change, how you will test' },
+} as const;
+export type EndingTool = keyof typeof ENDING_TOOLS;
+
+/** The tool that ends a turn in `mode`. */
+export const endingTool = (mode: AgentMode): EndingTool => (mode === 'plan' ? 'submit_plan' : 'finish');
+
+/** A call's arguments as an object, or undefined when they are not a JSON object. */
+export function parseToolArguments(args: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(args || '{}');
+    return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The text an ending tool carries (its field), or undefined when it carries none. */
+export function endingText(call: Pick<ToolCall, 'name' | 'arguments'>): string | undefined {
+  const rule = ENDING_TOOLS[call.name as EndingTool];
+  const text = rule ? parseToolArguments(call.arguments)?.[rule.field] : undefined;
+  return typeof text === 'string' && text.trim() ? text.trim() : undefined;
+}
