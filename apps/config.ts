@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { GitHubSettings } from '../activities/forge/github.js';
-import { parseEgressRule, type EgressRule as SandboxEgressRule } from '../activities/sandbox/egress.js';
-import type { EgressRule, KubernetesSandboxOptions } from '../activities/sandbox/kubernetes.js';
+import { parseEgressRule, type EgressRule as SandboxEgressRule } from '../activities/sandbox/sandboxd/egress.js';
+import type { EgressRule, KubernetesSandboxOptions } from '../activities/sandbox/kubernetes-objects.js';
 import type { ModelSettings } from '../activities/agent/model-client.js';
 import { NETWORK_POLICIES, type Budget, type NetworkPolicy } from '../workflows/contracts.js';
 

@@ -4,7 +4,7 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import type { AgentMode, ModelTurnResult, ToolCall, ToolOutcome } from '../../workflows/tool-calls.js';
 import { EVENT_EXCERPT, type ActivityContext } from '../context.js';
 import { withHeartbeat } from '../heartbeat.js';
-import { truncateMiddle } from '../sandbox/truncate.js';
+import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
 import { REDACTED } from '../store/redactor.js';
 import { claimCheck, withArguments } from './claim-check.js';
 import { fitToWindow } from './context-window.js';

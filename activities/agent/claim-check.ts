@@ -4,7 +4,7 @@
 import { endingText, ENDING_TOOLS, type EndingTool, type ToolCall } from '../../workflows/tool-calls.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
 import { taskKeys } from '../store/keys.js';
-import { truncateMiddle } from '../sandbox/truncate.js';
+import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
 
 /** Tool-call arguments above this size go to the store, not history. */
 const INLINE_ARGUMENTS_BYTES = 8_000;

@@ -5,7 +5,7 @@ import type { ChatCompletionTool } from 'openai/resources/chat/completions';
 import { z } from 'zod';
 import { ENDING_TOOLS, parseToolArguments, type AgentMode, type ToolCall, type ToolOutcome } from '../../workflows/tool-calls.js';
 import { SandboxdRequestError, type SandboxdClient } from '../sandbox/sandboxd-client.js';
-import { truncateMiddle } from '../sandbox/truncate.js';
+import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
 
 /** What one tool result may put into the conversation (and so into history). */
 export const MAX_TOOL_RESULT_BYTES = 16_000;

@@ -11,7 +11,7 @@ import { FailureType } from '../../workflows/failures.js';
 import { ErrandFailure } from '../failures.js';
 import type { GitRemote } from '../forge/forge.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
-import { shellQuote } from '../sandbox/shell-quote.js';
+import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
 
 const run = promisify(execFile);
 const PUSH_BUNDLE = '.git/errand-push.bundle';

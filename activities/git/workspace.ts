@@ -8,11 +8,11 @@ import { type TestResult } from '../../workflows/contracts.js';
 import { FailureType } from '../../workflows/failures.js';
 import { ErrandFailure } from '../failures.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
-import type { ExecRequest, ExecResponse } from '../sandbox/sandboxd-protocol.js';
+import type { ExecRequest, ExecResponse } from '../sandbox/sandboxd/protocol.js';
 import type { GitRemote } from '../forge/forge.js';
 import type { ArtifactStore } from '../store/artifact-store.js';
 import { taskKeys } from '../store/keys.js';
-import { shellQuote } from '../sandbox/shell-quote.js';
+import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
 import { detectTestCommand } from './test-command.js';
 import { fetchIntoSandbox } from './transfer.js';
 
@@ -21,7 +21,6 @@ const COMMIT_MESSAGE = '.git/errand-commit-message';
 
 /** Text git keeps as it is: no NUL or other control characters but tab and newline. */
 export function commitMessageText(text: string): string {
-  // eslint-disable-next-line no-control-regex
   const clean = text.replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trim();
   return `${clean || 'Errand change'}\n`;
 }

@@ -6,7 +6,7 @@ import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/reso
 import { z } from 'zod';
 import type { ReviewResult, TestResult } from '../../workflows/contracts.js';
 import type { ModelClient } from '../agent/model-client.js';
-import { truncateMiddle } from '../sandbox/truncate.js';
+import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
 
 export const ReviewAnswer = z.strictObject({
   verdict: z.enum(['approve', 'request_changes']),

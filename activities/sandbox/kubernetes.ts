@@ -4,65 +4,14 @@
 // and workflow. The worker reaches sandboxd at the pod IP; a pod that is deleted or evicted is
 // SandboxGone, so the workflow restores the work from its last checkpoint.
 import { randomBytes } from 'node:crypto';
-import {
-  ApiException,
-  CoreV1Api,
-  KubeConfig,
-  NetworkingV1Api,
-  PatchStrategy,
-  setHeaderOptions,
-  type V1NetworkPolicy,
-  type V1NetworkPolicyEgressRule,
-  type V1NetworkPolicyPeer,
-  type V1Pod,
-} from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailureType } from '../../workflows/failures.js';
 import { taskWorkflowId } from '../../workflows/names.js';
 import { ErrandFailure } from '../failures.js';
-import { detectAgentSandbox, readyClaimIp, SandboxClaims, type SandboxClaim, type WarmPoolOptions } from './agent-sandbox.js';
+import { detectAgentSandbox, readyClaimIp, SandboxClaims, type SandboxClaim } from './agent-sandbox.js';
+import { describeEnd, egressRules, HOPELESS, isGone, isReady, LABELS, sandboxNetworkPolicy, sandboxPod, TOKEN_KEY, WORKFLOW_ANNOTATION, type KubernetesSandboxOptions } from './kubernetes-objects.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
-
-/** An egress destination: a CIDR and, optionally, one port (`140.82.112.0/20:443`). */
-export interface EgressRule {
-  cidr: string;
-  port?: number;
-}
-
-export interface KubernetesSandboxOptions {
-  kubeConfig: KubeConfig;
-  /** Where sandbox pods live (k8s/namespaces.yaml: errand-sandboxes). */
-  namespace: string;
-  image: string;
-  serviceAccount: string;
-  resources: { requests: Record<string, string>; limits: Record<string, string> };
-  activeDeadlineSeconds: number;
-  readyTimeoutMs: number;
-  sandboxdPort: number;
-  /** The worker's pods: the only ones the NetworkPolicy lets reach sandboxd. */
-  worker: { namespace: string; labels: Record<string, string> };
-  egress: {
-    /**
-     * Package registries and the like, for tasks whose policy allows the network. Nothing else:
-     * the git host is the worker's to reach (repositories come in as bundles).
-     */
-    allowlist: EgressRule[];
-  };
-  /** Claim sandboxes from an agent-sandbox warm pool when the cluster has its CRDs. */
-  warmPool?: WarmPoolOptions;
-}
-
-export const LABELS = {
-  managedBy: 'app.kubernetes.io/managed-by',
-  name: 'app.kubernetes.io/name',
-  task: 'errand.dev/task',
-  sandbox: 'errand.dev/sandbox',
-} as const;
-export const WORKFLOW_ANNOTATION = 'errand.dev/workflow-id';
-const TOKEN_KEY = 'token';
-
-/** Waiting reasons that no amount of waiting fixes. */
-const HOPELESS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'CrashLoopBackOff', 'CreateContainerConfigError', 'CreateContainerError', 'RunContainerError']);
 
 export class KubernetesSandboxProvider implements SandboxProvider {
   readonly name = 'kubernetes';
@@ -107,8 +56,8 @@ export class KubernetesSandboxProvider implements SandboxProvider {
         body: { metadata: { name, labels }, type: 'Opaque', stringData: { [TOKEN_KEY]: randomBytes(32).toString('hex') } },
       }),
     );
-    await ignoreConflict(() => this.networking.createNamespacedNetworkPolicy({ namespace, body: this.networkPolicy(name, labels, spec.allowNetwork) }));
-    await ignoreConflict(() => this.core.createNamespacedPod({ namespace, body: this.pod(name, labels, spec) }));
+    await ignoreConflict(() => this.networking.createNamespacedNetworkPolicy({ namespace, body: sandboxNetworkPolicy(this.opts, name, labels, spec.allowNetwork) }));
+    await ignoreConflict(() => this.core.createNamespacedPod({ namespace, body: sandboxPod(this.opts, name, labels, spec) }));
     await this.waitUntilReady(name);
     return { sandboxId };
   }
@@ -117,7 +66,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
   async restrictEgress(sandboxId: string): Promise<void> {
     const name = this.podName(sandboxId);
     await this.networking.patchNamespacedNetworkPolicy(
-      { name, namespace: this.opts.namespace, body: { spec: { egress: this.egressRules(false) } } },
+      { name, namespace: this.opts.namespace, body: { spec: { egress: egressRules(this.opts, false) } } },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
   }
@@ -127,7 +76,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     const { sandboxId } = spec;
     const name = this.podName(sandboxId);
     const labels = { [LABELS.managedBy]: 'errand', [LABELS.name]: 'errand-sandbox', [LABELS.task]: spec.taskId, [LABELS.sandbox]: sandboxId };
-    await ignoreConflict(() => this.networking.createNamespacedNetworkPolicy({ namespace: this.opts.namespace, body: this.networkPolicy(name, labels, spec.allowNetwork) }));
+    await ignoreConflict(() => this.networking.createNamespacedNetworkPolicy({ namespace: this.opts.namespace, body: sandboxNetworkPolicy(this.opts, name, labels, spec.allowNetwork) }));
     await ignoreConflict(() => claims.create(name, labels, { [WORKFLOW_ANNOTATION]: taskWorkflowId(spec.taskId) }));
     const deadline = Date.now() + this.opts.readyTimeoutMs;
     for (;;) {
@@ -201,77 +150,6 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     return [...seen].map(([sandboxId, workflowId]) => ({ sandboxId, workflowId }));
   }
 
-  private pod(name: string, labels: Record<string, string>, spec: SandboxSpec): V1Pod {
-    const volume = (volumeName: string, mountPath: string) => ({ volume: { name: volumeName, emptyDir: {} }, mount: { name: volumeName, mountPath } });
-    const volumes = [volume('workspace', '/workspace'), volume('home', '/home/sandbox'), volume('tmp', '/tmp')];
-    return {
-      metadata: { name, labels, annotations: { [WORKFLOW_ANNOTATION]: taskWorkflowId(spec.taskId) } },
-      spec: {
-        serviceAccountName: this.opts.serviceAccount,
-        automountServiceAccountToken: false,
-        enableServiceLinks: false,
-        restartPolicy: 'Never',
-        activeDeadlineSeconds: this.opts.activeDeadlineSeconds,
-        securityContext: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: 'RuntimeDefault' } },
-        containers: [
-          {
-            name: 'sandbox',
-            image: spec.image ?? this.opts.image,
-            ports: [{ name: 'sandboxd', containerPort: this.opts.sandboxdPort }],
-            env: [
-              { name: 'SANDBOXD_TOKEN', valueFrom: { secretKeyRef: { name, key: TOKEN_KEY } } },
-              // A directory sandboxd creates inside the emptyDir, so the repository is the sandbox user's own.
-              { name: 'SANDBOXD_ROOT', value: '/workspace/repo' },
-              { name: 'SANDBOXD_HOST', value: '0.0.0.0' },
-              { name: 'SANDBOXD_PORT', value: String(this.opts.sandboxdPort) },
-              { name: 'HOME', value: '/home/sandbox' },
-            ],
-            resources: this.opts.resources,
-            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
-            readinessProbe: { httpGet: { path: '/health', port: 'sandboxd' }, periodSeconds: 2 },
-            volumeMounts: volumes.map((v) => v.mount),
-          },
-        ],
-        volumes: volumes.map((v) => v.volume),
-      },
-    };
-  }
-
-  private networkPolicy(name: string, labels: Record<string, string>, allowNetwork: boolean): V1NetworkPolicy {
-    return {
-      metadata: { name, labels },
-      spec: {
-        podSelector: { matchLabels: { [LABELS.sandbox]: labels[LABELS.sandbox]! } },
-        policyTypes: ['Ingress', 'Egress'],
-        ingress: [
-          {
-            _from: [
-              {
-                namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': this.opts.worker.namespace } },
-                podSelector: { matchLabels: this.opts.worker.labels },
-              },
-            ],
-            ports: [{ protocol: 'TCP', port: this.opts.sandboxdPort }],
-          },
-        ],
-        egress: this.egressRules(allowNetwork),
-      },
-    };
-  }
-
-  /** DNS always; the allowlist too when the task may use the network. */
-  private egressRules(allowNetwork: boolean): V1NetworkPolicyEgressRule[] {
-    const dns: V1NetworkPolicyEgressRule = {
-      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
-      ports: [
-        { protocol: 'UDP', port: 53 },
-        { protocol: 'TCP', port: 53 },
-      ],
-    };
-    const rules = allowNetwork ? this.opts.egress.allowlist : [];
-    return [dns, ...rules.map((r): V1NetworkPolicyEgressRule => ({ to: [{ ipBlock: { cidr: r.cidr } } as V1NetworkPolicyPeer], ...(r.port ? { ports: [{ protocol: 'TCP', port: r.port }] } : {}) }))];
-  }
-
   /**
    * Waits until the pod runs and sandboxd answers its readiness probe. What waiting cannot fix
    * (an image that cannot be pulled, an unschedulable pod, a crash loop) fails at once, quoting
@@ -308,21 +186,6 @@ export class KubernetesSandboxProvider implements SandboxProvider {
   private readPod(name: string): Promise<V1Pod | undefined> {
     return this.core.readNamespacedPod({ name, namespace: this.opts.namespace }).catch(notFound);
   }
-}
-
-function isReady(pod: V1Pod): boolean {
-  return pod.status?.phase === 'Running' && Boolean(pod.status.podIP) && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
-}
-
-/** Deleted, evicted, past its deadline, or finished: nothing will run in it again. */
-function isGone(pod: V1Pod): boolean {
-  return Boolean(pod.metadata?.deletionTimestamp) || pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
-}
-
-function describeEnd(pod: V1Pod): string {
-  if (pod.metadata?.deletionTimestamp) return 'being deleted';
-  const reason = pod.status?.reason; // Evicted, DeadlineExceeded, ...
-  return `${pod.status?.phase?.toLowerCase() ?? 'gone'}${reason ? ` (${reason}${pod.status?.message ? `: ${pod.status.message}` : ''})` : ''}`;
 }
 
 function notFound(err: unknown): undefined {

@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { chown, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { unreachableAncestor, type Confinement, type RunAs } from './bubblewrap.js';
-import type { EgressPolicy } from './egress.js';
+import { unreachableAncestor, type Confinement, type RunAs } from './sandboxd/bubblewrap.js';
+import type { EgressPolicy } from './sandboxd/egress.js';
 import { taskWorkflowId } from '../../workflows/names.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
 

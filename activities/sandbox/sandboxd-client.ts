@@ -12,7 +12,7 @@ import type {
   SearchResponse,
   WriteFileRequest,
   WriteFileResponse,
-} from './sandboxd-protocol.js';
+} from './sandboxd/protocol.js';
 import { sandboxGone, type SandboxEndpoint } from './provider.js';
 
 export class SandboxdRequestError extends Error {

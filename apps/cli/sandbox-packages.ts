@@ -4,7 +4,7 @@
 // still runs without them, warning at start-up about what it gives up.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { findExecutable } from '../find-executable.js';
+import { findExecutable } from '../../activities/sandbox/sandboxd/find-executable.js';
 
 const run = promisify(execFile);
 

@@ -5,7 +5,7 @@ import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { findExecutable } from '../find-executable.js';
+import { findExecutable } from '../../activities/sandbox/sandboxd/find-executable.js';
 
 const run = promisify(execFile);
 

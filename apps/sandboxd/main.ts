@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { Confinement } from '../../activities/sandbox/bubblewrap.js';
-import { startEgressProxy } from './egress-proxy.js';
-import { startSandboxd } from './server.js';
+import { Confinement } from '../../activities/sandbox/sandboxd/bubblewrap.js';
+import { startEgressProxy } from '../../activities/sandbox/sandboxd/egress-proxy.js';
+import { startSandboxd } from '../../activities/sandbox/sandboxd/server.js';
 
 const { SANDBOXD_TOKEN, SANDBOXD_ROOT, SANDBOXD_HOST, SANDBOXD_PORT, SANDBOXD_PORT_FILE, SANDBOXD_ENV, SANDBOXD_CONFINE } = process.env;
 if (!SANDBOXD_TOKEN || !SANDBOXD_ROOT) {

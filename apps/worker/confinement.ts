@@ -4,10 +4,10 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
-import { bubblewrapArgv, type RunAs } from '../../activities/sandbox/bubblewrap.js';
-import { endpointRule, type EgressPolicy, type EgressRule } from '../../activities/sandbox/egress.js';
+import { bubblewrapArgv, type RunAs } from '../../activities/sandbox/sandboxd/bubblewrap.js';
+import { endpointRule, type EgressPolicy, type EgressRule } from '../../activities/sandbox/sandboxd/egress.js';
 import type { Config } from '../config.js';
-import { findExecutable } from '../find-executable.js';
+import { findExecutable } from '../../activities/sandbox/sandboxd/find-executable.js';
 import type { Logger } from '../logger.js';
 
 const run = promisify(execFile);

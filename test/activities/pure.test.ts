@@ -7,7 +7,7 @@ import { ErrandFailure, toActivityFailure } from '../../activities/failures.js';
 import { Redactor } from '../../activities/store/redactor.js';
 import { classifyModelError } from '../../activities/agent/model-client.js';
 import { detectTestCommand } from '../../activities/git/test-command.js';
-import { HeadTailBuffer, truncateMiddle } from '../../activities/sandbox/truncate.js';
+import { HeadTailBuffer, truncateMiddle } from '../../activities/sandbox/sandboxd/truncate.js';
 
 describe('truncateMiddle', () => {
   it('leaves short text alone and cuts the middle of long text', () => {

@@ -1,30 +1,18 @@
 // The tasks API over real HTTP, against a real Errand process and Temporal server: what a
 // caller gets back for good and bad input.
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ModelServer } from '../fixtures/model-server.js';
+import { describe, expect, it } from '@jest/globals';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
-import { api, startErrand, temporalClient, type ErrandProcess } from '../support/errand-process.js';
+import { api, startErrand } from '../support/errand-process.js';
+import { useErrand, useTemporal } from '../support/use.js';
 
-let model: ModelServer;
-let errand: ErrandProcess;
-let origin: string;
-
-beforeAll(async () => {
-  model = new ModelServer();
-  await model.start();
-  origin = makeOriginRepo(BUGGY_SUM);
-  // API only: the tasks this file creates stay queued, which is all these tests need.
-  errand = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture' } });
-});
-
-afterAll(async () => {
-  await errand?.stop();
-  await model?.stop();
-});
+// API only: the tasks this file creates stay queued, which is all these tests need.
+const t = useErrand({ ERRAND_MODEL: 'fixture' }, { command: 'api' });
+const temporal = useTemporal();
+const origin = makeOriginRepo(BUGGY_SUM);
 
 describe('POST /tasks', () => {
   it('starts a task and answers 201 with its id, state and Temporal UI link', async () => {
-    const res = await api(errand.url, 'POST', '/tasks', { repo: origin, prompt: 'Fix sum', requester: 'alice', maxTokens: 5000 });
+    const res = await api(t.errand.url, 'POST', '/tasks', { repo: origin, prompt: 'Fix sum', requester: 'alice', maxTokens: 5000 });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       budget: { maxSteps: 50, maxTokens: 5000 }, // the server's default steps, the task's own tokens
@@ -37,19 +25,14 @@ describe('POST /tasks', () => {
     });
     expect(res.body.links.temporalUi).toBe(`http://localhost:8233/namespaces/default/workflows/task-${res.body.id}`);
 
-    const { client, close } = await temporalClient();
-    try {
-      const handle = client.workflow.getHandle(`task-${res.body.id}`);
-      const description = await handle.describe();
-      expect(description.type).toBe('codingTask');
-      expect(description.taskQueue).toBe(errand.taskQueue);
-      const got = await api(errand.url, 'GET', `/tasks/${res.body.id}`);
-      expect(got.status).toBe(200);
-      expect(got.body).toMatchObject({ id: res.body.id, status: 'running', repo: origin, phase: 'queued' });
-      await handle.terminate('test cleanup');
-    } finally {
-      await close();
-    }
+    const handle = temporal.client.workflow.getHandle(`task-${res.body.id}`);
+    const description = await handle.describe();
+    expect(description.type).toBe('codingTask');
+    expect(description.taskQueue).toBe(t.errand.taskQueue);
+    const got = await api(t.errand.url, 'GET', `/tasks/${res.body.id}`);
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({ id: res.body.id, status: 'running', repo: origin, phase: 'queued' });
+    await handle.terminate('test cleanup');
   });
 
   it.each([
@@ -64,24 +47,24 @@ describe('POST /tasks', () => {
     ['a relative repo path', { repo: 'my/repo', prompt: 'x' }, 'repo: "my/repo" is neither a git URL nor an absolute path'],
     ['an unreachable repo path', { repo: '/nonexistent/errand/repo', prompt: 'x' }, 'repo: cannot reach /nonexistent/errand/repo'],
   ])('answers 400 for %s, naming the field', async (_what, body, message) => {
-    const res = await api(errand.url, 'POST', '/tasks', body);
+    const res = await api(t.errand.url, 'POST', '/tasks', body);
     expect(res.status).toBe(400);
     expect(res.body.message).toContain(message);
     expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/); // no stack trace
   });
 
   it('answers 400 for a base branch the repo does not have', async () => {
-    const res = await api(errand.url, 'POST', '/tasks', { repo: origin, prompt: 'x', baseBranch: 'release-9' });
+    const res = await api(t.errand.url, 'POST', '/tasks', { repo: origin, prompt: 'x', baseBranch: 'release-9' });
     expect(res.status).toBe(400);
     expect(res.body.message).toBe(`baseBranch: branch "release-9" does not exist in ${origin}`);
   });
 
   it('answers 400 for a body that is not a JSON object, and 413 for one too large, naming the body', async () => {
-    const post = (body: string) => fetch(`${errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const post = (body: string) => fetch(`${t.errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const notJson = await post('{"repo": ');
     expect(notJson.status).toBe(400);
     expect(await notJson.json()).toMatchObject({ statusCode: 400, message: expect.stringMatching(/^body: not valid JSON/), issues: [{ field: 'body', message: expect.stringContaining('not valid JSON') }] });
-    const array = await api(errand.url, 'POST', '/tasks', [1, 2]);
+    const array = await api(t.errand.url, 'POST', '/tasks', [1, 2]);
     expect(array.status).toBe(400);
     expect(array.body.message).toContain('send a JSON object');
     const huge = await post(JSON.stringify({ repo: origin, prompt: 'x'.repeat(5_000_000) }));
@@ -94,17 +77,15 @@ describe('POST /tasks', () => {
     ['a bell in the requester', { prompt: 'Fix sum', requester: 'ada\u0007' }, 'requester: must not contain control characters (found U+0007)'],
     ['a NUL in an allowed path', { prompt: 'Fix sum', allowedPaths: ['src/**', 'a\u0000b'] }, 'allowedPaths.1: must not contain control characters'],
   ])('answers 400 for %s, before anything is started', async (_what, fields, message) => {
-    const res = await api(errand.url, 'POST', '/tasks', { repo: origin, ...fields });
+    const res = await api(t.errand.url, 'POST', '/tasks', { repo: origin, ...fields });
     expect(res.status).toBe(400);
     expect(res.body.message).toContain(message);
   });
 
   it('keeps tabs and newlines, which are text', async () => {
-    const res = await api(errand.url, 'POST', '/tasks', { repo: origin, prompt: 'Fix sum.\n\n\tIt subtracts.\r\n' });
+    const res = await api(t.errand.url, 'POST', '/tasks', { repo: origin, prompt: 'Fix sum.\n\n\tIt subtracts.\r\n' });
     expect(res.status).toBe(201);
-    const { client, close } = await temporalClient();
-    await client.workflow.getHandle(`task-${res.body.id}`).terminate('test cleanup');
-    await close();
+    await temporal.client.workflow.getHandle(`task-${res.body.id}`).terminate('test cleanup');
   });
 
   it('fails fast with the variable to set when no model is configured', async () => {
@@ -122,25 +103,25 @@ describe('POST /tasks', () => {
 
 describe('GET /tasks', () => {
   it('answers 404 for an unknown task and 400 for a malformed id or filter', async () => {
-    const missing = await api(errand.url, 'GET', '/tasks/0000deadbeef');
+    const missing = await api(t.errand.url, 'GET', '/tasks/0000deadbeef');
     expect(missing.status).toBe(404);
     expect(missing.body.message).toBe('no task with id 0000deadbeef');
-    const malformed = await api(errand.url, 'GET', '/tasks/NOT_AN_ID');
+    const malformed = await api(t.errand.url, 'GET', '/tasks/NOT_AN_ID');
     expect(malformed.status).toBe(400);
-    const badFilter = await api(errand.url, 'GET', '/tasks?status=sleeping');
+    const badFilter = await api(t.errand.url, 'GET', '/tasks?status=sleeping');
     expect(badFilter.status).toBe(400);
     expect(badFilter.body.message).toContain('status: must be one of running, completed');
   });
 
   it('answers 404 when cancelling an unknown task', async () => {
-    const res = await api(errand.url, 'POST', '/tasks/0000deadbeef/cancel');
+    const res = await api(t.errand.url, 'POST', '/tasks/0000deadbeef/cancel');
     expect(res.status).toBe(404);
   });
 });
 
 describe('API tokens', () => {
   it('asks for a bearer token when ERRAND_API_TOKENS is set, except on health probes', async () => {
-    const guarded = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS: 'first-token-123,second-token-456' } });
+    const guarded = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS: 'first-token-123,second-token-456' } });
     try {
       const none = await api(guarded.url, 'GET', '/tasks');
       expect(none.status).toBe(401);
@@ -159,7 +140,7 @@ describe('API tokens', () => {
 
 describe('health', () => {
   it('is live and ready when Temporal answers', async () => {
-    expect((await api(errand.url, 'GET', '/health/live')).body).toEqual({ status: 'ok' });
-    expect((await api(errand.url, 'GET', '/health/ready')).body).toEqual({ status: 'ok', temporal: 'ok' });
+    expect((await api(t.errand.url, 'GET', '/health/live')).body).toEqual({ status: 'ok' });
+    expect((await api(t.errand.url, 'GET', '/health/ready')).body).toEqual({ status: 'ok', temporal: 'ok' });
   });
 });

@@ -9,8 +9,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { parseEgressRule, type EgressRule } from '../../activities/sandbox/egress.js';
-import { decide, startEgressProxy } from '../../apps/sandboxd/egress-proxy.js';
+import { parseEgressRule, type EgressRule } from '../../activities/sandbox/sandboxd/egress.js';
+import { decide, startEgressProxy } from '../../activities/sandbox/sandboxd/egress-proxy.js';
 
 const rules = (...entries: string[]) => entries.map((e) => parseEgressRule(e)!) as EgressRule[];
 const world = {

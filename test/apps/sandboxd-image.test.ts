@@ -1,6 +1,6 @@
-// The sandbox image (apps/sandboxd/Dockerfile) copies sandboxd's files by name; what sandboxd
-// imports changes with the code. No Docker engine runs here, so the check is on the file: every
-// file sandboxd loads is copied, or a pod starts and dies on an import.
+// The sandbox image (apps/sandboxd/Dockerfile) copies sandboxd: its entry point and the one
+// folder it is made of (activities/sandbox/sandboxd). No Docker engine runs here, so the check
+// is on the file: every file sandboxd loads is copied, or a pod starts and dies on an import.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -15,5 +15,7 @@ describe('the sandbox image', () => {
     const files = await sandboxdFiles();
     expect(files).toContain('apps/sandboxd/main.ts');
     expect(files.filter((f) => !copied(f))).toEqual([]);
+    // and sandboxd is its entry point and one folder, nothing picked out of elsewhere
+    expect(files.filter((f) => f !== 'apps/sandboxd/main.ts' && !f.startsWith('activities/sandbox/sandboxd/'))).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SandboxdClient, SandboxdRequestError } from '../../activities/sandbox/sandboxd-client.js';
-import { startSandboxd } from '../../apps/sandboxd/server.js';
+import { startSandboxd } from '../../activities/sandbox/sandboxd/server.js';
 import { probeBubblewrap } from '../../apps/worker/confinement.js';
 import { eventually, isRunning } from '../support/errand-process.js';
 import { hostUid, PRINT_UID } from '../support/host-uid.js';

@@ -2,12 +2,13 @@
 // a shell can too; and `npm run --silent errand` prints the API's JSON alone, for jq.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Command } from 'commander';
 import { CreateTaskBody } from '../../apps/api/tasks/task-request.js';
 import { registerTaskCommands } from '../../apps/cli/task-commands.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
-import { PROJECT_ROOT, startErrand, temporalClient, type ErrandProcess } from '../support/errand-process.js';
+import { PROJECT_ROOT } from '../support/errand-process.js';
+import { useErrandApi, useTemporal } from '../support/use.js';
 
 const run = promisify(execFile);
 
@@ -21,32 +22,22 @@ describe('errand task create', () => {
   });
 
   describe('against a running API', () => {
-    let errand: ErrandProcess;
-    beforeAll(async () => {
-      errand = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: 'http://127.0.0.1:9/v1', ERRAND_MODEL: 'fixture' } });
-    });
-    afterAll(async () => {
-      await errand?.stop();
-    });
+    const t = useErrandApi({ ERRAND_MODEL_BASE_URL: 'http://127.0.0.1:9/v1', ERRAND_MODEL: 'fixture' });
+    const temporal = useTemporal();
 
     it('creates a task from flags and prints only the JSON the API answered', async () => {
       const origin = makeOriginRepo(BUGGY_SUM);
       const { stdout } = await run(
         'npm',
-        ['run', '--silent', 'errand', '--', 'task', 'create', '--api', errand.url, '--repo', origin, '--prompt', 'Fix sum', '--max-tokens', '5000', '--max-review-rounds', '0', '--allowed-paths', 'sum.js', 'README.md', '--setup-script', 'true'],
+        ['run', '--silent', 'errand', '--', 'task', 'create', '--api', t.errand.url, '--repo', origin, '--prompt', 'Fix sum', '--max-tokens', '5000', '--max-review-rounds', '0', '--allowed-paths', 'sum.js', 'README.md', '--setup-script', 'true'],
         { cwd: PROJECT_ROOT },
       );
       const task = JSON.parse(stdout);
       expect(task).toMatchObject({ status: 'running', budget: { maxTokens: 5000 } });
-      const { client, close } = await temporalClient();
-      try {
-        const handle = client.workflow.getHandle(`task-${task.id}`);
-        const [input] = (await handle.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!.map((p) => JSON.parse(Buffer.from(p.data!).toString()));
-        expect(input).toMatchObject({ maxReviewRounds: 0, allowedPaths: ['sum.js', 'README.md'], setupScript: 'true' });
-        await handle.terminate('test cleanup');
-      } finally {
-        await close();
-      }
+      const handle = temporal.client.workflow.getHandle(`task-${task.id}`);
+      const [input] = (await handle.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!.map((p) => JSON.parse(Buffer.from(p.data!).toString()));
+      expect(input).toMatchObject({ maxReviewRounds: 0, allowedPaths: ['sum.js', 'README.md'], setupScript: 'true' });
+      await handle.terminate('test cleanup');
     });
   });
 });

@@ -4,36 +4,29 @@
 // scenarios with pods deleted (test/k8s/sandbox-loss.test.ts).
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll } from '@jest/globals';
+import { beforeAll } from '@jest/globals';
 import { LocalSandboxProvider } from '../../activities/sandbox/local.js';
-import type { ModelServer } from '../fixtures/model-server.js';
-import { eventually, startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
+import { eventually } from '../support/errand-process.js';
 import { sandboxLossScenarios } from '../support/sandbox-losses.js';
+import { useErrand } from '../support/use.js';
 
-let model: ModelServer;
-let errand: ErrandProcess;
+const t = useErrand({ ERRAND_NARRATE: 'true' });
 let sandboxes: LocalSandboxProvider;
 
-beforeAll(async () => {
-  ({ model, errand } = await startErrandWithModel({ ERRAND_NARRATE: 'true' }));
-  sandboxes = new LocalSandboxProvider({ dir: path.join(errand.stateDir, 'sandboxes'), sandboxdCommand: [] });
-});
-
-afterAll(async () => {
-  await errand?.stop();
-  await model?.stop();
+beforeAll(() => {
+  sandboxes = new LocalSandboxProvider({ dir: path.join(t.errand.stateDir, 'sandboxes'), sandboxdCommand: [] });
 });
 
 /** The sandbox the task works in now: the newest of its sandboxes. */
 const current = (id: string) =>
-  readdirSync(path.join(errand.stateDir, 'sandboxes'))
+  readdirSync(path.join(t.errand.stateDir, 'sandboxes'))
     .filter((d) => d === id || d.startsWith(`${id}-`))
     .sort((a, b) => a.length - b.length || a.localeCompare(b))
     .at(-1);
 
 sandboxLossScenarios({
-  errand: () => errand,
-  model: () => model,
+  errand: () => t.errand,
+  model: () => t.model,
   lose: async (id) => {
     const lost = current(id)!;
     await sandboxes.destroy(lost);

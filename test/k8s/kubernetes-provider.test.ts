@@ -7,25 +7,26 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
+import { NetworkingV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { ErrandFailure } from '../../activities/failures.js';
 import { createActivities } from '../../activities/index.js';
-import { KubernetesSandboxProvider, type KubernetesSandboxOptions } from '../../activities/sandbox/kubernetes.js';
+import type { KubernetesSandboxOptions } from '../../activities/sandbox/kubernetes-objects.js';
+import { KubernetesSandboxProvider } from '../../activities/sandbox/kubernetes.js';
 import { SandboxdClient } from '../../activities/sandbox/sandboxd-client.js';
 import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
 import { Redactor } from '../../activities/store/redactor.js';
 import { LocalForge } from '../../activities/forge/local.js';
-import { startSandboxd } from '../../apps/sandboxd/server.js';
+import { startSandboxd } from '../../activities/sandbox/sandboxd/server.js';
 import { workflowStatus } from '../../apps/worker/sandbox-reaper.js';
-import { controlPlaneMissing, startControlPlane, type ControlPlane } from '../support/control-plane.js';
+import { controlPlaneMissing } from '../support/control-plane.js';
 import { temporalClient } from '../support/errand-process.js';
-import { applyK8sManifests, workerToken } from '../support/kube-apply.js';
+import { workerToken } from '../support/kube-apply.js';
 import { describeWithPart } from '../support/required-part.js';
+import { useControlPlane } from '../support/use.js';
 
 const NS = 'errand-sandboxes';
 const PORT = 18080 + Math.floor(Math.random() * 1000);
-let cp: ControlPlane;
-let admin: CoreV1Api;
+let k: ReturnType<typeof useControlPlane>;
 let provider: KubernetesSandboxProvider;
 const sandboxds: Awaited<ReturnType<typeof startSandboxd>>[] = [];
 let nextIp = 2;
@@ -46,7 +47,7 @@ const options = (overrides: Partial<KubernetesSandboxOptions> = {}): Omit<Kubern
 /** Waits until the provider has created the pod, as a kubelet would see it appear. */
 async function podAppears(name: string): Promise<V1Pod> {
   for (let i = 0; i < 100; i++) {
-    const pod = await admin.readNamespacedPod({ name, namespace: NS }).catch(() => undefined);
+    const pod = await k.admin.readNamespacedPod({ name, namespace: NS }).catch(() => undefined);
     if (pod) return pod;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -54,12 +55,12 @@ async function podAppears(name: string): Promise<V1Pod> {
 }
 
 const patchStatus = (name: string, status: object) =>
-  admin.patchNamespacedPodStatus({ name, namespace: NS, body: { status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  k.admin.patchNamespacedPodStatus({ name, namespace: NS, body: { status } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 
 /** Plays the kubelet for a pod: runs sandboxd on a fresh loopback IP with the pod's token, then reports it Running and Ready. */
 async function runPod(name: string): Promise<string> {
   await podAppears(name);
-  const secret = await admin.readNamespacedSecret({ name, namespace: NS });
+  const secret = await k.admin.readNamespacedSecret({ name, namespace: NS });
   const token = Buffer.from(secret.data!.token!, 'base64').toString();
   const ip = `127.0.0.${nextIp++}`;
   const root = mkdtempSync(path.join(os.tmpdir(), 'errand-pod-'));
@@ -78,7 +79,7 @@ async function runPod(name: string): Promise<string> {
 }
 
 async function kubeletEvent(pod: string, reason: string, message: string) {
-  await admin.createNamespacedEvent({
+  await k.admin.createNamespacedEvent({
     namespace: NS,
     body: {
       metadata: { generateName: `${pod}.` },
@@ -94,23 +95,20 @@ async function kubeletEvent(pod: string, reason: string, message: string) {
   });
 }
 
-const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as ApplicationFailure);
+const failureOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as ErrandFailure);
 
 describeWithPart(
   { name: 'a Kubernetes control plane', missing: controlPlaneMissing(), install: 'run `npm run setup:k8s`' },
   'Kubernetes sandbox provider',
   () => {
+    k = useControlPlane();
     beforeAll(async () => {
-      cp = await startControlPlane();
-      await applyK8sManifests(cp);
-      admin = cp.kubeConfig().makeApiClient(CoreV1Api);
       // The provider acts as the worker's ServiceAccount: the Role in k8s/rbac.yaml must be enough.
-      provider = new KubernetesSandboxProvider({ ...options(), kubeConfig: cp.kubeConfig(await workerToken(cp)) });
+      provider = new KubernetesSandboxProvider({ ...options(), kubeConfig: k.cp.kubeConfig(await workerToken(k.cp)) });
     });
 
     afterAll(async () => {
       for (const s of sandboxds) await s.close();
-      await cp?.stop();
     });
 
     it('creates a confined pod, its token Secret and NetworkPolicy, and reaches sandboxd at the pod IP', async () => {
@@ -118,7 +116,7 @@ describeWithPart(
       const ip = await runPod('errand-k8stask1');
       await expect(provisioned).resolves.toEqual({ sandboxId: 'k8stask1' });
 
-      const pod = await admin.readNamespacedPod({ name: 'errand-k8stask1', namespace: NS });
+      const pod = await k.admin.readNamespacedPod({ name: 'errand-k8stask1', namespace: NS });
       expect(pod.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'errand', 'errand.dev/task': 'k8stask1', 'errand.dev/sandbox': 'k8stask1' });
       expect(pod.metadata?.annotations).toMatchObject({ 'errand.dev/workflow-id': 'task-k8stask1' });
       expect(pod.spec).toMatchObject({
@@ -132,7 +130,7 @@ describeWithPart(
       expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
       expect(container.resources).toMatchObject({ requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '2', memory: '4Gi' } });
       expect(container.env).toContainEqual({ name: 'SANDBOXD_TOKEN', valueFrom: { secretKeyRef: { name: 'errand-k8stask1', key: 'token' } } });
-      const secret = await admin.readNamespacedSecret({ name: 'errand-k8stask1', namespace: NS });
+      const secret = await k.admin.readNamespacedSecret({ name: 'errand-k8stask1', namespace: NS });
       const token = Buffer.from(secret.data!.token!, 'base64').toString();
       expect(JSON.stringify(pod)).not.toContain(token); // the token is in the Secret, not the pod spec
 
@@ -144,7 +142,7 @@ describeWithPart(
     });
 
     it('admits only the worker and lets out DNS, plus the allowlist when the policy allows', async () => {
-      const networking = cp.kubeConfig().makeApiClient(NetworkingV1Api);
+      const networking = k.cp.kubeConfig().makeApiClient(NetworkingV1Api);
       const closed = await networking.readNamespacedNetworkPolicy({ name: 'errand-k8stask1', namespace: NS });
       expect(closed.spec?.podSelector).toEqual({ matchLabels: { 'errand.dev/sandbox': 'k8stask1' } });
       expect(closed.spec?.ingress).toEqual([
@@ -175,10 +173,10 @@ describeWithPart(
       const gone = await failureOf(provider.endpoint('k8stask1'));
       expect(gone?.type).toBe('SandboxGone');
       // Without a kubelet the pod only gets a deletion timestamp; either way nothing is left to use.
-      const pod = await admin.readNamespacedPod({ name: 'errand-k8stask1', namespace: NS }).catch(() => undefined);
+      const pod = await k.admin.readNamespacedPod({ name: 'errand-k8stask1', namespace: NS }).catch(() => undefined);
       expect(pod === undefined || Boolean(pod.metadata?.deletionTimestamp)).toBe(true);
-      await expect(admin.readNamespacedSecret({ name: 'errand-k8stask1', namespace: NS })).rejects.toMatchObject({ code: 404 });
-      const networking = cp.kubeConfig().makeApiClient(NetworkingV1Api);
+      await expect(k.admin.readNamespacedSecret({ name: 'errand-k8stask1', namespace: NS })).rejects.toMatchObject({ code: 404 });
+      const networking = k.cp.kubeConfig().makeApiClient(NetworkingV1Api);
       await expect(networking.readNamespacedNetworkPolicy({ name: 'errand-k8stask1', namespace: NS })).rejects.toMatchObject({ code: 404 });
       await provider.destroy('k8stask1'); // idempotent
     });
@@ -195,8 +193,8 @@ describeWithPart(
       await kubeletEvent(`errand-${id}`, reason!, message!);
       await patchStatus(`errand-${id}`, { phase: 'Pending', ...status });
       const failure = await provisioned;
-      expect(failure).toBeInstanceOf(ApplicationFailure);
-      expect(failure).toMatchObject({ type: 'SandboxUnavailable', nonRetryable: true });
+      expect(failure).toBeInstanceOf(ErrandFailure);
+      expect(failure).toMatchObject({ type: 'SandboxUnavailable', retryable: false });
       expect(failure!.message).toContain(expected);
       expect(failure!.message).toContain(message);
       expect(Date.now() - started).toBeLessThan(10_000); // well before the 15 s readiness deadline
@@ -204,7 +202,7 @@ describeWithPart(
     });
 
     it('gives up when the pod is not ready by the deadline, with what the pod says', async () => {
-      const impatient = new KubernetesSandboxProvider({ ...options({ readyTimeoutMs: 2_000 }), kubeConfig: cp.kubeConfig() });
+      const impatient = new KubernetesSandboxProvider({ ...options({ readyTimeoutMs: 2_000 }), kubeConfig: k.cp.kubeConfig() });
       const failure = await failureOf(impatient.provision({ taskId: 'k8sslow', sandboxId: 'k8sslow', allowNetwork: false }));
       expect(failure).toMatchObject({ type: 'SandboxUnavailable', message: expect.stringContaining('not ready within 2 s (phase Pending)') });
       await impatient.destroy('k8sslow');

@@ -6,13 +6,14 @@ import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { beforeAll, expect, it } from '@jest/globals';
 import { CoreV1Api, NetworkingV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { controlPlaneMissing, startControlPlane, type ControlPlane } from '../support/control-plane.js';
+import { controlPlaneMissing } from '../support/control-plane.js';
 import { PROJECT_ROOT } from '../support/errand-process.js';
 import { HELM, KUBERNETES_VERSION } from '../support/k8s-setup.js';
 import { applyManifests, request, workerToken } from '../support/kube-apply.js';
 import { describeWithPart } from '../support/required-part.js';
+import { useControlPlane } from '../support/use.js';
 
 const run = promisify(execFile);
 const CHART = path.join(PROJECT_ROOT, 'helm', 'errand');
@@ -23,23 +24,20 @@ const helm = async (...args: string[]) => run(HELM, args, { maxBuffer: 16 * 1024
 );
 const template = (...args: string[]) => helm('template', 'errand', CHART, '--namespace', 'errand', '--kube-version', KUBERNETES_VERSION, ...args);
 
-let cp: ControlPlane;
+let k: ReturnType<typeof useControlPlane>;
 
 describeWithPart(
   { name: 'a Kubernetes control plane and helm', missing: controlPlaneMissing(), install: 'run `npm run setup:k8s` (builds kube-apiserver and helm with Go, installs etcd from Debian)' },
   'k8s/ and the Helm chart',
   () => {
+    k = useControlPlane({ manifests: false });
     beforeAll(async () => {
-      cp = await startControlPlane();
       // The namespaces the chart's objects live in: a dry run of the chart creates none.
-      await applyManifests(cp, readFileSync(path.join(PROJECT_ROOT, 'k8s', 'namespaces.yaml'), 'utf8'));
-    });
-    afterAll(async () => {
-      await cp?.stop();
+      await applyManifests(k.cp, readFileSync(path.join(PROJECT_ROOT, 'k8s', 'namespaces.yaml'), 'utf8'));
     });
 
     it('runs the pinned Kubernetes version', async () => {
-      const version = JSON.parse((await request(cp, 'GET', '/version')).body) as { gitVersion: string };
+      const version = JSON.parse((await request(k.cp, 'GET', '/version')).body) as { gitVersion: string };
       expect(version.gitVersion).toBe(KUBERNETES_VERSION);
     });
 
@@ -47,17 +45,17 @@ describeWithPart(
       const files = readdirSync(path.join(PROJECT_ROOT, 'k8s')).filter((f) => f.endsWith('.yaml')).sort((a) => (a === 'namespaces.yaml' ? -1 : 0));
       expect(files).toEqual(expect.arrayContaining(['namespaces.yaml', 'rbac.yaml', 'networkpolicy.yaml', 'config.example.yaml']));
       for (const file of files) {
-        const applied = await applyManifests(cp, readFileSync(path.join(PROJECT_ROOT, 'k8s', file), 'utf8'));
+        const applied = await applyManifests(k.cp, readFileSync(path.join(PROJECT_ROOT, 'k8s', file), 'utf8'));
         expect(applied.filter((a) => a.status >= 300)).toEqual([]);
       }
-      const ns = await cp.kubeConfig().makeApiClient(CoreV1Api).readNamespace({ name: 'errand-sandboxes' });
+      const ns = await k.cp.kubeConfig().makeApiClient(CoreV1Api).readNamespace({ name: 'errand-sandboxes' });
       expect(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
-      const deny = await cp.kubeConfig().makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: 'default-deny', namespace: 'errand-sandboxes' });
+      const deny = await k.cp.kubeConfig().makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: 'default-deny', namespace: 'errand-sandboxes' });
       expect(deny.spec).toMatchObject({ podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
     });
 
     it('limits the worker to what it needs in the sandbox namespace, and nothing cluster-wide', async () => {
-      const worker = cp.kubeConfig(await workerToken(cp));
+      const worker = k.cp.kubeConfig(await workerToken(k.cp));
       const asWorker = worker.makeApiClient(CoreV1Api);
       const secret = await asWorker.createNamespacedSecret({ namespace: 'errand-sandboxes', body: { metadata: { name: 'rbac-probe' }, stringData: { token: 'x' } } });
       expect(secret.metadata?.name).toBe('rbac-probe');
@@ -81,7 +79,7 @@ describeWithPart(
     it.each([['default values', []], ['full values', ['-f', FULL]]])('renders objects the API server accepts (%s)', async (_what, values) => {
       const rendered = await template(...values);
       expect(rendered.stderr).toBe('');
-      const applied = await applyManifests(cp, rendered.stdout, { dryRun: true, namespace: 'errand' });
+      const applied = await applyManifests(k.cp, rendered.stdout, { dryRun: true, namespace: 'errand' });
       expect(applied.filter((a) => a.status >= 300)).toEqual([]);
       const kinds = applied.map((a) => a.kind);
       for (const kind of ['Deployment', 'Service', 'ConfigMap', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'NetworkPolicy', 'ServiceAccount']) {

@@ -11,21 +11,22 @@ import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, NetworkingV1Api, Patch
 import { AGENT_SANDBOX_GROUP } from '../../activities/sandbox/agent-sandbox.js';
 import { KubernetesSandboxProvider } from '../../activities/sandbox/kubernetes.js';
 import { SandboxdClient } from '../../activities/sandbox/sandboxd-client.js';
-import { startSandboxd } from '../../apps/sandboxd/server.js';
-import { controlPlaneMissing, startControlPlane, type ControlPlane } from '../support/control-plane.js';
-import { applyK8sManifests, workerToken } from '../support/kube-apply.js';
+import { startSandboxd } from '../../activities/sandbox/sandboxd/server.js';
+import { controlPlaneMissing } from '../support/control-plane.js';
+import { workerToken } from '../support/kube-apply.js';
 import { describeWithPart } from '../support/required-part.js';
+import { useControlPlane } from '../support/use.js';
 
 const NS = 'errand-sandboxes';
 const PORT = 20080 + Math.floor(Math.random() * 1000);
 const POOL_TOKEN = 'warm-pool-token-0123456789';
-let cp: ControlPlane;
+let k: ReturnType<typeof useControlPlane>;
 let token: string;
 const sandboxds: Awaited<ReturnType<typeof startSandboxd>>[] = [];
 
 const provider = () =>
   new KubernetesSandboxProvider({
-    kubeConfig: cp.kubeConfig(token),
+    kubeConfig: k.cp.kubeConfig(token),
     namespace: NS,
     image: 'registry.example.com/errand-sandbox:0.1.0',
     serviceAccount: 'errand-sandbox',
@@ -40,7 +41,7 @@ const provider = () =>
 
 /** The claims CRD as agent-sandbox ships it, reduced to what the apiserver needs to serve it. */
 async function installClaimsCrd() {
-  const crds = cp.kubeConfig().makeApiClient(ApiextensionsV1Api);
+  const crds = k.cp.kubeConfig().makeApiClient(ApiextensionsV1Api);
   await crds.createCustomResourceDefinition({
     body: {
       metadata: { name: `sandboxclaims.${AGENT_SANDBOX_GROUP}` },
@@ -71,7 +72,7 @@ async function installClaimsCrd() {
 
 /** Plays agent-sandbox's controller: hands the claim a warm pod (a sandboxd already running with the pool's token). */
 async function bindClaim(name: string, ip: string) {
-  const custom = cp.kubeConfig().makeApiClient(CustomObjectsApi);
+  const custom = k.cp.kubeConfig().makeApiClient(CustomObjectsApi);
   for (let i = 0; i < 50; i++) {
     const claim = await custom.getNamespacedCustomObject({ group: AGENT_SANDBOX_GROUP, version: 'v1alpha1', namespace: NS, plural: 'sandboxclaims', name }).catch(() => undefined);
     if (claim) break;
@@ -96,23 +97,21 @@ describeWithPart(
   { name: 'a Kubernetes control plane', missing: controlPlaneMissing(), install: 'run `npm run setup:k8s`' },
   'warm starts from an agent-sandbox pool',
   () => {
+    k = useControlPlane();
     beforeAll(async () => {
-      cp = await startControlPlane();
-      await applyK8sManifests(cp);
-      token = await workerToken(cp);
-      await cp.kubeConfig().makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'errand-warm-pool' }, stringData: { token: POOL_TOKEN } } });
+      token = await workerToken(k.cp);
+      await k.cp.kubeConfig().makeApiClient(CoreV1Api).createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'errand-warm-pool' }, stringData: { token: POOL_TOKEN } } });
     });
 
     afterAll(async () => {
       for (const s of sandboxds) await s.close();
-      await cp?.stop();
     });
 
     it('falls back to plain Pods while the cluster has no agent-sandbox CRDs', async () => {
       const p = provider();
       expect(await p.claims()).toBeUndefined();
       void p.provision({ taskId: 'coldtask', sandboxId: 'coldtask', allowNetwork: false }).catch(() => undefined);
-      const core = cp.kubeConfig().makeApiClient(CoreV1Api);
+      const core = k.cp.kubeConfig().makeApiClient(CoreV1Api);
       for (let i = 0; i < 50 && !(await core.readNamespacedPod({ name: 'errand-coldtask', namespace: NS }).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 100));
       await expect(core.readNamespacedPod({ name: 'errand-coldtask', namespace: NS })).resolves.toMatchObject({ metadata: { name: 'errand-coldtask' } });
       await p.destroy('coldtask');
@@ -126,7 +125,7 @@ describeWithPart(
       await bindClaim('errand-warmtask', '127.0.0.40');
       await expect(provisioned).resolves.toEqual({ sandboxId: 'warmtask' });
 
-      const custom = cp.kubeConfig().makeApiClient(CustomObjectsApi);
+      const custom = k.cp.kubeConfig().makeApiClient(CustomObjectsApi);
       const claim = (await custom.getNamespacedCustomObject({ group: AGENT_SANDBOX_GROUP, version: 'v1alpha1', namespace: NS, plural: 'sandboxclaims', name: 'errand-warmtask' })) as any;
       expect(claim.spec).toEqual({
         sandboxTemplateRef: { name: 'errand-sandbox' },
@@ -137,8 +136,8 @@ describeWithPart(
         },
       });
       // No pod of our own: the pool's pod is the sandbox; its NetworkPolicy still selects it.
-      await expect(cp.kubeConfig().makeApiClient(CoreV1Api).readNamespacedPod({ name: 'errand-warmtask', namespace: NS })).rejects.toMatchObject({ code: 404 });
-      const policy = await cp.kubeConfig().makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: 'errand-warmtask', namespace: NS });
+      await expect(k.cp.kubeConfig().makeApiClient(CoreV1Api).readNamespacedPod({ name: 'errand-warmtask', namespace: NS })).rejects.toMatchObject({ code: 404 });
+      const policy = await k.cp.kubeConfig().makeApiClient(NetworkingV1Api).readNamespacedNetworkPolicy({ name: 'errand-warmtask', namespace: NS });
       expect(policy.spec?.podSelector).toEqual({ matchLabels: { 'errand.dev/sandbox': 'warmtask' } });
 
       const endpoint = await p.endpoint('warmtask');
@@ -154,7 +153,7 @@ describeWithPart(
     it('takes a task that names its own image to a plain Pod, since the pool runs the template image', async () => {
       const p = provider();
       void p.provision({ taskId: 'imagetask', sandboxId: 'imagetask', allowNetwork: false, image: 'registry.example.com/custom:1' }).catch(() => undefined);
-      const core = cp.kubeConfig().makeApiClient(CoreV1Api);
+      const core = k.cp.kubeConfig().makeApiClient(CoreV1Api);
       for (let i = 0; i < 50 && !(await core.readNamespacedPod({ name: 'errand-imagetask', namespace: NS }).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 100));
       const pod = await core.readNamespacedPod({ name: 'errand-imagetask', namespace: NS });
       expect(pod.spec?.containers[0]?.image).toBe('registry.example.com/custom:1');

@@ -92,10 +92,10 @@ export async function startErrand(opts: {
  * The fixture model server and an Errand process (`errand serve`) that uses it, as coder
  * (`fixture-coder`) and reviewer (`fixture-reviewer`); `env` adds to or overrides that.
  */
-export async function startErrandWithModel(env: Record<string, string | undefined> = {}): Promise<{ model: ModelServer; errand: ErrandProcess }> {
+export async function startErrandWithModel(env: Record<string, string | undefined> = {}, command: 'serve' | 'api' = 'serve'): Promise<{ model: ModelServer; errand: ErrandProcess }> {
   const model = new ModelServer();
   await model.start();
-  const errand = await startErrand({ env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ...env } });
+  const errand = await startErrand({ command, env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ...env } });
   return { model, errand };
 }
 

@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { access, constants, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { findExecutable } from '../../apps/find-executable.js';
+import { findExecutable } from '../../activities/sandbox/sandboxd/find-executable.js';
 import { PROJECT_ROOT } from '../../apps/cli/temporal-cli.js';
 
 const run = promisify(execFile);

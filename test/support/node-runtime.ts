@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { stopChild } from '../../apps/cli/stop-child.js';
-import { findExecutable } from '../../apps/find-executable.js';
+import { findExecutable } from '../../activities/sandbox/sandboxd/find-executable.js';
 import type { ControlPlane } from './control-plane.js';
 import { KUBE_SCHEDULER, KUBELET } from './k8s-setup.js';
 

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { startSandboxd } from '../../apps/sandboxd/server.js';
+import { startSandboxd } from '../../activities/sandbox/sandboxd/server.js';
 import type { ControlPlane } from './control-plane.js';
 
 export interface ProcessKubelet {

@@ -9,20 +9,19 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { temporal } from '@temporalio/proto';
 import { probeBubblewrap } from '../../apps/worker/confinement.js';
-import { call, lastToolResult, ModelServer, type ChatRequest, FIX_SUM } from '../fixtures/model-server.js';
+import { call, lastToolResult, type ChatRequest, FIX_SUM } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, findProcesses, startErrandWithModel, temporalClient, type ErrandProcess } from '../support/errand-process.js';
+import { api, eventually, findProcesses } from '../support/errand-process.js';
 import { hostUid, PRINT_UID } from '../support/host-uid.js';
 import { describeWithPart } from '../support/required-part.js';
 import { readEvents } from '../support/sse.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
+import { useErrand, useTemporal } from '../support/use.js';
 
 const SECRET = 'hunter2-very-secret-value';
 const MODEL_KEY = 'sk-fixture-key-0123456789abcdef';
 const bubblewrap = await probeBubblewrap();
 
-let model: ModelServer;
-let errand: ErrandProcess;
 /** A package registry as the operator allows it (ERRAND_SANDBOX_EGRESS_ALLOW): on this host's loopback. */
 let registry: http.Server;
 let registryPort: number;
@@ -31,37 +30,38 @@ beforeAll(async () => {
   registry = http.createServer((req, res) => res.end(`registry serves ${req.url}`));
   await new Promise<void>((resolve) => registry.listen(0, '127.0.0.1', resolve));
   registryPort = (registry.address() as AddressInfo).port;
-  ({ model, errand } = await startErrandWithModel({
-    ERRAND_SANDBOX_EGRESS_ALLOW: `127.0.0.1:${registryPort}`,
-    ERRAND_MODEL_API_KEY: MODEL_KEY,
-    // $1000 per million tokens: each fixture answer (120 tokens) costs $0.12, coder's or reviewer's.
-    ERRAND_MODEL_PRICES: JSON.stringify({ 'fixture-coder': { input: 1000, output: 1000 }, 'fixture-reviewer': { input: 1000, output: 1000 } }),
-    ERRAND_MODEL_CONTEXT_TOKENS: '60000',
-    ERRAND_REDACT: SECRET,
-    ERRAND_LOG_LEVEL: 'debug',
-    // Passed into sandbox commands by the operator's allowlist; nothing else of ours is.
-    NPM_CONFIG_REGISTRY: 'http://registry.internal/',
-    ERRAND_SANDBOX_ENV: 'NPM_CONFIG_REGISTRY',
-    // Confined where bubblewrap works (the confinement tests below insist on it).
-    ERRAND_SANDBOX_CONFINEMENT: 'bwrap' in bubblewrap ? 'bubblewrap' : 'none',
-  }));
 });
 
-afterAll(async () => {
-  await errand?.stop();
-  await model?.stop();
+afterAll(() => {
   registry?.close();
 });
 
+const t = useErrand(() => ({
+  ERRAND_SANDBOX_EGRESS_ALLOW: `127.0.0.1:${registryPort}`,
+  ERRAND_MODEL_API_KEY: MODEL_KEY,
+  // $1000 per million tokens: each fixture answer (120 tokens) costs $0.12, coder's or reviewer's.
+  ERRAND_MODEL_PRICES: JSON.stringify({ 'fixture-coder': { input: 1000, output: 1000 }, 'fixture-reviewer': { input: 1000, output: 1000 } }),
+  ERRAND_MODEL_CONTEXT_TOKENS: '60000',
+  ERRAND_REDACT: SECRET,
+  ERRAND_LOG_LEVEL: 'debug',
+  // Passed into sandbox commands by the operator's allowlist; nothing else of ours is.
+  NPM_CONFIG_REGISTRY: 'http://registry.internal/',
+  ERRAND_SANDBOX_ENV: 'NPM_CONFIG_REGISTRY',
+  // Confined where bubblewrap works (the confinement tests below insist on it).
+  ERRAND_SANDBOX_CONFINEMENT: 'bwrap' in bubblewrap ? 'bubblewrap' : 'none',
+}));
+
+const temporalServer = useTemporal();
+
 /** What the model saw as the result of its call in request `n` (0-based): the next request's last tool message. */
 const resultOf = (requests: ChatRequest[], n: number) => lastToolResult(requests[n + 1]!);
-const pullRequest = (number: number) => JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', `${number}.json`), 'utf8'));
+const pullRequest = (number: number) => JSON.parse(readFileSync(path.join(t.errand.stateDir, 'forge', 'pulls', `${number}.json`), 'utf8'));
 
 describe('tools', () => {
   it('runs every tool in the sandbox and turns each refusal into a result the model can act on', async () => {
     const origin = makeOriginRepo({ ...BUGGY_SUM, 'dup.txt': 'same line\nsame line\n' });
     const marker = `errand-timeout-${Date.now()}`;
-    const script = model.script('[tools]', [
+    const script = t.model.script('[tools]', [
       call('list_dir', {}),
       call('read_file', { path: 'sum.js', startLine: 1, endLine: 1 }),
       call('search', { pattern: 'a - b' }),
@@ -79,8 +79,8 @@ describe('tools', () => {
       call('shell', { command: 'rm escape && npm test 2>&1 | tail -3' }),
       call('finish', { summary: 'sum adds now' }),
     ]);
-    const id = await createTask(errand, { repo: origin, prompt: '[tools] Fix sum.' });
-    const task = await waitForStatus(errand, id, 'completed');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[tools] Fix sum.' });
+    const task = await waitForStatus(t.errand, id, 'completed');
     const r = script.requests;
     expect(r).toHaveLength(16);
 
@@ -113,7 +113,7 @@ describe('tools', () => {
 
   it('fails the task after five malformed tool calls in a row, quoting the last', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const script = model.script('[garbage]', [
+    const script = t.model.script('[garbage]', [
       call('write_file', '{"path": '),
       call('no_such_tool', {}),
       call('read_file', { file: 'sum.js' }), // wrong argument name
@@ -121,8 +121,8 @@ describe('tools', () => {
       call('shell', 'not json at all'),
       FIX_SUM,
     ]);
-    const id = await createTask(errand, { repo: origin, prompt: '[garbage] Fix sum.' });
-    const task = await waitForStatus(errand, id, 'failed');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[garbage] Fix sum.' });
+    const task = await waitForStatus(t.errand, id, 'failed');
     expect(task.error).toContain('the model sent 5 malformed tool calls in a row');
     expect(task.error).toContain('not valid JSON');
     expect(script.requests).toHaveLength(5);
@@ -141,29 +141,29 @@ describe('repository setup', () => {
       'CLAUDE.md': 'ignored: AGENTS.md comes first\n',
       '.errand/setup.sh': 'mkdir -p deps && echo "installed" > deps/ready && echo "setup finished"\n',
     });
-    const script = model.script('[setup-ok]', [
+    const script = t.model.script('[setup-ok]', [
       call('shell', { command: 'cat deps/ready' }),
       FIX_SUM,
       call('finish', { summary: 'fixed' }),
     ]);
-    const id = await createTask(errand, { repo: origin, prompt: '[setup-ok] Fix sum.' });
-    const task = await waitForStatus(errand, id, 'completed');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[setup-ok] Fix sum.' });
+    const task = await waitForStatus(t.errand, id, 'completed');
     expect(task.instructionsFrom).toBe('AGENTS.md');
     const system = script.requests[0]!.messages[0]!.content!;
     expect(system).toContain('house-rule-7');
     expect(system).not.toContain('AGENTS.md comes first');
     expect(resultOf(script.requests, 0)).toContain('installed');
-    const events = (await readEvents(`${errand.url}/tasks/${id}/events`)).messages;
+    const events = (await readEvents(`${t.errand.url}/tasks/${id}/events`)).messages;
     const setup = events.find((e) => e.event === 'setup_finished')!.data;
-    expect(readFileSync(path.join(errand.stateDir, 'artifacts', setup.setupLogKey), 'utf8')).toContain('setup finished');
+    expect(readFileSync(path.join(t.errand.stateDir, 'artifacts', setup.setupLogKey), 'utf8')).toContain('setup finished');
     expect(git(origin, 'ls-tree', '-r', '--name-only', `errand/${id}`)).not.toContain('deps/ready');
   });
 
   it("runs the task's own setup script instead of the repository's", async () => {
     const origin = makeOriginRepo({ ...BUGGY_SUM, '.gitignore': '.from-task\n', '.errand/setup.sh': 'exit 1\n' });
-    const script = model.script('[setup-task]', [call('shell', { command: 'cat .from-task' }), FIX_SUM, call('finish', { summary: 'fixed' })]);
-    const id = await createTask(errand, { repo: origin, prompt: '[setup-task] Fix sum.', setupScript: 'echo given-with-the-task > .from-task' });
-    await waitForStatus(errand, id, 'completed');
+    const script = t.model.script('[setup-task]', [call('shell', { command: 'cat .from-task' }), FIX_SUM, call('finish', { summary: 'fixed' })]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[setup-task] Fix sum.', setupScript: 'echo given-with-the-task > .from-task' });
+    await waitForStatus(t.errand, id, 'completed');
     expect(resultOf(script.requests, 0)).toContain('given-with-the-task');
   });
 
@@ -172,15 +172,15 @@ describe('repository setup', () => {
       ...BUGGY_SUM,
       '.errand/setup.sh': 'echo "resolving dependencies"\necho "npm ERR! 404 left-pad@9.9.9 is not in the registry" >&2\nexit 3\n',
     });
-    const script = model.script('[setup-fail]', [FIX_SUM]);
-    const id = await createTask(errand, { repo: origin, prompt: '[setup-fail] Fix sum.' });
-    const task = await waitForStatus(errand, id, 'failed');
+    const script = t.model.script('[setup-fail]', [FIX_SUM]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[setup-fail] Fix sum.' });
+    const task = await waitForStatus(t.errand, id, 'failed');
     expect(task.phase).toBe('failed');
     expect(task.error).toContain('the setup script exited with 3');
     expect(task.error).toContain('resolving dependencies');
     expect(task.error).toContain('left-pad@9.9.9 is not in the registry');
     expect(script.requests).toHaveLength(0); // the agent never started
-    await eventually(async () => (existsSync(path.join(errand.stateDir, 'sandboxes', id)) ? undefined : true), 20_000, 'the sandbox to be removed');
+    await eventually(async () => (existsSync(path.join(t.errand.stateDir, 'sandboxes', id)) ? undefined : true), 20_000, 'the sandbox to be removed');
   });
 });
 
@@ -196,10 +196,10 @@ describe('budgets', () => {
   ])('%s stops the agent, and the work so far is published as a draft PR marked incomplete', async (name, budget, calls, note) => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const marker = `[budget-${name}]`;
-    const script = model.script(marker, neverFinishes());
-    const reviews = model.reviews(marker);
-    const id = await createTask(errand, { repo: origin, prompt: `${marker} Fix sum.`, ...budget });
-    const task = await waitForStatus(errand, id, 'completed');
+    const script = t.model.script(marker, neverFinishes());
+    const reviews = t.model.reviews(marker);
+    const id = await createTask(t.errand, { repo: origin, prompt: `${marker} Fix sum.`, ...budget });
+    const task = await waitForStatus(t.errand, id, 'completed');
     expect(task.stoppedBy).toBe(name);
     if (calls !== undefined) expect(script.requests).toHaveLength(calls);
     else expect(script.requests.length).toBeGreaterThanOrEqual(2); // 3 s is two or three 1.5 s steps
@@ -223,11 +223,11 @@ describe('history stays small', () => {
     // Each file is larger than the 256 KB any one history event may hold.
     const chunk = (i: number) => `// generated file ${i}\n${'x'.repeat(127)}\n`.repeat(2048);
     const steps = Array.from({ length: 12 }, (_, i) => call('write_file', { path: `gen/file-${i}.js`, content: chunk(i) }));
-    const script = model.script('[large]', [...steps, call('finish', { summary: 'generated twelve files' })]);
-    const id = await createTask(errand, { repo: origin, prompt: '[large] Generate the files.' });
-    await waitForStatus(errand, id, 'completed');
+    const script = t.model.script('[large]', [...steps, call('finish', { summary: 'generated twelve files' })]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[large] Generate the files.' });
+    await waitForStatus(t.errand, id, 'completed');
 
-    const transcript = await api(errand.url, 'GET', `/tasks/${id}/transcript`);
+    const transcript = await api(t.errand.url, 'GET', `/tasks/${id}/transcript`);
     expect(transcript.status).toBe(200);
     expect(transcript.body.steps).toBe(13);
     expect(JSON.stringify(transcript.body).length).toBeGreaterThan(3 * 1024 * 1024);
@@ -235,16 +235,11 @@ describe('history stays small', () => {
     const first = transcript.body.messages.find((m: any) => m.tool_calls?.[0]?.function.name === 'write_file');
     expect(JSON.parse(first.tool_calls[0].function.arguments).content).toBe(chunk(0));
 
-    const { client, close } = await temporalClient();
-    try {
-      const history = await client.workflow.getHandle(`task-${id}`).fetchHistory();
-      const sizes = (history.events ?? []).map((e) => temporal.api.history.v1.HistoryEvent.encode(e).finish().length);
-      expect(sizes.length).toBeGreaterThan(40);
-      expect(Math.max(...sizes)).toBeLessThan(256 * 1024);
-      expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThan(1024 * 1024);
-    } finally {
-      await close();
-    }
+    const history = await temporalServer.client.workflow.getHandle(`task-${id}`).fetchHistory();
+    const sizes = (history.events ?? []).map((e) => temporal.api.history.v1.HistoryEvent.encode(e).finish().length);
+    expect(sizes.length).toBeGreaterThan(40);
+    expect(Math.max(...sizes)).toBeLessThan(256 * 1024);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThan(1024 * 1024);
 
     // Every request fit the 60,000-token window: old arguments were elided, the newest kept.
     const last = script.requests.at(-1)!;
@@ -257,22 +252,22 @@ describe('history stays small', () => {
 describe('redaction', () => {
   it('keeps configured secrets out of the transcript, events, history, the model and the logs', async () => {
     const origin = makeOriginRepo({ ...BUGGY_SUM, 'deploy.env': `DB_PASSWORD=${SECRET}\nMODEL_KEY=${MODEL_KEY}\n` });
-    const script = model.script('[redact]', [
+    const script = t.model.script('[redact]', [
       call('read_file', { path: 'deploy.env' }),
       call('shell', { command: 'grep -c PASSWORD deploy.env; cat deploy.env' }),
       FIX_SUM,
       call('write_file', { path: 'notes.txt', content: `the password is ${SECRET}\n` }),
       call('finish', { summary: `fixed sum; note the password ${SECRET} in deploy.env` }),
     ]);
-    const id = await createTask(errand, { repo: origin, prompt: '[redact] Fix sum.' });
-    const task = await waitForStatus(errand, id, 'completed');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[redact] Fix sum.' });
+    const task = await waitForStatus(t.errand, id, 'completed');
 
     expect(resultOf(script.requests, 0)).toContain('DB_PASSWORD=[REDACTED]');
     expect(resultOf(script.requests, 1)).toContain('MODEL_KEY=[REDACTED]');
-    const transcript = JSON.stringify((await api(errand.url, 'GET', `/tasks/${id}/transcript`)).body);
-    const events = readFileSync(path.join(errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8');
+    const transcript = JSON.stringify((await api(t.errand.url, 'GET', `/tasks/${id}/transcript`)).body);
+    const events = readFileSync(path.join(t.errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8');
     const history = await historyText(id);
-    for (const [where, text] of Object.entries({ transcript, events, history, logs: errand.output(), summary: task.summary })) {
+    for (const [where, text] of Object.entries({ transcript, events, history, logs: t.errand.output(), summary: task.summary })) {
       expect({ where, leaked: text.includes(SECRET) || text.includes(MODEL_KEY) }).toEqual({ where, leaked: false });
     }
     expect(transcript).toContain('[REDACTED]');
@@ -284,30 +279,30 @@ describe('redaction', () => {
 
   it('redacts every string a model answers with: tool-call ids, tool names, and the review', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    model.script('[redact-all]', [
+    t.model.script('[redact-all]', [
       { kind: 'tools', calls: [{ id: `call_${SECRET}`, name: 'read_file', args: { path: 'sum.js' } }] },
       call(`shell_${SECRET}`, { command: 'true' }),
       FIX_SUM,
       call('finish', { summary: 'fixed' }),
     ]);
-    model.reviews('[redact-all]', [
+    t.model.reviews('[redact-all]', [
       call('submit_review', {
         verdict: 'request_changes',
         summary: `rotate ${SECRET} first`,
         comments: [{ file: `config/${SECRET}.env`, line: 1, severity: 'blocking', body: `this leaks ${MODEL_KEY}` }],
       }),
     ]);
-    const id = await createTask(errand, { repo: origin, prompt: '[redact-all] Fix sum.', maxReviewRounds: 0 });
-    const task = await waitForStatus(errand, id, 'completed');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[redact-all] Fix sum.', maxReviewRounds: 0 });
+    const task = await waitForStatus(t.errand, id, 'completed');
     expect(task.review.unresolved).toEqual([{ file: 'config/[REDACTED].env', line: 1, severity: 'blocking', body: 'this leaks [REDACTED]' }]);
     const shown = {
       task: JSON.stringify(task),
       pr: JSON.stringify(pullRequest(task.pr.number)),
-      transcript: JSON.stringify((await api(errand.url, 'GET', `/tasks/${id}/transcript`)).body),
-      events: readFileSync(path.join(errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8'),
-      review: readFileSync(path.join(errand.stateDir, 'artifacts', 'tasks', id, 'review', 'round-1.json'), 'utf8'),
+      transcript: JSON.stringify((await api(t.errand.url, 'GET', `/tasks/${id}/transcript`)).body),
+      events: readFileSync(path.join(t.errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8'),
+      review: readFileSync(path.join(t.errand.stateDir, 'artifacts', 'tasks', id, 'review', 'round-1.json'), 'utf8'),
       history: await historyText(id),
-      logs: errand.output(),
+      logs: t.errand.output(),
     };
     for (const [where, text] of Object.entries(shown)) {
       expect({ where, leaked: text.includes(SECRET) || text.includes(MODEL_KEY) }).toEqual({ where, leaked: false });
@@ -319,24 +314,19 @@ describe('redaction', () => {
 
 /** The workflow's whole history as text, payloads decoded. */
 async function historyText(id: string): Promise<string> {
-  const { client, close } = await temporalClient();
-  try {
-    // Payloads arrive as base64 (or bytes): decoded, so a secret in one would show.
-    return JSON.stringify(await client.workflow.getHandle(`task-${id}`).fetchHistory(), (k, v) =>
-      v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v,
-    );
-  } finally {
-    await close();
-  }
+  // Payloads arrive as base64 (or bytes): decoded, so a secret in one would show.
+  return JSON.stringify(await temporalServer.client.workflow.getHandle(`task-${id}`).fetchHistory(), (k, v) =>
+    v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : k === 'data' && typeof v === 'string' ? Buffer.from(v, 'base64').toString('utf8') : v,
+  );
 }
 
 describe('events and transcript', () => {
   it('streams events live over SSE, replays them for a late client, and resumes after Last-Event-ID', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    model.script('[sse]', [call('shell', { command: 'sleep 2; echo slow step done' }), FIX_SUM, call('finish', { summary: 'fixed' })]);
-    const id = await createTask(errand, { repo: origin, prompt: '[sse] Fix sum.' });
+    t.model.script('[sse]', [call('shell', { command: 'sleep 2; echo slow step done' }), FIX_SUM, call('finish', { summary: 'fixed' })]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[sse] Fix sum.' });
 
-    const live = await readEvents(`${errand.url}/tasks/${id}/events`, { timeoutMs: 90_000 });
+    const live = await readEvents(`${t.errand.url}/tasks/${id}/events`, { timeoutMs: 90_000 });
     expect(live.status).toBe(200);
     expect(live.contentType).toContain('text/event-stream');
     const end = live.messages.at(-1)!;
@@ -353,39 +343,39 @@ describe('events and transcript', () => {
     const budget = events.filter((m) => m.event === 'budget_used').at(-1)!;
     expect(budget.data).toMatchObject({ step: 3, tokens: 360 });
 
-    const replay = await readEvents(`${errand.url}/tasks/${id}/events`);
+    const replay = await readEvents(`${t.errand.url}/tasks/${id}/events`);
     expect(replay.messages.map((m) => [m.id, m.event])).toEqual(live.messages.map((m) => [m.id, m.event]));
 
-    const resumed = await readEvents(`${errand.url}/tasks/${id}/events`, { lastEventId: '4' });
+    const resumed = await readEvents(`${t.errand.url}/tasks/${id}/events`, { lastEventId: '4' });
     expect(resumed.messages[0]!.id).toBe('5');
     expect(resumed.messages.map((m) => m.event)).toEqual(live.messages.slice(5).map((m) => m.event));
 
-    const transcript = await api(errand.url, 'GET', `/tasks/${id}/transcript`);
+    const transcript = await api(t.errand.url, 'GET', `/tasks/${id}/transcript`);
     expect(transcript.body.messages.map((m: any) => `${m.step}:${m.role}`)).toEqual([
       '0:system', '0:user', '1:assistant', '2:tool', '2:assistant', '3:tool', '3:assistant',
     ]);
   });
 
   it('answers 404 for the transcript and events of an unknown task', async () => {
-    expect((await api(errand.url, 'GET', '/tasks/0000deadbeef/transcript')).status).toBe(404);
-    const events = await readEvents(`${errand.url}/tasks/0000deadbeef/events`);
+    expect((await api(t.errand.url, 'GET', '/tasks/0000deadbeef/transcript')).status).toBe(404);
+    const events = await readEvents(`${t.errand.url}/tasks/0000deadbeef/events`);
     expect(events.status).toBe(404);
   });
 });
 
 describeWithBubblewrap('confined local sandbox', () => {
   const probe = (port: number) => `(exec 3<>/dev/tcp/127.0.0.1/${port}) 2>/dev/null && echo NETWORK-REACHED || echo NETWORK-BLOCKED`;
-  const modelPort = () => Number(new URL(model.url).port);
+  const modelPort = () => Number(new URL(t.model.url).port);
 
   it('keeps a command off the network and away from everything outside the workspace', async () => {
     const origin = makeOriginRepo({ ...BUGGY_SUM, 'link-out': { symlink: path.join(os.tmpdir(), `planted-through-repo-link-${Date.now()}`) } });
     const outside = path.join(path.dirname(origin), 'planted-by-agent.txt');
     const projectFile = path.join(process.cwd(), `planted-${Date.now()}.txt`);
     const agentLinkTarget = path.join(os.tmpdir(), `planted-through-agent-link-${Date.now()}`);
-    const script = model.script('[confined]', [
+    const script = t.model.script('[confined]', [
       call('shell', { command: probe(modelPort()) }),
       call('shell', { command: `echo pwned > ${outside}; echo pwned > ${projectFile}; touch ${origin}/planted; echo tried` }),
-      call('shell', { command: `ls ${path.join(errand.stateDir, 'sandboxes')}; ls ${path.join(errand.stateDir, 'artifacts')} 2>&1; cat ../sandbox.json 2>&1; env` }),
+      call('shell', { command: `ls ${path.join(t.errand.stateDir, 'sandboxes')}; ls ${path.join(t.errand.stateDir, 'artifacts')} 2>&1; cat ../sandbox.json 2>&1; env` }),
       call('shell', { command: `echo scratch > /tmp/scratch && cat /tmp/scratch && ${PRINT_UID}` }),
       // Links to host paths that do not exist yet: one committed in the repository, one made by the agent.
       call('write_file', { path: 'link-out', content: 'planted' }),
@@ -395,8 +385,8 @@ describeWithBubblewrap('confined local sandbox', () => {
       FIX_SUM,
       call('finish', { summary: 'fixed' }),
     ]);
-    const id = await createTask(errand, { repo: origin, prompt: '[confined] Fix sum.', network: 'off' });
-    await waitForStatus(errand, id, 'completed');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[confined] Fix sum.', network: 'off' });
+    await waitForStatus(t.errand, id, 'completed');
     const r = script.requests;
     expect(resultOf(r, 0)).toContain('NETWORK-BLOCKED');
     expect(resultOf(r, 1)).toMatch(/Read-only file system|Permission denied|No such file or directory/);
@@ -432,9 +422,9 @@ describeWithBubblewrap('confined local sandbox', () => {
 
   it("lets commands out through the egress proxy when the task's policy allows it, never to Errand's own endpoints", async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const apiPort = new URL(errand.url).port;
+    const apiPort = new URL(t.errand.url).port;
     const temporal = process.env.ERRAND_TEST_TEMPORAL_ADDRESS!;
-    const script = model.script('[network-on]', [
+    const script = t.model.script('[network-on]', [
       call('shell', { command: `${probe(modelPort())}; echo "proxy: $HTTPS_PROXY"` }),
       call('shell', { command: viaProxy(`http://127.0.0.1:${registryPort}/left-pad`) }),
       call('shell', { command: viaProxy(`http://127.0.0.1:${apiPort}/tasks`) }),
@@ -444,8 +434,8 @@ describeWithBubblewrap('confined local sandbox', () => {
       FIX_SUM,
       call('finish', { summary: 'fixed' }),
     ]);
-    const id = await createTask(errand, { repo: origin, prompt: '[network-on] Fix sum.', network: 'on' });
-    await waitForStatus(errand, id, 'completed');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[network-on] Fix sum.', network: 'on' });
+    await waitForStatus(t.errand, id, 'completed');
     const r = script.requests;
     // Not the host's network: the model endpoint on the host's loopback is not there at all.
     expect(resultOf(r, 0)).toContain('NETWORK-BLOCKED');
@@ -461,9 +451,9 @@ describeWithBubblewrap('confined local sandbox', () => {
   it('lets the setup script out through the proxy under the default policy, but not the agent', async () => {
     const reach = `${probe(modelPort())}; ${viaProxy(`http://127.0.0.1:${registryPort}/setup-dep`)}`;
     const origin = makeOriginRepo({ ...BUGGY_SUM, '.gitignore': 'setup.out\n', '.errand/setup.sh': `{ ${reach}; } > setup.out\n` });
-    const script = model.script('[network-setup]', [call('shell', { command: `cat setup.out; echo AGENT:; ${reach}` }), FIX_SUM, call('finish', { summary: 'fixed' })]);
-    const id = await createTask(errand, { repo: origin, prompt: '[network-setup] Fix sum.' });
-    await waitForStatus(errand, id, 'completed');
+    const script = t.model.script('[network-setup]', [call('shell', { command: `cat setup.out; echo AGENT:; ${reach}` }), FIX_SUM, call('finish', { summary: 'fixed' })]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[network-setup] Fix sum.' });
+    await waitForStatus(t.errand, id, 'completed');
     const [setup, agent] = resultOf(script.requests, 0).split('AGENT:');
     expect(setup).toMatch(/NETWORK-BLOCKED[\s\S]*registry serves \/setup-dep/);
     expect(agent).toMatch(/NETWORK-BLOCKED[\s\S]*3128: Connection refused/); // no proxy for the agent

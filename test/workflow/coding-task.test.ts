@@ -2,33 +2,24 @@
 // the model is the scripted OpenAI-compatible fixture server, the repo is a real bare git repo.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { call, fail, lastToolResult, ModelServer } from '../fixtures/model-server.js';
+import { describe, expect, it } from '@jest/globals';
+import { call, fail, lastToolResult } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, findProcesses, isRunning, startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
+import { api, eventually, findProcesses, isRunning } from '../support/errand-process.js';
+import { useErrand } from '../support/use.js';
 import { createTask as createTaskVia, waitForStatus as waitFor } from '../support/tasks.js';
 
-let model: ModelServer;
-let errand: ErrandProcess;
+const t = useErrand({ ERRAND_MODEL_API_KEY: 'sk-test', ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS: '4', ERRAND_NARRATE: 'true' });
 
-beforeAll(async () => {
-  ({ model, errand } = await startErrandWithModel({ ERRAND_MODEL_API_KEY: 'sk-test', ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS: '4', ERRAND_NARRATE: 'true' }));
-});
+const createTask = (repo: string, prompt: string) => createTaskVia(t.errand, { repo, prompt });
+const waitForStatus = (id: string, status: string, timeoutMs?: number) => waitFor(t.errand, id, status, timeoutMs);
 
-afterAll(async () => {
-  await errand?.stop();
-  await model?.stop();
-});
-
-const createTask = (repo: string, prompt: string) => createTaskVia(errand, { repo, prompt });
-const waitForStatus = (id: string, status: string, timeoutMs?: number) => waitFor(errand, id, status, timeoutMs);
-
-const sandboxDir = (id: string) => path.join(errand.stateDir, 'sandboxes', id);
+const sandboxDir = (id: string) => path.join(t.errand.stateDir, 'sandboxes', id);
 
 describe('codingTask', () => {
   it('fixes a failing test and opens a pull request with the fix', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const script = model.script('[happy]', [
+    const script = t.model.script('[happy]', [
       call('read_file', { path: 'sum.js' }),
       (req) =>
         lastToolResult(req).includes('a - b')
@@ -56,23 +47,23 @@ describe('codingTask', () => {
     expect(git(origin, 'show', 'main:sum.js')).toContain('a - b');
 
     // Its test log is there; it had no setup script, and the API says so, in JSON like every error.
-    const testLog = await fetch(`${errand.url}/tasks/${id}/logs/test`);
+    const testLog = await fetch(`${t.errand.url}/tasks/${id}/logs/test`);
     expect(testLog.headers.get('content-type')).toContain('text/plain');
     expect(await testLog.text()).toContain('$ npm test');
-    const setupLog = await fetch(`${errand.url}/tasks/${id}/logs/setup`);
+    const setupLog = await fetch(`${t.errand.url}/tasks/${id}/logs/setup`);
     expect(setupLog.status).toBe(404);
     expect(setupLog.headers.get('content-type')).toContain('application/json');
     expect(((await setupLog.json()) as { message: string }).message).toBe(
       `task ${id} has no setup log: it ran no setup script (its repository has no .errand/setup.sh and the task gave no setupScript)`,
     );
-    expect(errand.output()).not.toMatch(/content-type/i);
+    expect(t.errand.output()).not.toMatch(/content-type/i);
     // And the terminal said what happened, in words.
-    await eventually(async () => (errand.output().includes(`errand: task ${id} completed: PR #${task.pr.number}`) ? true : undefined), 10_000, 'the completed line');
-    expect(errand.output()).toContain(`errand: task ${id} started on ${origin}`);
-    expect(errand.output()).toContain(`errand: task ${id} opened draft PR #${task.pr.number}`);
+    await eventually(async () => (t.errand.output().includes(`errand: task ${id} completed: PR #${task.pr.number}`) ? true : undefined), 10_000, 'the completed line');
+    expect(t.errand.output()).toContain(`errand: task ${id} started on ${origin}`);
+    expect(t.errand.output()).toContain(`errand: task ${id} opened draft PR #${task.pr.number}`);
 
     // The PR record on the local forge carries the diff, the summary and the test result.
-    const pr = JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', `${task.pr.number}.json`), 'utf8'));
+    const pr = JSON.parse(readFileSync(path.join(t.errand.stateDir, 'forge', 'pulls', `${task.pr.number}.json`), 'utf8'));
     expect(pr).toMatchObject({ repo: origin, base: 'main', head: `errand/${id}`, state: 'open' });
     expect(pr.diff).toContain('-exports.sum = (a, b) => a - b;');
     expect(pr.diff).toContain('+exports.sum = (a, b) => a + b;');
@@ -83,7 +74,7 @@ describe('codingTask', () => {
 
     // Listed through Temporal visibility, filterable by repo and status.
     const listed = await eventually(async () => {
-      const res = await api(errand.url, 'GET', `/tasks?repo=${encodeURIComponent(origin)}&status=completed`);
+      const res = await api(t.errand.url, 'GET', `/tasks?repo=${encodeURIComponent(origin)}&status=completed`);
       return res.body.tasks.find((t: { id: string }) => t.id === id);
     }, 30_000, 'the task in GET /tasks');
     expect(listed).toMatchObject({ repo: origin, status: 'completed', phase: 'completed' });
@@ -92,12 +83,12 @@ describe('codingTask', () => {
   it('is cancelled mid-loop: the running command is killed and no sandbox is left', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const marker = `errand-cancel-${Date.now()}`;
-    model.script('[cancel]', [call('shell', { command: `exec -a ${marker} sleep 300`, timeoutSeconds: 600 }), fail(500, 'should not be called')]);
+    t.model.script('[cancel]', [call('shell', { command: `exec -a ${marker} sleep 300`, timeoutSeconds: 600 }), fail(500, 'should not be called')]);
     const id = await createTask(origin, '[cancel] Do something slow.');
 
     const [pid] = await eventually(async () => (findProcesses(marker).length ? findProcesses(marker) : undefined), 60_000, 'the command to start');
     expect(existsSync(sandboxDir(id))).toBe(true);
-    const cancel = await api(errand.url, 'POST', `/tasks/${id}/cancel`);
+    const cancel = await api(t.errand.url, 'POST', `/tasks/${id}/cancel`);
     expect(cancel.status).toBe(202);
 
     const task = await waitForStatus(id, 'cancelled');
@@ -105,13 +96,13 @@ describe('codingTask', () => {
     await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
     await eventually(async () => (isRunning(pid!) ? undefined : true), 20_000, `the command (pid ${pid}) to be killed`);
 
-    const again = await api(errand.url, 'POST', `/tasks/${id}/cancel`);
+    const again = await api(t.errand.url, 'POST', `/tasks/${id}/cancel`);
     expect(again.status).toBe(409);
   });
 
   it('completes when the model answers 500 twice before it succeeds (activity retry)', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const script = model.script('[flaky]', [
+    const script = t.model.script('[flaky]', [
       fail(500, 'upstream overloaded'),
       fail(503, 'try again'),
       call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' }),
@@ -126,7 +117,7 @@ describe('codingTask', () => {
 
   it('waits as long as Retry-After asks when the model answers 429', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const script = model.script('[rate-limited]', [
+    const script = t.model.script('[rate-limited]', [
       fail(429, 'Rate limit reached for requests', { 'retry-after': '3' }),
       call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' }),
       call('finish', { summary: 'fixed sum' }),
@@ -139,7 +130,7 @@ describe('codingTask', () => {
 
   it('waits no longer than ERRAND_MODEL_MAX_RETRY_AFTER_SECONDS when Retry-After asks for an hour, and says so in the events', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const script = model.script('[rate-hour]', [
+    const script = t.model.script('[rate-hour]', [
       fail(429, 'Rate limit reached for requests', { 'retry-after': '3600' }),
       call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' }),
       call('finish', { summary: 'fixed sum' }),
@@ -149,7 +140,7 @@ describe('codingTask', () => {
     const waited = script.receivedAt[1]! - script.receivedAt[0]!;
     expect(waited).toBeGreaterThanOrEqual(3_900);
     expect(waited).toBeLessThan(30_000);
-    const events = readFileSync(path.join(errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const events = readFileSync(path.join(t.errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(events.find((e) => e.type === 'model_retry')).toMatchObject({
       step: 1,
       attempt: 1,
@@ -160,7 +151,7 @@ describe('codingTask', () => {
 
   it('fails at once with the reason when the model rejects the key (401)', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const script = model.script('[denied]', [fail(401, 'Incorrect API key provided'), call('finish', { summary: 'x' })]);
+    const script = t.model.script('[denied]', [fail(401, 'Incorrect API key provided'), call('finish', { summary: 'x' })]);
     const id = await createTask(origin, '[denied] Fix sum.');
     const task = await waitForStatus(id, 'failed', 30_000);
     expect(task.phase).toBe('failed');
@@ -168,7 +159,7 @@ describe('codingTask', () => {
     expect(task.error).toContain('Incorrect API key provided');
     expect(task.error).toContain('ERRAND_MODEL_API_KEY');
     expect(script.requests).toHaveLength(1); // not retried
-    await eventually(async () => (errand.output().includes(`errand: task ${id} failed: model fixture-coder`) ? true : undefined), 10_000, 'the failed line');
+    await eventually(async () => (t.errand.output().includes(`errand: task ${id} failed: model fixture-coder`) ? true : undefined), 10_000, 'the failed line');
     await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
   });
 });

@@ -4,33 +4,24 @@
 // and another round from feedback after the PR is out.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { approve, call, lastToolResult, ModelServer, type ChatRequest, FIX_SUM, FINISH } from '../fixtures/model-server.js';
+import { describe, expect, it } from '@jest/globals';
+import { approve, call, lastToolResult, type ChatRequest, FIX_SUM, FINISH } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, startErrandWithModel, type ErrandProcess } from '../support/errand-process.js';
+import { api, eventually } from '../support/errand-process.js';
+import { useErrand } from '../support/use.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
 
-let model: ModelServer;
-let errand: ErrandProcess;
-
-beforeAll(async () => {
-  ({ model, errand } = await startErrandWithModel({ ERRAND_CHECKPOINT_EVERY_STEPS: '1' }));
-});
-
-afterAll(async () => {
-  await errand?.stop();
-  await model?.stop();
-});
+const t = useErrand({ ERRAND_CHECKPOINT_EVERY_STEPS: '1' });
 
 const requestChanges = (body: string) =>
   call('submit_review', { verdict: 'request_changes', summary: 'Almost.', comments: [{ file: 'sum.js', line: 1, severity: 'blocking', body }] });
-const pullRequest = (number: number) => JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', `${number}.json`), 'utf8'));
+const pullRequest = (number: number) => JSON.parse(readFileSync(path.join(t.errand.stateDir, 'forge', 'pulls', `${number}.json`), 'utf8'));
 const lastUserMessage = (req: ChatRequest) => req.messages.filter((m) => m.role === 'user').at(-1)?.content ?? '';
 
 describe('review rounds', () => {
   it('feeds requested changes back to the coder, then marks the PR ready once the reviewer approves', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const coder = model.script('[review-trip]', [
+    const coder = t.model.script('[review-trip]', [
       FIX_SUM,
       FINISH,
       (req) =>
@@ -39,9 +30,9 @@ describe('review rounds', () => {
           : { kind: 'text', text: 'no review note' },
       call('finish', { summary: 'sum adds now, and says so' }),
     ]);
-    const reviews = model.reviews('[review-trip]', [requestChanges('document what sum does'), approve('Fixed and documented.')]);
-    const id = await createTask(errand, { repo: origin, prompt: '[review-trip] Fix sum.', requester: 'Ada Lovelace <ada@example.com>' });
-    const task = await waitForStatus(errand, id, 'completed');
+    const reviews = t.model.reviews('[review-trip]', [requestChanges('document what sum does'), approve('Fixed and documented.')]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[review-trip] Fix sum.', requester: 'Ada Lovelace <ada@example.com>' });
+    const task = await waitForStatus(t.errand, id, 'completed');
 
     expect(coder.requests).toHaveLength(4);
     expect(reviews.requests).toHaveLength(2);
@@ -64,17 +55,17 @@ describe('review rounds', () => {
     expect(git(origin, 'rev-list', '--count', `main..errand/${id}`).trim()).toBe('1');
     expect(git(origin, 'log', '-1', '--format=%B', `errand/${id}`)).toContain('Co-authored-by: Ada Lovelace <ada@example.com>');
     expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('// sum adds two numbers');
-    const log = await fetch(`${errand.url}/tasks/${id}/logs/test`);
+    const log = await fetch(`${t.errand.url}/tasks/${id}/logs/test`);
     expect(log.headers.get('content-type')).toContain('text/plain');
     expect(await log.text()).toContain('$ npm test');
   });
 
   it('stops after maxReviewRounds and leaves the PR a draft that lists the unresolved comments', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    model.script('[review-stuck]', [FIX_SUM, FINISH, FINISH, FINISH]);
-    const reviews = model.reviews('[review-stuck]', [requestChanges('handle strings'), requestChanges('handle strings, really')]);
-    const id = await createTask(errand, { repo: origin, prompt: '[review-stuck] Fix sum.', maxReviewRounds: 1 });
-    const task = await waitForStatus(errand, id, 'completed');
+    t.model.script('[review-stuck]', [FIX_SUM, FINISH, FINISH, FINISH]);
+    const reviews = t.model.reviews('[review-stuck]', [requestChanges('handle strings'), requestChanges('handle strings, really')]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[review-stuck] Fix sum.', maxReviewRounds: 1 });
+    const task = await waitForStatus(t.errand, id, 'completed');
     expect(reviews.requests).toHaveLength(2);
     expect(task.review).toMatchObject({ verdict: 'request_changes', rounds: 2 });
     expect(task.pr.draft).toBe(true);
@@ -85,11 +76,11 @@ describe('review rounds', () => {
 
   it('retries an answer that does not validate, then counts it as changes requested with the reason', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    model.script('[review-garbage]', [FIX_SUM, FINISH]);
+    t.model.script('[review-garbage]', [FIX_SUM, FINISH]);
     const garbage = call('submit_review', { verdict: 'lgtm', comments: 'none' });
-    const reviews = model.reviews('[review-garbage]', [garbage, { kind: 'text', text: 'Looks good to me!' }, garbage]);
-    const id = await createTask(errand, { repo: origin, prompt: '[review-garbage] Fix sum.', maxReviewRounds: 0 });
-    const task = await waitForStatus(errand, id, 'completed');
+    const reviews = t.model.reviews('[review-garbage]', [garbage, { kind: 'text', text: 'Looks good to me!' }, garbage]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[review-garbage] Fix sum.', maxReviewRounds: 0 });
+    const task = await waitForStatus(t.errand, id, 'completed');
     expect(reviews.requests).toHaveLength(3);
     // The validation error went back to the reviewer as a tool result it could act on.
     const retry = reviews.requests[1]!.messages.at(-1)!;
@@ -102,10 +93,10 @@ describe('review rounds', () => {
 
   it('flags files outside the allowed paths to the reviewer and in the PR', async () => {
     const origin = makeOriginRepo({ ...BUGGY_SUM, 'src/keep.txt': 'x\n' });
-    model.script('[review-paths]', [FIX_SUM, call('write_file', { path: 'src/keep.txt', content: 'y\n' }), FINISH]);
-    const reviews = model.reviews('[review-paths]');
-    const id = await createTask(errand, { repo: origin, prompt: '[review-paths] Fix sum.', allowedPaths: ['src/**'] });
-    const task = await waitForStatus(errand, id, 'completed');
+    t.model.script('[review-paths]', [FIX_SUM, call('write_file', { path: 'src/keep.txt', content: 'y\n' }), FINISH]);
+    const reviews = t.model.reviews('[review-paths]');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[review-paths] Fix sum.', allowedPaths: ['src/**'] });
+    const task = await waitForStatus(t.errand, id, 'completed');
     expect(reviews.requests[0]!.messages[1]!.content).toContain('## Files outside the paths this task may change\n- sum.js');
     expect(task.review.outsideAllowedPaths).toEqual(['sum.js']);
     expect(pullRequest(task.pr.number).body).toContain('Files outside the paths this task may change: `sum.js`');
@@ -115,10 +106,10 @@ describe('review rounds', () => {
 describe('deterministic checks', () => {
   it('fails with "no changes" when the agent changed nothing', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    model.script('[review-empty]', [call('read_file', { path: 'sum.js' }), FINISH]);
-    const reviews = model.reviews('[review-empty]');
-    const id = await createTask(errand, { repo: origin, prompt: '[review-empty] Look at sum.' });
-    const task = await waitForStatus(errand, id, 'failed');
+    t.model.script('[review-empty]', [call('read_file', { path: 'sum.js' }), FINISH]);
+    const reviews = t.model.reviews('[review-empty]');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[review-empty] Look at sum.' });
+    const task = await waitForStatus(t.errand, id, 'failed');
     expect(task.error).toContain('no changes');
     expect(reviews.requests).toHaveLength(0);
     expect(git(origin, 'branch', '--list', `errand/${id}`)).toBe('');
@@ -129,10 +120,10 @@ describe('deterministic checks', () => {
     const key = 'AKIAIOSFODNN7EXAMPLE';
     // Built by a command, so the key is in the file but never in the model's own words.
     const plant = `mkdir -p config && printf "module.exports = {\\n  region: 'eu-west-1',\\n  accessKeyId: 'AKIA%s',\\n};\\n" IOSFODNN7EXAMPLE > config/aws.js`;
-    const coder = model.script('[review-secret]', [FIX_SUM, call('shell', { command: plant }), FINISH]);
-    const reviews = model.reviews('[review-secret]');
-    const id = await createTask(errand, { repo: origin, prompt: '[review-secret] Fix sum and configure AWS.' });
-    const task = await waitForStatus(errand, id, 'failed');
+    const coder = t.model.script('[review-secret]', [FIX_SUM, call('shell', { command: plant }), FINISH]);
+    const reviews = t.model.reviews('[review-secret]');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[review-secret] Fix sum and configure AWS.' });
+    const task = await waitForStatus(t.errand, id, 'failed');
     expect(task.error).toContain('the change adds what looks like a secret (AWS access key id at config/aws.js:3)');
     expect(task.error).not.toContain(key);
     expect(lastUserMessage(coder.requests[2]!)).toContain('[errand] Your work in progress was not pushed: it adds what looks like a secret (AWS access key id at config/aws.js:3)');
@@ -146,23 +137,23 @@ describe('deterministic checks', () => {
 describe('feedback on the PR (local forge)', () => {
   it('takes a message after the PR is out as another round, and updates the same PR', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const coder = model.script('[feedback]', [
+    const coder = t.model.script('[feedback]', [
       FIX_SUM,
       FINISH,
       (req) => (lastUserMessage(req).includes('please add a README') ? call('write_file', { path: 'README.md', content: '# sum\n' }) : FINISH),
       call('finish', { summary: 'added a README' }),
     ]);
-    const id = await createTask(errand, { repo: origin, prompt: '[feedback] Fix sum.', awaitFeedbackMinutes: 0.25 });
+    const id = await createTask(t.errand, { repo: origin, prompt: '[feedback] Fix sum.', awaitFeedbackMinutes: 0.25 });
     const waiting = await eventually(async () => {
-      const s = (await api(errand.url, 'GET', `/tasks/${id}`)).body;
+      const s = (await api(t.errand.url, 'GET', `/tasks/${id}`)).body;
       return s.phase === 'awaiting_feedback' ? s : undefined;
     }, 60_000, 'the task to wait for feedback');
     const first = waiting.pr.number;
     expect(pullRequest(first).draft).toBe(false);
 
-    const sent = await api(errand.url, 'POST', `/tasks/${id}/messages`, { text: 'please add a README', from: 'reviewer-bob' });
+    const sent = await api(t.errand.url, 'POST', `/tasks/${id}/messages`, { text: 'please add a README', from: 'reviewer-bob' });
     expect(sent.status).toBe(202);
-    const task = await waitForStatus(errand, id, 'completed');
+    const task = await waitForStatus(t.errand, id, 'completed');
     expect(coder.requests).toHaveLength(4);
     expect(lastUserMessage(coder.requests[2]!)).toBe('Message from reviewer-bob (#1): please add a README');
     expect(task.feedbackRounds).toBe(1);
@@ -175,7 +166,7 @@ describe('feedback on the PR (local forge)', () => {
 
   it("runs the base branch's setup script and reads its instructions in a new round, never the agent's edits of them", async () => {
     const origin = makeOriginRepo({ ...BUGGY_SUM, '.gitignore': 'setup.out\n', 'AGENTS.md': 'Base instructions.\n', '.errand/setup.sh': 'echo base-setup >> setup.out\n' });
-    const coder = model.script('[setup-edit]', [
+    const coder = t.model.script('[setup-edit]', [
       FIX_SUM,
       // What a hostile agent would do: get its own code run by the next setup, with its network.
       call('write_file', { path: '.errand/setup.sh', content: 'echo agent-setup >> setup.out\n' }),
@@ -184,13 +175,13 @@ describe('feedback on the PR (local forge)', () => {
       (req) => (lastUserMessage(req).includes('one more round') ? call('shell', { command: 'cat setup.out' }) : FINISH),
       call('finish', { summary: 'checked' }),
     ]);
-    const id = await createTask(errand, { repo: origin, prompt: '[setup-edit] Fix sum.', awaitFeedbackMinutes: 0.25 });
-    await eventually(async () => ((await api(errand.url, 'GET', `/tasks/${id}`)).body.phase === 'awaiting_feedback' ? true : undefined), 60_000, 'the task to wait for feedback');
-    expect((await api(errand.url, 'POST', `/tasks/${id}/messages`, { text: 'one more round' })).status).toBe(202);
-    await waitForStatus(errand, id, 'completed');
+    const id = await createTask(t.errand, { repo: origin, prompt: '[setup-edit] Fix sum.', awaitFeedbackMinutes: 0.25 });
+    await eventually(async () => ((await api(t.errand.url, 'GET', `/tasks/${id}`)).body.phase === 'awaiting_feedback' ? true : undefined), 60_000, 'the task to wait for feedback');
+    expect((await api(t.errand.url, 'POST', `/tasks/${id}/messages`, { text: 'one more round' })).status).toBe(202);
+    await waitForStatus(t.errand, id, 'completed');
     // The new round's sandbox ran the setup the base holds; the agent's edits are back as its work.
     expect(lastToolResult(coder.requests[5]!)).toContain('--- stdout ---\nbase-setup\n\n');
-    expect(readFileSync(path.join(errand.stateDir, 'artifacts', 'tasks', id, 'instructions.md'), 'utf8')).toBe('Base instructions.\n');
+    expect(readFileSync(path.join(t.errand.stateDir, 'artifacts', 'tasks', id, 'instructions.md'), 'utf8')).toBe('Base instructions.\n');
     expect(git(origin, 'show', `errand/${id}:.errand/setup.sh`)).toBe('echo agent-setup >> setup.out\n');
   });
 });

@@ -15,9 +15,11 @@ export interface InboxItem {
 /** Everything a run hands to the next when it continues as new: small values and references only. */
 export interface Carried {
   state: TaskState;
+  /** Temporal's deterministic clock, when the task (not this run) started. */
   startedAt: number;
   pausedMs: number;
-  sandboxId: string;
+  /** Unset between rounds, while the task waits for feedback without a sandbox. */
+  sandboxId?: string;
   baseSha: string;
   testCommand?: string;
   instructionsKey?: string;
@@ -30,30 +32,36 @@ export interface Carried {
   /** Rounds of "changes requested" since the last publish. */
   reviewRounds: number;
   stopNote?: string;
-  /** The last step whose tool calls may have changed the workspace. */
-  lastChangeStep?: number;
-  /** The step through which the workspace is known to be on the task branch. */
-  savedThroughStep?: number;
+  /** What a lost sandbox would take: the last step whose tool calls may have changed the workspace… */
+  lastChangeStep: number;
+  /** …and the step through which the workspace is known to be on the task branch. */
+  savedThroughStep: number;
 }
 
+/** What a run begins with: a new task's values, or what the last run carried over. */
+function begin(input: TaskInput, carried?: Carried): Carried {
+  const state = carried?.state ?? initialTaskState(input);
+  return {
+    startedAt: Date.now(), // Temporal's deterministic clock
+    pausedMs: 0,
+    baseSha: '',
+    toolResults: [],
+    inbox: [],
+    malformedInARow: 0,
+    planApproved: !input.requirePlanApproval,
+    reviewRounds: 0,
+    // A run carried over from before these were kept assumes its last step changed something.
+    lastChangeStep: state.step,
+    savedThroughStep: state.checkpoint?.step ?? 0,
+    ...carried,
+    state,
+  };
+}
+
+// The run's fields are Carried's (declaration merging): declared once, carried whole.
+export interface TaskRun extends Carried {}
+
 export class TaskRun {
-  readonly state: TaskState;
-  /** Temporal's deterministic clock, when the task (not this run) started. */
-  readonly startedAt: number;
-  pausedMs: number;
-  sandboxId?: string;
-  baseSha: string;
-  testCommand?: string;
-  instructionsKey?: string;
-  toolResults: ToolOutcome[];
-  inbox: InboxItem[];
-  malformedInARow: number;
-  planApproved: boolean;
-  reviewRounds: number;
-  stopNote?: string;
-  /** What a lost sandbox would take: changes after the step the branch holds. */
-  lastChangeStep: number;
-  savedThroughStep: number;
   /** True while the agent has turns ahead in which it reads Errand's notes (planning, working). */
   agentWorking = false;
   /** The step this run started at, to know when it is long enough to continue as new. */
@@ -65,22 +73,7 @@ export class TaskRun {
     readonly input: TaskInput,
     carried?: Carried,
   ) {
-    this.state = carried?.state ?? initialTaskState(input);
-    this.startedAt = carried?.startedAt ?? Date.now();
-    this.pausedMs = carried?.pausedMs ?? 0;
-    this.sandboxId = carried?.sandboxId;
-    this.baseSha = carried?.baseSha ?? '';
-    this.testCommand = carried?.testCommand;
-    this.instructionsKey = carried?.instructionsKey;
-    this.toolResults = carried?.toolResults ?? [];
-    this.inbox = carried?.inbox ?? [];
-    this.malformedInARow = carried?.malformedInARow ?? 0;
-    this.planApproved = carried?.planApproved ?? !input.requirePlanApproval;
-    this.reviewRounds = carried?.reviewRounds ?? 0;
-    this.stopNote = carried?.stopNote;
-    // A run carried over from before these were kept assumes its last step changed something.
-    this.lastChangeStep = carried?.lastChangeStep ?? this.state.step;
-    this.savedThroughStep = carried?.savedThroughStep ?? this.state.checkpoint?.step ?? 0;
+    Object.assign(this, begin(input, carried));
     this.firstStep = this.state.step;
     this.branch = branchOf(input);
   }
@@ -126,23 +119,9 @@ export class TaskRun {
     return this.inbox.some((m) => m.kind === 'message');
   }
 
+  /** What the next run begins with: every field of Carried, nothing else. */
   carry(): Carried {
-    return {
-      state: this.state,
-      startedAt: this.startedAt,
-      pausedMs: this.pausedMs,
-      sandboxId: this.sandboxId!,
-      baseSha: this.baseSha,
-      testCommand: this.testCommand,
-      instructionsKey: this.instructionsKey,
-      toolResults: this.toolResults,
-      inbox: this.inbox,
-      malformedInARow: this.malformedInARow,
-      planApproved: this.planApproved,
-      reviewRounds: this.reviewRounds,
-      stopNote: this.stopNote,
-      lastChangeStep: this.lastChangeStep,
-      savedThroughStep: this.savedThroughStep,
-    };
+    const { input: _input, agentWorking: _agentWorking, firstStep: _firstStep, branch: _branch, ...carried } = this;
+    return carried;
   }
 }

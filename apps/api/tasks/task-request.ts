@@ -77,7 +77,6 @@ export const TaskIdParam = z.string().regex(TASK_ID, 'task ids are lower-case le
  * and carriage return) are refused wherever they are, by field, before any schema or business
  * rule sees them; a NUL breaks a commit, a terminal or a log line far from where it came in.
  */
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
 
 function controlCharacters(value: unknown, at: (string | number)[]): { field: string; message: string }[] {

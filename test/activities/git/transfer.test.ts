@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pushFromSandbox } from '../../../activities/git/transfer.js';
 import { commitWorkInProgress, prepareWorkspace, restoreWork } from '../../../activities/git/workspace.js';
 import { SandboxdClient } from '../../../activities/sandbox/sandboxd-client.js';
-import { startSandboxd } from '../../../apps/sandboxd/server.js';
+import { startSandboxd } from '../../../activities/sandbox/sandboxd/server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../../fixtures/repos.js';
 
 const TOKEN = 'ghp_forgeTokenThatMustStayInTheWorker0123';

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { bubblewrapArgv, SANDBOX_UID, unreachableAncestor, type Confinement } from '../../../activities/sandbox/bubblewrap.js';
+import { bubblewrapArgv, SANDBOX_UID, unreachableAncestor, type Confinement } from '../../../activities/sandbox/sandboxd/bubblewrap.js';
 
 const confinement = { bwrap: '/usr/bin/bwrap', network: false, writable: ['/state/sb/home'], hide: ['/state/sb', '/state'] };
 const run = { argv: ['/bin/bash', '-c', 'make test'], cwd: '/state/sb/ws', env: { PATH: '/usr/bin', HOME: '/state/sb/home' }, writable: ['/state/sb/ws'] };

@@ -9,7 +9,7 @@ import http from 'node:http';
 import net, { BlockList, isIP } from 'node:net';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
-import type { EgressPolicy, EgressRule } from '../../activities/sandbox/egress.js';
+import type { EgressPolicy, EgressRule } from './egress.js';
 
 /** Ranges a sandbox never reaches unless the operator allows a destination in them. */
 const BUILT_IN: [string, number, string][] = [

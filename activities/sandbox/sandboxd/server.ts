@@ -15,10 +15,10 @@ import {
   type ExecResponse,
   type SearchResponse,
   type SandboxdError,
-} from '../../activities/sandbox/sandboxd-protocol.js';
-import { HeadTailBuffer } from '../../activities/sandbox/truncate.js';
-import { findExecutable } from '../find-executable.js';
-import { bubblewrapArgv, type Confinement } from '../../activities/sandbox/bubblewrap.js';
+} from './protocol.js';
+import { HeadTailBuffer } from './truncate.js';
+import { findExecutable } from './find-executable.js';
+import { bubblewrapArgv, type Confinement } from './bubblewrap.js';
 import { WorkspaceFiles, WorkspacePathError } from './workspace-files.js';
 
 export interface SandboxdOptions {
