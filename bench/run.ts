@@ -122,7 +122,7 @@ async function direct(model: ModelServer, sandboxes: LocalSandboxProvider, steps
   await chat(REVIEWER_MODEL, [{ role: 'user', content: `${marker} review` }]);
   // Errand pushes from the worker, never from the sandbox (the forge token stays out of it).
   const baseSha = execFileSync('git', ['-C', origin, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
-  await pushFromSandbox(sandbox, { branch: `errand/${sandboxId}`, baseSha, remote });
+  await pushFromSandbox(sandbox, { branch: `errand/${sandboxId}`, baseSha, remote, vet: () => undefined });
   const finish = Date.now() - t;
   await sandboxes.destroy(sandboxId);
   rmSync(path.dirname(origin), { recursive: true, force: true });

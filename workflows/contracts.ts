@@ -49,6 +49,28 @@ export interface TaskInput {
   notify?: { issueNumber: number };
   /** A follow-up task: work on this existing branch and update its PR instead of opening one. */
   followUp?: { branch: string; prNumber: number; parentTaskId?: string };
+  /** The playbook this task runs, if any: its instructions are the prompt; these are its checks and guards. */
+  playbook?: PlaybookRun;
+}
+
+/** What a task run from a playbook carries of it: which one, with what, and what Errand enforces. */
+export interface PlaybookRun {
+  name: string;
+  version: number;
+  /** `built-in`, or the file in the repository it was read from. */
+  source: string;
+  params: Record<string, unknown>;
+  /** Commands Errand runs in the sandbox before publishing; each must exit 0. Values already shell-quoted. */
+  postconditions: string[];
+  forbidden: { paths: string[]; commands: string[] };
+}
+
+/** A postcondition as it last ran. */
+export interface PostconditionResult {
+  command: string;
+  passed: boolean;
+  exitCode: number;
+  outputTail: string;
 }
 
 export type TaskPhase =
@@ -130,6 +152,8 @@ export interface TaskState {
   review?: { verdict: ReviewVerdict; summary: string; rounds: number; unresolved: ReviewComment[]; outsideAllowedPaths: string[] };
   /** Rounds of feedback on the PR handled so far. */
   feedbackRounds?: number;
+  /** The playbook's postconditions as they last ran (a task run from a playbook that has some). */
+  postconditions?: PostconditionResult[];
 }
 
 /** A sandbox lost while a task ran, and what Errand did about it. */

@@ -14,6 +14,8 @@ export const FailureType = {
   SandboxLost: 'SandboxLost',
   /** The diff adds something that looks like a secret; it was not pushed. */
   SecretInDiff: 'SecretInDiff',
+  /** The change touches paths its playbook forbids; it was not pushed. */
+  ForbiddenPath: 'ForbiddenPath',
   /** The forge refused: no such repo or branch, no permission, a protected branch. */
   ForgeRejected: 'ForgeRejected',
   /** The forge did not answer (5xx, rate limited, unreachable): retried. */

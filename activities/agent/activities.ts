@@ -6,6 +6,7 @@ import { EVENT_EXCERPT, type ActivityContext } from '../context.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
 import { REDACTED } from '../store/redactor.js';
+import { refusal, type Forbidden } from '../playbooks/forbidden.js';
 import { claimCheck, withArguments } from './claim-check.js';
 import { fitToWindow } from './context-window.js';
 import { loadConversation, saveStep } from './conversation.js';
@@ -83,11 +84,14 @@ export function createAgentActivities({ connect, event, models, store, redactor 
       return { toolCalls, text, usage, costUsd };
     },
 
-    async runTool(req: { taskId: string; sandboxId: string; step: number; call: ToolCall; mode?: AgentMode }): Promise<ToolOutcome> {
+    async runTool(req: { taskId: string; sandboxId: string; step: number; call: ToolCall; mode?: AgentMode; forbidden?: Forbidden }): Promise<ToolOutcome> {
       const call = await withArguments(store, req.call);
       const base = { step: req.step, tool: call.name, toolCallId: call.id };
       await event(req.taskId, { id: `step:${req.step}:${call.id}:called`, type: 'tool_called', ...base, arguments: call.arguments.slice(0, EVENT_EXCERPT) });
-      const outcome = await withHeartbeat(async (signal) => runToolCall(call, await connect(req.sandboxId, signal), req.mode ?? 'work'));
+      const refused = refusal(call, req.forbidden);
+      const outcome = refused
+        ? { toolCallId: call.id, content: `error: ${refused}`, isError: true }
+        : await withHeartbeat(async (signal) => runToolCall(call, await connect(req.sandboxId, signal), req.mode ?? 'work'));
       // Tool output enters workflow history as this activity's result: redact it here.
       const safe = { ...outcome, content: redactor.redact(outcome.content) + (call.redacted ? SECRET_NOTE : '') };
       await event(req.taskId, { id: `step:${req.step}:${req.call.id}:result`, type: 'tool_result', ...base, isError: safe.isError, output: safe.content.slice(0, EVENT_EXCERPT) });

@@ -61,8 +61,10 @@ export interface Forge {
    * `baseBranch` means the repository's default branch, which it returns.
    */
   checkRepository(repo: string, baseBranch: string): Promise<{ baseBranch: string }>;
-  /** A file of the repository at `ref`, or undefined when it has none (read before any sandbox exists). */
+  /** A file of the repository at `ref` ('' : the default branch), or undefined when it has none (read before any sandbox exists). */
   readFile(repo: string, ref: string, path: string): Promise<string | undefined>;
+  /** The names of the files directly in `dir` at `ref` ('' : the default branch); [] when there is no such directory. */
+  listFiles(repo: string, ref: string, dir: string): Promise<string[]>;
   /** Read access, for the clone inside the sandbox before the agent starts. */
   cloneRemote(repo: string): Promise<GitRemote>;
   /** Write access, for the push step, which runs in the worker. */

@@ -63,10 +63,22 @@ export class GitHubForge implements Forge, ForgeCollaboration {
     const name = this.name_(repo);
     const octokit = await this.client(name);
     try {
-      const { data } = await octokit.rest.repos.getContent({ ...name, path: file, ref });
+      const { data } = await octokit.rest.repos.getContent({ ...name, path: file, ...(ref && { ref }) });
       return !Array.isArray(data) && data.type === 'file' && 'content' in data ? Buffer.from(data.content, 'base64').toString('utf8') : undefined;
     } catch (err) {
       if (err instanceof RequestError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async listFiles(repo: string, ref: string, dir: string): Promise<string[]> {
+    const name = this.name_(repo);
+    const octokit = await this.client(name);
+    try {
+      const { data } = await octokit.rest.repos.getContent({ ...name, path: dir, ...(ref && { ref }) });
+      return Array.isArray(data) ? data.filter((entry) => entry.type === 'file').map((entry) => entry.name) : [];
+    } catch (err) {
+      if (err instanceof RequestError && err.status === 404) return [];
       throw err;
     }
   }

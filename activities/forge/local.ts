@@ -40,10 +40,18 @@ export class LocalForge implements Forge {
   async readFile(repo: string, ref: string, file: string): Promise<string | undefined> {
     const local = localRepoPath(repo);
     if (!local) return undefined;
-    return run('git', ['--git-dir', local, 'show', `${ref}:${file}`], { maxBuffer: 1024 * 1024 }).then(
+    return run('git', ['--git-dir', local, 'show', `${ref || 'HEAD'}:${file}`], { maxBuffer: 1024 * 1024 }).then(
       (r) => r.stdout,
       () => undefined,
     );
+  }
+
+  async listFiles(repo: string, ref: string, dir: string): Promise<string[]> {
+    const local = localRepoPath(repo);
+    if (!local) return [];
+    const listing = await run('git', ['--git-dir', local, 'ls-tree', '-z', `${ref || 'HEAD'}:${dir}`], { maxBuffer: 4 * 1024 * 1024 }).catch(() => undefined);
+    // `<mode> <type> <sha>\t<name>`, NUL-terminated: files only.
+    return (listing?.stdout ?? '').split('\0').flatMap((entry) => (/^\d+ blob [0-9a-f]+\t/.test(entry) ? [entry.slice(entry.indexOf('\t') + 1)] : []));
   }
 
   async cloneRemote(repo: string): Promise<GitRemote> {

@@ -2,14 +2,16 @@
 // the work in progress committed and pushed as it goes, and the final branch published. Git's
 // data crosses as bundles (transfer.ts); the forge's credentials stay in the worker.
 import { FailureType } from '../../workflows/failures.js';
-import type { TestResult } from '../../workflows/contracts.js';
+import type { PostconditionResult, TestResult } from '../../workflows/contracts.js';
 import type { ActivityContext } from '../context.js';
 import { ErrandFailure } from '../failures.js';
 import { withHeartbeat } from '../heartbeat.js';
-import { describeSecrets, findSecrets } from '../review/checks.js';
+import { forbiddenPathsIn, type Forbidden } from '../playbooks/forbidden.js';
+import type { Redactor } from '../store/redactor.js';
+import { describeSecrets, findSecrets, parseDiff } from '../review/checks.js';
 import { taskKeys } from '../store/keys.js';
 import { setupRepository, type RepoSetup } from './repo-setup.js';
-import { pushFromSandbox } from './transfer.js';
+import { pushFromSandbox, type PushRefusal } from './transfer.js';
 import * as git from './workspace.js';
 
 export function createGitActivities({ connect, event, forge, sandboxes, store, redactor, limits }: ActivityContext) {
@@ -64,36 +66,40 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
       return safe;
     },
 
+    async runPostconditions(req: { taskId: string; sandboxId: string; commands: string[]; round: number }): Promise<PostconditionResult[]> {
+      const results = await withHeartbeat(async (signal) => git.runPostconditions(await connect(req.sandboxId, signal), store, req));
+      const safe = results.map((r) => ({ ...r, outputTail: redactor.redact(r.outputTail) }));
+      await event(req.taskId, { id: `postconditions:${req.round}`, type: 'postconditions_checked', round: req.round, passed: safe.filter((r) => r.passed).map((r) => r.command), failed: safe.filter((r) => !r.passed).map((r) => r.command) });
+      return safe;
+    },
+
     /**
      * Commits the work in progress and pushes it when it changed since `lastPushed`; a branch
-     * that would publish a secret is not pushed, and the caller hears what was found where.
+     * that would publish a secret, or touch a path its playbook forbids, is not pushed, and the
+     * caller hears why (`blocked`, a sentence for the agent).
      */
-    async checkpoint(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; step: number; lastPushed?: string }): Promise<{ sha?: string; blocked?: string }> {
+    async checkpoint(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; step: number; lastPushed?: string; forbidden?: Forbidden }): Promise<{ sha?: string; blocked?: string }> {
       return withHeartbeat(async (signal) => {
         const sandbox = await connect(req.sandboxId, signal);
         const head = await git.commitWorkInProgress(sandbox, req);
         if (head === (req.lastPushed ?? req.baseSha)) return {};
-        const secrets = findSecrets(await git.branchDiff(sandbox, req.baseSha), redactor);
-        if (secrets.length) {
-          const blocked = describeSecrets(secrets);
-          await event(req.taskId, { id: `checkpoint:${head}`, type: 'checkpoint_blocked', step: req.step, secrets: blocked });
-          return { blocked };
+        const { refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), vet: (diff) => pushRefusal(diff, redactor, req.forbidden) });
+        if (refused) {
+          await event(req.taskId, { id: `checkpoint:${head}`, type: 'checkpoint_blocked', step: req.step, reason: refused.message });
+          return { blocked: refused.message };
         }
-        await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo) });
         await event(req.taskId, { id: `checkpoint:${head}`, type: 'checkpoint', step: req.step, sha: head });
         return { sha: head };
       });
     },
 
-    /** The final commit (checkpoints squashed, co-author trailer), checked for secrets and pushed. */
-    async publishBranch(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; message: string; coAuthor?: string }): Promise<{ headSha: string; diffKey: string }> {
+    /** The final commit (checkpoints squashed, co-author trailer), checked for secrets and forbidden paths, and pushed. */
+    async publishBranch(req: { taskId: string; sandboxId: string; repo: string; branch: string; baseSha: string; message: string; coAuthor?: string; forbidden?: Forbidden }): Promise<{ headSha: string; diffKey: string }> {
       return withHeartbeat(async (signal) => {
         const sandbox = await connect(req.sandboxId, signal);
         const headSha = await git.squashForPublishing(sandbox, req);
-        const diff = await git.branchDiff(sandbox, req.baseSha);
-        const secrets = findSecrets(diff, redactor);
-        if (secrets.length) throw ErrandFailure.permanent(FailureType.SecretInDiff, `not pushed: the change adds what looks like a secret (${describeSecrets(secrets)})`);
-        await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo) });
+        const { diff, refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), vet: (d) => pushRefusal(d, redactor, req.forbidden) });
+        if (refused) throw ErrandFailure.permanent(refused.type, `not pushed: ${refused.message}`);
         const diffKey = taskKeys(req.taskId).diff;
         await store.put(diffKey, diff);
         await event(req.taskId, { id: `published:${headSha}`, type: 'branch_published', sha: headSha });
@@ -101,4 +107,13 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
       });
     },
   };
+}
+
+/** Why a branch with this diff may not be pushed: it adds a secret, or touches a path its playbook forbids. */
+function pushRefusal(diff: string, redactor: Redactor, forbidden?: Forbidden): PushRefusal | undefined {
+  const secrets = findSecrets(diff, redactor);
+  if (secrets.length) return { type: FailureType.SecretInDiff, message: `the change adds what looks like a secret (${describeSecrets(secrets)})` };
+  const paths = forbiddenPathsIn(parseDiff(diff).map((f) => f.path), forbidden);
+  if (paths.length) return { type: FailureType.ForbiddenPath, message: `the change touches ${paths.join(', ')}, which its playbook forbids changing (${forbidden!.paths.join(', ')})` };
+  return undefined;
 }

@@ -23,10 +23,21 @@ export interface PushRequest {
   branch: string;
   baseSha: string;
   remote: GitRemote;
+  /**
+   * Reads the change as it would be pushed and says why it may not be, if it may not. The diff
+   * is made here, by the worker's git from the bundle's objects: the sandbox's git (its config,
+   * its attributes, a diff driver) is the agent's, so nothing it says is what gets checked.
+   */
+  vet: (diff: string) => PushRefusal | undefined;
 }
 
-/** Pushes HEAD of the sandbox's repository to `branch` on the remote; returns the pushed commit. */
-export async function pushFromSandbox(sandbox: SandboxdClient, req: PushRequest): Promise<string> {
+export interface PushRefusal {
+  type: FailureType;
+  message: string;
+}
+
+/** HEAD of the sandbox's repository, pushed to `branch` on the remote unless `vet` refused it; with the diff that was vetted. */
+export async function pushFromSandbox(sandbox: SandboxdClient, req: PushRequest): Promise<{ head: string; diff: string; refused?: PushRefusal }> {
   const head = (await sandbox.exec({ cmd: 'git rev-parse HEAD', timeoutMs: 60_000 })).stdout.trim();
   const bundled = await sandbox.exec({ cmd: `git bundle create -q ${PUSH_BUNDLE} HEAD ^${shellQuote(req.baseSha)}`, timeoutMs: 300_000 });
   if (bundled.exitCode !== 0) throw new Error(`git bundle failed: ${bundled.stderr.trim().slice(-500)}`);
@@ -37,8 +48,11 @@ export async function pushFromSandbox(sandbox: SandboxdClient, req: PushRequest)
       // The bundle's prerequisite is the base commit, which the remote has.
       await git(['fetch', '-q', '--depth=1', req.remote.url, req.baseSha], 'fetching the base commit', req.remote.env, pushFailure);
       await git(['fetch', '-q', bundle, `HEAD:refs/heads/${req.branch}`], 'reading the bundle');
+      const diff = String(await git(['diff', '--no-renames', '--no-ext-diff', '--no-textconv', '--text', req.baseSha, `refs/heads/${req.branch}`], 'reading the change'));
+      const refused = req.vet(diff);
+      if (refused) return { head, diff, refused };
       await git(['push', '-q', '--force', req.remote.url, `refs/heads/${req.branch}:refs/heads/${req.branch}`], `pushing ${req.branch}`, req.remote.env, pushFailure);
-      return head;
+      return { head, diff };
     });
   } finally {
     await sandbox.exec({ cmd: `rm -f ${PUSH_BUNDLE}`, timeoutMs: 60_000 }).catch(() => undefined);
@@ -68,14 +82,16 @@ export async function fetchIntoSandbox(sandbox: SandboxdClient, req: { remote: G
   if (fetched.exitCode !== 0) throw new Error(`reading the bundle in the sandbox failed: ${(fetched.stderr || fetched.stdout).trim().slice(-1000)}`);
 }
 
-type Git = (args: string[], what: string, env?: Record<string, string>, fail?: (message: string) => Error) => Promise<unknown>;
+/** Runs git in the scratch repository; resolves to its stdout. */
+type Git = (args: string[], what: string, env?: Record<string, string>, fail?: (message: string) => Error) => Promise<string>;
 
 /** Runs `work` with a bare scratch repository of the worker's own, removed afterwards. */
 async function inScratch<T>(work: (git: Git, scratch: string) => Promise<T>): Promise<T> {
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'errand-git-'));
   const repo = path.join(scratch, 'repo.git');
   const git: Git = (args, what, env = {}, fail = (m) => new Error(m)) =>
-    run('git', ['-C', repo, ...args], { env: { ...process.env, ...env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 16 * 1024 * 1024 }).catch(
+    run('git', ['-C', repo, ...args], { env: { ...process.env, ...env, GIT_TERMINAL_PROMPT: '0' }, maxBuffer: 64 * 1024 * 1024 }).then(
+      (r) => r.stdout,
       (err: Error & { stderr?: string }) => {
         throw fail(`${what} failed: ${(err.stderr ?? err.message).trim().slice(-1000)}`);
       },

@@ -4,7 +4,7 @@
 // from the agent's repository.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type TestResult } from '../../workflows/contracts.js';
+import { type PostconditionResult, type TestResult } from '../../workflows/contracts.js';
 import { FailureType } from '../../workflows/failures.js';
 import { ErrandFailure } from '../failures.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
@@ -95,6 +95,23 @@ export async function runTests(
   return { command: req.command, exitCode: r.exitCode ?? -1, passed: r.exitCode === 0, outputTail: log.slice(-2000), logKey };
 }
 
+/**
+ * The playbook's postconditions, each run by Errand (not the agent) in the workspace as the
+ * agent left it; all run, so the agent hears every failure at once. The full output is one log.
+ */
+export async function runPostconditions(sandbox: SandboxdClient, store: ArtifactStore, req: { taskId: string; commands: string[] }): Promise<PostconditionResult[]> {
+  const results: PostconditionResult[] = [];
+  const log: string[] = [];
+  for (const command of req.commands) {
+    const r = await sandbox.exec({ cmd: command, timeoutMs: 900_000, maxOutputBytes: 200_000 });
+    const output = `$ ${command}\n${r.stdout}\n${r.stderr}`;
+    log.push(output, `(exit ${r.exitCode ?? -1})`);
+    results.push({ command, passed: r.exitCode === 0, exitCode: r.exitCode ?? -1, outputTail: output.slice(-1000) });
+  }
+  await store.put(taskKeys(req.taskId).log('postconditions'), log.join('\n'));
+  return results;
+}
+
 async function hasStagedChanges(sandbox: SandboxdClient): Promise<boolean> {
   return (await sandbox.exec({ cmd: 'git diff --cached --quiet', timeoutMs: 60_000 })).exitCode !== 0;
 }
@@ -127,7 +144,7 @@ export async function squashForPublishing(sandbox: SandboxdClient, req: { baseSh
 
 /** The diff of the task branch against its base, as the sandbox has it now (committed work). */
 export async function branchDiff(sandbox: SandboxdClient, baseSha: string): Promise<string> {
-  const r = await sandbox.exec({ cmd: `git diff ${shellQuote(baseSha)} HEAD`, timeoutMs: 120_000, maxOutputBytes: 10_000_000 });
+  const r = await sandbox.exec({ cmd: `git diff --no-renames --no-ext-diff --no-textconv --text ${shellQuote(baseSha)} HEAD`, timeoutMs: 120_000, maxOutputBytes: 10_000_000 });
   if (r.exitCode !== 0) throw new Error(`git diff failed: ${r.stderr.trim().slice(-500)}`);
   return r.stdout;
 }

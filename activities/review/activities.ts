@@ -9,6 +9,7 @@ import { ErrandFailure } from '../failures.js';
 import * as git from '../git/workspace.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { taskKeys } from '../store/keys.js';
+import { forbiddenPathsIn } from '../playbooks/forbidden.js';
 import { describeSecrets, findSecrets, outsideAllowedPaths, parseDiff } from './checks.js';
 import { runReview } from './reviewer.js';
 
@@ -24,6 +25,8 @@ export function createReviewActivities({ connect, event, models, store, redactor
       test?: TestResult;
       instructionsKey?: string;
       allowedPaths?: string[];
+      /** The playbook's forbidden paths: a change touching one goes back without the model's reading. */
+      forbiddenPaths?: string[];
     }): Promise<{ review: ReviewResult; usage: { prompt: number; completion: number }; costUsd: number }> {
       const reviewer = models.reviewer ?? models.coder;
       if (!reviewer) throw new Error('no model is configured: set ERRAND_MODEL_BASE_URL and ERRAND_MODEL');
@@ -42,6 +45,18 @@ export function createReviewActivities({ connect, event, models, store, redactor
         }
         const outside = outsideAllowedPaths(files, req.allowedPaths);
         await event(req.taskId, { id: `review:${req.round}:started`, type: 'review_started', round: req.round, files: files.length, outsideAllowedPaths: outside });
+        const forbidden = forbiddenPathsIn(files.map((f) => f.path), req.forbiddenPaths && { paths: req.forbiddenPaths, commands: [] });
+        if (forbidden.length) {
+          const review: ReviewResult = {
+            verdict: 'request_changes',
+            summary: `The change touches ${forbidden.length === 1 ? 'a path' : 'paths'} the playbook forbids changing; it cannot be published until they are as they were.`,
+            comments: forbidden.map((file) => ({ file, severity: 'blocking', body: `The playbook forbids changing this path (${req.forbiddenPaths!.join(', ')}); put it back as the base has it (\`git checkout ${req.baseSha} -- <path>\`, or delete it if the change added it).` })),
+            outsideAllowedPaths: outside,
+            valid: true,
+          };
+          await event(req.taskId, { id: `review:${req.round}:finished`, type: 'review_finished', round: req.round, verdict: review.verdict, comments: review.comments.length, valid: true });
+          return { review, usage: { prompt: 0, completion: 0 }, costUsd: 0 };
+        }
         const instructions = req.instructionsKey ? await store.get(req.instructionsKey) : undefined;
         const run = await runReview(tellingRetries(reviewer, event, req.taskId, { round: req.round }), { ...req, diff, instructions, outsideAllowedPaths: outside }, signal);
         await store.put(taskKeys(req.taskId).reviewRound(req.round), JSON.stringify(run.messages));

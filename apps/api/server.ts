@@ -11,6 +11,7 @@ import type { Logger } from '../logger.js';
 import { ApiTokenGuard } from './auth/api-token.guard.js';
 import { BodyErrorsFilter, JSON_BODY_LIMIT } from './body-errors.filter.js';
 import { HealthController } from './health/health.controller.js';
+import { PlaybooksController } from './playbooks/playbooks.controller.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
 import { forgeFromConfig } from '../providers.js';
@@ -23,7 +24,7 @@ class ApiModule {
   static forRoot(config: Config, client: Client, log: Logger): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [TasksController, HealthController, GitHubWebhooksController],
+      controllers: [TasksController, PlaybooksController, HealthController, GitHubWebhooksController],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: TEMPORAL_CLIENT, useValue: client },

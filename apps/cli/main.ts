@@ -11,7 +11,7 @@ import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
 import { Redactor } from '../../activities/store/redactor.js';
 import { startNarrator } from './narrator.js';
 import { ensureSandboxPackages } from './sandbox-packages.js';
-import { registerTaskCommands } from './task-commands.js';
+import { registerPlaybookCommands, registerTaskCommands } from './task-commands.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 
@@ -140,6 +140,7 @@ async function main(argv: string[]): Promise<void> {
   }
 
   registerTaskCommands(program);
+  registerPlaybookCommands(program);
   await program.parseAsync(argv);
 }
 

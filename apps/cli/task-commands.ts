@@ -1,63 +1,22 @@
-// `errand task ...`: tasks from a shell, through the REST API (which speaks Temporal: updates
-// for messages and approval, signals for pause and resume, cancellation). One place holds the
-// rules (the API); the CLI prints what it answers and exits non-zero when it refuses.
-import { InvalidArgumentError, type Command } from 'commander';
+// `errand task ...` and `errand playbook list`: tasks from a shell, through the REST API (which
+// speaks Temporal: updates for messages and approval, signals for pause and resume,
+// cancellation). One place holds the rules (the API); the CLI prints what it answers and exits
+// non-zero when it refuses.
+import type { Command } from 'commander';
+import { apiOptions, ApiError, authorization, call, collectParam, guarded as run, number, print } from './api-client.js';
 import { parseServerSentEvents } from './server-sent-events.js';
 
-interface Options {
-  api: string;
-  token?: string;
-}
-
-class ApiError extends Error {}
-
-async function call(opts: Options, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
-  let res: Response;
-  try {
-    res = await fetch(`${opts.api.replace(/\/$/, '')}${route}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...authorization(opts), ...headers },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (err) {
-    throw new ApiError(`cannot reach the Errand API at ${opts.api} (${(err as Error).message}); start it (npm start) or set --api / ERRAND_API_URL`);
-  }
-  const text = await res.text();
-  const parsed = text ? (JSON.parse(text) as { message?: unknown }) : {};
-  if (!res.ok) throw new ApiError(`${res.status}: ${typeof parsed.message === 'string' ? parsed.message : text}`);
-  return parsed;
-}
-
-const authorization = (opts: Options): Record<string, string> => (opts.token ? { authorization: `Bearer ${opts.token}` } : {});
-const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
-/** A number for the API, which says what range it takes. */
-const number = (value: string) => {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${value} is not a number`);
-  return n;
-};
-
 export function registerTaskCommands(program: Command): void {
-  const task = program
-    .command('task')
-    .description('create, inspect and control tasks through the API')
-    .option('--api <url>', 'the Errand API', process.env.ERRAND_API_URL ?? 'http://127.0.0.1:3000')
-    .option('--token <token>', 'an API token (ERRAND_API_TOKEN), when the API asks for one', process.env.ERRAND_API_TOKEN);
-  const opts = () => task.opts<Options>();
-  const run = (action: (...args: any[]) => Promise<unknown>) => async (...args: any[]) => {
-    try {
-      await action(...args);
-    } catch (err) {
-      console.error(`errand: ${(err as Error).message}`);
-      process.exitCode = 1;
-    }
-  };
+  const task = program.command('task').description('create, inspect and control tasks through the API');
+  const opts = apiOptions(task);
 
   task
     .command('create')
     .description('start a task (every field of POST /tasks has a flag; the API checks the values)')
     .requiredOption('--repo <url>', 'git URL or absolute path')
-    .requiredOption('--prompt <text>', 'what to change')
+    .option('--prompt <text>', 'what to change (with --playbook: what to add to its instructions)')
+    .option('--playbook <name>', 'run a playbook (errand playbook list --repo <url> shows them)')
+    .option('--param <name=value>', "a playbook parameter, repeatable; JSON values (3, true, '[\"a\"]') are typed", collectParam)
     .option('--base-branch <name>', "the branch to start from (default: the repository's default)")
     .option('--test-command <cmd>', 'how to run the tests (default: detected)')
     .option('--setup-script <script>', "run before the agent starts, instead of the repository's .errand/setup.sh")
@@ -75,7 +34,8 @@ export function registerTaskCommands(program: Command): void {
     .option('--idempotency-key <key>', 'retry safely: the same key returns the same task')
     .action(
       run(async (o: Record<string, unknown>) => {
-        const { idempotencyKey, ...body } = o;
+        const { idempotencyKey, param, ...rest } = o;
+        const body = { ...rest, ...(param ? { params: param } : {}) };
         print(await call(opts(), 'POST', '/tasks', body, idempotencyKey ? { 'idempotency-key': String(idempotencyKey) } : {}));
       }),
     );
@@ -119,6 +79,22 @@ export function registerTaskCommands(program: Command): void {
         });
         if (!res.ok || !res.body) throw new ApiError(`${res.status}: ${((await res.json()) as { message?: string }).message}`);
         for await (const message of parseServerSentEvents(res.body as unknown as AsyncIterable<Uint8Array>)) console.log(message.data);
+      }),
+    );
+}
+
+export function registerPlaybookCommands(program: Command): void {
+  const playbook = program.command('playbook').description('the playbooks a repository can run');
+  const opts = apiOptions(playbook);
+  playbook
+    .command('list')
+    .description("the built-in playbooks and the repository's own (.errand/playbooks/*.md), with any that cannot be run and why")
+    .requiredOption('--repo <url>', 'git URL or absolute path')
+    .option('--base-branch <name>', "read the repository's playbooks from this branch")
+    .action(
+      run(async (o: { repo: string; baseBranch?: string }) => {
+        const query = new URLSearchParams({ repo: o.repo, ...(o.baseBranch && { baseBranch: o.baseBranch }) });
+        print(await call(opts(), 'GET', `/playbooks?${query}`));
       }),
     );
 }

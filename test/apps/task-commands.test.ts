@@ -17,7 +17,8 @@ describe('errand task create', () => {
     const program = new Command();
     registerTaskCommands(program);
     const create = program.commands.find((c) => c.name() === 'task')!.commands.find((c) => c.name() === 'create')!;
-    const flags = create.options.map((o) => o.attributeName()).filter((f) => f !== 'idempotencyKey');
+    // `--param name=value`, repeated, makes `params`.
+    const flags = create.options.map((o) => o.attributeName()).filter((f) => f !== 'idempotencyKey').map((f) => (f === 'param' ? 'params' : f));
     expect(flags.sort()).toEqual(Object.keys(CreateTaskBody.shape).sort());
   });
 
@@ -38,6 +39,26 @@ describe('errand task create', () => {
       const [input] = (await handle.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!.map((p) => JSON.parse(Buffer.from(p.data!).toString()));
       expect(input).toMatchObject({ maxReviewRounds: 0, allowedPaths: ['sum.js', 'README.md'], setupScript: 'true' });
       await handle.terminate('test cleanup');
+    });
+
+    it('runs a playbook with typed --param values, and says what the API refused', async () => {
+      const origin = makeOriginRepo({
+        ...BUGGY_SUM,
+        '.errand/playbooks/bump.md': '---\nname: bump\ntitle: Bump {{name}}\noutcome: done\nparams:\n  name: { type: string }\n  times: { type: number }\n  dry: { type: boolean }\n  only: { type: list }\n---\nBump it.\n',
+      });
+      const errand = (...args: string[]) => run('npm', ['run', '--silent', 'errand', '--', ...args], { cwd: PROJECT_ROOT });
+      const listed = JSON.parse((await errand('playbook', 'list', '--api', t.errand.url, '--repo', origin)).stdout);
+      expect(listed.playbooks.map((p: { name: string }) => p.name)).toContain('bump');
+      const params = ['--param', 'name=lodash', '--param', 'times=2', '--param', 'dry=true', '--param', 'only=["a","b"]'];
+      const task = JSON.parse((await errand('task', 'create', '--api', t.errand.url, '--repo', origin, '--playbook', 'bump', ...params)).stdout);
+      const handle = temporal.client.workflow.getHandle(`task-${task.id}`);
+      const [input] = (await handle.fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads!.map((p) => JSON.parse(Buffer.from(p.data!).toString()));
+      expect(input.playbook).toMatchObject({ name: 'bump', params: { name: 'lodash', times: 2, dry: true, only: ['a', 'b'] } });
+      expect(input.prompt.split('\n')[0]).toBe('Bump lodash');
+      await handle.terminate('test cleanup');
+
+      const refused = await errand('task', 'create', '--api', t.errand.url, '--repo', origin, '--playbook', 'bump', '--param', 'times=two').catch((err: { stderr: string; code: number }) => err);
+      expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('errand: 400: params.name: required; params.times: must be a number') });
     });
   });
 });

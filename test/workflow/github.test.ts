@@ -110,6 +110,26 @@ describe('pull requests on GitHub', () => {
     expect(coder.requests).toHaveLength(0);
   });
 
+  it("lists and runs a repository's own playbook, read through the contents API", async () => {
+    github.addRepo('octo/playbooks', {
+      ...BUGGY_SUM,
+      '.errand/playbooks/fix-sum.md': '---\nname: fix-sum\ntitle: "[gh-playbook] Make sum add"\noutcome: sum adds.\nforbidden:\n  paths: [package.json]\n---\nFix sum.\n',
+      '.errand/playbooks/notes.txt': 'not a playbook',
+    });
+    const since = github.requests.length;
+    const listed = await api(errand.url, 'GET', '/playbooks?repo=octo/playbooks');
+    expect(listed.status).toBe(200);
+    expect(listed.body.playbooks.filter((p: { source: string }) => p.source !== 'built-in')).toEqual([
+      expect.objectContaining({ name: 'fix-sum', source: '.errand/playbooks/fix-sum.md', forbidden: { paths: ['package.json'], commands: [] } }),
+    ]);
+    expect(listed.body.broken).toEqual([]);
+    expect(ops(since)).toEqual(['repos/get-content', 'repos/get-content']);
+    model.script('[gh-playbook]', [FIX_SUM, FINISH]);
+    const id = await createTask(errand, { repo: 'octo/playbooks', playbook: 'fix-sum' });
+    const task = await waitForStatus(errand, id, 'completed');
+    expect(github.pulls.find((pr) => pr.number === task.pr.number)!.body).toContain('## Playbook\n`fix-sum` version 1 (.errand/playbooks/fix-sum.md).');
+  });
+
   it('answers 400 for a repo that is not owner/name', async () => {
     const res = await api(errand.url, 'POST', '/tasks', { repo: 'not a repo', prompt: 'x' });
     expect(res.status).toBe(400);

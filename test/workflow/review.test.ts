@@ -126,7 +126,7 @@ describe('deterministic checks', () => {
     const task = await waitForStatus(t.errand, id, 'failed');
     expect(task.error).toContain('the change adds what looks like a secret (AWS access key id at config/aws.js:3)');
     expect(task.error).not.toContain(key);
-    expect(lastUserMessage(coder.requests[2]!)).toContain('[errand] Your work in progress was not pushed: it adds what looks like a secret (AWS access key id at config/aws.js:3)');
+    expect(lastUserMessage(coder.requests[2]!)).toContain('[errand] Your work in progress was not pushed: the change adds what looks like a secret (AWS access key id at config/aws.js:3). Undo that');
     expect(reviews.requests).toHaveLength(0);
     // The step-1 checkpoint (the fix) was pushed; nothing with the key ever was.
     expect(git(origin, 'log', '--all', '-p')).not.toContain(key);

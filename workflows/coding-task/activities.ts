@@ -13,6 +13,7 @@ const NON_RETRYABLE = [
   FailureType.SetupFailed,
   FailureType.SandboxGone,
   FailureType.SecretInDiff,
+  FailureType.ForbiddenPath,
   FailureType.ForgeRejected,
   FailureType.PushRejected,
 ];
@@ -32,7 +33,7 @@ export const sandboxes = proxyActivities<Pick<Activities, 'provisionSandbox' | '
 });
 
 /** Git and the repository's own scripts in the sandbox: long, heartbeating. */
-export const workspace = proxyActivities<Pick<Activities, 'prepareWorkspace' | 'setupRepository' | 'checkpoint' | 'runTests' | 'publishBranch'>>({
+export const workspace = proxyActivities<Pick<Activities, 'prepareWorkspace' | 'setupRepository' | 'checkpoint' | 'runTests' | 'runPostconditions' | 'publishBranch'>>({
   startToCloseTimeout: '60 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },

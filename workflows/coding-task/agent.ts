@@ -130,7 +130,7 @@ async function runTool(run: TaskRun, call: ToolCall, current: number, mode: Agen
   if (mode === 'work' && mayChangeFiles(call.name)) run.lastChangeStep = current;
   return inSandbox(
     run,
-    (id) => tools.runTool({ taskId: run.taskId, sandboxId: id, step: current, call, mode }),
+    (id) => tools.runTool({ taskId: run.taskId, sandboxId: id, step: current, call, mode, forbidden: run.input.playbook?.forbidden }),
     `step ${current}: ${call.name}`,
     // The call's effect is gone with the sandbox; the model hears so and decides what to redo.
     () => ({ toolCallId: call.id, content: `error: ${SANDBOX_LOST_WHILE_RUNNING}; see the note from Errand`, isError: true }),

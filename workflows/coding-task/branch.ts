@@ -11,11 +11,11 @@ export async function checkpoint(run: TaskRun, during = `the checkpoint after st
   const { input, state, taskId } = run;
   const saved = await inSandbox(
     run,
-    (id) => workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch: run.branch, baseSha: run.baseSha, step: state.step, lastPushed: state.checkpoint?.sha }),
+    (id) => workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch: run.branch, baseSha: run.baseSha, step: state.step, lastPushed: state.checkpoint?.sha, forbidden: input.playbook?.forbidden }),
     during,
   );
   if (saved.blocked) {
-    run.note(`[errand] Your work in progress was not pushed: it adds what looks like a secret (${saved.blocked}). Remove it; secrets belong in the environment, not the repository.`);
+    run.note(`[errand] Your work in progress was not pushed: ${saved.blocked}. Undo that: secrets belong in the environment, not the repository, and a playbook's forbidden paths stay as they are.`);
     return;
   }
   // Pushed, or nothing new since the last push: either way the branch holds the workspace.
@@ -36,13 +36,13 @@ export async function publish(run: TaskRun, summary: string): Promise<void> {
   const title = `${state.stoppedBy ? '[incomplete] ' : ''}${commitTitle(input.prompt)}`;
   const pushed = await inSandbox(
     run,
-    (id) => workspace.publishBranch({ taskId, sandboxId: id, repo: input.repo, branch: run.branch, baseSha: run.baseSha, message: title, coAuthor: input.coAuthor }),
+    (id) => workspace.publishBranch({ taskId, sandboxId: id, repo: input.repo, branch: run.branch, baseSha: run.baseSha, message: title, coAuthor: input.coAuthor, forbidden: input.playbook?.forbidden }),
     'publishing',
   );
   state.checkpoint = { sha: pushed.headSha, step: state.step };
   run.savedThroughStep = state.step;
   const body = pullRequestBody(input, state, summary, run.stopNote);
-  const ready = state.review?.verdict === 'approve' && !state.stoppedBy;
+  const ready = state.review?.verdict === 'approve' && !state.stoppedBy && !state.postconditions?.some((p) => !p.passed);
   const number = state.pr?.number ?? input.followUp?.prNumber;
   state.pr = number
     ? await forge.updatePullRequest({ taskId, repo: input.repo, number, title, body, ready, diffKey: pushed.diffKey, round: state.feedbackRounds ?? 0 })

@@ -1,7 +1,7 @@
 // What Errand writes for people: the commit title, the pull request's body (while the work is
 // in progress, and when it is done), the comment on the issue a task came from, and the note
 // that hands a review back to the agent. Pure.
-import type { ReviewComment, SandboxLoss, TaskInput, TaskState } from '../contracts.js';
+import type { PlaybookRun, PostconditionResult, ReviewComment, SandboxLoss, TaskInput, TaskState } from '../contracts.js';
 
 export function commitTitle(prompt: string): string {
   const firstLine = prompt.trim().split('\n')[0] ?? '';
@@ -43,6 +43,7 @@ export function pullRequestBody(input: TaskInput, state: TaskState, summary: str
           ``,
         ]
       : []),
+    ...(input.playbook ? [...playbookSection(input.playbook, state.postconditions), ``] : []),
     ...(state.losses?.length ? [`## Sandbox losses`, ...state.losses.map(describeLoss), ``] : []),
     `## Task`,
     quote(input.prompt),
@@ -65,6 +66,14 @@ export function reviewNote(summary: string, comments: ReviewComment[], round: nu
   ].join('\n');
 }
 
+export function postconditionsNote(failed: PostconditionResult[], round: number, maxRounds: number): string {
+  return [
+    `[errand] The playbook's postconditions do not hold yet (round ${round} of at most ${maxRounds}); Errand ran them and these failed:`,
+    ...failed.map((p) => `- \`${p.command}\` exited ${p.exitCode}; the end of its output:\n${p.outputTail}`),
+    'Make them pass, then call finish again.',
+  ].join('\n');
+}
+
 /** One lost sandbox, as the PR tells it. */
 function describeLoss(loss: SandboxLoss): string {
   const lost =
@@ -72,6 +81,15 @@ function describeLoss(loss: SandboxLoss): string {
       ? 'nothing was lost'
       : `the changes made after ${loss.lostAfterStep ? `step ${loss.lostAfterStep}` : 'the start'} were lost; the agent was told and went on from there`;
   return `- ${loss.at}: the sandbox was lost during ${loss.during}; restored from ${loss.restoredFrom}; ${lost}.`;
+}
+
+function playbookSection(playbook: PlaybookRun, results: PostconditionResult[] = []): string[] {
+  const params = Object.entries(playbook.params);
+  return [
+    `## Playbook`,
+    `\`${playbook.name}\` version ${playbook.version} (${playbook.source})${params.length ? ` with ${params.map(([k, v]) => `\`${k}\`=\`${JSON.stringify(v)}\``).join(', ')}` : ''}.`,
+    ...(results.length ? ['', 'Postconditions, run by Errand:', ...results.map((p) => `- ${p.passed ? 'passed' : `**failed** (exit ${p.exitCode})`}: \`${p.command}\``)] : []),
+  ];
 }
 
 function taskLine(input: TaskInput): string {

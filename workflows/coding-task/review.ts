@@ -2,7 +2,7 @@
 // agent. Changes requested go back to the agent as a note, for a bounded number of rounds.
 import { reviewer, workspace } from './activities.js';
 import { checkpoint } from './branch.js';
-import { reviewNote } from './pull-request-text.js';
+import { postconditionsNote, reviewNote } from './pull-request-text.js';
 import type { TaskRun } from './run.js';
 import { inSandbox } from './sandbox-session.js';
 
@@ -17,20 +17,47 @@ export async function checkAndReview(run: TaskRun, summary: string): Promise<boo
     const command = run.testCommand;
     state.test = await inSandbox(run, (id) => workspace.runTests({ taskId, sandboxId: id, command }), 'tests');
   }
+  const commands = input.playbook?.postconditions ?? [];
+  if (commands.length) {
+    run.enter('testing', `checking the playbook's ${commands.length} postcondition${commands.length === 1 ? '' : 's'}`);
+    const round = run.reviewRounds + 1;
+    state.postconditions = await inSandbox(run, (id) => workspace.runPostconditions({ taskId, sandboxId: id, commands, round }), 'postconditions');
+    const failed = state.postconditions.filter((p) => !p.passed);
+    // A failing postcondition goes back like a review comment, within the same bound.
+    if (failed.length && mayGoBack(run)) {
+      run.reviewRounds++;
+      run.note(postconditionsNote(failed, run.reviewRounds, input.maxReviewRounds));
+      return true;
+    }
+  }
   run.enter('reviewing', `review round ${run.reviewRounds + 1}`);
   const round = run.reviewRounds + 1;
   const reviewed = await inSandbox(
     run,
     (id) =>
-      reviewer.review({ taskId, sandboxId: id, baseSha: run.baseSha, round, prompt: input.prompt, summary, test: state.test, instructionsKey: run.instructionsKey, allowedPaths: input.allowedPaths }),
+      reviewer.review({
+        taskId,
+        sandboxId: id,
+        baseSha: run.baseSha,
+        round,
+        prompt: input.prompt,
+        summary,
+        test: state.test,
+        instructionsKey: run.instructionsKey,
+        allowedPaths: input.allowedPaths,
+        forbiddenPaths: input.playbook?.forbidden.paths,
+      }),
     'review',
   );
   run.addUsage(reviewed.usage, reviewed.costUsd);
   const { review } = reviewed;
   const unresolved = review.verdict === 'approve' ? [] : review.comments;
   state.review = { verdict: review.verdict, summary: review.summary, rounds: round, unresolved, outsideAllowedPaths: review.outsideAllowedPaths };
-  if (review.verdict === 'approve' || state.stoppedBy || run.reviewRounds >= input.maxReviewRounds) return false;
+  if (review.verdict === 'approve' || !mayGoBack(run)) return false;
   run.reviewRounds++;
   run.note(reviewNote(review.summary, review.comments, run.reviewRounds, input.maxReviewRounds));
   return true;
 }
+
+/** Whether the agent may have another round: it has budget left and rounds remain. */
+const mayGoBack = (run: TaskRun) => !run.state.stoppedBy && run.reviewRounds < run.input.maxReviewRounds;

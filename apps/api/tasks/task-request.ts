@@ -3,6 +3,7 @@ import { BadRequestException, type PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
 import { IMAGE_REFERENCE, NETWORK_POLICIES } from '../../../workflows/contracts.js';
 import { TASK_ID } from '../../../workflows/names.js';
+import { PLAYBOOK_NAME } from '../../../activities/playbooks/playbook.js';
 
 export const CreateTaskBody = z.strictObject({
   repo: z
@@ -14,11 +15,11 @@ export const CreateTaskBody = z.strictObject({
     .trim()
     .regex(/^(?!-)[A-Za-z0-9._/-]+$/, 'must be a branch name (letters, digits, . _ / -)')
     .optional(),
-  prompt: z
-    .string({ error: 'required: describe the change you want' })
-    .trim()
-    .min(1, 'required: describe the change you want')
-    .max(100_000, 'too long: at most 100,000 characters'),
+  /** Required, unless a playbook gives the instructions (then it adds to them). */
+  prompt: z.string().trim().min(1, 'describe the change you want, or leave it out with a playbook').max(100_000, 'too long: at most 100,000 characters').optional(),
+  /** A playbook to run (GET /playbooks?repo= lists them), and its parameters. */
+  playbook: z.string().regex(PLAYBOOK_NAME, 'must be a playbook name (lower-case letters, digits and dashes)').optional(),
+  params: z.record(z.string(), z.unknown(), { error: 'must be an object of parameter names to values' }).optional(),
   testCommand: z.string().trim().min(1).max(2_000).optional(),
   setupScript: z.string().trim().min(1).max(20_000).optional(),
   network: z.enum(NETWORK_POLICIES, { error: `must be one of ${NETWORK_POLICIES.join(', ')} (who may reach the network: nobody, the setup script, every command)` }).optional(),
@@ -35,7 +36,11 @@ export const CreateTaskBody = z.strictObject({
     .string()
     .regex(IMAGE_REFERENCE, 'must be an image reference, e.g. ghcr.io/acme/sandbox:1')
     .optional(),
-});
+})
+  .superRefine((body, ctx) => {
+    if (!body.prompt && !body.playbook) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'required: describe the change you want (or name a playbook)' });
+    if (body.params && !body.playbook) ctx.addIssue({ code: 'custom', path: ['params'], message: 'params go with a playbook; name one in playbook' });
+  });
 export type CreateTaskBody = z.infer<typeof CreateTaskBody>;
 
 export const TASK_STATUSES = ['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out', 'continued_as_new'] as const;

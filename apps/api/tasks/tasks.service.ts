@@ -20,6 +20,7 @@ import { taskKeys } from '../../../activities/store/keys.js';
 import { ARTIFACT_STORE, CONFIG, FORGE, TEMPORAL_CLIENT } from '../tokens.js';
 import { streamTaskEvents } from './event-stream.js';
 import type { Forge } from '../../../activities/forge/forge.js';
+import { preparePlaybookRun } from '../../../activities/playbooks/catalog.js';
 import { badRequest, type CreateTaskBody, type ListTasksQuery, type LogName } from './task-request.js';
 
 const QUERY_DEADLINE_MS = 5_000;
@@ -69,8 +70,14 @@ export class TasksService implements OnModuleDestroy {
       if (existing) return existing;
     }
     const target = await this.resolveRepository(body.repo, body.baseBranch);
-    const input = this.taskInput(taskId, { ...body, ...target, budget: resolveBudget(this.config.defaults.budget, body), coAuthor: coAuthorOf(body.requester) });
-    return this.start(input, requestHash, Boolean(idempotencyKey));
+    const { playbook: name, params, prompt, ...fields } = body;
+    const asked = { ...fields, ...target, budget: resolveBudget(this.config.defaults.budget, body), coAuthor: coAuthorOf(body.requester) };
+    if (!name) return this.start(this.taskInput(taskId, { ...asked, prompt: prompt! }), requestHash, Boolean(idempotencyKey));
+    const run = await preparePlaybookRun(this.forge, { repo: target.repo, ref: target.baseBranch, name, params });
+    if (!run.ok) throw badRequest(run.issues);
+    // The caller's prompt, if any, adds to the playbook's instructions.
+    const withPrompt = prompt ? `${run.prompt}\n\nAlso, from the person who asked:\n${prompt}` : run.prompt;
+    return this.start(this.taskInput(taskId, { ...asked, prompt: withPrompt, playbook: run.playbook }), requestHash, Boolean(idempotencyKey));
   }
 
   /** A task with the server's defaults for whatever `fields` leaves out (webhooks start tasks this way). */

@@ -8,6 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pushFromSandbox } from '../../../activities/git/transfer.js';
+import { findSecrets } from '../../../activities/review/checks.js';
+import { Redactor } from '../../../activities/store/redactor.js';
+import { FailureType } from '../../../workflows/failures.js';
 import { commitWorkInProgress, prepareWorkspace, restoreWork } from '../../../activities/git/workspace.js';
 import { SandboxdClient } from '../../../activities/sandbox/sandboxd-client.js';
 import { startSandboxd } from '../../../activities/sandbox/sandboxd/server.js';
@@ -68,7 +71,9 @@ describe('git between the worker and a sandbox', () => {
 
     await sandbox.writeFile({ path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
     const head = await commitWorkInProgress(sandbox, { step: 2 });
-    expect(await pushFromSandbox(sandbox, { branch: 'errand/t1', baseSha: prepared.baseSha, remote })).toBe(head);
+    const pushed = await pushFromSandbox(sandbox, { branch: 'errand/t1', baseSha: prepared.baseSha, remote, vet: () => undefined });
+    expect(pushed.head).toBe(head);
+    expect(pushed.diff).toContain('+exports.sum = (a, b) => a + b;');
     expect(git(origin, 'show', 'errand/t1:sum.js')).toContain('a + b');
 
     // Everything went through sandboxd, and nothing of the credential did.
@@ -78,5 +83,31 @@ describe('git between the worker and a sandbox', () => {
     }
     // Nor is it anywhere in the sandbox's repository.
     expect((await sandbox.exec({ cmd: 'cat .git/config; git config --list' })).stdout).not.toMatch(/extraheader|authorization/i);
+  });
+
+  it('vets the change with its own git, so a sandbox whose git hides a file cannot push a secret past the check', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const remote = { url: origin, env: {} };
+    const prepared = await prepareWorkspace(sandbox, { remote, baseBranch: 'main', branch: 'errand/t2' });
+    const secret = 'ghp_' + 'a'.repeat(36);
+    // The agent owns the sandbox's repository: attributes that make every file "binary" and an
+    // external diff that prints nothing hide the secret from any diff made in there.
+    await sandbox.writeFile({ path: '.gitattributes', content: '* -diff\n' });
+    await sandbox.writeFile({ path: 'config.js', content: `module.exports = { token: '${secret}' };\n` });
+    await sandbox.exec({ cmd: 'git config diff.external true' });
+    await commitWorkInProgress(sandbox, { step: 1 });
+    const seenInside = (await sandbox.exec({ cmd: `git diff ${prepared.baseSha} HEAD` })).stdout;
+    expect(seenInside).not.toContain(secret);
+
+    const redactor = new Redactor([]);
+    const pushed = await pushFromSandbox(sandbox, {
+      branch: 'errand/t2',
+      baseSha: prepared.baseSha,
+      remote,
+      vet: (diff) => (findSecrets(diff, redactor).length ? { type: FailureType.SecretInDiff, message: 'a secret' } : undefined),
+    });
+    expect(pushed.refused).toEqual({ type: FailureType.SecretInDiff, message: 'a secret' });
+    expect(pushed.diff).toContain(secret);
+    expect(() => git(origin, 'rev-parse', '--verify', '-q', 'refs/heads/errand/t2')).toThrow();
   });
 });

@@ -1,0 +1,71 @@
+// The CLI's side of the REST API: one way to call it, print what it answers, and say what went
+// wrong; the commands (task-commands.ts, schedule-commands.ts) hold no HTTP of their own.
+import { InvalidArgumentError, type Command } from 'commander';
+
+export interface Options {
+  api: string;
+  token?: string;
+}
+
+export class ApiError extends Error {}
+
+export async function call(opts: Options, method: string, route: string, body?: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(`${opts.api.replace(/\/$/, '')}${route}`, {
+      method,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...authorization(opts), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch (err) {
+    throw new ApiError(`cannot reach the Errand API at ${opts.api} (${(err as Error).message}); start it (npm start) or set --api / ERRAND_API_URL`);
+  }
+  const text = await res.text();
+  const parsed = text ? (JSON.parse(text) as { message?: unknown }) : {};
+  if (!res.ok) throw new ApiError(`${res.status}: ${typeof parsed.message === 'string' ? parsed.message : text}`);
+  return parsed;
+}
+
+export const authorization = (opts: Options): Record<string, string> => (opts.token ? { authorization: `Bearer ${opts.token}` } : {});
+export const print = (value: unknown) => console.log(JSON.stringify(value, null, 2));
+/** A number for the API, which says what range it takes. */
+export const number = (value: string) => {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`${value} is not a number`);
+  return n;
+};
+
+
+/** `--param name=value`, repeatable: the value as JSON when it is (3, true, ["a"]), else as text. */
+export function collectParam(pair: string, params: Record<string, unknown> = {}): Record<string, unknown> {
+  const at = pair.indexOf('=');
+  if (at < 1) throw new InvalidArgumentError(`${pair} is not name=value`);
+  const raw = pair.slice(at + 1);
+  let value: unknown = raw;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    // text, as typed
+  }
+  return { ...params, [pair.slice(0, at)]: value };
+}
+
+/** The options every API command takes, on `command`; returns how to read them. */
+export function apiOptions(command: Command): () => Options {
+  command
+    .option('--api <url>', 'the Errand API', process.env.ERRAND_API_URL ?? 'http://127.0.0.1:3000')
+    .option('--token <token>', 'an API token (ERRAND_API_TOKEN), when the API asks for one', process.env.ERRAND_API_TOKEN);
+  return () => command.opts<Options>();
+}
+
+/** Runs a command's action; what fails is printed as `errand: <why>` with exit code 1. */
+export const guarded =
+  (action: (...args: any[]) => Promise<unknown>) =>
+  async (...args: any[]): Promise<void> => {
+    try {
+      await action(...args);
+    } catch (err) {
+      console.error(`errand: ${(err as Error).message}`);
+      process.exitCode = 1;
+    }
+  };
