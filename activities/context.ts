@@ -14,6 +14,8 @@ export interface ActivityDeps {
   sandboxes: SandboxProvider;
   /** What Temporal says of a workflow, for the reaper. */
   workflows?: { status(workflowId: string): Promise<'running' | 'closed' | 'unknown'> };
+  /** A schedule's recent runs and how to pause it, for a schedule that pauses itself after failing runs. */
+  schedules?: ScheduleControl;
   forge: Forge;
   /** Undefined when no model is configured: the API refuses tasks before they get here. */
   models: { coder?: ModelClient; reviewer?: ModelClient };
@@ -21,6 +23,15 @@ export interface ActivityDeps {
   store: ArtifactStore;
   redactor: Redactor;
   limits: { setupTimeoutMs: number };
+}
+
+export interface ScheduleControl {
+  /**
+   * Counts a run's outcome on its schedule, in the schedule itself (one atomic update): a failure
+   * adds one to the failures in a row, a success resets them; at `maxFailures` the schedule is
+   * paused with `reason` in its note. Returns the count; nothing when the schedule is gone.
+   */
+  recordRun(temporalScheduleId: string, outcome: { failed: boolean; reason?: string }): Promise<{ failuresInARow: number; paused: boolean } | undefined>;
 }
 
 export interface ActivityContext extends ActivityDeps {

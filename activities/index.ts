@@ -6,6 +6,7 @@ import { activityContext, type ActivityDeps } from './context.js';
 import { toActivityFailure } from './failures.js';
 import { createForgeActivities } from './forge/activities.js';
 import { createGitActivities } from './git/activities.js';
+import { createPlaybookActivities } from './playbooks/activities.js';
 import { createReviewActivities } from './review/activities.js';
 import { createSandboxActivities } from './sandbox/activities.js';
 import type { Redactor } from './store/redactor.js';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAgentActivities(ctx),
     ...createReviewActivities(ctx),
     ...createForgeActivities(ctx),
+    ...createPlaybookActivities(ctx),
   });
 }
 

@@ -14,6 +14,8 @@ export const FailureType = {
   SandboxLost: 'SandboxLost',
   /** The diff adds something that looks like a secret; it was not pushed. */
   SecretInDiff: 'SecretInDiff',
+  /** A scheduled run's playbook cannot run (gone from the repository, broken, its parameters no longer fit). */
+  PlaybookUnavailable: 'PlaybookUnavailable',
   /** The change touches paths its playbook forbids; it was not pushed. */
   ForbiddenPath: 'ForbiddenPath',
   /** The forge refused: no such repo or branch, no permission, a protected branch. */

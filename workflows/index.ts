@@ -1,3 +1,4 @@
 // The workflows this worker registers; the bundler starts from this file.
 export { codingTask } from './coding-task/index.js';
 export { sandboxReaper } from './sandbox-reaper.js';
+export { scheduledPlaybook } from './scheduled-playbook.js';

@@ -4,6 +4,21 @@
 
 export const TASK_WORKFLOW_TYPE = 'codingTask';
 export const REAPER_WORKFLOW_TYPE = 'sandboxReaper';
+export const SCHEDULED_PLAYBOOK_WORKFLOW_TYPE = 'scheduledPlaybook';
+
+/** The reaper's schedule, one per task queue, and its id in the API. */
+export const reaperScheduleId = (taskQueue: string) => `errand-sandbox-reaper-${taskQueue}`;
+export const REAPER_SCHEDULE = 'sandbox-reaper';
+
+/** Schedule ids, as the API names them; in Temporal each is `schedule-<id>`. */
+export const SCHEDULE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const SCHEDULE_PREFIX = 'schedule-';
+export const temporalScheduleId = (id: string) => `${SCHEDULE_PREFIX}${id}`;
+/** The API's id of a Temporal schedule of Errand's, or undefined when it is not one. */
+export function scheduleIdOf(temporalId: string): string | undefined {
+  const id = temporalId.startsWith(SCHEDULE_PREFIX) ? temporalId.slice(SCHEDULE_PREFIX.length) : undefined;
+  return id && SCHEDULE_ID.test(id) ? id : undefined;
+}
 
 const WORKFLOW_PREFIX = 'task-';
 const BRANCH_PREFIX = 'errand/';

@@ -12,6 +12,8 @@ import { ApiTokenGuard } from './auth/api-token.guard.js';
 import { BodyErrorsFilter, JSON_BODY_LIMIT } from './body-errors.filter.js';
 import { HealthController } from './health/health.controller.js';
 import { PlaybooksController } from './playbooks/playbooks.controller.js';
+import { SchedulesController } from './schedules/schedules.controller.js';
+import { SchedulesService } from './schedules/schedules.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
 import { forgeFromConfig } from '../providers.js';
@@ -24,7 +26,7 @@ class ApiModule {
   static forRoot(config: Config, client: Client, log: Logger): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [TasksController, PlaybooksController, HealthController, GitHubWebhooksController],
+      controllers: [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: TEMPORAL_CLIENT, useValue: client },
@@ -35,6 +37,7 @@ class ApiModule {
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         { provide: APP_FILTER, useClass: BodyErrorsFilter },
         TasksService,
+        SchedulesService,
         GitHubWebhooksService,
       ],
     };

@@ -69,3 +69,24 @@ export const guarded =
       process.exitCode = 1;
     }
   };
+
+/** The flags of the task fields (taskFields in the API) that tasks and schedules' runs both take, on `command`. */
+export function taskFieldFlags(command: Command): Command {
+  return command
+    .option('--base-branch <name>', "the branch to start from (default: the repository's default)")
+    .option('--param <name=value>', "a playbook parameter, repeatable; JSON values (3, true, '[\"a\"]') are typed", collectParam)
+    .option('--test-command <cmd>', 'how to run the tests (default: detected)')
+    .option('--setup-script <script>', "run before the agent starts, instead of the repository's .errand/setup.sh")
+    .option('--network <policy>', 'off | setup | on')
+    .option('--max-steps <n>', 'step budget', number)
+    .option('--max-tokens <n>', 'token budget', number)
+    .option('--max-cost-usd <dollars>', 'cost budget', number)
+    .option('--max-wall-clock-minutes <minutes>', 'time budget', number)
+    .option('--max-review-rounds <n>', 'rounds of changes requested by the review agent', number)
+    .option('--allowed-paths <glob...>', 'the paths the change may touch (globs)')
+    .option('--sandbox-image <image>', 'the sandbox image (Kubernetes)')
+    .option('--requester <who>', 'who asked; "Name <email>" co-authors the commit');
+}
+
+/** Flags to a request body: `--param` makes `params`. */
+export const bodyOf = ({ param, ...rest }: Record<string, unknown>): Record<string, unknown> => ({ ...rest, ...(param ? { params: param } : {}) });

@@ -11,6 +11,7 @@ import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
 import { Redactor } from '../../activities/store/redactor.js';
 import { startNarrator } from './narrator.js';
 import { ensureSandboxPackages } from './sandbox-packages.js';
+import { registerScheduleCommands } from './schedule-commands.js';
 import { registerPlaybookCommands, registerTaskCommands } from './task-commands.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
@@ -141,6 +142,7 @@ async function main(argv: string[]): Promise<void> {
 
   registerTaskCommands(program);
   registerPlaybookCommands(program);
+  registerScheduleCommands(program);
   await program.parseAsync(argv);
 }
 

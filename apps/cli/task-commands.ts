@@ -3,40 +3,28 @@
 // cancellation). One place holds the rules (the API); the CLI prints what it answers and exits
 // non-zero when it refuses.
 import type { Command } from 'commander';
-import { apiOptions, ApiError, authorization, call, collectParam, guarded as run, number, print } from './api-client.js';
+import { apiOptions, ApiError, authorization, bodyOf, call, guarded as run, number, print, taskFieldFlags } from './api-client.js';
 import { parseServerSentEvents } from './server-sent-events.js';
 
 export function registerTaskCommands(program: Command): void {
   const task = program.command('task').description('create, inspect and control tasks through the API');
   const opts = apiOptions(task);
 
-  task
-    .command('create')
-    .description('start a task (every field of POST /tasks has a flag; the API checks the values)')
-    .requiredOption('--repo <url>', 'git URL or absolute path')
-    .option('--prompt <text>', 'what to change (with --playbook: what to add to its instructions)')
-    .option('--playbook <name>', 'run a playbook (errand playbook list --repo <url> shows them)')
-    .option('--param <name=value>', "a playbook parameter, repeatable; JSON values (3, true, '[\"a\"]') are typed", collectParam)
-    .option('--base-branch <name>', "the branch to start from (default: the repository's default)")
-    .option('--test-command <cmd>', 'how to run the tests (default: detected)')
-    .option('--setup-script <script>', "run before the agent starts, instead of the repository's .errand/setup.sh")
-    .option('--network <policy>', 'off | setup | on')
-    .option('--max-steps <n>', 'step budget', number)
-    .option('--max-tokens <n>', 'token budget', number)
-    .option('--max-cost-usd <dollars>', 'cost budget', number)
-    .option('--max-wall-clock-minutes <minutes>', 'time budget', number)
-    .option('--max-review-rounds <n>', 'rounds of changes requested by the review agent', number)
+  taskFieldFlags(
+    task
+      .command('create')
+      .description('start a task (every field of POST /tasks has a flag; the API checks the values)')
+      .requiredOption('--repo <url>', 'git URL or absolute path')
+      .option('--prompt <text>', 'what to change (with --playbook: what to add to its instructions)')
+      .option('--playbook <name>', 'run a playbook (errand playbook list --repo <url> shows them)'),
+  )
     .option('--await-feedback-minutes <minutes>', 'after the PR is out, wait this long for feedback', number)
-    .option('--allowed-paths <glob...>', 'the paths the change may touch (globs)')
-    .option('--sandbox-image <image>', 'the sandbox image (Kubernetes)')
     .option('--require-plan-approval', 'write a plan and wait for approval first')
-    .option('--requester <who>', 'who asked; "Name <email>" co-authors the commit')
     .option('--idempotency-key <key>', 'retry safely: the same key returns the same task')
     .action(
       run(async (o: Record<string, unknown>) => {
-        const { idempotencyKey, param, ...rest } = o;
-        const body = { ...rest, ...(param ? { params: param } : {}) };
-        print(await call(opts(), 'POST', '/tasks', body, idempotencyKey ? { 'idempotency-key': String(idempotencyKey) } : {}));
+        const { idempotencyKey, ...rest } = o;
+        print(await call(opts(), 'POST', '/tasks', bodyOf(rest), idempotencyKey ? { 'idempotency-key': String(idempotencyKey) } : {}));
       }),
     );
 

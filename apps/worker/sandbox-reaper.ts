@@ -2,11 +2,9 @@
 // deletes the sandboxes whose task's workflow has closed or is unknown (a terminated task, a
 // deleted namespace) and says what it deleted. Overlaps are skipped.
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { REAPER_WORKFLOW_TYPE } from '../../workflows/names.js';
+import { REAPER_WORKFLOW_TYPE, reaperScheduleId } from '../../workflows/names.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
-
-export const reaperScheduleId = (taskQueue: string) => `errand-sandbox-reaper-${taskQueue}`;
 
 /** Creates the schedule once (per task queue); a schedule that exists already is left as it is. */
 export async function ensureReaperSchedule(client: Client, config: Config, log: Logger): Promise<void> {

@@ -15,6 +15,7 @@ import { temporalConnectionOptions } from '../temporal-connection.js';
 import type { Logger } from '../logger.js';
 import { chooseConfinement } from './confinement.js';
 import { ensureReaperSchedule, workflowStatus } from './sandbox-reaper.js';
+import { scheduleControl } from './schedule-control.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -47,7 +48,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   // bubblewrap confines the local sandbox; a Kubernetes pod is confined by its own spec.
   const confinement = config.sandbox.provider === 'local' ? await chooseConfinement(config, log) : undefined;
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
-  // A client too, for what activities ask Temporal (the reaper) and for the reaper's schedule.
+  // A client too, for what activities ask Temporal (the reaper, schedules) and for the reaper's schedule.
   const clientConnection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const activities = createActivities({
@@ -57,6 +58,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
       env: allowlisted(process.env, config.sandbox.envAllowlist),
     }),
     workflows: { status: (workflowId) => workflowStatus(client, workflowId) },
+    schedules: scheduleControl(client),
     forge: forgeFromConfig(config),
     models: {
       coder: config.model ? new RedactingModelClient(new OpenAIModelClient(config.model), redactor) : undefined,

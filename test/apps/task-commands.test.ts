@@ -1,10 +1,13 @@
 // `errand task create` has a flag for every field POST /tasks takes, so anything the API can do
-// a shell can too; and `npm run --silent errand` prints the API's JSON alone, for jq.
+// a shell can too (playbooks and schedules included); and `npm run --silent errand` prints the
+// API's JSON alone, for jq.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 import { Command } from 'commander';
 import { CreateTaskBody } from '../../apps/api/tasks/task-request.js';
+import { CreateScheduleBody } from '../../apps/api/schedules/schedule-request.js';
+import { registerScheduleCommands } from '../../apps/cli/schedule-commands.js';
 import { registerTaskCommands } from '../../apps/cli/task-commands.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { PROJECT_ROOT } from '../support/errand-process.js';
@@ -20,6 +23,14 @@ describe('errand task create', () => {
     // `--param name=value`, repeated, makes `params`.
     const flags = create.options.map((o) => o.attributeName()).filter((f) => f !== 'idempotencyKey').map((f) => (f === 'param' ? 'params' : f));
     expect(flags.sort()).toEqual(Object.keys(CreateTaskBody.shape).sort());
+  });
+
+  it('has a flag for every field of POST /schedules, in errand schedule create', () => {
+    const program = new Command();
+    registerScheduleCommands(program);
+    const create = program.commands.find((c) => c.name() === 'schedule')!.commands.find((c) => c.name() === 'create')!;
+    const flags = create.options.map((o) => o.attributeName()).map((f) => (f === 'param' ? 'params' : f));
+    expect(flags.sort()).toEqual(Object.keys(CreateScheduleBody.shape).sort());
   });
 
   describe('against a running API', () => {
@@ -59,6 +70,20 @@ describe('errand task create', () => {
 
       const refused = await errand('task', 'create', '--api', t.errand.url, '--repo', origin, '--playbook', 'bump', '--param', 'times=two').catch((err: { stderr: string; code: number }) => err);
       expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('errand: 400: params.name: required; params.times: must be a number') });
+    });
+
+    it('creates, lists, pauses and deletes a schedule from flags', async () => {
+      const origin = makeOriginRepo({ ...BUGGY_SUM, '.errand/playbooks/tidy.md': '---\nname: tidy\ntitle: Tidy\noutcome: tidy\nparams:\n  level: { type: number }\n---\nTidy.\n' });
+      const errand = (...args: string[]) => run('npm', ['run', '--silent', 'errand', '--', 'schedule', ...args, '--api', t.errand.url], { cwd: PROJECT_ROOT });
+      const id = `cli-${Date.now().toString(36)}`;
+      const created = JSON.parse((await errand('create', '--id', id, '--repo', origin, '--playbook', 'tidy', '--param', 'level=2', '--cron', '30 5 * * 1-5', '--timezone', 'Asia/Tokyo', '--jitter', '5m', '--max-failures', '4')).stdout);
+      expect(created).toMatchObject({ id, params: { level: 2 }, cron: '30 5 * * 1-5', timezone: 'Asia/Tokyo', jitter: '5m', maxFailures: 4, paused: false });
+      expect(JSON.parse((await errand('list')).stdout).schedules.map((s: { id: string }) => s.id)).toContain(id);
+      expect(JSON.parse((await errand('pause', id, '--note', 'holidays')).stdout)).toMatchObject({ paused: true, note: 'holidays' });
+      expect(JSON.parse((await errand('update', id, '--interval', '1 day')).stdout)).toMatchObject({ interval: '1 day', paused: true });
+      const refused = await errand('create', '--repo', origin, '--playbook', 'tidy', '--cron', '0 25 * * *').catch((err: { stderr: string; code: number }) => err);
+      expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('errand: 400: params.level: required') });
+      expect(JSON.parse((await errand('delete', id)).stdout)).toEqual({ id, deleted: true });
     });
   });
 });

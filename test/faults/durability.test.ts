@@ -1,5 +1,6 @@
 // Fault injection with real processes: a worker killed with SIGKILL in the middle of a model
-// call and of a long command, a Temporal server stopped and restarted on the same database, a
+// call and of a long command, a Temporal server stopped and restarted on the same database (a
+// task in flight; a schedule, paused, kept and run after both Temporal and Errand restart), a
 // sandbox deleted under a running task, an API restarted under an SSE client, twenty steering
 // messages at once, and a 1,000-step task that continues as new. Each asserts the task ends
 // with exactly the expected result: no step lost, none done twice.
@@ -147,6 +148,44 @@ describe('a restarted Temporal server', () => {
     expect(task.step).toBe(4);
     expect(git(origin, 'show', `errand/${id}:steps.log`)).toBe('one\ntwo\nthree\n');
     await expectEachStepOnce(errand.url, id, 4);
+  });
+});
+
+describe('schedules across a restart of everything', () => {
+  let temporal: DevServer | undefined;
+  afterEach(async () => {
+    await temporal?.stop();
+  });
+
+  it('keeps a schedule, its pause and its note, and runs it after Temporal and Errand both restart', async () => {
+    const port = await freePort();
+    const dbFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'errand-temporal-')), 'temporal.db');
+    const serve = () => startTemporalDevServer({ port, uiPort: 0, headless: true, dbFile, startTimeoutMs: 90_000 });
+    temporal = await serve();
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'errand-state-'));
+    const taskQueue = `restart-${Math.random().toString(36).slice(2, 10)}`;
+    const start = () => startErrand({ stateDir, taskQueue, env: { ...modelEnv(), ERRAND_TEMPORAL_ADDRESS: temporal!.address } });
+    let errand = await start();
+    const origin = makeOriginRepo({ ...BUGGY_SUM, '.errand/playbooks/fix-sum.md': '---\nname: fix-sum\ntitle: "[restart-schedule] Make sum add"\noutcome: sum adds.\n---\nFix sum.\n' });
+    model.script('[restart-schedule]', [call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' }), FINISH]);
+    expect((await api(errand.url, 'POST', '/schedules', { id: 'nightly', repo: origin, playbook: 'fix-sum', cron: '0 2 * * *', timezone: 'America/New_York' })).status).toBe(201);
+    await api(errand.url, 'POST', '/schedules/nightly/pause', { note: 'until the restart' });
+
+    await errand.stop();
+    await temporal.stop();
+    temporal = await serve();
+    errand = await start();
+    started.push(errand);
+
+    const after = await api(errand.url, 'GET', '/schedules/nightly');
+    expect(after.body).toMatchObject({ id: 'nightly', cron: '0 2 * * *', timezone: 'America/New_York', paused: true, note: 'until the restart' });
+    await api(errand.url, 'POST', '/schedules/nightly/unpause');
+    await api(errand.url, 'POST', '/schedules/nightly/trigger');
+    const ran = await eventually(async () => {
+      const { body } = await api(errand.url, 'GET', '/schedules/nightly');
+      return body.recentRuns[0]?.status === 'completed' ? body.recentRuns[0] : undefined;
+    }, 120_000, 'the triggered run to complete');
+    expect(git(origin, 'show', `errand/${ran.result.taskId}:sum.js`)).toContain('a + b');
   });
 });
 

@@ -5,21 +5,25 @@ import { IMAGE_REFERENCE, NETWORK_POLICIES } from '../../../workflows/contracts.
 import { TASK_ID } from '../../../workflows/names.js';
 import { PLAYBOOK_NAME } from '../../../activities/playbooks/playbook.js';
 
-export const CreateTaskBody = z.strictObject({
+const BRANCH = /^(?!-)[A-Za-z0-9._/-]+$/;
+
+/** Where the work happens: what tasks and schedules both name. */
+export const target = {
   repo: z
     .string({ error: 'required: a git URL or an absolute path to a repository' })
     .trim()
     .min(1, 'required: a git URL or an absolute path to a repository'),
-  baseBranch: z
-    .string()
-    .trim()
-    .regex(/^(?!-)[A-Za-z0-9._/-]+$/, 'must be a branch name (letters, digits, . _ / -)')
-    .optional(),
-  /** Required, unless a playbook gives the instructions (then it adds to them). */
-  prompt: z.string().trim().min(1, 'describe the change you want, or leave it out with a playbook').max(100_000, 'too long: at most 100,000 characters').optional(),
-  /** A playbook to run (GET /playbooks?repo= lists them), and its parameters. */
+  baseBranch: z.string().trim().regex(BRANCH, 'must be a branch name (letters, digits, . _ / -)').optional(),
+};
+
+/** A playbook to run (GET /playbooks?repo= lists them), and its parameters. */
+export const playbookFields = {
   playbook: z.string().regex(PLAYBOOK_NAME, 'must be a playbook name (lower-case letters, digits and dashes)').optional(),
   params: z.record(z.string(), z.unknown(), { error: 'must be an object of parameter names to values' }).optional(),
+};
+
+/** How a task works, beyond what it works on: the fields a schedule's runs take too. */
+export const taskFields = {
   testCommand: z.string().trim().min(1).max(2_000).optional(),
   setupScript: z.string().trim().min(1).max(20_000).optional(),
   network: z.enum(NETWORK_POLICIES, { error: `must be one of ${NETWORK_POLICIES.join(', ')} (who may reach the network: nobody, the setup script, every command)` }).optional(),
@@ -28,15 +32,21 @@ export const CreateTaskBody = z.strictObject({
   maxCostUsd: z.number().positive('must be more than 0 dollars').optional(),
   maxWallClockMinutes: z.number().positive('must be more than 0 minutes').max(7 * 24 * 60, 'at most a week (10080 minutes)').optional(),
   requester: z.string().trim().min(1).max(200).optional(),
-  requirePlanApproval: z.boolean().optional(),
   maxReviewRounds: z.number().int('must be a whole number').min(0).max(10).optional(),
   allowedPaths: z.array(z.string().trim().min(1).max(500)).max(100).optional(),
-  awaitFeedbackMinutes: z.number().min(0).max(30 * 24 * 60, 'at most 30 days (43200 minutes)').optional(),
-  sandboxImage: z
-    .string()
-    .regex(IMAGE_REFERENCE, 'must be an image reference, e.g. ghcr.io/acme/sandbox:1')
-    .optional(),
-})
+  sandboxImage: z.string().regex(IMAGE_REFERENCE, 'must be an image reference, e.g. ghcr.io/acme/sandbox:1').optional(),
+};
+
+export const CreateTaskBody = z
+  .strictObject({
+    ...target,
+    /** Required, unless a playbook gives the instructions (then it adds to them). */
+    prompt: z.string().trim().min(1, 'describe the change you want, or leave it out with a playbook').max(100_000, 'too long: at most 100,000 characters').optional(),
+    ...playbookFields,
+    ...taskFields,
+    requirePlanApproval: z.boolean().optional(),
+    awaitFeedbackMinutes: z.number().min(0).max(30 * 24 * 60, 'at most 30 days (43200 minutes)').optional(),
+  })
   .superRefine((body, ctx) => {
     if (!body.prompt && !body.playbook) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'required: describe the change you want (or name a playbook)' });
     if (body.params && !body.playbook) ctx.addIssue({ code: 'custom', path: ['params'], message: 'params go with a playbook; name one in playbook' });

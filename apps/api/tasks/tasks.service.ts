@@ -82,16 +82,28 @@ export class TasksService implements OnModuleDestroy {
 
   /** A task with the server's defaults for whatever `fields` leaves out (webhooks start tasks this way). */
   taskInput(taskId: string, fields: Partial<TaskInput> & Pick<TaskInput, 'repo' | 'baseBranch' | 'prompt'>): TaskInput {
+    return { ...this.withDefaults(fields), taskId, links: { task: this.taskUrl(taskId), temporalUi: this.links(taskId).temporalUi } };
+  }
+
+  /** `fields` with the server's defaults for what they leave out. */
+  withDefaults<T extends Partial<TaskInput>>(fields: T): T & Pick<TaskInput, 'network' | 'budget' | 'checkpointEverySteps' | 'maxReviewRounds' | 'awaitFeedbackMinutes'> {
     const d = this.config.defaults;
     return {
       ...fields,
-      taskId,
       network: fields.network ?? d.network,
       budget: fields.budget ?? d.budget,
       checkpointEverySteps: fields.checkpointEverySteps ?? d.checkpointEverySteps,
       maxReviewRounds: fields.maxReviewRounds ?? d.maxReviewRounds,
       awaitFeedbackMinutes: fields.awaitFeedbackMinutes ?? d.awaitFeedbackMinutes,
-      links: { task: this.taskUrl(taskId), temporalUi: this.links(taskId).temporalUi },
+    };
+  }
+
+  /** Where tasks' pages and runs in Temporal UI are: a task's is this and its id (its workflow id for Temporal UI). */
+  linkBases(): { task?: string; temporalUi: string } {
+    const { uiUrl, namespace } = this.config.temporal;
+    return {
+      task: this.config.api.publicUrl ? `${this.config.api.publicUrl.replace(/\/$/, '')}/tasks/` : undefined,
+      temporalUi: `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/`,
     };
   }
 
@@ -281,15 +293,12 @@ export class TasksService implements OnModuleDestroy {
 
   /** The task's address as users reach the API (ERRAND_PUBLIC_URL, else where it listens). */
   private taskUrl(taskId: string): string | undefined {
-    return this.config.api.publicUrl ? `${this.config.api.publicUrl.replace(/\/$/, '')}/tasks/${taskId}` : undefined;
+    const base = this.linkBases().task;
+    return base && `${base}${taskId}`;
   }
 
   private links(taskId: string) {
-    const { uiUrl, namespace } = this.config.temporal;
-    return {
-      self: `/tasks/${taskId}`,
-      temporalUi: `${uiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${taskWorkflowId(taskId)}`,
-    };
+    return { self: `/tasks/${taskId}`, temporalUi: `${this.linkBases().temporalUi}${taskWorkflowId(taskId)}` };
   }
 }
 
@@ -304,7 +313,7 @@ export function coAuthorOf(requester?: string): string | undefined {
 }
 
 /** The task's own limits where it set them, the server's defaults elsewhere. */
-function resolveBudget(defaults: Budget, body: CreateTaskBody): Budget {
+export function resolveBudget(defaults: Budget, body: Pick<CreateTaskBody, 'maxSteps' | 'maxTokens' | 'maxCostUsd' | 'maxWallClockMinutes'>): Budget {
   const budget: Budget = { ...defaults };
   for (const key of ['maxSteps', 'maxTokens', 'maxCostUsd', 'maxWallClockMinutes'] as const) {
     if (body[key] !== undefined) budget[key] = body[key];

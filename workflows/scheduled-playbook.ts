@@ -1,0 +1,52 @@
+// scheduledPlaybook: what a schedule starts each time it fires. It reads the playbook as the
+// repository holds it now, starts the task as a child workflow (a task like any other: GET
+// /tasks/:id, its own history in Temporal UI), and waits for it, so the schedule's overlap
+// policy sees the whole run. Each run's outcome is counted on the schedule, which pauses itself
+// after too many failures in a row; a failed run fails too, so Temporal UI shows it red.
+import { isCancellation, ParentClosePolicy, proxyActivities, startChild, uuid4 } from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import { codingTask } from './coding-task/index.js';
+import { ErrandPhase, ErrandRepo, ErrandRequester, type ScheduledRun, type ScheduledRunResult, type TaskInput } from './contracts.js';
+import { describeFailure, FailureType } from './failures.js';
+import { taskWorkflowId, temporalScheduleId } from './names.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const playbooks = proxyActivities<Pick<Activities, 'preparePlaybookRun' | 'recordScheduledRun'>>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.PlaybookUnavailable, FailureType.ForgeRejected] },
+});
+
+export async function scheduledPlaybook(run: ScheduledRun): Promise<ScheduledRunResult> {
+  const taskId = `${run.scheduleId.slice(0, 44)}-${uuid4().replace(/-/g, '').slice(0, 12)}`;
+  try {
+    const prepared = await playbooks.preparePlaybookRun({ repo: run.repo, ref: run.baseBranch, name: run.playbook, params: run.params });
+    const input: TaskInput = {
+      ...run.task,
+      taskId,
+      repo: run.repo,
+      baseBranch: run.baseBranch,
+      prompt: prepared.prompt,
+      playbook: prepared.playbook,
+      links: { task: run.links.task && `${run.links.task}${taskId}`, temporalUi: run.links.temporalUi && `${run.links.temporalUi}${taskWorkflowId(taskId)}` },
+    };
+    const child = await startChild(codingTask, {
+      workflowId: taskWorkflowId(taskId),
+      args: [input],
+      // A run stopped by hand stops its task; a schedule deleted or paused does not touch either.
+      parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      typedSearchAttributes: [
+        { key: ErrandRepo, value: run.repo },
+        { key: ErrandPhase, value: 'queued' },
+        ...(run.task.requester ? [{ key: ErrandRequester, value: run.task.requester }] : []),
+      ],
+    });
+    const result = await child.result();
+    await playbooks.recordScheduledRun({ temporalScheduleId: temporalScheduleId(run.scheduleId), failed: false });
+    return { taskId, outcome: 'pull_request', pr: result.pr, summary: `${result.pr.draft ? 'draft ' : ''}PR #${result.pr.number}: ${result.pr.url}` };
+  } catch (err) {
+    if (isCancellation(err)) throw err; // stopped by a person: not a failure of the schedule's
+    await playbooks.recordScheduledRun({ temporalScheduleId: temporalScheduleId(run.scheduleId), failed: true, reason: describeFailure(err) });
+    throw err;
+  }
+}
