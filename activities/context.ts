@@ -9,6 +9,7 @@ import type { SandboxdClient } from './sandbox/sandboxd-client.js';
 import type { ArtifactStore } from './store/artifact-store.js';
 import { recordEvent } from './store/events.js';
 import type { Redactor } from './store/redactor.js';
+import type { Registries } from './dependencies/registries.js';
 
 export interface ActivityDeps {
   sandboxes: SandboxProvider;
@@ -23,6 +24,8 @@ export interface ActivityDeps {
   store: ArtifactStore;
   redactor: Redactor;
   limits: { setupTimeoutMs: number };
+  /** Where dependency bumps ask what is newer, and where the sandbox's package managers fetch from. */
+  registries: Registries;
 }
 
 export interface ScheduleControl {

@@ -4,6 +4,7 @@
 import { createAgentActivities } from './agent/activities.js';
 import { activityContext, type ActivityDeps } from './context.js';
 import { toActivityFailure } from './failures.js';
+import { createDependencyActivities } from './dependencies/activities.js';
 import { createForgeActivities } from './forge/activities.js';
 import { createGitActivities } from './git/activities.js';
 import { createPlaybookActivities } from './playbooks/activities.js';
@@ -22,6 +23,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReviewActivities(ctx),
     ...createForgeActivities(ctx),
     ...createPlaybookActivities(ctx),
+    ...createDependencyActivities(ctx),
   });
 }
 

@@ -99,6 +99,9 @@ const Env = z.object({
   ERRAND_K8S_WARM_POOL_TEMPLATE: optionalText,
   ERRAND_K8S_WARM_POOL_TOKEN_SECRET: z.string().min(1).default('errand-warm-pool'),
   ERRAND_REAPER_INTERVAL_MINUTES: z.coerce.number().int().min(0).default(10),
+  ERRAND_NPM_REGISTRY: z.string().url().default('https://registry.npmjs.org'),
+  ERRAND_GOPROXY: z.string().min(1).default('https://proxy.golang.org'),
+  ERRAND_GOSUMDB: optionalText,
   ERRAND_API_TOKENS: list(','),
   ERRAND_TEMPORAL_API_KEY: optionalText,
   ERRAND_TEMPORAL_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
@@ -193,6 +196,8 @@ export interface Config {
     /** What commands allowed the network may reach beyond public addresses, and may not. */
     egress: { allow: SandboxEgressRule[]; deny: SandboxEgressRule[] };
   };
+  /** Where dependency bumps look for newer versions, and where the sandbox installs them from. */
+  registries: { npm: string; goProxy: string; goSumDb?: string };
   /** Bearer tokens the API accepts; without any the API is open (fine on loopback, not beyond). */
   apiTokens: string[];
   /** Where repositories and pull requests live. */
@@ -289,6 +294,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       user: e.ERRAND_SANDBOX_USER,
       egress: { allow: e.ERRAND_SANDBOX_EGRESS_ALLOW, deny: e.ERRAND_SANDBOX_EGRESS_DENY },
     },
+    registries: { npm: e.ERRAND_NPM_REGISTRY.replace(/\/$/, ''), goProxy: e.ERRAND_GOPROXY, goSumDb: e.ERRAND_GOSUMDB },
     apiTokens: e.ERRAND_API_TOKENS,
     forge: github ? { kind: 'github', github } : { kind: 'local' },
     webhooks: {

@@ -51,6 +51,42 @@ export interface TaskInput {
   followUp?: { branch: string; prNumber: number; parentTaskId?: string };
   /** The playbook this task runs, if any: its instructions are the prompt; these are its checks and guards. */
   playbook?: PlaybookRun;
+  /** A change Errand makes itself before any agent step (a dependency bump); the agent only fixes what it breaks. */
+  change?: PreparedChange;
+  /** The branch to work on instead of errand/<taskId>: a dependency group's own, so its open PR is updated, not duplicated. */
+  branch?: string;
+}
+
+/** A change made by a command, not a model: run after the repository's setup, with the setup's network. */
+export interface PreparedChange {
+  command: string;
+  /** Its environment: where the registries are. */
+  env: Record<string, string>;
+  /** What it did, for the pull request (a table of packages). */
+  summary: string;
+  /** When the command or the tests fail: the agent fixes it (a model is configured), else a draft PR that says what broke, or no PR. */
+  onFailure: 'agent' | 'draft' | 'none';
+}
+
+/** A dependency update within policy: a package, the version it is at, and the one it goes to. */
+export interface BumpedPackage {
+  name: string;
+  manager: 'npm' | 'pnpm' | 'yarn' | 'go';
+  from: string;
+  to: string;
+  kind: 'patch' | 'minor' | 'major';
+  /** A development dependency (devDependencies), kept one. */
+  dev?: boolean;
+  /** How the manifest pins it: `^`, `~` or '' (exact); npm family only. */
+  prefix?: string;
+  /** Where its release notes are, when the registry names a repository. */
+  notes?: string;
+}
+
+/** Updates that go out as one pull request, on the group's own branch. */
+export interface DependencyGroup {
+  name: string;
+  packages: BumpedPackage[];
 }
 
 /** What a task run from a playbook carries of it: which one, with what, and what Errand enforces. */
@@ -109,8 +145,11 @@ export interface ScheduledRun {
 /** What a scheduled run did: the task it started and how that ended. */
 export interface ScheduledRunResult {
   taskId: string;
-  outcome: 'pull_request' | 'up_to_date';
+  /** A coding task's PR; a dependency bump's groups `updated` (each with its PR), or `up_to_date`. */
+  outcome: 'pull_request' | 'up_to_date' | 'updated';
   pr?: PullRequestRef;
+  /** A dependency bump's groups: each one's task and PR. */
+  groups?: { name: string; taskId: string; pr?: PullRequestRef; status: string }[];
   summary: string;
 }
 
@@ -266,7 +305,8 @@ export interface TaskResult {
   summary: string;
   stoppedBy?: BudgetName;
   test?: TestResult;
-  pr: PullRequestRef;
+  /** Unset only when a prepared change broke the tests and its policy says no PR. */
+  pr?: PullRequestRef;
   steps: number;
   review?: ReviewVerdict;
 }
@@ -285,7 +325,7 @@ export const SEARCH_ATTRIBUTES = [ErrandRepo, ErrandPhase, ErrandRequester];
 export const IMAGE_REFERENCE = /^[\w.-]+(?::\d+)?(?:\/[\w.-]+)*(?::[\w.-]+)?(?:@sha256:[a-f0-9]{64})?$/;
 
 /** The branch a task works on: its own, or for a follow-up the branch (and PR) of the task it follows. */
-export const branchOf = (input: Pick<TaskInput, 'taskId' | 'followUp'>) => input.followUp?.branch ?? taskBranch(input.taskId);
+export const branchOf = (input: Pick<TaskInput, 'taskId' | 'followUp' | 'branch'>) => input.followUp?.branch ?? input.branch ?? taskBranch(input.taskId);
 
 /** The state of a task that has not started yet: what the workflow begins with and the API shows at once. */
 export function initialTaskState(input: TaskInput): TaskState {

@@ -16,6 +16,8 @@ export const FailureType = {
   SecretInDiff: 'SecretInDiff',
   /** A scheduled run's playbook cannot run (gone from the repository, broken, its parameters no longer fit). */
   PlaybookUnavailable: 'PlaybookUnavailable',
+  /** Some groups of a dependency bump failed (the others' PRs stand). */
+  DependencyGroupsFailed: 'DependencyGroupsFailed',
   /** The change touches paths its playbook forbids; it was not pushed. */
   ForbiddenPath: 'ForbiddenPath',
   /** The forge refused: no such repo or branch, no permission, a protected branch. */

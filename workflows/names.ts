@@ -5,6 +5,7 @@
 export const TASK_WORKFLOW_TYPE = 'codingTask';
 export const REAPER_WORKFLOW_TYPE = 'sandboxReaper';
 export const SCHEDULED_PLAYBOOK_WORKFLOW_TYPE = 'scheduledPlaybook';
+export const DEPENDENCY_BUMP_WORKFLOW_TYPE = 'dependencyBump';
 
 /** The reaper's schedule, one per task queue, and its id in the API. */
 export const reaperScheduleId = (taskQueue: string) => `errand-sandbox-reaper-${taskQueue}`;

@@ -20,11 +20,20 @@ export function createForgeActivities({ forge, store, event, redactor }: Activit
       return { baseBranch, ...(raw !== undefined && { sandboxImage: parseSandboxConfig(raw) }) };
     },
 
-    /** The diff travels by key (claim-check): it can be far larger than a history payload. */
+    /**
+     * Opens the PR, or brings the open one for the same branch up to date (a retried call, or a
+     * dependency group's branch whose PR an earlier run opened). The diff travels by key
+     * (claim-check): it can be far larger than a history payload.
+     */
     async openPullRequest(req: Omit<OpenPullRequest, 'diff'> & { diffKey?: string }): Promise<PullRequestRef> {
       const { diffKey, ...pr } = req;
       const diff = diffKey ? await store.get(diffKey) : undefined;
-      const opened = await forge.openPullRequest({ ...pr, diff });
+      const { existing, ...opened } = await forge.openPullRequest({ ...pr, diff });
+      if (existing) {
+        const updated = await forge.updatePullRequest({ repo: req.repo, number: opened.number, title: req.title, body: req.body, diff, ready: !req.draft });
+        await event(req.taskId, { id: `pr:${opened.number}:found:${req.head}`, type: 'pr_updated', number: updated.number, url: updated.url, draft: updated.draft });
+        return updated;
+      }
       await event(req.taskId, { id: `pr:${opened.number}`, type: 'pr_opened', number: opened.number, url: opened.url, draft: opened.draft });
       return opened;
     },

@@ -69,8 +69,8 @@ export interface Forge {
   cloneRemote(repo: string): Promise<GitRemote>;
   /** Write access, for the push step, which runs in the worker. */
   pushRemote(repo: string): Promise<GitRemote>;
-  /** Opens a PR, or returns the open one for the same repo and head branch. */
-  openPullRequest(req: OpenPullRequest): Promise<PullRequestRef>;
+  /** Opens a PR, or returns the open one for the same repo and head branch, marked `existing`. */
+  openPullRequest(req: OpenPullRequest): Promise<PullRequestRef & { existing?: true }>;
   updatePullRequest(req: UpdatePullRequest): Promise<PullRequestRef>;
   /** A comment on an issue or pull request. */
   comment(req: { repo: string; number: number; body: string }): Promise<void>;

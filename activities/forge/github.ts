@@ -91,11 +91,11 @@ export class GitHubForge implements Forge, ForgeCollaboration {
     return this.remote(repo, 'write');
   }
 
-  async openPullRequest(req: OpenPullRequest): Promise<PullRequestRef> {
+  async openPullRequest(req: OpenPullRequest): Promise<PullRequestRef & { existing?: true }> {
     const name = this.name_(req.repo);
     const octokit = await this.client(name);
     const existing = await this.findOpen(octokit, name, req.head);
-    if (existing) return existing;
+    if (existing) return { ...existing, existing: true };
     const { data } = await call(`opening a pull request on ${req.repo}`, () =>
       octokit.rest.pulls.create({ ...name, title: req.title, head: req.head, base: req.base, body: req.body, draft: req.draft }),
     );

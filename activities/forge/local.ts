@@ -62,11 +62,11 @@ export class LocalForge implements Forge {
     return { url: repo, env: {} };
   }
 
-  async openPullRequest(req: OpenPullRequest): Promise<PullRequestRef> {
+  async openPullRequest(req: OpenPullRequest): Promise<PullRequestRef & { existing?: true }> {
     await mkdir(this.dir, { recursive: true });
     const now = new Date().toISOString();
     const existing = (await this.all()).find((pr) => pr.repo === req.repo && pr.head === req.head);
-    if (existing) return this.ref(existing);
+    if (existing) return { ...this.ref(existing), existing: true };
     // Claim the next number with an exclusive create, so two workers never share one.
     for (let number = (await this.all()).length + 1; ; number++) {
       const handle = await open(this.file(number), 'wx').catch((e: NodeJS.ErrnoException) => {

@@ -10,7 +10,7 @@ import { forbiddenPathsIn, type Forbidden } from '../playbooks/forbidden.js';
 import type { Redactor } from '../store/redactor.js';
 import { describeSecrets, findSecrets, parseDiff } from '../review/checks.js';
 import { taskKeys } from '../store/keys.js';
-import { setupRepository, type RepoSetup } from './repo-setup.js';
+import { applyChange, setupRepository, type RepoSetup } from './repo-setup.js';
 import { pushFromSandbox, type PushRefusal } from './transfer.js';
 import * as git from './workspace.js';
 
@@ -47,14 +47,20 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
       agentNetwork?: boolean;
       /** Work to put back after setup: `ref` (none: the base branch, as prepared), told as `from`. */
       restore?: { ref?: string; from: string };
+      /** Errand's own change (a dependency bump), made after the setup with its network. */
+      change?: { command: string; env: Record<string, string> };
     }): Promise<RepoSetup> {
       const { setup, head } = await withHeartbeat(async (signal) => {
         const sandbox = await connect(req.sandboxId, signal);
         const done = await setupRepository(sandbox, store, { ...req, timeoutMs: limits.setupTimeoutMs });
-        return { setup: done, head: req.restore ? await git.restoreWork(sandbox, req.restore.ref) : undefined };
+        const restored = req.restore ? await git.restoreWork(sandbox, req.restore.ref) : undefined;
+        if (req.change) done.change = await applyChange(sandbox, store, { ...req, change: req.change, timeoutMs: limits.setupTimeoutMs });
+        return { setup: done, head: restored };
       });
       if (req.network && req.agentNetwork === false) await sandboxes.restrictEgress?.(req.sandboxId);
       await event(req.taskId, { id: `setup:${req.sandboxId}`, type: 'setup_finished', instructionsFrom: setup.instructionsFrom ?? null, setupLogKey: setup.setupLogKey ?? null });
+      if (setup.change) await event(req.taskId, { id: `change:${req.sandboxId}`, type: 'change_applied', command: setup.change.command, passed: setup.change.passed, exitCode: setup.change.exitCode });
+      if (setup.change) setup.change = { ...setup.change, outputTail: redactor.redact(setup.change.outputTail) };
       if (req.restore) await event(req.taskId, { id: `workspace:${req.sandboxId}:restored`, type: 'workspace_restored', sandboxId: req.sandboxId, from: req.restore.from, sha: head });
       return setup;
     },

@@ -1,5 +1,7 @@
 // Repository setup, before the agent starts: the repo's instructions for agents (which go into
-// the system prompt) and its setup script, run with a timeout and its log kept.
+// the system prompt) and its setup script, run with a timeout and its log kept; then the change
+// Errand prepared itself, if any (a dependency bump), with the same network.
+import type { TestResult } from '../../workflows/contracts.js';
 import { FailureType } from '../../workflows/failures.js';
 import { ErrandFailure } from '../failures.js';
 import { SandboxdRequestError, type SandboxdClient } from '../sandbox/sandboxd-client.js';
@@ -15,6 +17,8 @@ export interface RepoSetup {
   instructionsFrom?: string;
   instructionsKey?: string;
   setupLogKey?: string;
+  /** How the prepared change's command went, when there was one (a failure is the workflow's to handle). */
+  change?: TestResult;
 }
 
 export async function setupRepository(
@@ -33,7 +37,28 @@ export async function setupRepository(
   }
   const repoScript = (await sandbox.list({ path: '.errand' }).catch(absent))?.entries.some((e) => e.name === 'setup.sh');
   const script = req.setupScript ?? (repoScript ? `bash ${REPO_SETUP_SCRIPT}` : undefined);
-  if (!script) return result;
+  if (script) await runSetupScript(sandbox, store, req, script, result);
+  return result;
+}
+
+/**
+ * Errand's own change (a dependency bump), after the setup and any restored work, with the
+ * setup's network: on a restored workspace it runs again, which installs what the restored
+ * lockfile names. How it went is returned; a failure is the workflow's to handle.
+ */
+export async function applyChange(
+  sandbox: SandboxdClient,
+  store: ArtifactStore,
+  req: { taskId: string; timeoutMs: number; network: boolean; change: { command: string; env: Record<string, string> } },
+): Promise<TestResult> {
+  const r = await sandbox.exec({ cmd: req.change.command, env: req.change.env, timeoutMs: req.timeoutMs, maxOutputBytes: 200_000, network: req.network });
+  const log = `$ ${req.change.command}\n${r.stdout}${r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''}`;
+  const logKey = taskKeys(req.taskId).log('change');
+  await store.put(logKey, log);
+  return { command: req.change.command, exitCode: r.exitCode ?? -1, passed: r.exitCode === 0, outputTail: log.slice(-2000), logKey };
+}
+
+async function runSetupScript(sandbox: SandboxdClient, store: ArtifactStore, req: { taskId: string; timeoutMs: number; network: boolean }, script: string, result: RepoSetup): Promise<void> {
   const r = await sandbox.exec({ cmd: script, timeoutMs: req.timeoutMs, maxOutputBytes: 200_000, network: req.network });
   result.setupLogKey = taskKeys(req.taskId).log('setup');
   const log = `$ ${script}\n${r.stdout}${r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''}`;
@@ -42,7 +67,6 @@ export async function setupRepository(
     const why = r.timedOut ? `timed out after ${Math.round(req.timeoutMs / 1000)} s` : `exited with ${r.exitCode}`;
     throw ErrandFailure.permanent(FailureType.SetupFailed, `the setup script ${why}; its log ends with:\n${log.slice(-1500)}`);
   }
-  return result;
 }
 
 /** A file the repo does not have (or that points outside it) is simply absent; anything else is a failure. */

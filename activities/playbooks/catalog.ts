@@ -5,6 +5,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import type { Forge } from '../forge/forge.js';
 import type { PlaybookRun } from '../../workflows/contracts.js';
+import { bumpSettings } from '../dependencies/policy.js';
 import { checkParams, parsePlaybook, PLAYBOOK_NAME, PlaybookError, renderPlaybook, type Playbook } from './playbook.js';
 
 export const REPO_PLAYBOOKS_DIR = '.errand/playbooks';
@@ -101,6 +102,13 @@ export async function preparePlaybookRun(
   if ('error' in found) return { ok: false, issues: [{ field: 'playbook', message: found.error }] };
   const checked = checkParams(found, req.params);
   if (!checked.ok) return checked;
+  if (found.runs === 'dependency-bump') {
+    try {
+      bumpSettings(checked.params);
+    } catch (err) {
+      return { ok: false, issues: [{ field: 'params.groups', message: (err as Error).message }] };
+    }
+  }
   const { prompt, postconditions } = renderPlaybook(found, checked.params);
   return {
     ok: true,

@@ -16,7 +16,7 @@ export function taskKeys(taskId: string) {
     transcriptStep: (step: number) => `${root}/transcript/${padded(step)}.json`,
     /** Large tool-call arguments (claim-check). The call's id is the model's: it is hashed. */
     toolArguments: (step: number, callId: string) => `${root}/tool-arguments/${padded(step)}-${createHash('sha256').update(callId).digest('hex').slice(0, 16)}.json`,
-    log: (name: 'test' | 'setup' | 'postconditions') => `${root}/${name}.log`,
+    log: (name: 'test' | 'setup' | 'postconditions' | 'change') => `${root}/${name}.log`,
     /** The repository's instructions for agents, as the base branch holds them. */
     instructions: `${root}/instructions.md`,
     reviewRound: (round: number) => `${root}/review/round-${round}.json`,

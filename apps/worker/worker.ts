@@ -67,6 +67,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     store: new RedactingStore(new LocalArtifactStore(dirs.artifacts), redactor),
     redactor,
     limits: { setupTimeoutMs: config.setupTimeoutMs },
+    registries: config.registries,
   });
   const worker = await Worker.create({
     connection,

@@ -231,6 +231,7 @@ describeWithPart(
           store,
           redactor: new Redactor([]),
           limits: { setupTimeoutMs: 60_000 },
+          registries: { npm: 'https://registry.npmjs.org', goProxy: 'https://proxy.golang.org' },
         });
         const reaped = await activities.reapSandboxes();
         const deleted = Object.fromEntries(reaped.deleted.map((d) => [d.sandboxId, d.why]));

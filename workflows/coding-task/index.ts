@@ -19,6 +19,9 @@ import { destroy, inSandbox, provisionAndPrepare, WorkLost } from './sandbox-ses
 
 export type { Carried };
 
+/** The agent's summary, after the prepared change's own account when there is one. */
+const withChange = (input: TaskInput, summary: string) => (input.change ? `${input.change.summary}\n\n**What the agent changed to make it work:** ${summary}` : summary);
+
 export async function codingTask(input: TaskInput, carried?: Carried): Promise<TaskResult> {
   const run = new TaskRun(input, carried);
   const { state, taskId } = run;
@@ -40,13 +43,18 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
 
     await planUntilApproved(run);
 
-    // Work, check, review; publish; another round on feedback.
+    // Work (or Errand's own change, first), check, review; publish; another round on feedback.
     for (;;) {
-      const summary = await work(run);
+      const summary = run.changeOnly ? input.change!.summary : withChange(input, await work(run));
       state.summary = summary;
       run.enter('testing', 'saving the work');
       try {
-        if (await checkAndReview(run, summary)) continue;
+        const next = await checkAndReview(run, summary);
+        if (next === 'again') continue;
+        if (next === 'drop') {
+          run.enter('completed', `no pull request: the update breaks \`${state.test?.command}\` (onFailure: none)`);
+          return { summary, test: state.test, steps: state.step };
+        }
         await publish(run, summary);
       } catch (err) {
         // The sandbox took work the branch does not hold: the agent redoes it (it was told).

@@ -1,7 +1,7 @@
 // What Errand writes for people: the commit title, the pull request's body (while the work is
 // in progress, and when it is done), the comment on the issue a task came from, and the note
 // that hands a review back to the agent. Pure.
-import type { PlaybookRun, PostconditionResult, ReviewComment, SandboxLoss, TaskInput, TaskState } from '../contracts.js';
+import type { PlaybookRun, PostconditionResult, ReviewComment, SandboxLoss, TaskInput, TaskState, TestResult } from '../contracts.js';
 
 export function commitTitle(prompt: string): string {
   const firstLine = prompt.trim().split('\n')[0] ?? '';
@@ -33,6 +33,7 @@ export function pullRequestBody(input: TaskInput, state: TaskState, summary: str
     ...(state.plan ? [`## Plan${state.planApprovedBy ? ` (approved by ${state.planApprovedBy})` : ''}`, state.plan, ``] : []),
     `## Tests`,
     testLine,
+    ...(test && !test.passed ? ['', '<details><summary>The end of the output</summary>', '', '```', test.outputTail.replace(/```/g, "'''"), '```', '</details>'] : []),
     ``,
     ...(review
       ? [
@@ -45,9 +46,8 @@ export function pullRequestBody(input: TaskInput, state: TaskState, summary: str
       : []),
     ...(input.playbook ? [...playbookSection(input.playbook, state.postconditions), ``] : []),
     ...(state.losses?.length ? [`## Sandbox losses`, ...state.losses.map(describeLoss), ``] : []),
-    `## Task`,
-    quote(input.prompt),
-    ``,
+    // A prepared change's summary is its own account; its prompt is for the agent.
+    ...(input.change ? [] : [`## Task`, quote(input.prompt), ``]),
     `${taskLine(input)}: ${state.step} steps, ${tokens} tokens, $${state.costUsd.toFixed(4)}.`,
   ].join('\n');
 }
@@ -63,6 +63,14 @@ export function reviewNote(summary: string, comments: ReviewComment[], round: nu
     `[errand] The reviewer requested changes (round ${round} of at most ${maxRounds}): ${summary}`,
     ...comments.map((c) => `- ${where(c)} (${c.severity}): ${c.body}`),
     'Address them, run the tests, then call finish again.',
+  ].join('\n');
+}
+
+export function brokenChangeNote(test: TestResult): string {
+  return [
+    `[errand] The update was made, but \`${test.command}\` ${test.exitCode === 0 ? 'passed' : `exited ${test.exitCode}`}; the end of its output:`,
+    test.outputTail,
+    'Make the code work with the new versions (keep them), run the tests, then call finish.',
   ].join('\n');
 }
 

@@ -4,7 +4,7 @@
 // so no field is listed twice.
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { Usage } from '../budget.js';
-import { branchOf, ErrandPhase, initialTaskState, type TaskInput, type TaskPhase, type TaskState } from '../contracts.js';
+import { branchOf, ErrandPhase, initialTaskState, type TaskInput, type TaskPhase, type TaskState, type TestResult } from '../contracts.js';
 import type { ToolOutcome } from '../tool-calls.js';
 
 export interface InboxItem {
@@ -36,6 +36,10 @@ export interface Carried {
   lastChangeStep: number;
   /** …and the step through which the workspace is known to be on the task branch. */
   savedThroughStep: number;
+  /** How Errand's own change (input.change) went when it was last made, in this sandbox. */
+  changed?: TestResult;
+  /** Set once that change has been checked and, broken, handed to the agent: from then on it is the agent's work. */
+  changeHandedOver?: boolean;
 }
 
 /** What a run begins with: a new task's values, or what the last run carried over. */
@@ -107,6 +111,16 @@ export class TaskRun {
     this.state.tokens.prompt += usage.prompt;
     this.state.tokens.completion += usage.completion;
     this.state.costUsd += costUsd;
+  }
+
+  /** True while Errand's own change is what is being checked: made, and no agent has touched it yet. */
+  get changeOnly(): boolean {
+    return Boolean(this.input.change) && !this.changeHandedOver;
+  }
+
+  /** Whether an agent may work on this task: always, but for a prepared change whose policy says otherwise. */
+  get hasAgent(): boolean {
+    return !this.input.change || this.input.change.onFailure === 'agent';
   }
 
   /** Something Errand tells the model before its next call. */

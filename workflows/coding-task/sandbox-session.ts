@@ -101,7 +101,9 @@ export async function provisionAndPrepare(run: TaskRun, restoreFrom?: string, re
     network: input.network !== 'off',
     agentNetwork: input.network === 'on',
     ...(restore && { restore }),
+    ...(input.change && { change: { command: input.change.command, env: input.change.env } }),
   });
+  run.changed = setup.change;
   run.instructionsKey ??= setup.instructionsKey;
   state.instructionsFrom ??= setup.instructionsFrom;
 }

@@ -11,7 +11,8 @@ import {
 } from '@temporalio/client';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
 import { approvePlanUpdate, cancelRequestedSignal, ErrandPhase, ErrandRepo, ErrandRequester, initialTaskState, pauseSignal, resumeSignal, sendMessageUpdate, stateQuery, type Budget, type MessageAccepted, type SteeringMessage, type TaskInput, type TaskState } from '../../../workflows/contracts.js';
-import { TASK_WORKFLOW_TYPE, taskIdOfWorkflow, taskWorkflowId } from '../../../workflows/names.js';
+import { DEPENDENCY_BUMP_WORKFLOW_TYPE, TASK_WORKFLOW_TYPE, taskIdOfWorkflow, taskWorkflowId } from '../../../workflows/names.js';
+import type { DependencyBumpInput } from '../../../workflows/dependency-bump.js';
 import { describeFailure } from '../../../workflows/failures.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readTranscript } from '../../../activities/agent/conversation.js';
@@ -59,9 +60,10 @@ export class TasksService implements OnModuleDestroy {
    * request finds the task the first one started (`replayed`) instead of starting another.
    */
   async create(body: CreateTaskBody, idempotencyKey?: string): Promise<TaskView & { replayed?: boolean }> {
-    if (!this.config.model) throw badRequest([{ field: 'model', message: NO_MODEL_MESSAGE }]);
-    if (body.maxCostUsd !== undefined && !this.config.model.price) {
-      throw badRequest([{ field: 'maxCostUsd', message: `this server has no price for model ${this.config.model.model}, so cost cannot be counted; add it to ERRAND_MODEL_PRICES or use maxTokens` }]);
+    // The dependency-bump playbook needs no model; everything else does.
+    if (!this.config.model && body.playbook !== DEPENDENCY_BUMP) throw badRequest([{ field: 'model', message: NO_MODEL_MESSAGE }]);
+    if (body.maxCostUsd !== undefined && !this.config.model?.price) {
+      throw badRequest([{ field: 'maxCostUsd', message: `this server has no price for model ${this.config.model?.model ?? '(none configured)'}, so cost cannot be counted; add it to ERRAND_MODEL_PRICES or use maxTokens` }]);
     }
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
     const taskId = idempotencyKey ? idFromKey(`idempotency:${idempotencyKey}`) : randomUUID().replace(/-/g, '').slice(0, 12);
@@ -75,6 +77,12 @@ export class TasksService implements OnModuleDestroy {
     if (!name) return this.start(this.taskInput(taskId, { ...asked, prompt: prompt! }), requestHash, Boolean(idempotencyKey));
     const run = await preparePlaybookRun(this.forge, { repo: target.repo, ref: target.baseBranch, name, params });
     if (!run.ok) throw badRequest(run.issues);
+    if (run.runs === 'dependency-bump') {
+      if (prompt) throw badRequest([{ field: 'prompt', message: 'dependency-bump takes no prompt: its policy is in params' }]);
+      const { taskId: _t, links: _l, prompt: _p, ...task } = this.taskInput(taskId, { ...asked, prompt: '', playbook: run.playbook });
+      const input: DependencyBumpInput = { taskId, repo: target.repo, baseBranch: target.baseBranch, params: run.playbook.params, task: { ...task, awaitFeedbackMinutes: 0 }, links: this.linkBases() };
+      return this.start(input, requestHash, Boolean(idempotencyKey), DEPENDENCY_BUMP_WORKFLOW_TYPE);
+    }
     // The caller's prompt, if any, adds to the playbook's instructions.
     const withPrompt = prompt ? `${run.prompt}\n\nAlso, from the person who asked:\n${prompt}` : run.prompt;
     return this.start(this.taskInput(taskId, { ...asked, prompt: withPrompt, playbook: run.playbook }), requestHash, Boolean(idempotencyKey));
@@ -111,10 +119,10 @@ export class TasksService implements OnModuleDestroy {
    * Starts the workflow. A task id is never reused, even after its task ended; when it exists
    * already and `replayable`, the existing task is the answer (same request) or a 422 (another).
    */
-  async start(input: TaskInput, requestHash: string, replayable: boolean): Promise<TaskView & { replayed?: boolean }> {
+  async start(input: TaskInput | DependencyBumpInput, requestHash: string, replayable: boolean, workflowType = TASK_WORKFLOW_TYPE): Promise<TaskView & { replayed?: boolean }> {
     const { taskId } = input;
     try {
-      await this.client.workflow.start(TASK_WORKFLOW_TYPE, {
+      await this.client.workflow.start(workflowType, {
         workflowId: taskWorkflowId(taskId),
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
@@ -123,7 +131,7 @@ export class TasksService implements OnModuleDestroy {
         typedSearchAttributes: [
           { key: ErrandRepo, value: input.repo },
           { key: ErrandPhase, value: 'queued' },
-          ...(input.requester ? [{ key: ErrandRequester, value: input.requester }] : []),
+          ...(requesterOf(input) ? [{ key: ErrandRequester, value: requesterOf(input)! }] : []),
         ],
       });
     } catch (err) {
@@ -133,7 +141,8 @@ export class TasksService implements OnModuleDestroy {
       if (existing) return existing;
       throw new ConflictException(`task ${taskId} already exists`);
     }
-    return { id: taskId, status: 'running', ...initialTaskState(input), links: this.links(taskId) };
+    const initial = 'prompt' in input ? initialTaskState(input) : initialTaskState({ ...input.task, taskId, repo: input.repo, baseBranch: input.baseBranch, prompt: '' });
+    return { id: taskId, status: 'running', ...initial, links: this.links(taskId) };
   }
 
   /** Where the task's code lives, as the forge names it; a repository it does not know is a 400. */
@@ -183,7 +192,8 @@ export class TasksService implements OnModuleDestroy {
   }
 
   async list(q: ListTasksQuery): Promise<{ tasks: TaskView[] }> {
-    const clauses = [`WorkflowType = '${TASK_WORKFLOW_TYPE}'`];
+    // A dependency bump is a task too (its groups' coding tasks are listed beside it).
+    const clauses = [`(WorkflowType = '${TASK_WORKFLOW_TYPE}' OR WorkflowType = '${DEPENDENCY_BUMP_WORKFLOW_TYPE}')`];
     if (q.repo) clauses.push(`${ErrandRepo.name} = ${JSON.stringify(q.repo)}`);
     if (q.status) clauses.push(`ExecutionStatus = '${visibilityStatus(q.status)}'`);
     const tasks: TaskView[] = [];
@@ -336,3 +346,7 @@ function times(d: WorkflowExecutionDescription) {
   return { startedAt: d.startTime.toISOString(), closedAt: d.closeTime?.toISOString() };
 }
 
+/** The built-in playbook that runs as its own workflow, without a model. */
+const DEPENDENCY_BUMP = 'dependency-bump';
+
+const requesterOf = (input: TaskInput | DependencyBumpInput) => ('prompt' in input ? input.requester : input.task.requester);

@@ -1,0 +1,118 @@
+// Which update each dependency gets, and which pull request it goes out in: the newest version
+// within the policy (patch, minor or major; allowed and not denied; released long enough ago),
+// then the updates grouped (all in one, one per package, or named groups). Pure.
+import picomatch from 'picomatch';
+import semver from 'semver';
+import type { BumpedPackage, DependencyGroup } from '../../workflows/contracts.js';
+
+export const UPDATE_LEVELS = ['patch', 'minor', 'major'] as const;
+
+export interface BumpPolicy {
+  /** How far an update may go: within the minor (`patch`), the major (`minor`), or anywhere. */
+  update: (typeof UPDATE_LEVELS)[number];
+  /** Package name globs: only these (none: all). */
+  allow: string[];
+  /** Package name globs: never these. */
+  deny: string[];
+  /** A version younger than this (by its publish time in the registry) is not taken yet. */
+  minReleaseAgeDays: number;
+}
+
+export interface PublishedVersion {
+  version: string;
+  /** When the registry says it was published; unknown versions never pass a minimum age. */
+  time?: Date;
+  deprecated?: boolean;
+}
+
+/** Whether the policy's allow and deny lists let `name` be updated at all. */
+export function isAllowed(name: string, policy: Pick<BumpPolicy, 'allow' | 'deny'>): boolean {
+  if (policy.deny.length && picomatch(policy.deny)(name)) return false;
+  return !policy.allow.length || picomatch(policy.allow)(name);
+}
+
+/**
+ * The newest version `current` may go to under `policy` at `now`, and what kind of update it
+ * is; undefined when there is none. Pre-releases and deprecated versions are never chosen; Go's
+ * `v` prefix is kept as it came.
+ */
+export function chooseUpdate(current: string, versions: PublishedVersion[], policy: BumpPolicy, now: Date): { to: string; kind: BumpedPackage['kind'] } | undefined {
+  const from = semver.valid(semver.clean(current) ?? current);
+  if (!from || semver.prerelease(from)) return undefined; // a pseudo-version or a pre-release: a person chose it
+  const oldest = now.getTime() - policy.minReleaseAgeDays * 86_400_000;
+  let best: { to: string; version: string } | undefined;
+  for (const candidate of versions) {
+    const v = semver.valid(semver.clean(candidate.version) ?? candidate.version);
+    if (!v || semver.prerelease(v) || candidate.deprecated || !semver.gt(v, from)) continue;
+    if (policy.update === 'patch' && (semver.major(v) !== semver.major(from) || semver.minor(v) !== semver.minor(from))) continue;
+    if (policy.update === 'minor' && semver.major(v) !== semver.major(from)) continue;
+    if (policy.minReleaseAgeDays > 0 && (!candidate.time || candidate.time.getTime() > oldest)) continue;
+    if (!best || semver.gt(v, best.version)) best = { to: candidate.version, version: v };
+  }
+  if (!best) return undefined;
+  const diff = semver.diff(from, best.version);
+  return { to: best.to, kind: diff === 'major' ? 'major' : diff === 'minor' ? 'minor' : 'patch' };
+}
+
+export interface NamedGroup {
+  name: string;
+  patterns: string[];
+}
+
+/**
+ * Reads named groups as the playbook's parameter gives them: `name=glob,glob` per entry, e.g.
+ * `react=react,react-dom,@types/react*`. Returns what is wrong with an entry as an error.
+ */
+export function parseNamedGroups(entries: string[]): NamedGroup[] {
+  return entries.map((entry) => {
+    const m = /^([a-z0-9][a-z0-9-]{0,40})=(.+)$/.exec(entry.trim());
+    if (!m) throw new Error(`"${entry}" is not a group: write name=glob,glob (a name of lower-case letters, digits and dashes)`);
+    return { name: m[1]!, patterns: m[2]!.split(',').map((p) => p.trim()).filter(Boolean) };
+  });
+}
+
+/**
+ * The pull requests the updates go out in: a package in a named group goes there (the first
+ * that matches); the rest all together (`all`) or one per package (`each`). Ordered by name.
+ */
+export function groupUpdates(updates: BumpedPackage[], grouping: 'all' | 'each', named: NamedGroup[]): DependencyGroup[] {
+  const groups = new Map<string, BumpedPackage[]>();
+  const add = (name: string, p: BumpedPackage) => groups.set(name, [...(groups.get(name) ?? []), p]);
+  for (const p of updates) {
+    const group = named.find((g) => picomatch(g.patterns)(p.name));
+    add(group?.name ?? (grouping === 'all' ? 'all' : slug(p.name)), p);
+  }
+  return [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, packages]) => ({ name, packages: packages.sort((a, b) => a.name.localeCompare(b.name)) }));
+}
+
+/** A package name as a branch-safe group name: `@types/node` → `types-node`. */
+export function slug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'package';
+}
+
+/** The branch a group's pull request lives on, the same every run, so its open PR is updated. */
+export const groupBranch = (group: string) => `errand-deps/${group}`;
+
+/** The dependency-bump playbook's parameters, as the policy and grouping they say. */
+export interface BumpSettings {
+  policy: BumpPolicy;
+  grouping: 'all' | 'each';
+  named: NamedGroup[];
+  onFailure: 'draft' | 'none';
+}
+
+/** Reads the playbook's (already type-checked) parameters; a named group that does not parse throws, naming it. */
+export function bumpSettings(params: Record<string, unknown>): BumpSettings {
+  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+  return {
+    policy: {
+      update: (UPDATE_LEVELS as readonly string[]).includes(String(params.update)) ? (params.update as BumpPolicy['update']) : 'minor',
+      allow: list(params.allow),
+      deny: list(params.deny),
+      minReleaseAgeDays: typeof params.minReleaseAgeDays === 'number' ? params.minReleaseAgeDays : 0,
+    },
+    grouping: params.grouping === 'each' ? 'each' : 'all',
+    named: parseNamedGroups(list(params.groups)),
+    onFailure: params.onFailure === 'none' ? 'none' : 'draft',
+  };
+}

@@ -1,0 +1,271 @@
+// The dependency-bump playbook end to end, on the real Temporal server, with real package
+// registries on this machine (verdaccio for npm, a Go module proxy the test writes) and the
+// package managers themselves in the confined sandbox: nothing stands between Errand and npm or
+// go. A schedule triggered now opens the PR with its table; the policy (update kind, deny list,
+// minimum release age) and grouping decide what goes where; nothing outdated opens nothing; an
+// update that breaks the tests is fixed by the (scripted) agent, or, without a model, becomes a
+// draft PR that says what broke or no PR; the next run updates the open PR rather than adding one.
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { probeBubblewrap } from '../../apps/worker/confinement.js';
+import { call } from '../fixtures/model-server.js';
+import { git, makeOriginRepo } from '../fixtures/repos.js';
+import { api, eventually, startErrand, type ErrandProcess } from '../support/errand-process.js';
+import { startGoProxy, type GoProxy } from '../support/go-proxy.js';
+import { npmEnv, startNpmRegistry, type NpmRegistry } from '../support/npm-registry.js';
+import { describeWithPart } from '../support/required-part.js';
+import { useErrand } from '../support/use.js';
+
+const run = promisify(execFile);
+/**
+ * The registries listen on this machine's own network address, as a company mirror would on
+ * its: a sandbox sends loopback addresses to its own loopback (and Go never proxies them), so
+ * it reaches these through its egress proxy, which the operator's allowlist lets through.
+ */
+const REGISTRY_HOST = Object.values(os.networkInterfaces())
+  .flat()
+  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+if (!REGISTRY_HOST) throw new Error('the dependency-bump tests need a non-loopback IPv4 address on this machine for their registries');
+const DAY = 86_400_000;
+const bubblewrap = await probeBubblewrap();
+
+let npm: NpmRegistry;
+let goProxy: GoProxy;
+
+const registriesEnv = () => ({
+  ERRAND_NPM_REGISTRY: npm.url,
+  ERRAND_GOPROXY: goProxy.url,
+  ERRAND_GOSUMDB: 'off',
+  ERRAND_SANDBOX_EGRESS_ALLOW: `${REGISTRY_HOST}:${npm.port},${REGISTRY_HOST}:${goProxy.port}`,
+  ERRAND_SANDBOX_CONFINEMENT: 'bwrap' in bubblewrap ? 'bubblewrap' : 'none',
+});
+
+beforeAll(async () => {
+  npm = await startNpmRegistry(REGISTRY_HOST);
+  goProxy = await startGoProxy(REGISTRY_HOST);
+  const lib = (version: string) => ({ 'index.js': `exports.version = ${JSON.stringify(version)};\n` });
+  const published: [string, string, Record<string, string>, number, string?][] = [
+    // name, version, files, days ago, repository
+    ['alpha', '1.0.0', lib('1.0.0'), 30, 'https://github.com/acme/alpha.git'],
+    ['alpha', '1.0.1', lib('1.0.1'), 20, 'https://github.com/acme/alpha.git'],
+    ['alpha', '1.1.0', lib('1.1.0'), 10, 'https://github.com/acme/alpha.git'],
+    ['alpha', '2.0.0', lib('2.0.0'), 5, 'https://github.com/acme/alpha.git'],
+    ['beta', '1.0.0', lib('1.0.0'), 30],
+    ['beta', '1.1.0', lib('1.1.0'), 10],
+    ['beta', '1.2.0', lib('1.2.0'), 0], // too young for a 2-day minimum release age
+    ['gamma', '1.0.0', lib('1.0.0'), 30],
+    ['gamma', '1.3.0', lib('1.3.0'), 10],
+    // A minor release that renames what the fixture repository calls: its tests break.
+    ['breaky', '1.0.0', { 'index.js': 'exports.greet = (name) => `hello ${name}`;\n' }, 30],
+    ['breaky', '1.1.0', { 'index.js': 'exports.salute = (name) => `hello ${name}`;\n' }, 10],
+  ];
+  for (const [name, version, files, daysAgo, repository] of published) {
+    await npm.publish({ name, version, files, repository });
+    if (daysAgo) await npm.setPublishTime(name, version, new Date(Date.now() - daysAgo * DAY));
+  }
+  const greet = (word: string) => ({ 'greet.go': `package greet\n\nfunc Hello() string { return "${word}" }\n` });
+  goProxy.publish('example.com/greet', 'v1.0.0', greet('hello'), new Date(Date.now() - 30 * DAY));
+  goProxy.publish('example.com/greet', 'v1.2.0', greet('hello'), new Date(Date.now() - 10 * DAY));
+}, 120_000);
+
+afterAll(async () => {
+  await npm?.stop();
+  await goProxy?.stop();
+});
+
+const t = useErrand(registriesEnv);
+/** The review agent reads every bump this server makes (and approves it). */
+let reviews: ReturnType<typeof t.model.reviews>;
+beforeAll(() => {
+  reviews = t.model.reviews('chore(deps):');
+});
+
+/** An npm project on `deps` (name → version, saved as `^version`), with the lockfile real npm writes against the registry. */
+async function npmRepo(deps: Record<string, string>, test: string): Promise<string> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-npm-fixture-'));
+  try {
+    const pkg = { name: 'shop', version: '1.0.0', private: true, scripts: { test: 'node --test' } };
+    writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
+    const specs = Object.entries(deps).map(([name, version]) => `${name}@${version}`);
+    await run('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--registry', npm.url, '--cache', path.join(dir, '.cache'), ...specs], { cwd: dir, env: npmEnv() });
+    return makeOriginRepo({
+      'package.json': readFileSync(path.join(dir, 'package.json'), 'utf8'),
+      'package-lock.json': readFileSync(path.join(dir, 'package-lock.json'), 'utf8'),
+      '.gitignore': 'node_modules/\n',
+      'shop.test.js': `const test = require('node:test');\nconst assert = require('node:assert');\n${test}\n`,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const ALPHA_BETA_GAMMA = () => npmRepo({ alpha: '1.0.0', beta: '1.0.0', gamma: '1.0.0' }, "test('loads', () => assert.ok(require('alpha').version && require('beta').version));");
+const BREAKY = () => npmRepo({ breaky: '1.0.0' }, "test('greets', () => assert.strictEqual(require('breaky').greet('ada'), 'hello ada'));");
+
+/** POST /tasks with the playbook; the run's view once it has ended (completed or failed). */
+async function bump(errand: ErrandProcess, repo: string, params: Record<string, unknown>): Promise<any> {
+  const created = await api(errand.url, 'POST', '/tasks', { repo, playbook: 'dependency-bump', params });
+  expect(created).toMatchObject({ status: 201 });
+  return ended(errand, created.body.id);
+}
+
+const ended = (errand: ErrandProcess, id: string) =>
+  eventually(
+    async () => {
+      const { body } = await api(errand.url, 'GET', `/tasks/${id}`);
+      return body.status === 'running' ? undefined : body;
+    },
+    180_000,
+    `dependency bump ${id} to end`,
+  );
+
+const pullRequest = (errand: ErrandProcess, number: number) => JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', `${number}.json`), 'utf8'));
+const pullRequestsOf = (errand: ErrandProcess, repo: string): { number: number; repo: string }[] =>
+  readdirSync(path.join(errand.stateDir, 'forge', 'pulls'))
+    .map((f) => JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', f), 'utf8')))
+    .filter((p) => p.repo === repo);
+const fileAt = (origin: string, ref: string, file: string) => git(origin, 'show', `${ref}:${file}`);
+
+describe('dependency-bump', () => {
+  it('runs from a schedule triggered now: the policy picks the versions, one PR with the table, updated by the next run', async () => {
+    const origin = await ALPHA_BETA_GAMMA();
+    const id = `deps-${Date.now().toString(36)}`;
+    const created = await api(t.errand.url, 'POST', '/schedules', { id, repo: origin, playbook: 'dependency-bump', params: { update: 'minor', deny: ['gam*'], minReleaseAgeDays: 2 }, cron: '0 6 * * MON', timezone: 'Europe/Paris' });
+    expect(created).toMatchObject({ status: 201, body: { params: { update: 'minor', deny: ['gam*'], minReleaseAgeDays: 2, grouping: 'all', onFailure: 'draft' } } });
+    const lastRun = async (runs: number) =>
+      eventually(async () => {
+        const { body } = await api(t.errand.url, 'GET', `/schedules/${id}`);
+        return body.recentRuns.length >= runs && body.recentRuns[0].status !== 'running' ? body.recentRuns[0] : undefined;
+      }, 180_000, `run ${runs} of ${id}`);
+
+    await api(t.errand.url, 'POST', `/schedules/${id}/trigger`);
+    const first = await lastRun(1);
+    // alpha: 1.1.0, not the major 2.0.0; beta: 1.1.0, not 1.2.0 published today; gamma denied.
+    expect(first).toMatchObject({ status: 'completed', result: { outcome: 'updated', groups: [{ name: 'all', status: 'pull_request', pr: { number: expect.any(Number), draft: false } }] } });
+    const number = first.result.groups[0].pr.number;
+    const pr = pullRequest(t.errand, number);
+    expect(pr).toMatchObject({ title: 'chore(deps): bump 2 packages', head: 'errand-deps/all', draft: false });
+    expect(pr.body).toContain('| `alpha` | 1.0.0 | 1.1.0 (minor) | [releases](https://github.com/acme/alpha/releases) |');
+    expect(pr.body).toContain('| `beta` | 1.0.0 | 1.1.0 (minor) |  |');
+    expect(pr.body).not.toContain('gamma');
+    // With a model configured, the review agent read the change.
+    expect(JSON.stringify(reviews.requests.at(-1)?.messages)).toContain('alpha');
+    // The package manager itself wrote the manifest and the lockfile.
+    const manifest = JSON.parse(fileAt(origin, 'errand-deps/all', 'package.json'));
+    expect(manifest.dependencies).toEqual({ alpha: '^1.1.0', beta: '^1.1.0', gamma: '^1.0.0' });
+    const lock = JSON.parse(fileAt(origin, 'errand-deps/all', 'package-lock.json'));
+    expect(lock.packages['node_modules/alpha'].version).toBe('1.1.0');
+    expect(lock.packages['node_modules/gamma'].version).toBe('1.0.0');
+
+    // A week later: alpha has a patch release, and main moved on.
+    await npm.publish({ name: 'alpha', version: '1.1.1', files: { 'index.js': 'exports.version = "1.1.1";\n' }, repository: 'https://github.com/acme/alpha.git', tag: 'release-1' });
+    await npm.setPublishTime('alpha', '1.1.1', new Date(Date.now() - 3 * DAY));
+    const work = path.join(path.dirname(origin), 'work');
+    writeFileSync(path.join(work, 'README.md'), 'The shop.\n');
+    git(work, 'add', 'README.md');
+    git(work, 'commit', '-q', '-m', 'docs: a README');
+    git(work, 'push', '-q', origin, 'main');
+    await api(t.errand.url, 'POST', `/schedules/${id}/trigger`);
+    const second = await lastRun(2);
+    expect(second).toMatchObject({ status: 'completed', result: { outcome: 'updated', groups: [{ name: 'all', pr: { number } }] } });
+    const updated = pullRequest(t.errand, number);
+    expect(updated.body).toContain('| `alpha` | 1.0.0 | 1.1.1 (minor) |');
+    expect(JSON.parse(fileAt(origin, 'errand-deps/all', 'package.json')).dependencies.alpha).toBe('^1.1.1');
+    // On the new base: main's new commit is under the update.
+    expect(git(origin, 'merge-base', '--is-ancestor', 'main', 'errand-deps/all')).toBe('');
+    expect(pullRequestsOf(t.errand, origin).map((p) => p.number)).toEqual([number]);
+    await api(t.errand.url, 'DELETE', `/schedules/${id}`);
+  });
+
+  it('groups: named groups first, then one PR per package; nothing outdated opens nothing and says up to date', async () => {
+    const origin = await ALPHA_BETA_GAMMA();
+    const grouped = await bump(t.errand, origin, { update: 'major', grouping: 'each', groups: ['ab=alpha,beta'] });
+    expect(grouped.status).toBe('completed');
+    const groups = Object.fromEntries(grouped.dependencyGroups.map((g: { name: string }) => [g.name, g]));
+    expect(Object.keys(groups).sort()).toEqual(['ab', 'gamma']);
+    expect(pullRequest(t.errand, groups.ab.pr.number)).toMatchObject({ title: 'chore(deps): bump 2 packages (ab)', head: 'errand-deps/ab' });
+    expect(pullRequest(t.errand, groups.ab.pr.number).body).toContain('| `alpha` | 1.0.0 | 2.0.0 (major) |');
+    expect(pullRequest(t.errand, groups.gamma.pr.number)).toMatchObject({ title: 'chore(deps): bump gamma from 1.0.0 to 1.3.0', head: 'errand-deps/gamma' });
+    // GET /tasks lists the run and each group's task.
+    const listed = await eventually(async () => {
+      const { body } = await api(t.errand.url, 'GET', `/tasks?repo=${encodeURIComponent(origin)}`);
+      return body.tasks.length === 3 ? body.tasks.map((task: { id: string }) => task.id).sort() : undefined;
+    }, 30_000, 'the bump and its groups in GET /tasks');
+    expect(listed).toEqual([grouped.id, groups.ab.taskId, groups.gamma.taskId].sort());
+
+    const patchOnly = await bump(t.errand, await npmRepo({ gamma: '1.3.0' }, "test('ok', () => {});"), { update: 'patch' });
+    expect(patchOnly).toMatchObject({ status: 'completed', phase: 'completed', summary: 'up to date: 1 dependency checked (npm); nothing to update within the policy', dependencyGroups: [] });
+  });
+
+  it('an update that breaks the tests goes to the agent, which fixes the code and keeps the update', async () => {
+    const origin = await BREAKY();
+    const script = t.model.script('bump breaky from 1.0.0 to 1.1.0', [
+      call('write_file', { path: 'shop.test.js', content: "const test = require('node:test');\nconst assert = require('node:assert');\ntest('greets', () => assert.strictEqual(require('breaky').salute('ada'), 'hello ada'));\n" }),
+      call('finish', { summary: 'breaky 1.1 renamed greet to salute; the test calls salute' }),
+    ]);
+    const done = await bump(t.errand, origin, {});
+    expect(done).toMatchObject({ status: 'completed', dependencyGroups: [{ name: 'all', status: 'pull_request', pr: { draft: false } }] });
+    // The agent saw the failing tests, and was told to keep the versions.
+    expect(JSON.stringify(script.requests[0]!.messages)).toContain('change the code, not the versions');
+    expect(JSON.stringify(script.requests[0]!.messages)).toMatch(/salute|greet is not a function/);
+    const head = 'errand-deps/all';
+    expect(JSON.parse(fileAt(origin, head, 'package.json')).dependencies.breaky).toBe('^1.1.0');
+    expect(fileAt(origin, head, 'shop.test.js')).toContain(".salute('ada')");
+    expect(pullRequest(t.errand, done.dependencyGroups[0].pr.number).title).toBe('chore(deps): bump breaky from 1.0.0 to 1.1.0');
+  });
+
+  const goMissing = (() => {
+    try {
+      execFileSync('go', ['version'], { stdio: 'ignore' });
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  })();
+  describeWithPart({ name: 'the Go toolchain', missing: goMissing, install: 'install Go (https://go.dev/dl/) and put `go` on PATH; the project setup needs it too' }, 'Go modules', () => {
+    it('updates Go modules through the module proxy', async () => {
+      const origin = makeOriginRepo({
+        'go.mod': 'module example.com/shop\n\ngo 1.21\n\nrequire example.com/greet v1.0.0\n',
+        'go.sum': '',
+        'shop.go': 'package shop\n\nimport "example.com/greet"\n\nfunc Welcome() string { return greet.Hello() }\n',
+        'shop_test.go': 'package shop\n\nimport "testing"\n\nfunc TestWelcome(t *testing.T) {\n\tif Welcome() != "hello" {\n\t\tt.Fatal(Welcome())\n\t}\n}\n',
+      });
+      const done = await bump(t.errand, origin, {});
+      expect(done).toMatchObject({ status: 'completed', dependencyGroups: [{ status: 'pull_request' }] });
+      expect(fileAt(origin, 'errand-deps/all', 'go.mod')).toContain('require example.com/greet v1.2.0');
+      expect(fileAt(origin, 'errand-deps/all', 'go.sum')).toContain('example.com/greet v1.2.0 h1:');
+      expect(pullRequest(t.errand, done.dependencyGroups[0].pr.number).body).toContain('| `example.com/greet` | v1.0.0 | v1.2.0 (minor) |');
+    });
+  });
+
+  describe('on a server without a model', () => {
+    let bare: ErrandProcess;
+    beforeAll(async () => {
+      bare = await startErrand({ env: registriesEnv() });
+    });
+    afterAll(async () => {
+      await bare?.stop();
+    });
+
+    it('an update that breaks the tests: a draft PR that says what broke, or no PR', async () => {
+      const draft = await bump(bare, await BREAKY(), {});
+      expect(draft).toMatchObject({ status: 'completed', dependencyGroups: [{ status: 'pull_request', pr: { draft: true } }] });
+      const pr = pullRequest(bare, draft.dependencyGroups[0].pr.number);
+      expect(pr.draft).toBe(true);
+      expect(pr.body).toContain('npm test');
+      expect(pr.body).toMatch(/greet is not a function/);
+
+      const none = await bump(bare, await BREAKY(), { onFailure: 'none' });
+      expect(none).toMatchObject({ status: 'completed', dependencyGroups: [{ status: 'no_pull_request', error: expect.stringContaining('no PR (onFailure: none)') }] });
+      expect(none.dependencyGroups[0].pr).toBeUndefined();
+
+      // Other playbooks and prompts still need a model.
+      const refused = await api(bare.url, 'POST', '/tasks', { repo: await BREAKY(), prompt: 'fix it' });
+      expect(refused).toMatchObject({ status: 400, body: { message: expect.stringContaining('model') } });
+    });
+  });
+});

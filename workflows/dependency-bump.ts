@@ -1,0 +1,118 @@
+// dependencyBump: the built-in dependency-bump playbook. It asks what is outdated within the
+// policy (an activity: the repository's lockfiles and the registries), then runs each group of
+// updates as a coding task of its own, as a child: Errand's own change made in the sandbox,
+// tested, reviewed and published by the coding task's parts, on the group's branch so an open
+// PR is updated rather than duplicated; the agent only comes in when the update breaks
+// something and a model is configured. Nothing outdated: no task, no PR, "up to date".
+import { ApplicationFailure, defineQuery, ParentClosePolicy, proxyActivities, setHandler, startChild } from '@temporalio/workflow';
+import type { createActivities } from '../activities/index.js';
+import { codingTask } from './coding-task/index.js';
+import { ErrandPhase, ErrandRepo, initialTaskState, stateQuery, type PullRequestRef, type TaskInput, type TaskState } from './contracts.js';
+import { describeFailure, FailureType } from './failures.js';
+import { taskWorkflowId } from './names.js';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const RETRY = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.PlaybookUnavailable, FailureType.RepoUnavailable, FailureType.ForgeRejected] };
+const { checkRepository, planDependencyBump } = proxyActivities<Pick<Activities, 'checkRepository' | 'planDependencyBump'>>({ startToCloseTimeout: '5 minutes', retry: RETRY });
+
+/** A run of the dependency-bump playbook: the repository, the playbook's parameters, and the task every group's run starts from. */
+export interface DependencyBumpInput {
+  taskId: string;
+  repo: string;
+  baseBranch: string;
+  params: Record<string, unknown>;
+  /** Every field of a group's task but what each group makes (its id, prompt, change, branch, links). */
+  task: Omit<TaskInput, 'taskId' | 'repo' | 'baseBranch' | 'prompt' | 'change' | 'branch' | 'links' | 'playbook'> & Pick<TaskInput, 'playbook'>;
+  links: { task?: string; temporalUi?: string };
+}
+
+export interface BumpedGroup {
+  name: string;
+  taskId: string;
+  packages: number;
+  status: 'running' | 'pull_request' | 'no_pull_request' | 'failed';
+  pr?: PullRequestRef;
+  error?: string;
+}
+
+export interface DependencyBumpResult {
+  /** `updated`: each group has its task's outcome (a PR, or none by policy). */
+  outcome: 'up_to_date' | 'updated';
+  summary: string;
+  checked: number;
+  groups: BumpedGroup[];
+}
+
+/** The groups and their tasks while the run goes (GET /tasks/:id shows them too, in `state.dependencyGroups`). */
+export const dependencyGroupsQuery = defineQuery<BumpedGroup[]>('dependencyGroups');
+
+export async function dependencyBump(input: DependencyBumpInput): Promise<DependencyBumpResult> {
+  const state: TaskState & { dependencyGroups?: BumpedGroup[] } = initialTaskState({ ...input.task, taskId: input.taskId, repo: input.repo, baseBranch: input.baseBranch, prompt: '' });
+  const groups: BumpedGroup[] = [];
+  setHandler(stateQuery, () => ({ ...state, dependencyGroups: groups }));
+  setHandler(dependencyGroupsQuery, () => groups);
+  try {
+    state.phase = 'preparing';
+    state.lastAction = 'looking for outdated dependencies';
+    const { baseBranch } = await checkRepository({ repo: input.repo, baseBranch: input.baseBranch });
+    state.baseBranch = baseBranch;
+    const plan = await planDependencyBump({ repo: input.repo, baseBranch, params: input.params });
+    if (!plan.groups.length) {
+      state.phase = 'completed';
+      state.summary = `up to date: ${plan.checked} ${plan.checked === 1 ? 'dependency' : 'dependencies'} checked${plan.managers.length ? ` (${plan.managers.join(', ')})` : ''}; nothing to update within the policy`;
+      state.lastAction = 'up to date';
+      return { outcome: 'up_to_date', summary: state.summary, checked: plan.checked, groups };
+    }
+    state.phase = 'working';
+    state.lastAction = `updating ${plan.groups.length} group${plan.groups.length === 1 ? '' : 's'}`;
+    const children = await Promise.all(
+      plan.groups.map(async ({ group, branch, prompt, change }) => {
+        const taskId = `${input.taskId}-${group.name}`.slice(0, 64).replace(/-+$/, '');
+        const entry: BumpedGroup = { name: group.name, taskId, packages: group.packages.length, status: 'running' };
+        groups.push(entry);
+        const task: TaskInput = {
+          ...input.task,
+          // The update needs the registries; the agent, if it comes, does not need the network.
+          network: 'setup',
+          taskId,
+          repo: input.repo,
+          baseBranch,
+          prompt,
+          change,
+          branch,
+          links: { task: input.links.task && `${input.links.task}${taskId}`, temporalUi: input.links.temporalUi && `${input.links.temporalUi}${taskWorkflowId(taskId)}` },
+        };
+        const handle = await startChild(codingTask, {
+          workflowId: taskWorkflowId(taskId),
+          args: [task],
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          typedSearchAttributes: [
+            { key: ErrandRepo, value: input.repo },
+            { key: ErrandPhase, value: 'queued' },
+          ],
+        });
+        return { entry, result: handle.result() };
+      }),
+    );
+    for (const { entry, result } of children) {
+      await result.then(
+        (done) => Object.assign(entry, done.pr ? { status: 'pull_request', pr: done.pr } : { status: 'no_pull_request', error: `the update breaks \`${done.test?.command}\`; no PR (onFailure: none)` }),
+        (err: unknown) => Object.assign(entry, { status: 'failed', error: describeFailure(err) }),
+      );
+    }
+    const prs = groups.filter((g) => g.pr);
+    state.summary = `${prs.length} of ${groups.length} group${groups.length === 1 ? '' : 's'} with a pull request: ${groups.map((g) => `${g.name} ${g.pr ? `#${g.pr.number}${g.pr.draft ? ' (draft)' : ''}` : `(${g.status.replace('_', ' ')})`}`).join(', ')}`;
+    const failed = groups.filter((g) => g.status === 'failed');
+    if (failed.length) {
+      throw ApplicationFailure.nonRetryable(`${failed.length} of ${groups.length} dependency groups failed: ${failed.map((g) => `${g.name}: ${g.error}`).join('; ')}`, FailureType.DependencyGroupsFailed);
+    }
+    state.phase = 'completed';
+    state.lastAction = state.summary;
+    return { outcome: 'updated', summary: state.summary, checked: plan.checked, groups };
+  } catch (err) {
+    state.phase = 'failed';
+    state.error = describeFailure(err);
+    throw err;
+  }
+}
