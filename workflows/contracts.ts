@@ -53,7 +53,7 @@ export interface TaskInput {
   playbook?: PlaybookRun;
   /** A change Errand makes itself before any agent step (a dependency bump); the agent only fixes what it breaks. */
   change?: PreparedChange;
-  /** The branch to work on instead of errand/<taskId>: a dependency group's own, so its open PR is updated, not duplicated. */
+  /** The branch the PR is on instead of errand/<taskId>: a dependency group's own, so its open PR is updated, not duplicated. Checkpoints stay on errand/<taskId>, so the PR only ever shows checked work. */
   branch?: string;
 }
 
@@ -64,8 +64,10 @@ export interface PreparedChange {
   env: Record<string, string>;
   /** What it did, for the pull request (a table of packages). */
   summary: string;
-  /** When the command or the tests fail: the agent fixes it (a model is configured), else a draft PR that says what broke, or no PR. */
-  onFailure: 'agent' | 'draft' | 'none';
+  /** When the command or the tests fail, the agent makes the code work with it (a model is configured). */
+  agent: boolean;
+  /** When they still fail (at once without an agent, or after its rounds): a draft PR that says what broke, or no PR. */
+  onFailure: 'draft' | 'none';
 }
 
 /** A dependency update within policy: a package, the version it is at, and the one it goes to. */
@@ -324,8 +326,11 @@ export const SEARCH_ATTRIBUTES = [ErrandRepo, ErrandPhase, ErrandRequester];
 /** A container image reference: registry/path:tag, optionally @sha256:digest. */
 export const IMAGE_REFERENCE = /^[\w.-]+(?::\d+)?(?:\/[\w.-]+)*(?::[\w.-]+)?(?:@sha256:[a-f0-9]{64})?$/;
 
-/** The branch a task works on: its own, or for a follow-up the branch (and PR) of the task it follows. */
-export const branchOf = (input: Pick<TaskInput, 'taskId' | 'followUp' | 'branch'>) => input.followUp?.branch ?? input.branch ?? taskBranch(input.taskId);
+/** The branch a task works on (its checkpoints): its own, or for a follow-up the branch (and PR) of the task it follows. */
+export const branchOf = (input: Pick<TaskInput, 'taskId' | 'followUp'>) => input.followUp?.branch ?? taskBranch(input.taskId);
+
+/** The branch its PR is on: the one it works on, unless it names another (a dependency group's). */
+export const publishBranchOf = (input: Pick<TaskInput, 'taskId' | 'followUp' | 'branch'>) => input.branch ?? branchOf(input);
 
 /** The state of a task that has not started yet: what the workflow begins with and the API shows at once. */
 export function initialTaskState(input: TaskInput): TaskState {
@@ -333,7 +338,7 @@ export function initialTaskState(input: TaskInput): TaskState {
     taskId: input.taskId,
     repo: input.repo,
     baseBranch: input.baseBranch,
-    branch: branchOf(input),
+    branch: publishBranchOf(input),
     phase: 'queued',
     step: 0,
     budget: input.budget,

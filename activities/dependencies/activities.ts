@@ -48,13 +48,11 @@ export function createDependencyActivities({ forge, models, registries }: Activi
           return update ? [{ name: d.name, manager: d.manager, from: d.current, ...update, ...(d.dev && { dev: true }), ...(d.prefix !== undefined && { prefix: d.prefix }), ...(known.notes && { notes: known.notes }) }] : [];
         })
       ).flat();
-      // A server without a model: the command's result decides; with one, the agent fixes what breaks.
-      const onFailure = models.coder ? 'agent' : settings.onFailure;
       const groups = groupUpdates(updates, settings.grouping, settings.named).map((group) => ({
         group,
         branch: groupBranch(group.name),
         prompt: bumpPrompt(group),
-        change: { command: bumpCommand(group), env: bumpEnv(registries), summary: bumpTable(group), onFailure } satisfies PreparedChange,
+        change: { command: bumpCommand(group), env: bumpEnv(registries), summary: bumpTable(group), agent: Boolean(models.coder), onFailure: settings.onFailure } satisfies PreparedChange,
       }));
       return { checked: considered.length, managers: [...new Set(dependencies.map((d) => d.manager))], groups };
     },

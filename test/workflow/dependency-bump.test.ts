@@ -218,6 +218,16 @@ describe('dependency-bump', () => {
     expect(pullRequest(t.errand, done.dependencyGroups[0].pr.number).title).toBe('chore(deps): bump breaky from 1.0.0 to 1.1.0');
   });
 
+  it('an update the agent cannot fix: no PR under onFailure none, and nothing on the group branch', async () => {
+    const origin = await BREAKY();
+    const script = t.model.script('bump breaky from 1.0.0 to 1.1.0', [call('finish', { summary: 'I could not make it work' })], { indexBy: 'turn' });
+    const done = await bump(t.errand, origin, { onFailure: 'none' });
+    expect(script.requests.length).toBeGreaterThan(0);
+    expect(done).toMatchObject({ status: 'completed', dependencyGroups: [{ name: 'all', status: 'no_pull_request' }] });
+    expect(pullRequestsOf(t.errand, origin)).toEqual([]);
+    expect(git(origin, 'branch', '--list', 'errand-deps/*')).toBe('');
+  });
+
   const goMissing = (() => {
     try {
       execFileSync('go', ['version'], { stdio: 'ignore' });

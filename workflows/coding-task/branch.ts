@@ -22,7 +22,8 @@ export async function checkpoint(run: TaskRun, during = `the checkpoint after st
   run.savedThroughStep = state.step;
   if (!saved.sha) return;
   state.checkpoint = { sha: saved.sha, step: state.step };
-  if (!state.pr) {
+  // A PR on another branch (a dependency group's) is opened only with checked work, at publish.
+  if (!state.pr && run.publishBranch === run.branch) {
     state.pr = input.followUp
       ? await forge.updatePullRequest({ taskId, repo: input.repo, number: input.followUp.prNumber, round: state.feedbackRounds ?? 0 })
       : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.branch, title: commitTitle(input.prompt), body: workInProgressBody(input), draft: true });
@@ -32,11 +33,11 @@ export async function checkpoint(run: TaskRun, during = `the checkpoint after st
 /** Squashes, pushes, and opens the PR or brings it up to date; ready for review only when approved and complete. */
 export async function publish(run: TaskRun, summary: string): Promise<void> {
   const { input, state, taskId } = run;
-  run.enter('publishing', `pushing ${run.branch}`);
+  run.enter('publishing', `pushing ${run.publishBranch}`);
   const title = `${state.stoppedBy ? '[incomplete] ' : ''}${commitTitle(input.prompt)}`;
   const pushed = await inSandbox(
     run,
-    (id) => workspace.publishBranch({ taskId, sandboxId: id, repo: input.repo, branch: run.branch, baseSha: run.baseSha, message: title, coAuthor: input.coAuthor, forbidden: input.playbook?.forbidden }),
+    (id) => workspace.publishBranch({ taskId, sandboxId: id, repo: input.repo, branch: run.publishBranch, baseSha: run.baseSha, message: title, coAuthor: input.coAuthor, forbidden: input.playbook?.forbidden }),
     'publishing',
   );
   state.checkpoint = { sha: pushed.headSha, step: state.step };
@@ -46,6 +47,6 @@ export async function publish(run: TaskRun, summary: string): Promise<void> {
   const number = state.pr?.number ?? input.followUp?.prNumber;
   state.pr = number
     ? await forge.updatePullRequest({ taskId, repo: input.repo, number, title, body, ready, diffKey: pushed.diffKey, round: state.feedbackRounds ?? 0 })
-    : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.branch, title, body, draft: !ready, diffKey: pushed.diffKey });
+    : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.publishBranch, title, body, draft: !ready, diffKey: pushed.diffKey });
   run.reviewRounds = 0;
 }

@@ -26,12 +26,12 @@ export async function checkAndReview(run: TaskRun, summary: string): Promise<Aft
     state.test = await inSandbox(run, (id) => workspace.runTests({ taskId, sandboxId: id, command }), 'tests');
   }
   if (run.changeOnly && state.test && !state.test.passed) {
-    if (input.change!.onFailure === 'none') return 'drop';
-    if (input.change!.onFailure === 'agent') {
+    if (input.change!.agent) {
       run.changeHandedOver = true;
       run.note(brokenChangeNote(state.test));
       return 'again';
     }
+    if (input.change!.onFailure === 'none') return 'drop';
     // `draft`: reviewed and published as it is, not approved, so a draft that says what broke.
   }
   // Checked: now it goes on the branch, where the review reads it.
@@ -72,11 +72,14 @@ export async function checkAndReview(run: TaskRun, summary: string): Promise<Aft
   const { review } = reviewed;
   const unresolved = review.verdict === 'approve' ? [] : review.comments;
   state.review = { verdict: review.verdict, summary: review.summary, rounds: round, unresolved, outsideAllowedPaths: review.outsideAllowedPaths };
-  if (review.verdict === 'approve' || !mayGoBack(run)) return 'publish';
+  if (review.verdict === 'approve' || !mayGoBack(run)) return stillBroken(run) ? 'drop' : 'publish';
   run.reviewRounds++;
   run.note(reviewNote(review.summary, review.comments, run.reviewRounds, input.maxReviewRounds));
   return 'again';
 }
+
+/** A prepared change whose tests still fail after the agent's rounds, under `onFailure: none`: no PR. */
+const stillBroken = (run: TaskRun) => run.input.change?.onFailure === 'none' && run.state.test?.passed === false;
 
 /** Whether the agent may have another round: there is one, it has budget left, and rounds remain. */
 const mayGoBack = (run: TaskRun) => run.hasAgent && !run.state.stoppedBy && run.reviewRounds < run.input.maxReviewRounds;

@@ -4,7 +4,7 @@
 // so no field is listed twice.
 import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { Usage } from '../budget.js';
-import { branchOf, ErrandPhase, initialTaskState, type TaskInput, type TaskPhase, type TaskState, type TestResult } from '../contracts.js';
+import { branchOf, ErrandPhase, publishBranchOf, initialTaskState, type TaskInput, type TaskPhase, type TaskState, type TestResult } from '../contracts.js';
 import type { ToolOutcome } from '../tool-calls.js';
 
 export interface InboxItem {
@@ -70,8 +70,10 @@ export class TaskRun {
   agentWorking = false;
   /** The step this run started at, to know when it is long enough to continue as new. */
   readonly firstStep: number;
-  /** The branch the task works on (its own, or a follow-up's). */
+  /** The branch the task works on (its own, or a follow-up's): its checkpoints. */
   readonly branch: string;
+  /** The branch its PR is on: the same, or a dependency group's. */
+  readonly publishBranch: string;
 
   constructor(
     readonly input: TaskInput,
@@ -80,6 +82,7 @@ export class TaskRun {
     Object.assign(this, begin(input, carried));
     this.firstStep = this.state.step;
     this.branch = branchOf(input);
+    this.publishBranch = publishBranchOf(input);
   }
 
   get taskId(): string {
@@ -120,7 +123,7 @@ export class TaskRun {
 
   /** Whether an agent may work on this task: always, but for a prepared change whose policy says otherwise. */
   get hasAgent(): boolean {
-    return !this.input.change || this.input.change.onFailure === 'agent';
+    return !this.input.change || this.input.change.agent;
   }
 
   /** Something Errand tells the model before its next call. */
@@ -135,7 +138,7 @@ export class TaskRun {
 
   /** What the next run begins with: every field of Carried, nothing else. */
   carry(): Carried {
-    const { input: _input, agentWorking: _agentWorking, firstStep: _firstStep, branch: _branch, ...carried } = this;
+    const { input: _input, agentWorking: _agentWorking, firstStep: _firstStep, branch: _branch, publishBranch: _publishBranch, ...carried } = this;
     return carried;
   }
 }
