@@ -46,6 +46,9 @@ describeWithPart(
       const id = await createTask(t.errand, { repo: origin, prompt: '[k8s-evicted] Fix sum.' });
       await eventually(async () => (script.requests.length >= 2 ? true : undefined), 60_000, 'the second model call');
       await t.admin.deleteNamespacedPod({ name: `errand-${id}`, namespace: NS, gracePeriodSeconds: 0 });
+      // The kubelet stops the pod's sandboxd on its next look; until then the pod may still answer
+      // (and take the write the model is about to ask for, so no loss would be seen in time).
+      await eventually(async () => (t.kubelet.workspaces.has(`errand-${id}`) ? undefined : true), 20_000, 'the pod to stop');
       inFlight.open();
       const task = await waitForStatus(t.errand, id, 'completed');
       expect(task.sandboxLosses).toBe(1);

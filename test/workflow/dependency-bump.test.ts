@@ -197,7 +197,8 @@ describe('dependency-bump', () => {
     }, 30_000, 'the bump and its groups in GET /tasks');
     expect(listed).toEqual([grouped.id, groups.ab.taskId, groups.gamma.taskId].sort());
 
-    const patchOnly = await bump(t.errand, await npmRepo({ gamma: '1.3.0' }, "test('ok', () => {});"), { update: 'patch' });
+    // beta 1.2.0 exists, but it is a minor update: under `patch`, 1.1.0 is up to date.
+    const patchOnly = await bump(t.errand, await npmRepo({ beta: '1.1.0' }, "test('ok', () => {});"), { update: 'patch' });
     expect(patchOnly).toMatchObject({ status: 'completed', phase: 'completed', summary: 'up to date: 1 dependency checked (npm); nothing to update within the policy', dependencyGroups: [] });
   });
 
