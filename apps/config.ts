@@ -363,6 +363,8 @@ export const NO_MODEL_MESSAGE =
 export const stateDirs = (c: Config) => ({
   temporalDb: path.join(c.stateDir, 'temporal.db'),
   sandboxes: path.join(c.stateDir, 'sandboxes'),
+  /** The bundled sandboxd the local provider runs (apps/worker/sandboxd-bundle.ts). */
+  sandboxd: path.join(c.stateDir, 'sandboxd'),
   artifacts: path.join(c.stateDir, 'artifacts'),
   forge: path.join(c.stateDir, 'forge', 'pulls'),
 });

@@ -3,17 +3,20 @@
 // on the same state: restart → ready, and ready → the task's next model call. A measurement,
 // asserting nothing; the heartbeat timeout (workflows/coding-task.ts) is what moves it.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { call, FINISH, FIX_SUM, ModelServer } from '../test/fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../test/fixtures/repos.js';
 import { api, eventually } from '../test/support/errand-process.js';
 import { freePort } from '../test/support/free-port.js';
+import { startTempRoot } from '../test/support/temp-root.js';
 
 const model = new ModelServer();
 await model.start();
-const state = mkdtempSync(path.join(os.tmpdir(), 'errand-recovery-'));
+// Everything the run creates goes under it (TMPDIR for the processes it starts), and goes with it.
+const tmp = startTempRoot('recovery');
+const state = path.join(tmp.root, 'state');
+mkdirSync(state);
 const ports = { temporal: await freePort(), ui: await freePort(), api: await freePort() };
 const env = {
   ...process.env,
@@ -53,5 +56,5 @@ try {
   process.kill(-dev.pid!, 'SIGTERM');
   await model.stop();
   await new Promise((r) => setTimeout(r, 2_000));
-  rmSync(state, { recursive: true, force: true });
+  tmp.remove();
 }

@@ -1,139 +1,55 @@
-// `npm run bench`: what Errand's durability costs a task, as ratios against the same work done
-// directly in the same run. A real Temporal dev server (SQLite, as `npm start` runs it), a real
-// `errand serve`, the fixture model server and real git; the baseline makes the same model calls
-// and sandboxd requests itself, with no workflow in between. Figures vary with the machine: read
-// the ratios, and compare runs on one machine only.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// `npm run bench`: what Errand's durability costs a task, and how far one machine goes. A real
+// Temporal dev server (SQLite, as `npm start` runs it), a real `errand serve`, the fixture model
+// server and real git. Each figure is printed next to its baseline measured in the same run
+// where one exists (the same model calls and sandboxd requests made directly, with no workflow
+// in between; one task alone for the figures under load), and all of them are written as JSON.
+// Figures vary with the machine: read the ratios, and compare runs on one machine only.
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { pushFromSandbox } from '../activities/git/transfer.js';
-import { prepareWorkspace } from '../activities/git/workspace.js';
 import { LocalSandboxProvider } from '../activities/sandbox/local.js';
-import { SandboxdClient } from '../activities/sandbox/sandboxd-client.js';
 import { startTemporalDevServer } from '../apps/cli/temporal-dev-server.js';
 import { probeBubblewrap } from '../apps/worker/confinement.js';
-import { sandboxdCommand } from '../apps/worker/worker.js';
-import { call, REVIEWER_MODEL, type ModelServer, FIX_SUM, FINISH } from '../test/fixtures/model-server.js';
-import { BUGGY_SUM, makeOriginRepo } from '../test/fixtures/repos.js';
-import { api, eventually, GiveUp, startErrandWithModel, type ErrandProcess } from '../test/support/errand-process.js';
+import { bundleSandboxd } from '../apps/worker/sandboxd-bundle.js';
+import { taskWorkflowId } from '../workflows/names.js';
+import { api, startErrandWithModel, temporalClient } from '../test/support/errand-process.js';
 import { freePort } from '../test/support/free-port.js';
+import { startTempRoot } from '../test/support/temp-root.js';
+import { cpuSeconds, eventTimes, median, percentile, rssMb, samplePeak, samplePss } from './measure.js';
+import { direct, runTask, runTogether, submitBurst, type Figures, type Timing } from './tasks.js';
 
-const positive = (value: string) => {
+const whole = (min: number) => (value: string) => {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive whole number');
+  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected a whole number of at least ${min}`);
   return n;
 };
+const list = (value: string) => value.split(',').map((v) => whole(1)(v.trim()));
 const opts = new Command('bench')
-  .description('measure the per-task and per-step cost of running a task through Errand')
-  .option('--steps <n>', 'agent steps per task', positive, 50)
-  .option('--concurrency <n>', 'tasks run at once in the throughput figure', positive, 4)
-  .option('--rounds <n>', 'repetitions of the start, step and finish figures (the median is shown)', positive, 3)
+  .description('measure what running a task through Errand costs, and how far one machine goes')
+  .option('--steps <n>', 'agent steps per task', whole(1), 50)
+  .option('--rounds <n>', 'repetitions of the single-task figures (the median is shown)', whole(1), 3)
+  .option('--curve <n,n,...>', 'tasks at once for the throughput curve', list, [1, 10, 50])
+  .option('--start-tasks <n>', 'tasks (one at a time) for the start-latency percentiles', whole(1), 20)
+  .option('--submit <n>', 'POST /tasks sent at once (each twice, same Idempotency-Key); 0 skips', whole(0), 200)
+  .option('--load <n>', 'tasks at once for the overload run; 0 skips', whole(0), 200)
+  .option('--load-steps <n>', 'steps of each overload task', whole(1), 10)
+  .option('--model-latency-ms <ms>', "the model's answer time in the overload run", whole(0), 2000)
+  .option('--json <file>', 'where the figures are written', 'bench-results.json')
   .parse()
-  .opts<{ steps: number; concurrency: number; rounds: number }>();
+  .opts<{ steps: number; rounds: number; curve: number[]; startTasks: number; submit: number; load: number; loadSteps: number; modelLatencyMs: number; json: string }>();
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-
-interface Figures {
-  /** Task created → the model's first request. */
-  start: number;
-  /** Mean time from one model request to the next: a model call and a tool call. */
-  step: number;
-  /** The model's last request (finish) → the task closed: tests, review, push, pull request. */
-  finish: number;
-}
-interface Timing extends Figures {
-  firstAt: number;
-  lastAt: number;
-}
-
-let counter = 0;
-/** A script of `steps` list_dir calls, then the fix and finish, under a marker of its own. */
-function scriptFor(model: ModelServer, steps: number) {
-  const marker = `[bench-${++counter}]`;
-  return { marker, script: model.script(marker, [...Array.from({ length: steps }, () => call('list_dir', {})), FIX_SUM, FINISH], { indexBy: 'turn' }) };
-}
-
-/** Creates a task through the API; the returned function waits for it and reads its timings. */
-async function runTask(model: ModelServer, errand: ErrandProcess, steps: number): Promise<() => Promise<Timing>> {
-  const { marker, script } = scriptFor(model, steps);
-  const origin = makeOriginRepo(BUGGY_SUM);
-  const postedAt = Date.now();
-  const res = await api(errand.url, 'POST', '/tasks', { repo: origin, prompt: `${marker} Fix sum.`, maxSteps: steps + 10 });
-  if (res.status !== 201) throw new Error(`POST /tasks answered ${res.status}: ${JSON.stringify(res.body)}`);
-  const id = res.body.id as string;
-  return async () => {
-    const task = await eventually(
-      async () => {
-        const view = (await api(errand.url, 'GET', `/tasks/${id}`)).body;
-        if (view.status === 'completed') return view;
-        if (view.status !== 'running') throw new GiveUp(`task ${id} ended ${view.status}: ${view.error ?? ''}`);
-        return undefined;
-      },
-      600_000,
-      `task ${id}`,
-    );
-    rmSync(path.dirname(origin), { recursive: true, force: true });
-    const at = script.receivedAt;
-    const [firstAt, lastAt] = [at[0]!, at.at(-1)!];
-    return { start: firstAt - postedAt, step: (lastAt - firstAt) / (at.length - 1), finish: Date.parse(task.closedAt) - lastAt, firstAt, lastAt };
-  };
-}
-
-/** The same work without Errand: the model calls and sandboxd requests made directly. */
-async function direct(model: ModelServer, sandboxes: LocalSandboxProvider, steps: number): Promise<Figures> {
-  const { marker } = scriptFor(model, steps);
-  const origin = makeOriginRepo(BUGGY_SUM);
-  const sandboxId = `bench-${counter}`;
-  const chat = async (modelName: string, messages: unknown[]) => {
-    const res = await fetch(`${model.url}/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: modelName, messages }) });
-    if (!res.ok) throw new Error(`fixture model answered ${res.status}`);
-    return (await res.json()) as { choices: { message: unknown }[] };
-  };
-  const exec = async (sandbox: SandboxdClient, cmd: string, extra: object = {}) => {
-    const r = await sandbox.exec({ cmd, timeoutMs: 120_000, ...extra });
-    if (r.exitCode !== 0) throw new Error(`${cmd}: ${r.stderr}`);
-  };
-
-  let t = Date.now();
-  await sandboxes.provision({ taskId: sandboxId, sandboxId, allowNetwork: false });
-  const sandbox = new SandboxdClient(sandboxId, await sandboxes.endpoint(sandboxId));
-  const remote = { url: origin, env: {} };
-  await prepareWorkspace(sandbox, { remote, baseBranch: 'main', branch: `errand/${sandboxId}` });
-  const start = Date.now() - t;
-
-  const messages: unknown[] = [
-    { role: 'system', content: 'bench' },
-    { role: 'user', content: `${marker} Fix sum.` },
-  ];
-  t = Date.now();
-  for (let i = 0; i < steps; i++) {
-    messages.push((await chat('fixture-coder', messages)).choices[0]!.message);
-    const listing = await sandbox.list({ path: '.' });
-    messages.push({ role: 'tool', tool_call_id: `call_${i}`, content: JSON.stringify(listing) });
-  }
-  const step = (Date.now() - t) / steps;
-
-  t = Date.now();
-  await sandbox.writeFile({ path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
-  await exec(sandbox, 'npm test');
-  await exec(sandbox, 'git add -A && git -c user.name=bench -c user.email=bench@localhost commit -qm "Fix sum" && git diff HEAD~1');
-  await chat(REVIEWER_MODEL, [{ role: 'user', content: `${marker} review` }]);
-  // Errand pushes from the worker, never from the sandbox (the forge token stays out of it).
-  const baseSha = execFileSync('git', ['-C', origin, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
-  await pushFromSandbox(sandbox, { branch: `errand/${sandboxId}`, baseSha, remote, vet: () => undefined });
-  const finish = Date.now() - t;
-  await sandboxes.destroy(sandboxId);
-  rmSync(path.dirname(origin), { recursive: true, force: true });
-  return { start, step, finish };
-}
-
-const ms = (n: number) => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
-const line = (what: string, errand: string, base: string, ratio: number) => console.log(`${what.padEnd(36)}${errand.padStart(10)}${base.padStart(10)}${`${ratio.toFixed(2)}x`.padStart(9)}`);
+const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a');
+const row = (what: string, value: string, base = '', ratio?: number) =>
+  console.log(`${what.padEnd(44)}${value.padStart(12)}${base.padStart(10)}${(ratio === undefined || !Number.isFinite(ratio) ? '' : `${ratio.toFixed(2)}x`).padStart(9)}`);
+const results: Record<string, unknown> = {};
+const record = (key: string, value: unknown) => (results[key] = value);
 
 async function main(): Promise<void> {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'errand-bench-'));
+  // Everything the run creates (repos, sandboxes, Errand's state) goes under it, and goes with it.
+  const tmp = startTempRoot('bench');
+  const work = tmp.root;
   const stops: (() => Promise<void>)[] = [];
   try {
     const temporal = await startTemporalDevServer({ port: await freePort(), uiPort: 0, headless: true, dbFile: path.join(work, 'temporal.db'), startTimeoutMs: 90_000 });
@@ -144,15 +60,18 @@ async function main(): Promise<void> {
     const confinement = await probeBubblewrap();
     const sandboxes = new LocalSandboxProvider({
       dir: path.join(work, 'sandboxes'),
-      sandboxdCommand: sandboxdCommand(),
+      sandboxdCommand: await bundleSandboxd(work),
       ...('bwrap' in confinement && { confinement: { ...confinement, hide: [work] } }),
     });
-    console.log(`errand bench: ${opts.steps} steps a task, ${opts.rounds} rounds, ${opts.concurrency} tasks at once; ${os.cpus().length} CPUs, Node ${process.version}`);
-    console.log(`sandbox commands ${'bwrap' in confinement ? 'confined with bubblewrap' : `unconfined (${confinement.reason})`}; Temporal dev server on SQLite\n`);
+    record('machine', { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, confined: 'bwrap' in confinement });
+    record('options', opts);
+    console.log(`errand bench: ${os.cpus().length} CPUs, Node ${process.version}; sandbox commands ${'bwrap' in confinement ? 'confined with bubblewrap' : `unconfined (${confinement.reason})`}; Temporal dev server on SQLite`);
     // Unmeasured: module loading and the first workflow task warm up here.
     await (await runTask(model, errand, 2))();
     await direct(model, sandboxes, 2);
+    console.log(`\n${'figure'.padEnd(44)}${'errand'.padStart(12)}${'baseline'.padStart(10)}${'ratio'.padStart(9)}`);
 
+    // One task alone against the same work done directly.
     const measured: Timing[] = [];
     const baseline: Figures[] = [];
     for (let r = 0; r < opts.rounds; r++) {
@@ -160,29 +79,126 @@ async function main(): Promise<void> {
       baseline.push(await direct(model, sandboxes, opts.steps));
     }
     const pick = (xs: Figures[], k: keyof Figures) => median(xs.map((x) => x[k]));
-
-    const waits = await Promise.all(Array.from({ length: opts.concurrency }, () => runTask(model, errand, opts.steps)));
-    const together = await Promise.all(waits.map((w) => w()));
-    const span = Math.max(...together.map((t) => t.lastAt)) - Math.min(...together.map((t) => t.firstAt));
-    const concurrentRate = (opts.concurrency * opts.steps * 1000) / span;
-    const singleRate = 1000 / pick(measured, 'step');
-
-    console.log(`${'figure (median)'.padEnd(36)}${'errand'.padStart(10)}${'direct'.padStart(10)}${'ratio'.padStart(9)}`);
     for (const [what, k] of [
-      ['task created → first model call', 'start'],
-      ['one agent step (model + tool)', 'step'],
+      [`one agent step (model + tool), ${opts.steps} steps`, 'step'],
       ['finish → task closed', 'finish'],
     ] as const) {
-      line(what, ms(pick(measured, k)), ms(pick(baseline, k)), pick(measured, k) / pick(baseline, k));
+      row(what, ms(pick(measured, k)), ms(pick(baseline, k)), pick(measured, k) / pick(baseline, k));
     }
-    line(`steps/s: ${opts.concurrency} tasks at once vs one`, concurrentRate.toFixed(1), singleRate.toFixed(1), concurrentRate / singleRate);
-    console.log('\ndirect: the same model calls and sandboxd requests, one after another, with no workflow in between');
-    console.log('(start: provision and clone; finish: tests, commit, one review call, push). The ratio is what durability costs.');
+    record('single', { step: { errand: pick(measured, 'step'), direct: pick(baseline, 'step') }, finish: { errand: pick(measured, 'finish'), direct: pick(baseline, 'finish') } });
+
+    // Start latency, one task at a time: created → sandbox ready → first model call.
+    const starts: { ready: number; first: number }[] = [];
+    for (let i = 0; i < opts.startTasks; i++) {
+      const t = await (await runTask(model, errand, 1))();
+      starts.push({ ready: (eventTimes(errand.stateDir, t.id).get('sandbox_provisioned') ?? NaN) - t.postedAt, first: t.start });
+    }
+    const ready = starts.map((s) => s.ready);
+    const first = starts.map((s) => s.first);
+    row(`POST /tasks → sandbox ready, p50 (${opts.startTasks} tasks)`, ms(median(ready)));
+    row('POST /tasks → sandbox ready, p95', ms(percentile(ready, 95)));
+    row('POST /tasks → first model call, p50', ms(median(first)), ms(pick(baseline, 'start')), median(first) / pick(baseline, 'start'));
+    row('POST /tasks → first model call, p95', ms(percentile(first, 95)));
+    record('start', { sandboxReady: { p50: median(ready), p95: percentile(ready, 95) }, firstModelCall: { p50: median(first), p95: percentile(first, 95), direct: pick(baseline, 'start') } });
+
+    // Throughput with a model that answers at once, and what it costs in CPU and memory.
+    const curve: { tasks: number; stepsPerSecond: number }[] = [];
+    const pss = samplePss(path.join(errand.stateDir, 'sandboxd', 'sandboxd.mjs'));
+    const cpuBefore = cpuSeconds(errand.process.pid) + cpuSeconds(temporal.process.pid);
+    let curveSteps = 0;
+    for (const n of opts.curve) {
+      const together = await runTogether(model, errand, n, opts.steps);
+      const span = Math.max(...together.map((t) => t.lastAt)) - Math.min(...together.map((t) => t.firstAt));
+      curveSteps += together.reduce((sum, t) => sum + t.steps, 0);
+      curve.push({ tasks: n, stepsPerSecond: (n * opts.steps * 1000) / span });
+    }
+    const cpuPerStep = ((cpuSeconds(errand.process.pid) + cpuSeconds(temporal.process.pid) - cpuBefore) * 1000) / curveSteps;
+    const sandboxdMb = pss();
+    for (const c of curve) row(`steps/s, ${c.tasks} task${c.tasks === 1 ? '' : 's'} at once`, c.stepsPerSecond.toFixed(1), curve[0]!.stepsPerSecond.toFixed(1), c.stepsPerSecond / curve[0]!.stepsPerSecond);
+    row('CPU per step (errand, Temporal, sandboxes)', ms(cpuPerStep));
+    row(`memory of one sandboxd (PSS, peak; ${sandboxdMb.length} seen)`, sandboxdMb.length ? `${median(sandboxdMb).toFixed(1)} MB` : 'n/a');
+    record('throughput', { curve, cpuMsPerStep: cpuPerStep, sandboxdPssMb: median(sandboxdMb) });
+
+    if (opts.submit) {
+      const burst = await submitBurst(model, errand, opts.submit);
+      row(`POST /tasks, ${opts.submit} at once ×2, p50`, ms(median(burst.latencies)));
+      row('POST /tasks under that burst, p95', ms(percentile(burst.latencies, 95)));
+      row('POST /tasks under that burst, p99', ms(percentile(burst.latencies, 99)));
+      row('POST /tasks under that burst, refused', String(burst.failed));
+      record('submit', { requests: burst.latencies.length, p50: median(burst.latencies), p95: percentile(burst.latencies, 95), p99: percentile(burst.latencies, 99), refused: burst.failed });
+    }
+
+    if (opts.load) await overload(model, errand, temporal.process.pid);
   } finally {
     // Whatever started, stopped, even when a later start failed.
     for (const stop of stops) await stop();
-    rmSync(work, { recursive: true, force: true });
+    tmp.remove();
   }
+  writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nbaseline: the same model calls and sandboxd requests made directly, one after another, with no`);
+  console.log('workflow in between (first model call: provision and clone; finish: tests, commit, one review');
+  console.log(`call, push); under load, one task alone. Figures as JSON: ${opts.json}`);
+}
+
+/**
+ * `--load` tasks at once with a model that takes `--model-latency-ms` to answer, against one such
+ * task alone: how long the last one takes, failures, retries and workflow-task timeouts caused
+ * by overload (from the histories), the Errand process's peak memory, and GET /tasks/:id while
+ * they run.
+ */
+async function overload(model: Parameters<typeof runTask>[0], errand: Parameters<typeof runTask>[1], temporalPid?: number): Promise<void> {
+  const alone = await (await runTask(model, errand, opts.loadSteps, opts.modelLatencyMs))();
+  const aloneMs = alone.closedAt - alone.postedAt;
+  const peakRss = samplePeak(() => rssMb(errand.process.pid));
+  const gets: number[] = [];
+  let running = true;
+  const ids: string[] = [];
+  const pollers = Array.from({ length: 4 }, async () => {
+    while (running) {
+      const id = ids[Math.floor(Math.random() * ids.length)];
+      if (!id) {
+        await sleep(50);
+        continue;
+      }
+      const t = Date.now();
+      await api(errand.url, 'GET', `/tasks/${id}`);
+      gets.push(Date.now() - t);
+    }
+  });
+  const waits = await Promise.all(Array.from({ length: opts.load }, () => runTask(model, errand, opts.loadSteps, opts.modelLatencyMs)));
+  ids.push(...waits.map((w) => w.id));
+  const outcomes = await Promise.allSettled(waits.map((w) => w()));
+  running = false;
+  await Promise.all(pollers);
+  const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  const took = done.map((t) => t.closedAt - t.postedAt);
+  const { retries, timeouts } = await overloadSigns(done.map((t) => t.id));
+  row(`${opts.load} tasks × ${opts.loadSteps} steps, model ${opts.modelLatencyMs} ms: p50`, ms(median(took)), ms(aloneMs), median(took) / aloneMs);
+  row('  the last one', ms(Math.max(...took)), ms(aloneMs), Math.max(...took) / aloneMs);
+  row('  failed', String(opts.load - done.length));
+  row('  activity retries / workflow-task timeouts', `${retries} / ${timeouts}`);
+  row('  errand serve peak RSS', `${peakRss().toFixed(0)} MB`);
+  row('  GET /tasks/:id meanwhile, p99', ms(percentile(gets, 99)));
+  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, peakRssMb: peakRss(), getP99Ms: percentile(gets, 99), temporalCpuSeconds: cpuSeconds(temporalPid) });
+}
+
+/** Activity attempts after the first, and workflow tasks that timed out, across the tasks' histories. */
+async function overloadSigns(ids: string[]): Promise<{ retries: number; timeouts: number }> {
+  const { client, close } = await temporalClient();
+  let retries = 0;
+  let timeouts = 0;
+  try {
+    for (const id of ids) {
+      const history = await client.workflow.getHandle(taskWorkflowId(id)).fetchHistory();
+      for (const e of history.events ?? []) {
+        if ((e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) retries++;
+        if (e.workflowTaskTimedOutEventAttributes) timeouts++;
+      }
+    }
+  } finally {
+    await close();
+  }
+  return { retries, timeouts };
 }
 
 await main();

@@ -44,6 +44,10 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   // capped a task at ~22 tasks a second after a short burst: ~45 ms of waiting before each
   // workflow and activity task, ~200 ms an agent step (`npm run bench` shows the difference).
   args.push('--dynamic-config-value', 'history.transferProcessorMaxPollRPS=1000');
+  // A workflow task that schedules an activity may take it back with its completion (eager
+  // dispatch, which the TypeScript SDK asks for by default), skipping a round trip through
+  // matching for every model call and tool call. Off by default in the server.
+  args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
   if (opts.pidFile) await stopOrphan(opts.pidFile);
   // Its own process group: Ctrl-C reaches errand, which stops the API and the worker first and
   // Temporal last, instead of all three at once.

@@ -14,15 +14,12 @@ import { forgeFromConfig, sandboxesFromConfig } from '../providers.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
 import type { Logger } from '../logger.js';
 import { chooseConfinement } from './confinement.js';
+import { bundleSandboxd } from './sandboxd-bundle.js';
 import { ensureReaperSchedule, workflowStatus } from './sandbox-reaper.js';
 import { scheduleControl } from './schedule-control.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-/** How the local provider starts sandboxd: this same Node, with the tsx loader, on its entry file. */
-export function sandboxdCommand(): string[] {
-  return [process.execPath, '--import', import.meta.resolve('tsx'), path.join(here, '../sandboxd/main.ts')];
-}
 
 export interface RunningWorker {
   worker: Worker;
@@ -53,7 +50,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
   const activities = createActivities({
     sandboxes: sandboxesFromConfig(config, {
-      sandboxdCommand: sandboxdCommand(),
+      sandboxdCommand: config.sandbox.provider === 'local' ? await bundleSandboxd(dirs.sandboxd) : [],
       confinement: confinement && { ...confinement, hide: [config.stateDir, ...config.sandbox.hide] },
       env: allowlisted(process.env, config.sandbox.envAllowlist),
     }),

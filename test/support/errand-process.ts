@@ -38,6 +38,8 @@ export async function startErrand(opts: {
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
+    // The run's temporary directory (test/support/temp-root.ts): Errand's scratch goes there too.
+    TMPDIR: process.env.TMPDIR,
     ERRAND_TEMPORAL_ADDRESS: temporalAddress(),
     ERRAND_TASK_QUEUE: taskQueue,
     ERRAND_STATE_DIR: stateDir,

@@ -1,3 +1,4 @@
 export default async function globalTeardown() {
   await globalThis.__temporal?.stop();
+  globalThis.__tempRoot?.remove();
 }

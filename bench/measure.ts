@@ -1,0 +1,86 @@
+// What the bench reads besides clocks: percentiles, and the processes' own accounts from Linux's
+// /proc (proportional memory, peak resident memory, CPU time including reaped children), so
+// figures such as CPU per step do not depend on a noisy wall clock. Off Linux these read nothing.
+import { readFileSync } from 'node:fs';
+import { findProcesses } from '../test/support/errand-process.js';
+
+/** The `p`-th percentile (0–100) by nearest rank; NaN for no samples. */
+export function percentile(xs: number[], p: number): number {
+  if (!xs.length) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+export const median = (xs: number[]) => percentile(xs, 50);
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** A process's CPU seconds, its own and those of the children it has reaped (sandboxd and its commands, for the worker). */
+export function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime, stime, cutime, cstime are fields 14–17 of the line; 11–14 after the state field.
+    return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Samples until the returned function is called, every `everyMs`; gives the largest value `read` gave. */
+export function samplePeak(read: () => number, everyMs = 250): () => number {
+  let peak = 0;
+  const timer = setInterval(() => (peak = Math.max(peak, read())), everyMs);
+  return () => {
+    clearInterval(timer);
+    return Math.max(peak, read());
+  };
+}
+
+/** A process's resident memory in MB now. */
+export function rssMb(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The proportional memory (PSS: shared pages divided among the processes sharing them, so N of
+ * them add up to what N cost) of each process running `file`, sampled until the returned
+ * function is called; it gives the peak seen for each, in MB.
+ */
+export function samplePss(file: string): () => number[] {
+  const peak = new Map<number, number>();
+  const timer = setInterval(() => {
+    for (const pid of findProcesses(file)) {
+      try {
+        const kb = Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1]);
+        if (kb) peak.set(pid, Math.max(peak.get(pid) ?? 0, kb / 1024));
+      } catch {
+        // exited meanwhile
+      }
+    }
+  }, 250);
+  return () => {
+    clearInterval(timer);
+    return [...peak.values()];
+  };
+}
+
+/** When a task's events happened, by type (the first of each), from its event log on disk. */
+export function eventTimes(stateDir: string, taskId: string): Map<string, number> {
+  const times = new Map<string, number>();
+  try {
+    for (const line of readFileSync(`${stateDir}/artifacts/tasks/${taskId}/events.jsonl`, 'utf8').split('\n')) {
+      if (!line) continue;
+      const e = JSON.parse(line) as { type: string; at: string };
+      if (!times.has(e.type)) times.set(e.type, Date.parse(e.at));
+    }
+  } catch {
+    // no log yet
+  }
+  return times;
+}
