@@ -44,6 +44,7 @@ const Env = z.object({
   ERRAND_TASK_QUEUE: z.string().default('errand'),
   ERRAND_DEV_TEMPORAL_PORT: port.default(7233),
   ERRAND_DEV_UI_PORT: port.default(8233),
+  ERRAND_DEV_SQLITE_SYNC: z.enum(['normal', 'full']).default('normal'),
   ERRAND_MODEL_BASE_URL: optionalText.pipe(z.string().url().optional()),
   ERRAND_MODEL: optionalText,
   ERRAND_MODEL_API_KEY: optionalText,
@@ -174,7 +175,7 @@ export interface Config {
     /** Off, on with the system's CAs, or with a CA and a client certificate (mTLS). */
     tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
   };
-  dev: { temporalPort: number; uiPort: number };
+  dev: { temporalPort: number; uiPort: number; sqliteSync: 'normal' | 'full' };
   /** Undefined until ERRAND_MODEL_BASE_URL and ERRAND_MODEL are both set. */
   model?: ModelSettings;
   defaults: { budget: Budget; network: NetworkPolicy; checkpointEverySteps: number; maxReviewRounds: number; awaitFeedbackMinutes: number };
@@ -241,7 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           ? { caFile: e.ERRAND_TEMPORAL_TLS_CA_FILE, certFile: e.ERRAND_TEMPORAL_TLS_CERT_FILE, keyFile: e.ERRAND_TEMPORAL_TLS_KEY_FILE, serverName: e.ERRAND_TEMPORAL_TLS_SERVER_NAME }
           : undefined,
     },
-    dev: { temporalPort: e.ERRAND_DEV_TEMPORAL_PORT, uiPort: e.ERRAND_DEV_UI_PORT },
+    dev: { temporalPort: e.ERRAND_DEV_TEMPORAL_PORT, uiPort: e.ERRAND_DEV_UI_PORT, sqliteSync: e.ERRAND_DEV_SQLITE_SYNC },
     model:
       e.ERRAND_MODEL_BASE_URL && e.ERRAND_MODEL
         ? {

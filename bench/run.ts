@@ -36,9 +36,10 @@ const opts = new Command('bench')
   .option('--load <n>', 'tasks at once for the overload run; 0 skips', whole(0), 200)
   .option('--load-steps <n>', 'steps of each overload task', whole(1), 10)
   .option('--model-latency-ms <ms>', "the model's answer time in the overload run", whole(0), 2000)
+  .option('--sqlite-sync <mode>', "the dev server's SQLite writes: normal (WAL, as `npm start`) or full (every commit synced)", 'normal')
   .option('--json <file>', 'where the figures are written', 'bench-results.json')
   .parse()
-  .opts<{ steps: number; rounds: number; curve: number[]; startTasks: number; submit: number; load: number; loadSteps: number; modelLatencyMs: number; json: string }>();
+  .opts<{ steps: number; rounds: number; curve: number[]; startTasks: number; submit: number; load: number; loadSteps: number; modelLatencyMs: number; sqliteSync: 'normal' | 'full'; json: string }>();
 
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a');
 const row = (what: string, value: string, base = '', ratio?: number) =>
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   const work = tmp.root;
   const stops: (() => Promise<void>)[] = [];
   try {
-    const temporal = await startTemporalDevServer({ port: await freePort(), uiPort: 0, headless: true, dbFile: path.join(work, 'temporal.db'), startTimeoutMs: 90_000 });
+    const temporal = await startTemporalDevServer({ port: await freePort(), uiPort: 0, headless: true, dbFile: path.join(work, 'temporal.db'), sqliteSync: opts.sqliteSync, startTimeoutMs: 90_000 });
     stops.unshift(temporal.stop);
     process.env.ERRAND_TEST_TEMPORAL_ADDRESS = temporal.address;
     const { model, errand } = await startErrandWithModel();

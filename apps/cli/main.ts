@@ -94,6 +94,7 @@ async function main(argv: string[]): Promise<void> {
         port: config.dev.temporalPort,
         uiPort: config.dev.uiPort,
         dbFile: stateDirs(config).temporalDb,
+        sqliteSync: config.dev.sqliteSync,
         pidFile: `${stateDirs(config).temporalDb}.pid`,
       });
       const uiUrl = temporal.uiUrl ?? config.temporal.uiUrl;

@@ -14,6 +14,14 @@ export interface DevServerOptions {
   uiPort: number;
   /** SQLite file; omitted means in-memory (tests). */
   dbFile?: string;
+  /**
+   * How the SQLite file is written. `normal` (the default): a write-ahead log synced at its
+   * checkpoints, so a crash of any process (Temporal's included) loses nothing, and a crash of the
+   * machine may lose the last moments. `full`: every commit synced to disk, as SQLite does by
+   * default, which survives a power loss too and costs a few disk flushes per workflow or
+   * activity task.
+   */
+  sqliteSync?: 'normal' | 'full';
   headless?: boolean;
   /** Records the server's pid, so a server orphaned by a killed `errand dev` is stopped next time. */
   pidFile?: string;
@@ -37,6 +45,9 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   if (opts.dbFile) {
     await mkdir(path.dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);
+    // WAL is what makes `normal` safe against a crashed process; with `full`, SQLite's own defaults.
+    if ((opts.sqliteSync ?? 'normal') === 'normal') args.push('--sqlite-pragma', 'journal_mode=WAL', '--sqlite-pragma', 'synchronous=NORMAL');
+    else args.push('--sqlite-pragma', 'journal_mode=DELETE', '--sqlite-pragma', 'synchronous=FULL');
   }
   for (const key of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
   // The history service reads its transfer queue (what hands every workflow and activity task to
