@@ -12,7 +12,32 @@ export type RepoProbe =
 
 const URL_LIKE = /^(https?|ssh|git|file):\/\/|^[\w.-]+@[\w.-]+:/;
 
-export async function probeRepo(repo: string, baseBranch?: string, timeoutMs = 20_000): Promise<RepoProbe> {
+/** How long a repository found reachable counts as reachable for the next request to it. */
+const FRESH_MS = 2_000;
+const recent = new Map<string, { until: number; probe: Promise<RepoProbe> }>();
+
+/**
+ * Probes once for all the requests about the same repository and branch that arrive together
+ * (a bot submitting two hundred tasks to one repo spawned two hundred `git ls-remote`), and
+ * reuses a success for a moment after; a failure is never reused, so a fixed typo works at once.
+ */
+export function probeRepo(repo: string, baseBranch?: string, timeoutMs = 20_000): Promise<RepoProbe> {
+  const key = `${repo}\0${baseBranch ?? ''}`;
+  const now = Date.now();
+  const hit = recent.get(key);
+  if (hit && hit.until > now) return hit.probe;
+  for (const [k, v] of recent) if (v.until <= now) recent.delete(k);
+  const probe = probeOnce(repo, baseBranch, timeoutMs);
+  // In flight: shared until it settles; then kept only if it succeeded.
+  recent.set(key, { until: Number.POSITIVE_INFINITY, probe });
+  void probe.then(
+    (p) => (p.ok ? recent.set(key, { until: Date.now() + FRESH_MS, probe }) : recent.delete(key)),
+    () => recent.delete(key),
+  );
+  return probe;
+}
+
+async function probeOnce(repo: string, baseBranch: string | undefined, timeoutMs: number): Promise<RepoProbe> {
   if (!URL_LIKE.test(repo) && !path.isAbsolute(repo)) {
     return { ok: false, field: 'repo', message: `"${repo}" is neither a git URL nor an absolute path; give a URL (https://, ssh://, file://) or an absolute path` };
   }

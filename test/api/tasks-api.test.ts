@@ -1,7 +1,8 @@
 // The tasks API over real HTTP, against a real Errand process and Temporal server: what a
 // caller gets back for good and bad input.
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
+import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, startErrand } from '../support/errand-process.js';
 import { useErrand, useTemporal } from '../support/use.js';
 
@@ -57,6 +58,16 @@ describe('POST /tasks', () => {
     const res = await api(t.errand.url, 'POST', '/tasks', { repo: origin, prompt: 'x', baseBranch: 'release-9' });
     expect(res.status).toBe(400);
     expect(res.body.message).toBe(`baseBranch: branch "release-9" does not exist in ${origin}`);
+  });
+
+  it('answers a burst of tasks for one repository, and never reuses a failed check of it', async () => {
+    const repo = makeOriginRepo(BUGGY_SUM);
+    expect((await api(t.errand.url, 'POST', '/tasks', { repo, prompt: 'x', baseBranch: 'hotfix' })).status).toBe(400);
+    // The branch appears: the very next requests see it (a failed check is not remembered).
+    git(path.join(path.dirname(repo), 'work'), 'push', '-q', repo, 'main:hotfix');
+    const burst = await Promise.all(Array.from({ length: 20 }, () => api(t.errand.url, 'POST', '/tasks', { repo, prompt: 'x', baseBranch: 'hotfix' })));
+    expect(burst.map((r) => r.status)).toEqual(Array(20).fill(201));
+    await Promise.all(burst.map((r) => temporal.client.workflow.getHandle(`task-${r.body.id}`).terminate('test cleanup')));
   });
 
   it('answers 400 for a body that is not a JSON object, and 413 for one too large, naming the body', async () => {
