@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import proto from '@temporalio/proto';
 import { Command, InvalidArgumentError } from 'commander';
 import { LocalSandboxProvider } from '../activities/sandbox/local.js';
 import { startTemporalDevServer } from '../apps/cli/temporal-dev-server.js';
@@ -173,33 +174,40 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   await Promise.all(pollers);
   const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   const took = done.map((t) => t.closedAt - t.postedAt);
-  const { retries, timeouts } = await overloadSigns(done.map((t) => t.id));
+  const { retries, timeouts, sticky } = await overloadSigns(done.map((t) => t.id));
   row(`${opts.load} tasks × ${opts.loadSteps} steps, model ${opts.modelLatencyMs} ms: p50`, ms(median(took)), ms(aloneMs), median(took) / aloneMs);
   row('  the last one', ms(Math.max(...took)), ms(aloneMs), Math.max(...took) / aloneMs);
   row('  failed', String(opts.load - done.length));
   row('  activity retries / workflow-task timeouts', `${retries} / ${timeouts}`);
+  row('  … of which waited too long on a sticky queue', String(sticky));
   row('  errand serve peak RSS', `${peakRss().toFixed(0)} MB`);
   row('  GET /tasks/:id meanwhile, p99', ms(percentile(gets, 99)));
-  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, peakRssMb: peakRss(), getP99Ms: percentile(gets, 99), temporalCpuSeconds: cpuSeconds(temporalPid) });
+  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, stickyScheduleToStartTimeouts: sticky, peakRssMb: peakRss(), getP99Ms: percentile(gets, 99), temporalCpuSeconds: cpuSeconds(temporalPid) });
 }
 
-/** Activity attempts after the first, and workflow tasks that timed out, across the tasks' histories. */
-async function overloadSigns(ids: string[]): Promise<{ retries: number; timeouts: number }> {
+/**
+ * Activity attempts after the first, and workflow tasks that timed out, across the tasks'
+ * histories; the timeouts split into those that waited too long on a worker's sticky queue
+ * (schedule-to-start) and those a worker took and did not finish in time (start-to-close).
+ */
+async function overloadSigns(ids: string[]): Promise<{ retries: number; timeouts: number; sticky: number }> {
   const { client, close } = await temporalClient();
   let retries = 0;
   let timeouts = 0;
+  let sticky = 0;
   try {
     for (const id of ids) {
       const history = await client.workflow.getHandle(taskWorkflowId(id)).fetchHistory();
       for (const e of history.events ?? []) {
         if ((e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) retries++;
         if (e.workflowTaskTimedOutEventAttributes) timeouts++;
+        if (e.workflowTaskTimedOutEventAttributes?.timeoutType === proto.temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START) sticky++;
       }
     }
   } finally {
     await close();
   }
-  return { retries, timeouts };
+  return { retries, timeouts, sticky };
 }
 
 await main();
