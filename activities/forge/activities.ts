@@ -5,14 +5,19 @@ import { IMAGE_REFERENCE, type PullRequestRef } from '../../workflows/contracts.
 import { FailureType } from '../../workflows/failures.js';
 import type { ActivityContext } from '../context.js';
 import { ErrandFailure } from '../failures.js';
+import { withHeartbeat } from '../heartbeat.js';
 import type { OpenPullRequest, UpdatePullRequest } from './forge.js';
 
 /** Where a repository names the sandbox image its toolchain needs: `{"image": "ghcr.io/acme/sandbox-node22:1"}`. */
 const SANDBOX_CONFIG_FILE = '.errand/sandbox.json';
 const SandboxConfig = z.strictObject({ image: z.string().regex(IMAGE_REFERENCE, 'must be an image reference') });
 
+/**
+ * Each heartbeats while it waits on the forge, so an attempt whose worker died is retried within
+ * the heartbeat timeout rather than after its whole limit (workflows/coding-task/activities.ts).
+ */
 export function createForgeActivities({ forge, store, event, redactor }: ActivityContext) {
-  return {
+  const activities = {
     /** Fails at once, with the forge's message, on a missing repo or branch or missing permissions. */
     async checkRepository(req: { repo: string; baseBranch: string }): Promise<{ baseBranch: string; sandboxImage?: string }> {
       const { baseBranch } = await forge.checkRepository(req.repo, req.baseBranch);
@@ -50,6 +55,12 @@ export function createForgeActivities({ forge, store, event, redactor }: Activit
     async comment(req: { repo: string; number: number; body: string }): Promise<void> {
       await forge.comment({ ...req, body: redactor.redact(req.body) });
     },
+  };
+  return {
+    checkRepository: (req: Parameters<typeof activities.checkRepository>[0]) => withHeartbeat(() => activities.checkRepository(req)),
+    openPullRequest: (req: Parameters<typeof activities.openPullRequest>[0]) => withHeartbeat(() => activities.openPullRequest(req)),
+    updatePullRequest: (req: Parameters<typeof activities.updatePullRequest>[0]) => withHeartbeat(() => activities.updatePullRequest(req)),
+    comment: (req: Parameters<typeof activities.comment>[0]) => withHeartbeat(() => activities.comment(req)),
   };
 }
 

@@ -3,6 +3,7 @@
 import { Context } from '@temporalio/activity';
 import type { SandboxLoss } from '../../workflows/contracts.js';
 import type { ActivityContext } from '../context.js';
+import { withHeartbeat } from '../heartbeat.js';
 
 export function createSandboxActivities({ sandboxes, workflows, connections, event }: ActivityContext) {
   /**
@@ -28,17 +29,21 @@ export function createSandboxActivities({ sandboxes, workflows, connections, eve
       image?: string;
       replacing?: { loss: SandboxLoss; interrupted?: { step: number; tool: string; toolCallId: string } };
     }): Promise<{ sandboxId: string }> {
-      const { replacing, ...spec } = req;
-      if (replacing) await tellLoss(req.taskId, replacing.loss, replacing.interrupted);
-      connections.forget(req.sandboxId);
-      const sandbox = await sandboxes.provision(spec);
-      await event(req.taskId, { id: `sandbox:${sandbox.sandboxId}`, type: 'sandbox_provisioned', sandboxId: sandbox.sandboxId, provider: sandboxes.name });
-      return sandbox;
+      return withHeartbeat(async () => {
+        const { replacing, ...spec } = req;
+        if (replacing) await tellLoss(req.taskId, replacing.loss, replacing.interrupted);
+        connections.forget(req.sandboxId);
+        const sandbox = await sandboxes.provision(spec);
+        await event(req.taskId, { id: `sandbox:${sandbox.sandboxId}`, type: 'sandbox_provisioned', sandboxId: sandbox.sandboxId, provider: sandboxes.name });
+        return sandbox;
+      });
     },
 
     async destroySandbox(req: { sandboxId: string }): Promise<void> {
-      connections.forget(req.sandboxId);
-      await sandboxes.destroy(req.sandboxId);
+      await withHeartbeat(async () => {
+        connections.forget(req.sandboxId);
+        await sandboxes.destroy(req.sandboxId);
+      });
     },
 
     /** Deletes the sandboxes whose workflow has closed or is unknown; keeps those still running. */

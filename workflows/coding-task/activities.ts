@@ -26,9 +26,13 @@ const HEARTBEAT_TIMEOUT = '8 seconds';
 /** 429 and 5xx retry with backoff here, not inside the SDK, so each attempt shows in history. */
 const BACKOFF = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE };
 
-/** Creating and destroying sandboxes: short, no heartbeat. */
+/**
+ * Creating and destroying sandboxes: heartbeating, like every activity here, so an attempt
+ * whose worker died is retried within the heartbeat timeout, not after its whole limit.
+ */
 export const sandboxes = proxyActivities<Pick<Activities, 'provisionSandbox' | 'destroySandbox'>>({
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
@@ -48,6 +52,7 @@ export const reviewer = proxyActivities<Pick<Activities, 'review'>>({ startToClo
 /** The forge's API: repositories, pull requests, comments. */
 export const forge = proxyActivities<Pick<Activities, 'checkRepository' | 'openPullRequest' | 'updatePullRequest' | 'comment'>>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
