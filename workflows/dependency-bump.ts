@@ -6,6 +6,7 @@
 // something and a model is configured. Nothing outdated: no task, no PR, "up to date".
 import { ApplicationFailure, defineQuery, ParentClosePolicy, proxyActivities, setHandler, startChild } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
+import { forge } from './coding-task/activities.js';
 import { codingTask } from './coding-task/index.js';
 import { ErrandPhase, ErrandRepo, initialTaskState, stateQuery, type PullRequestRef, type TaskInput, type TaskState } from './contracts.js';
 import { describeFailure, FailureType } from './failures.js';
@@ -13,8 +14,12 @@ import { taskWorkflowId } from './names.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
-const RETRY = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.PlaybookUnavailable, FailureType.RepoUnavailable, FailureType.ForgeRejected] };
-const { checkRepository, planDependencyBump } = proxyActivities<Pick<Activities, 'checkRepository' | 'planDependencyBump'>>({ startToCloseTimeout: '5 minutes', retry: RETRY });
+/** Asking the registries: heartbeating like the coding task's activities (a dead worker costs seconds). */
+const { planDependencyBump } = proxyActivities<Pick<Activities, 'planDependencyBump'>>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '8 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: [FailureType.PlaybookUnavailable, FailureType.RepoUnavailable] },
+});
 
 /** A run of the dependency-bump playbook: the repository, the playbook's parameters, and the task every group's run starts from. */
 export interface DependencyBumpInput {
@@ -55,7 +60,7 @@ export async function dependencyBump(input: DependencyBumpInput): Promise<Depend
   try {
     state.phase = 'preparing';
     state.lastAction = 'looking for outdated dependencies';
-    const { baseBranch } = await checkRepository({ repo: input.repo, baseBranch: input.baseBranch });
+    const { baseBranch } = await forge.checkRepository({ repo: input.repo, baseBranch: input.baseBranch });
     state.baseBranch = baseBranch;
     const plan = await planDependencyBump({ repo: input.repo, baseBranch, params: input.params });
     if (!plan.groups.length) {

@@ -40,10 +40,13 @@ export function chooseUpdate(current: string, versions: PublishedVersion[], poli
   const from = semver.valid(semver.clean(current) ?? current);
   if (!from || semver.prerelease(from)) return undefined; // a pseudo-version or a pre-release: a person chose it
   const oldest = now.getTime() - policy.minReleaseAgeDays * 86_400_000;
+  // Go writes `v1.2.3`, npm `1.2.3`; a version written any other way (which semver would clean
+  // up) is not taken: the string goes into a command and a PR as the registry gave it.
+  const written = (v: string) => (current.startsWith('v') ? `v${v}` : v);
   let best: { to: string; version: string } | undefined;
   for (const candidate of versions) {
     const v = semver.valid(semver.clean(candidate.version) ?? candidate.version);
-    if (!v || semver.prerelease(v) || candidate.deprecated || !semver.gt(v, from)) continue;
+    if (!v || candidate.version !== written(v) || semver.prerelease(v) || candidate.deprecated || !semver.gt(v, from)) continue;
     if (policy.update === 'patch' && (semver.major(v) !== semver.major(from) || semver.minor(v) !== semver.minor(from))) continue;
     if (policy.update === 'minor' && semver.major(v) !== semver.major(from)) continue;
     if (policy.minReleaseAgeDays > 0 && (!candidate.time || candidate.time.getTime() > oldest)) continue;

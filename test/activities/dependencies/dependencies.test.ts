@@ -40,6 +40,14 @@ describe('which version a dependency goes to', () => {
     expect(chooseUpdate('v1.0.0', [{ version: 'v1.0.1' }, { version: 'v1.3.0' }], policy(), NOW)).toEqual({ to: 'v1.3.0', kind: 'minor' });
   });
 
+  it('takes only versions written as the registry protocol writes them, never a string semver merely tolerates', () => {
+    // A hostile or broken registry: each of these cleans up to a valid version, and each would go into a command.
+    const hostile = [' 1.9.9', '=1.8.0', '1.7.0\n', 'v1.6.0', '1.5.0 ', '\t1.4.0'].map((version) => ({ version }));
+    expect(chooseUpdate('1.0.0', [...hostile, { version: '1.1.0' }], policy(), NOW)).toEqual({ to: '1.1.0', kind: 'minor' });
+    // Go's versions carry their `v`, and only that.
+    expect(chooseUpdate('v1.0.0', [{ version: 'v1.9.0 ' }, { version: '=v1.8.0' }, { version: 'v1.2.0' }], policy(), NOW)).toEqual({ to: 'v1.2.0', kind: 'minor' });
+  });
+
   it('treats a version with no known publish time as too young when there is a minimum age', () => {
     expect(chooseUpdate('1.0.0', [{ version: '1.0.1' }], policy({ minReleaseAgeDays: 1 }), NOW)).toBeUndefined();
   });
