@@ -1,7 +1,7 @@
 // What the bench reads besides clocks: percentiles, and the processes' own accounts from Linux's
 // /proc (proportional memory, peak resident memory, CPU time including reaped children), so
 // figures such as CPU per step do not depend on a noisy wall clock. Off Linux these read nothing.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { findProcesses } from '../test/support/errand-process.js';
 
 /** The `p`-th percentile (0–100) by nearest rank; NaN for no samples. */
@@ -14,16 +14,31 @@ export const median = (xs: number[]) => percentile(xs, 50);
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-/** A process's CPU seconds, its own and those of the children it has reaped (sandboxd and its commands, for the worker). */
+/**
+ * A process's CPU seconds with its descendants': its own, those of the children it has reaped,
+ * and those of the descendants still running (the helper that starts git and sandboxd, the
+ * sandboxes and their commands, for the worker).
+ */
 export function cpuSeconds(pid: number | undefined): number {
   if (!pid) return 0;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // utime, stime, cutime, cstime are fields 14–17 of the line; 11–14 after the state field.
-    return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / CLOCK_TICKS;
+    const own = fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / CLOCK_TICKS;
+    return own + childrenOf(pid).reduce((sum, child) => sum + cpuSeconds(child), 0);
   } catch {
     return 0;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+    );
+  } catch {
+    return [];
   }
 }
 

@@ -1,16 +1,14 @@
 // The local forge: repositories are git URLs or paths the worker can reach, and pull requests
 // are JSON records on disk. The embedded default; iteration on a PR goes through
 // POST /tasks/:id/messages while the task waits for feedback.
-import { execFile } from 'node:child_process';
 import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { PullRequestRef } from '../../workflows/contracts.js';
 import { localRepoPath } from '../git/workspace.js';
 import type { Forge, GitRemote, OpenPullRequest, ResolvedRepository, UpdatePullRequest } from './forge.js';
 import { probeRepo } from './repo-probe.js';
+import { execFile as run } from '../process/exec-file.js';
 
-const run = promisify(execFile);
 
 export interface LocalPullRequest extends OpenPullRequest {
   number: number;

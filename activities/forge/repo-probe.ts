@@ -1,10 +1,8 @@
 // Checks at the edge that a repository can be reached and a branch exists, so a typo is a 400
 // now rather than a failed task later; also finds the default branch when none is given.
-import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { promisify } from 'node:util';
+import { execFile as run } from '../process/exec-file.js';
 
-const run = promisify(execFile);
 
 export type RepoProbe =
   | { ok: true; repo: string; baseBranch: string }

@@ -2,18 +2,16 @@
 // fetches and pushes with the forge's credentials from a scratch repository of its own, and the
 // sandbox only ever sees bundle files. The agent controls the sandbox's repository (hooks,
 // config, remotes), so no forge credential, and no path of the worker's, ever goes near it.
-import { execFile } from 'node:child_process';
 import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { FailureType } from '../../workflows/failures.js';
 import { ErrandFailure } from '../failures.js';
 import type { GitRemote } from '../forge/forge.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
 import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
+import { execFile as run } from '../process/exec-file.js';
 
-const run = promisify(execFile);
 const PUSH_BUNDLE = '.git/errand-push.bundle';
 const INCOMING = '.git/errand-incoming';
 /** sandboxd takes and answers at most 20 MB a call; base64 makes a 7 MB chunk about 9.3 MB. */

@@ -1,15 +1,15 @@
 // The embedded default sandbox: a per-task directory on this host with sandboxd running as a
 // detached child process on loopback. Detached so a crashed or redeployed worker does not take
 // the sandbox (and the command running in it) down with it; a new worker finds it by its id.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unreachableAncestor, type Confinement, type RunAs } from './sandboxd/bubblewrap.js';
 import type { EgressPolicy } from './sandboxd/egress.js';
 import { taskWorkflowId } from '../../workflows/names.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
+import { spawnDetached } from '../process/exec-file.js';
 
 export interface LocalSandboxOptions {
   /** Parent directory of all sandboxes (one subdirectory each). */
@@ -66,12 +66,10 @@ export class LocalSandboxProvider implements SandboxProvider {
     }
     const token = randomBytes(32).toString('hex');
     const portFile = path.join(dir, 'port');
-    const log = await open(path.join(dir, 'sandboxd.log'), 'a');
     const [cmd, ...args] = this.opts.sandboxdCommand;
-    const child = spawn(cmd!, args, {
+    const pid = await spawnDetached(cmd!, args, {
       cwd: workspace,
-      detached: true,
-      stdio: ['ignore', log.fd, log.fd],
+      logFile: path.join(dir, 'sandboxd.log'),
       // A cleared environment: the worker's secrets (model key, forge token) stay out.
       env: {
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
@@ -94,16 +92,14 @@ export class LocalSandboxProvider implements SandboxProvider {
         }),
       },
     });
-    child.unref();
-    await log.close();
     const deadline = Date.now() + (this.opts.startTimeoutMs ?? 20_000);
     for (;;) {
       const port = await readFile(portFile, 'utf8').catch(() => undefined);
       if (port) {
-        await writeFile(this.metaFile(sandboxId), JSON.stringify({ pid: child.pid!, port: Number(port), token, taskId: spec.taskId } satisfies SandboxMeta), { mode: 0o600 });
+        await writeFile(this.metaFile(sandboxId), JSON.stringify({ pid, port: Number(port), token, taskId: spec.taskId } satisfies SandboxMeta), { mode: 0o600 });
         return { sandboxId };
       }
-      if (child.exitCode !== null || Date.now() > deadline) {
+      if (!isAlive(pid) || Date.now() > deadline) {
         const tail = (await readFile(path.join(dir, 'sandboxd.log'), 'utf8').catch(() => '')).slice(-2000);
         await this.destroy(sandboxId);
         throw new Error(`sandboxd did not start within the deadline; its log ends with:\n${tail}`);
