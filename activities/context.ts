@@ -41,8 +41,8 @@ export interface ActivityContext extends ActivityDeps {
   connections: SandboxConnections;
   /** sandboxd of `sandboxId`, its calls cancelled with `signal`. */
   connect(sandboxId: string, signal?: AbortSignal): Promise<SandboxdClient>;
-  /** Appends to the task's event log (GET /tasks/:id/events). */
-  event(taskId: string, e: Parameters<typeof recordEvent>[2]): Promise<void>;
+  /** Appends to the task's event log (GET /tasks/:id/events), several events in one write. */
+  event(taskId: string, ...events: Parameters<typeof recordEvent>[2][]): Promise<void>;
 }
 
 export function activityContext(deps: ActivityDeps): ActivityContext {
@@ -51,7 +51,7 @@ export function activityContext(deps: ActivityDeps): ActivityContext {
     ...deps,
     connections,
     connect: (sandboxId, signal) => connections.client(sandboxId, signal),
-    event: (taskId, e) => recordEvent(deps.store, taskId, e),
+    event: (taskId, ...events) => recordEvent(deps.store, taskId, ...events),
   };
 }
 

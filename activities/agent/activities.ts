@@ -9,7 +9,7 @@ import { REDACTED } from '../store/redactor.js';
 import { refusal, type Forbidden } from '../playbooks/forbidden.js';
 import { claimCheck, withArguments } from './claim-check.js';
 import { fitToWindow } from './context-window.js';
-import { loadConversation, saveStep } from './conversation.js';
+import { ConversationCache } from './conversation.js';
 import { callCost } from './model-client.js';
 import { tellingRetries } from './model-retries.js';
 import { coderSystemPrompt, type TaskBrief } from './prompts.js';
@@ -22,6 +22,7 @@ const SECRET_NOTE =
   '\n[errand: your arguments held something that looks like a secret; it was replaced with [REDACTED]. Read secrets from the environment instead of writing them.]';
 
 export function createAgentActivities({ connect, event, models, store, redactor }: ActivityContext) {
+  const conversations = new ConversationCache(store);
   return {
     async modelTurn(req: {
       taskId: string;
@@ -38,7 +39,7 @@ export function createAgentActivities({ connect, event, models, store, redactor 
       const coder = models.coder;
       if (!coder) throw new Error('no model is configured: set ERRAND_MODEL_BASE_URL and ERRAND_MODEL');
       await event(req.taskId, { id: `step:${req.step}:started`, type: 'step_started', step: req.step });
-      let history = await loadConversation(store, req.taskId, req.step);
+      let history = await conversations.load(req.taskId, req.step);
       if (history.length === 0) {
         if (!req.task) throw new Error(`the transcript of task ${req.taskId} is missing its start`);
         const instructions = req.task.instructionsKey ? await store.get(req.task.instructionsKey) : undefined;
@@ -46,7 +47,7 @@ export function createAgentActivities({ connect, event, models, store, redactor 
           { role: 'system', content: coderSystemPrompt(req.task, instructions) },
           { role: 'user', content: req.task.prompt },
         ];
-        await saveStep(store, req.taskId, 0, history);
+        await conversations.save(req.taskId, 0, [], history);
       }
       const incoming: ChatCompletionMessageParam[] = [
         ...req.toolResults.map((r): ChatCompletionMessageParam => ({ role: 'tool', tool_call_id: r.toolCallId, content: r.content })),
@@ -66,20 +67,23 @@ export function createAgentActivities({ connect, event, models, store, redactor 
         toolCalls.push(await claimCheck(store, req.taskId, req.step, { id: c.id, name: c.function.name, arguments: args, ...(args.includes(REDACTED) && { redacted: true }) }));
       }
       const answer: ChatCompletionMessageParam = { role: 'assistant', content: message.content ?? null, ...(message.tool_calls?.length ? { tool_calls: message.tool_calls } : {}) };
-      await saveStep(store, req.taskId, req.step, [...incoming, answer]);
+      await conversations.save(req.taskId, req.step, history, [...incoming, answer]);
       const usage = { prompt: res.usage?.prompt_tokens ?? 0, completion: res.usage?.completion_tokens ?? 0 };
       const costUsd = callCost(coder.settings, usage);
-      await event(req.taskId, {
-        id: `step:${req.step}:model`,
-        type: 'model_answered',
-        step: req.step,
-        toolCalls: toolCalls.map((c) => c.name),
-        text: message.content?.slice(0, EVENT_EXCERPT) ?? null,
-        elidedToolOutputs: fitted.elided,
-        usage,
-        costUsd,
-      });
-      await event(req.taskId, { id: `step:${req.step}:budget`, type: 'budget_used', step: req.step, tokens: req.used.tokens + usage.prompt + usage.completion, costUsd: req.used.costUsd + costUsd });
+      await event(
+        req.taskId,
+        {
+          id: `step:${req.step}:model`,
+          type: 'model_answered',
+          step: req.step,
+          toolCalls: toolCalls.map((c) => c.name),
+          text: message.content?.slice(0, EVENT_EXCERPT) ?? null,
+          elidedToolOutputs: fitted.elided,
+          usage,
+          costUsd,
+        },
+        { id: `step:${req.step}:budget`, type: 'budget_used', step: req.step, tokens: req.used.tokens + usage.prompt + usage.completion, costUsd: req.used.costUsd + costUsd },
+      );
       const text = message.content ? truncateMiddle(message.content, MAX_TEXT_BYTES).text : undefined;
       return { toolCalls, text, usage, costUsd };
     },

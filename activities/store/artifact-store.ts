@@ -38,20 +38,21 @@ export interface ArtifactStore {
 
 /** The embedded default: one file per key under a directory; puts are atomic (tmp + rename). */
 export class LocalArtifactStore implements ArtifactStore {
+  /** Directories made by this process: a task's steps and events write to a few, thousands of times. */
+  private readonly made = new Set<string>();
+
   constructor(private readonly dir: string) {}
 
   async put(key: string, data: string): Promise<void> {
     const file = this.file(key);
-    await mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, data);
+    await this.inDirOf(file, () => writeFile(tmp, data));
     await rename(tmp, file);
   }
 
   async createExclusive(key: string, data: string): Promise<boolean> {
     const file = this.file(key);
-    await mkdir(path.dirname(file), { recursive: true });
-    return writeFile(file, data, { flag: 'wx' }).then(
+    return this.inDirOf(file, () => writeFile(file, data, { flag: 'wx' })).then(
       () => true,
       (e: NodeJS.ErrnoException) => {
         if (e.code === 'EEXIST') return false;
@@ -62,8 +63,7 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async append(key: string, data: string): Promise<void> {
     const file = this.file(key);
-    await mkdir(path.dirname(file), { recursive: true });
-    await appendFile(file, data);
+    await this.inDirOf(file, () => appendFile(file, data));
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -100,6 +100,22 @@ export class LocalArtifactStore implements ArtifactStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.file(key), { force: true });
+  }
+
+  /** Runs `write` once `file`'s directory exists; made again if something removed it since. */
+  private async inDirOf<T>(file: string, write: () => Promise<T>): Promise<T> {
+    const dir = path.dirname(file);
+    if (this.made.has(dir)) {
+      try {
+        return await write();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        this.made.delete(dir);
+      }
+    }
+    await mkdir(dir, { recursive: true });
+    this.made.add(dir);
+    return write();
   }
 
   private file(key: string): string {

@@ -14,8 +14,10 @@ export interface TaskEvent {
 }
 
 
-export async function recordEvent(store: ArtifactStore, taskId: string, event: Omit<TaskEvent, 'at'>): Promise<void> {
-  await store.append(taskKeys(taskId).events, `${JSON.stringify({ ...event, at: new Date().toISOString() })}\n`);
+/** Appends `events` to the task's log in one write. */
+export async function recordEvent(store: ArtifactStore, taskId: string, ...events: Omit<TaskEvent, 'at'>[]): Promise<void> {
+  const at = new Date().toISOString();
+  await store.append(taskKeys(taskId).events, events.map((event) => `${JSON.stringify({ ...event, at })}\n`).join(''));
 }
 
 /**

@@ -1,6 +1,6 @@
 // The local artifact store on a real directory: keys are built from outside input (task ids,
 // delivery ids, tool-call ids), so a key that would leave its prefix, or the store, is refused.
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
@@ -10,6 +10,16 @@ describe('LocalArtifactStore', () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'errand-store-'));
   const dir = path.join(root, 'artifacts');
   const store = new LocalArtifactStore(dir);
+
+  it('writes again after something removed the directories it made', async () => {
+    await store.put('tasks/t9/transcript/000000.json', '[]');
+    await store.append('tasks/t9/events.jsonl', 'a\n');
+    rmSync(path.join(dir, 'tasks', 't9'), { recursive: true, force: true });
+    await store.put('tasks/t9/transcript/000001.json', '[1]');
+    await store.append('tasks/t9/events.jsonl', 'b\n');
+    expect(await store.get('tasks/t9/transcript/000001.json')).toBe('[1]');
+    expect(await store.get('tasks/t9/events.jsonl')).toBe('b\n');
+  });
 
   it('keeps, lists, appends to and deletes what it is given', async () => {
     await store.put('tasks/t1/transcript/000000.json', '[]');
