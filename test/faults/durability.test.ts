@@ -113,6 +113,9 @@ describe('a killed worker', () => {
     expect(task.step).toBe(5);
     expect(git(origin, 'show', `errand/${id}:steps.log`)).toBe('step1\nstep2\nstep3\nstep4\n');
     await expectEachStepOnce(errand.api.url, id, 5);
+    // An ended task's view is kept by the API: read again with no worker, it is still whole.
+    await errand.killWorker();
+    expect((await api(errand.api.url, 'GET', `/tasks/${id}`)).body).toMatchObject({ status: 'completed', step: 5, summary: 'done' });
   });
 });
 

@@ -25,6 +25,8 @@ import { preparePlaybookRun } from '../../../activities/playbooks/catalog.js';
 import { badRequest, type CreateTaskBody, type ListTasksQuery, type LogName } from './task-request.js';
 
 const QUERY_DEADLINE_MS = 5_000;
+/** How many ended tasks' views are kept: an ended task never changes, and answering means a replay of its whole history on a worker. */
+const ENDED_VIEWS = 2_000;
 /** Why a log is missing, for a task that ended and for one still running. */
 const NO_LOG: Record<LogName, string> = {
   setup: 'it ran no setup script (its repository has no .errand/setup.sh and the task gave no setupScript)',
@@ -47,6 +49,8 @@ export interface TaskView extends Partial<TaskState> {
 export class TasksService implements OnModuleDestroy {
   /** Ends open event streams on shutdown (before the HTTP server waits for them to close). */
   private readonly shutdown = new AbortController();
+  /** Views of ended tasks by run id, oldest first. */
+  private readonly ended = new Map<string, TaskView>();
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -171,6 +175,9 @@ export class TasksService implements OnModuleDestroy {
   async get(taskId: string): Promise<TaskView> {
     const handle = this.client.workflow.getHandle(taskWorkflowId(taskId));
     const description = await this.describe(taskId);
+    // By run: a task reset in Temporal UI runs again under a new run id.
+    const ended = this.ended.get(description.runId);
+    if (ended) return ended;
     const status = statusName(description);
     // The query answers for running and closed tasks alike (a worker replays closed ones); with
     // no worker polling it would wait, so it is bounded and the search attributes stand in.
@@ -187,6 +194,14 @@ export class TasksService implements OnModuleDestroy {
         () => undefined,
         (err: Error) => describeFailure(err),
       );
+    }
+    // Kept only when the worker answered: the search attributes' stand-in is partial.
+    if (status !== 'running' && state) {
+      this.ended.set(description.runId, view);
+      for (const oldest of this.ended.keys()) {
+        if (this.ended.size <= ENDED_VIEWS) break;
+        this.ended.delete(oldest);
+      }
     }
     return view;
   }
