@@ -1,6 +1,6 @@
 // Images for the real-kubelet test, made of this host's own files (no registry or Docker engine
 // is reachable here): the errand-sandbox image (node, npm, bash, git, the coreutils an agent
-// reaches for, their shared libraries, and sandboxd with the two packages it needs: the layout
+// reaches for, their shared libraries, and sandboxd bundled into one file: the layout
 // apps/sandboxd/Dockerfile produces) and a pause image. Written as OCI archives for
 // `ctr images import`.
 import { execFileSync } from 'node:child_process';
@@ -8,11 +8,9 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PROJECT_ROOT } from './errand-process.js';
-import { sandboxdFiles } from './sandboxd-files.js';
+import { bundleSandboxd } from '../../apps/worker/sandboxd-bundle.js';
 
 const TOOLS = ['node', 'bash', 'sh', 'git', 'env', 'cat', 'ls', 'rm', 'mkdir', 'mv', 'cp', 'find', 'grep', 'sed', 'head', 'tail', 'id', 'sleep', 'touch', 'tr', 'wc', 'sort', 'printf', 'echo', 'dirname', 'basename', 'chmod', 'ln', 'pwd', 'tee', 'xargs', 'mktemp', 'date', 'uname', 'true', 'false', 'test', 'diff', 'cut'];
-const PACKAGES = ['tsx', 'esbuild', '@esbuild/linux-x64', 'zod'];
 
 interface HostImage {
   name: string;
@@ -66,11 +64,13 @@ export function buildHostImage(image: HostImage): string {
 
 /** The sandbox image: what apps/sandboxd/Dockerfile builds, from this host's files. */
 export async function buildSandboxImage(name: string): Promise<string> {
-  const files = await sandboxdFiles();
+  // As the Dockerfile's build stage does: sandboxd bundled into one file, run with plain node.
+  const bundleDir = mkdtempSync(path.join(os.tmpdir(), 'errand-sandboxd-'));
+  const [, bundle] = await bundleSandboxd(bundleDir);
   return buildHostImage({
     name,
     tools: TOOLS,
-    entrypoint: ['/usr/bin/node', '--import', '/opt/errand/node_modules/tsx/dist/loader.mjs', '/opt/errand/apps/sandboxd/main.ts'],
+    entrypoint: ['/usr/bin/node', '/opt/errand/sandboxd.mjs'],
     env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'HOME=/home/sandbox', 'SANDBOXD_ROOT=/workspace/repo', 'SANDBOXD_HOST=0.0.0.0', 'SANDBOXD_PORT=8080'],
     workingDir: '/workspace',
     user: '1000:1000',
@@ -85,9 +85,7 @@ export async function buildSandboxImage(name: string): Promise<string> {
       symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(root, 'usr/bin/npm'));
       writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/bash\nsandbox:x:1000:1000:sandbox:/home/sandbox:/bin/bash\n');
       writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\nsandbox:x:1000:\n');
-      for (const file of files) cpSync(path.join(PROJECT_ROOT, file), path.join(root, 'opt/errand', file));
-      for (const pkg of PACKAGES) cpSync(path.join(PROJECT_ROOT, 'node_modules', pkg), path.join(root, 'opt/errand/node_modules', pkg), { recursive: true });
-      writeFileSync(path.join(root, 'opt/errand/package.json'), JSON.stringify({ name: 'errand-sandbox', type: 'module' }));
+      cpSync(bundle!, path.join(root, 'opt/errand/sandboxd.mjs'));
     },
   });
 }
