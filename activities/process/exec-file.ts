@@ -88,8 +88,11 @@ export async function execFile(file: string, args: string[], options: ExecFileOp
   return { stdout, stderr };
 }
 
-/** Starts `file` in a session of its own, its output appended to `logFile`, not waited for: its pid. */
-export async function spawnDetached(file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string }): Promise<number> {
+/**
+ * Starts `file` in a session of its own, its output appended to `logFile`, not waited for: its
+ * pid. `nice` (1-19) lowers its CPU priority and that of everything it starts.
+ */
+export async function spawnDetached(file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; nice?: number }): Promise<number> {
   const reply = await ask({ kind: 'detached', file, args, ...options, env: plain(options.env) });
   if (reply.error || !reply.pid) throw new Error(`could not start ${file}: ${reply.error?.message ?? 'no pid'}`);
   return reply.pid;

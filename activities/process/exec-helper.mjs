@@ -5,6 +5,7 @@
 // TypeScript loader, ~40 MB. It exits when its parent goes (the IPC channel closes).
 import { execFile, spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
+import { setPriority } from 'node:os';
 
 process.on('disconnect', () => process.exit(0));
 process.on('message', (req) => {
@@ -19,6 +20,8 @@ process.on('message', (req) => {
       log = openSync(req.logFile, 'a');
       const child = spawn(req.file, req.args, { cwd: req.cwd, env: req.env, detached: true, stdio: ['ignore', log, log] });
       child.on('error', () => undefined);
+      // Before it has started anything: what it starts inherits the priority.
+      if (child.pid && req.nice) setPriority(child.pid, req.nice);
       // Reaped here when it ends; the caller watches it by pid.
       child.unref();
       process.send({ id: req.id, pid: child.pid, error: child.pid ? undefined : { message: `could not start ${req.file}` } });

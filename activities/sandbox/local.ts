@@ -39,6 +39,13 @@ interface SandboxMeta {
   taskId?: string;
 }
 
+/**
+ * The CPU priority of sandboxd and every command of the agent's (nice 10): when the machine is
+ * short of CPU, the worker, Temporal and the API go first, so tasks slow down evenly instead of
+ * workflow tasks timing out and GET /tasks/:id waiting seconds behind `npm test`.
+ */
+const SANDBOX_NICE = 10;
+
 export class LocalSandboxProvider implements SandboxProvider {
   readonly name = 'local';
 
@@ -70,6 +77,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     const pid = await spawnDetached(cmd!, args, {
       cwd: workspace,
       logFile: path.join(dir, 'sandboxd.log'),
+      nice: SANDBOX_NICE,
       // A cleared environment: the worker's secrets (model key, forge token) stay out.
       env: {
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
