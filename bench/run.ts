@@ -152,6 +152,7 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   const alone = await (await runTask(model, errand, opts.loadSteps, opts.modelLatencyMs))();
   const aloneMs = alone.closedAt - alone.postedAt;
   const peakRss = samplePeak(() => rssMb(errand.process.pid));
+  const cpuBefore = cpuSeconds(errand.process.pid) + cpuSeconds(temporalPid);
   const gets: number[] = [];
   let running = true;
   const ids: string[] = [];
@@ -170,6 +171,7 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   const waits = await Promise.all(Array.from({ length: opts.load }, () => runTask(model, errand, opts.loadSteps, opts.modelLatencyMs)));
   ids.push(...waits.map((w) => w.id));
   const outcomes = await Promise.allSettled(waits.map((w) => w()));
+  const cpuPerTask = (cpuSeconds(errand.process.pid) + cpuSeconds(temporalPid) - cpuBefore) / opts.load;
   running = false;
   await Promise.all(pollers);
   const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
@@ -180,9 +182,11 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   row('  failed', String(opts.load - done.length));
   row('  activity retries / workflow-task timeouts', `${retries} / ${timeouts}`);
   row('  … of which waited too long on a sticky queue', String(sticky));
+  // What caps the run on a small machine: with C cores, at best C / cpuPerTask tasks a second.
+  row('  CPU per task (errand, Temporal, sandboxes)', `${cpuPerTask.toFixed(2)} s`);
   row('  errand serve peak RSS', `${peakRss().toFixed(0)} MB`);
   row('  GET /tasks/:id meanwhile, p99', ms(percentile(gets, 99)));
-  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, stickyScheduleToStartTimeouts: sticky, peakRssMb: peakRss(), getP99Ms: percentile(gets, 99), temporalCpuSeconds: cpuSeconds(temporalPid) });
+  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, stickyScheduleToStartTimeouts: sticky, cpuSecondsPerTask: cpuPerTask, peakRssMb: peakRss(), getP99Ms: percentile(gets, 99), temporalCpuSeconds: cpuSeconds(temporalPid) });
 }
 
 /**
