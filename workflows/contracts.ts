@@ -311,6 +311,8 @@ export interface TaskResult {
   pr?: PullRequestRef;
   steps: number;
   review?: ReviewVerdict;
+  /** The task's state as it ended, so the API reads an ended task without a replay on a worker. */
+  state?: TaskState;
 }
 
 export const stateQuery = defineQuery<TaskState>('state');

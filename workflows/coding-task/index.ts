@@ -53,7 +53,7 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
         if (next === 'again') continue;
         if (next === 'drop') {
           run.enter('completed', `no pull request: the update breaks \`${state.test?.command}\` (onFailure: none)`);
-          return { summary, test: state.test, steps: state.step };
+          return { summary, test: state.test, steps: state.step, state };
         }
         await publish(run, summary);
       } catch (err) {
@@ -64,7 +64,7 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       if (await feedbackArrived(run)) continue;
       const pr = state.pr!;
       run.enter('completed', `${pr.draft ? 'draft ' : ''}PR #${pr.number} is up to date`);
-      return { summary, stoppedBy: state.stoppedBy, test: state.test, pr, steps: state.step, review: state.review?.verdict };
+      return { summary, stoppedBy: state.stoppedBy, test: state.test, pr, steps: state.step, review: state.review?.verdict, state };
     }
   } catch (err) {
     if (err instanceof ContinueAsNew) {

@@ -10,7 +10,7 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
-import { approvePlanUpdate, cancelRequestedSignal, ErrandPhase, ErrandRepo, ErrandRequester, initialTaskState, pauseSignal, resumeSignal, sendMessageUpdate, stateQuery, type Budget, type MessageAccepted, type SteeringMessage, type TaskInput, type TaskState } from '../../../workflows/contracts.js';
+import { approvePlanUpdate, cancelRequestedSignal, ErrandPhase, ErrandRepo, ErrandRequester, initialTaskState, pauseSignal, resumeSignal, sendMessageUpdate, stateQuery, type Budget, type MessageAccepted, type SteeringMessage, type TaskInput, type TaskResult, type TaskState } from '../../../workflows/contracts.js';
 import { DEPENDENCY_BUMP_WORKFLOW_TYPE, TASK_WORKFLOW_TYPE, taskIdOfWorkflow, taskWorkflowId } from '../../../workflows/names.js';
 import type { DependencyBumpInput } from '../../../workflows/dependency-bump.js';
 import { describeFailure } from '../../../workflows/failures.js';
@@ -25,8 +25,6 @@ import { preparePlaybookRun } from '../../../activities/playbooks/catalog.js';
 import { badRequest, type CreateTaskBody, type ListTasksQuery, type LogName } from './task-request.js';
 
 const QUERY_DEADLINE_MS = 5_000;
-/** How many ended tasks' views are kept: an ended task never changes, and answering means a replay of its whole history on a worker. */
-const ENDED_VIEWS = 2_000;
 /** Why a log is missing, for a task that ended and for one still running. */
 const NO_LOG: Record<LogName, string> = {
   setup: 'it ran no setup script (its repository has no .errand/setup.sh and the task gave no setupScript)',
@@ -49,8 +47,6 @@ export interface TaskView extends Partial<TaskState> {
 export class TasksService implements OnModuleDestroy {
   /** Ends open event streams on shutdown (before the HTTP server waits for them to close). */
   private readonly shutdown = new AbortController();
-  /** Views of ended tasks by run id, oldest first. */
-  private readonly ended = new Map<string, TaskView>();
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -175,15 +171,13 @@ export class TasksService implements OnModuleDestroy {
   async get(taskId: string): Promise<TaskView> {
     const handle = this.client.workflow.getHandle(taskWorkflowId(taskId));
     const description = await this.describe(taskId);
-    // By run: a task reset in Temporal UI runs again under a new run id.
-    const ended = this.ended.get(description.runId);
-    if (ended) return ended;
     const status = statusName(description);
-    // The query answers for running and closed tasks alike (a worker replays closed ones); with
+    // A completed task's result holds its final state (read from history, no worker). Otherwise
+    // the query answers, for running and closed tasks alike (a worker replays closed ones); with
     // no worker polling it would wait, so it is bounded and the search attributes stand in.
-    const state = await this.client
-      .withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(stateQuery))
-      .catch(() => undefined);
+    const state =
+      (status === 'completed' ? await this.finalState(handle) : undefined) ??
+      (await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(stateQuery)).catch(() => undefined));
     const view: TaskView = { id: taskId, status, ...state, ...times(description), links: this.links(taskId) };
     if (!state) {
       view.repo = description.typedSearchAttributes.get(ErrandRepo);
@@ -195,15 +189,13 @@ export class TasksService implements OnModuleDestroy {
         (err: Error) => describeFailure(err),
       );
     }
-    // Kept only when the worker answered: the search attributes' stand-in is partial.
-    if (status !== 'running' && state) {
-      this.ended.set(description.runId, view);
-      for (const oldest of this.ended.keys()) {
-        if (this.ended.size <= ENDED_VIEWS) break;
-        this.ended.delete(oldest);
-      }
-    }
     return view;
+  }
+
+  /** The state a completed coding task returned with its result (older tasks and other workflows: none). */
+  private async finalState(handle: ReturnType<Client['workflow']['getHandle']>): Promise<TaskState | undefined> {
+    const result = (await handle.result().catch(() => undefined)) as TaskResult | undefined;
+    return result?.state;
   }
 
   async list(q: ListTasksQuery): Promise<{ tasks: TaskView[] }> {
