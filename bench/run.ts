@@ -19,7 +19,7 @@ import { api, startErrandWithModel, temporalClient } from '../test/support/erran
 import { freePort } from '../test/support/free-port.js';
 import { startTempRoot } from '../test/support/temp-root.js';
 import { cpuSeconds, eventTimes, median, percentile, rssMb, samplePeak, samplePss } from './measure.js';
-import { direct, runTask, runTogether, submitBurst, type Figures, type Timing } from './tasks.js';
+import { closeTemporal, direct, runTask, runTogether, submitBurst, type Figures, type Timing } from './tasks.js';
 
 const whole = (min: number) => (value: string) => {
   const n = Number(value);
@@ -133,6 +133,7 @@ async function main(): Promise<void> {
     if (opts.load) await overload(model, errand, temporal.process.pid);
   } finally {
     // Whatever started, stopped, even when a later start failed.
+    await closeTemporal();
     for (const stop of stops) await stop();
     tmp.remove();
   }

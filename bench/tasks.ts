@@ -11,7 +11,9 @@ import type { LocalSandboxProvider } from '../activities/sandbox/local.js';
 import { SandboxdClient } from '../activities/sandbox/sandboxd-client.js';
 import { call, REVIEWER_MODEL, type ModelServer, type Step, FIX_SUM, FINISH } from '../test/fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../test/fixtures/repos.js';
-import { api, eventually, GiveUp, type ErrandProcess } from '../test/support/errand-process.js';
+import type { Client } from '@temporalio/client';
+import { api, eventually, GiveUp, temporalClient, type ErrandProcess } from '../test/support/errand-process.js';
+import { taskWorkflowId } from '../workflows/names.js';
 
 export interface Figures {
   /** Task created → the model's first request. */
@@ -28,6 +30,13 @@ export interface Timing extends Figures {
   lastAt: number;
   closedAt: number;
   steps: number;
+}
+
+let client: Promise<Client> | undefined;
+/** One Temporal client for the bench's waits, closed by `closeTemporal`. */
+const temporal = () => (client ??= temporalClient().then(({ client: c }) => c));
+export async function closeTemporal(): Promise<void> {
+  await (await client)?.connection.close();
 }
 
 let counter = 0;
@@ -48,17 +57,11 @@ export async function runTask(model: ModelServer, errand: ErrandProcess, steps: 
   if (res.status !== 201) throw new Error(`POST /tasks answered ${res.status}: ${JSON.stringify(res.body)}`);
   const id = res.body.id as string;
   const wait = async () => {
-    const task = await eventually(
-      async () => {
-        const view = (await api(errand.url, 'GET', `/tasks/${id}`)).body;
-        if (view.status === 'completed') return view;
-        if (view.status !== 'running') throw new GiveUp(`task ${id} ended ${view.status}: ${view.error ?? ''}`);
-        await sleep(100);
-        return undefined;
-      },
-      1_800_000,
-      `task ${id}`,
-    );
+    // Told by Temporal when it ends (a long poll), then read once through the API: two hundred
+    // waiting tasks polling GET every 100 ms made the bench itself a large part of the load.
+    await (await temporal()).workflow.getHandle(taskWorkflowId(id)).result().catch(() => undefined);
+    const task = (await api(errand.url, 'GET', `/tasks/${id}`)).body;
+    if (task.status !== 'completed') throw new GiveUp(`task ${id} ended ${task.status}: ${task.error ?? ''}`);
     rmSync(path.dirname(origin), { recursive: true, force: true });
     const at = script.receivedAt;
     const [firstAt, lastAt] = [at[0]!, at.at(-1)!];
