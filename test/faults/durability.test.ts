@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTemporalDevServer, type DevServer } from '../../apps/cli/temporal-dev-server.js';
-import { call, gate, ModelServer, type ChatRequest, type Step } from '../fixtures/model-server.js';
+import { call, FIX_SUM, gate, ModelServer, type ChatRequest, type Step } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, findProcesses, startErrand, temporalClient, type ErrandProcess } from '../support/errand-process.js';
 import { freePort } from '../support/free-port.js';
@@ -118,6 +118,46 @@ describe('a killed worker', () => {
     await errand.killWorker();
     const restarted = await errand.restartApi();
     expect((await api(restarted.url, 'GET', `/tasks/${id}`)).body).toMatchObject({ status: 'completed', step: 5, summary: 'done', phase: 'completed' });
+  });
+});
+
+describe('a worker too busy to answer', () => {
+  it("gets GET /tasks/:id the state it gave a moment ago, marked, until a change made through the API", async () => {
+    const errand = await startSplit();
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const held = gate();
+    const script = model.script('[frozen-worker]', [shell('echo one'), { kind: 'later', after: held.promise, reply: FIX_SUM }, FINISH], { indexBy: 'turn' });
+    const id = await createTask(errand.api, { repo: origin, prompt: '[frozen-worker] One step.' });
+    await waitForTurn(script, 1);
+    const fresh = (await api(errand.api.url, 'GET', `/tasks/${id}`)).body;
+    expect(fresh).toMatchObject({ status: 'running', step: 2 });
+    expect(fresh.stateAsOf).toBeUndefined();
+
+    // Stopped, not killed: a worker too busy to take the query.
+    errand.worker.process.kill('SIGSTOP');
+    try {
+      const started = Date.now();
+      const late = (await api(errand.api.url, 'GET', `/tasks/${id}`)).body;
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(late).toMatchObject({ status: 'running', step: 2, phase: 'working' });
+      expect(Date.parse(late.stateAsOf)).toBeLessThanOrEqual(Date.now());
+      // After a pause through the API, an earlier state would be wrong: the GET waits for the worker.
+      expect((await api(errand.api.url, 'POST', `/tasks/${id}/pause`, {})).status).toBeLessThan(300);
+      const after = (await api(errand.api.url, 'GET', `/tasks/${id}`)).body;
+      expect(after.stateAsOf).toBeUndefined();
+      expect(after.step).toBeUndefined();
+    } finally {
+      errand.worker.process.kill('SIGCONT');
+    }
+    const resumed = await eventually(async () => {
+      const view = (await api(errand.api.url, 'GET', `/tasks/${id}`)).body;
+      return view.paused ? view : undefined;
+    }, 30_000, 'the pause to show');
+    expect(resumed).toMatchObject({ step: 2 });
+    expect(resumed.stateAsOf).toBeUndefined();
+    await api(errand.api.url, 'POST', `/tasks/${id}/resume`, {});
+    held.open();
+    await waitForStatus(errand.api, id, 'completed', 120_000);
   });
 });
 

@@ -25,6 +25,14 @@ import { preparePlaybookRun } from '../../../activities/playbooks/catalog.js';
 import { badRequest, type CreateTaskBody, type ListTasksQuery, type LogName } from './task-request.js';
 
 const QUERY_DEADLINE_MS = 5_000;
+/**
+ * How long a running task's query may take when the API has an earlier answer to fall back on:
+ * a busy worker answers queries behind its workflow tasks (seconds, under load), and a page
+ * polling for progress is better served by the state of a moment ago, marked as such.
+ */
+const FAST_QUERY_MS = 150;
+/** Running tasks whose last answer is kept for that. */
+const LAST_KNOWN = 2_000;
 /** Why a log is missing, for a task that ended and for one still running. */
 const NO_LOG: Record<LogName, string> = {
   setup: 'it ran no setup script (its repository has no .errand/setup.sh and the task gave no setupScript)',
@@ -38,6 +46,8 @@ const NO_LOG_YET: Record<LogName, string> = {
 export interface TaskView extends Partial<TaskState> {
   id: string;
   status: string;
+  /** Set when the worker was slow to answer: the state is the one it gave at this time. */
+  stateAsOf?: string;
   startedAt?: string;
   closedAt?: string;
   links: { self: string; temporalUi: string };
@@ -47,6 +57,8 @@ export interface TaskView extends Partial<TaskState> {
 export class TasksService implements OnModuleDestroy {
   /** Ends open event streams on shutdown (before the HTTP server waits for them to close). */
   private readonly shutdown = new AbortController();
+  /** The last state each running task's query gave, and when it was asked; no state after a change made through the API. */
+  private readonly lastKnown = new Map<string, { state?: TaskState; asked: number }>();
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -142,6 +154,8 @@ export class TasksService implements OnModuleDestroy {
       throw new ConflictException(`task ${taskId} already exists`);
     }
     const initial = 'prompt' in input ? initialTaskState(input) : initialTaskState({ ...input.task, taskId, repo: input.repo, baseBranch: input.baseBranch, prompt: '' });
+    // What a GET falls back on until the worker has answered once.
+    this.remember(taskId, initial, Date.now());
     return { id: taskId, status: 'running', ...initial, links: this.links(taskId) };
   }
 
@@ -175,10 +189,18 @@ export class TasksService implements OnModuleDestroy {
     // A completed task's result holds its final state (read from history, no worker). Otherwise
     // the query answers, for running and closed tasks alike (a worker replays closed ones); with
     // no worker polling it would wait, so it is bounded and the search attributes stand in.
-    const state =
-      (status === 'completed' ? await this.finalState(handle) : undefined) ??
-      (await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(stateQuery)).catch(() => undefined));
-    const view: TaskView = { id: taskId, status, ...state, ...times(description), links: this.links(taskId) };
+    let state = status === 'completed' ? await this.finalState(handle) : undefined;
+    let stateAsOf: string | undefined;
+    if (!state) {
+      const asked = Date.now();
+      const known = status === 'running' ? this.lastKnown.get(taskId) : undefined;
+      const deadline = known?.state ? FAST_QUERY_MS : QUERY_DEADLINE_MS;
+      state = await this.client.withDeadline(asked + deadline, () => handle.query(stateQuery)).catch(() => undefined);
+      if (state && status === 'running') this.remember(taskId, state, asked);
+      else if (!state && known?.state) [state, stateAsOf] = [known.state, new Date(known.asked).toISOString()];
+    }
+    if (status !== 'running') this.lastKnown.delete(taskId);
+    const view: TaskView = { id: taskId, status, ...state, ...(stateAsOf && { stateAsOf }), ...times(description), links: this.links(taskId) };
     if (!state) {
       view.repo = description.typedSearchAttributes.get(ErrandRepo);
       view.phase = description.typedSearchAttributes.get(ErrandPhase) as TaskState['phase'];
@@ -190,6 +212,23 @@ export class TasksService implements OnModuleDestroy {
       );
     }
     return view;
+  }
+
+  /** Keeps a running task's answer, unless a newer one or a change came since it was asked. */
+  private remember(taskId: string, state: TaskState | undefined, asked: number): void {
+    const previous = this.lastKnown.get(taskId);
+    if (previous && previous.asked > asked) return;
+    this.lastKnown.delete(taskId);
+    this.lastKnown.set(taskId, { state, asked });
+    for (const oldest of this.lastKnown.keys()) {
+      if (this.lastKnown.size <= LAST_KNOWN) break;
+      this.lastKnown.delete(oldest);
+    }
+  }
+
+  /** After a change made through the API, the next GET waits for the worker's answer: read your writes. */
+  private changed(taskId: string): void {
+    this.remember(taskId, undefined, Date.now());
   }
 
   /** The state a completed coding task returned with its result (older tasks and other workflows: none). */
@@ -225,16 +264,19 @@ export class TasksService implements OnModuleDestroy {
     const handle = await this.running(taskId, 'cancelled');
     await handle.signal(cancelRequestedSignal, { by });
     await handle.cancel();
+    this.changed(taskId);
     return { id: taskId, status: 'cancelling' };
   }
 
   async pause(taskId: string, by?: string): Promise<{ id: string; status: string }> {
     await (await this.running(taskId, 'paused')).signal(pauseSignal, { by });
+    this.changed(taskId);
     return { id: taskId, status: 'pausing' };
   }
 
   async resume(taskId: string, by?: string): Promise<{ id: string; status: string }> {
     await (await this.running(taskId, 'resumed')).signal(resumeSignal, { by });
+    this.changed(taskId);
     return { id: taskId, status: 'resuming' };
   }
 
@@ -264,6 +306,8 @@ export class TasksService implements OnModuleDestroy {
       if (err instanceof WorkflowUpdateFailedError) throw new ConflictException(describeFailure(err));
       if (err instanceof WorkflowNotFoundError) throw new ConflictException(`task ${taskId} has ended`);
       throw err;
+    } finally {
+      this.changed(taskId);
     }
   }
 
