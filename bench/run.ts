@@ -186,8 +186,9 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   // What caps the run on a small machine: with C cores, at best C / cpuPerTask tasks a second.
   row('  CPU per task (errand, Temporal, sandboxes)', `${cpuPerTask.toFixed(2)} s`);
   row('  errand serve peak RSS', `${peakRss().toFixed(0)} MB`);
+  row('  GET /tasks/:id meanwhile, p50', ms(median(gets)));
   row('  GET /tasks/:id meanwhile, p99', ms(percentile(gets, 99)));
-  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, stickyScheduleToStartTimeouts: sticky, cpuSecondsPerTask: cpuPerTask, peakRssMb: peakRss(), getP99Ms: percentile(gets, 99), temporalCpuSeconds: cpuSeconds(temporalPid) });
+  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, stickyScheduleToStartTimeouts: sticky, cpuSecondsPerTask: cpuPerTask, peakRssMb: peakRss(), getP50Ms: median(gets), getP99Ms: percentile(gets, 99), temporalCpuSeconds: cpuSeconds(temporalPid) });
 }
 
 /**
