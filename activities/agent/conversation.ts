@@ -20,10 +20,6 @@ export async function loadConversation(store: ArtifactStore, taskId: string, bef
   return messages;
 }
 
-export async function saveStep(store: ArtifactStore, taskId: string, step: number, messages: ChatCompletionMessageParam[]): Promise<void> {
-  await store.put(taskKeys(taskId).transcriptStep(step), JSON.stringify(messages));
-}
-
 interface Cached {
   /** The conversation through step `through`, as this worker saved it. */
   messages: ChatCompletionMessageParam[];

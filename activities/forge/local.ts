@@ -9,7 +9,6 @@ import type { Forge, GitRemote, OpenPullRequest, ResolvedRepository, UpdatePullR
 import { probeRepo } from './repo-probe.js';
 import { execFile as run } from '../process/exec-file.js';
 
-
 export interface LocalPullRequest extends OpenPullRequest {
   number: number;
   state: 'open';

@@ -3,7 +3,6 @@
 import path from 'node:path';
 import { execFile as run } from '../process/exec-file.js';
 
-
 export type RepoProbe =
   | { ok: true; repo: string; baseBranch: string }
   | { ok: false; field: 'repo' | 'baseBranch'; message: string };

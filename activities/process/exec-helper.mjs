@@ -9,6 +9,16 @@ import { setPriority } from 'node:os';
 
 process.on('disconnect', () => process.exit(0));
 process.on('message', (req) => {
+  // Arguments come from task input and repositories: one that Node refuses (a NUL byte, say)
+  // fails its own request, never this process and the commands it runs for other tasks.
+  try {
+    handle(req);
+  } catch (err) {
+    process.send({ id: req.id, error: { message: err.message, code: err.code } });
+  }
+});
+
+function handle(req) {
   if (req.kind === 'exec') {
     execFile(req.file, req.args, { ...req.options, encoding: 'utf8' }, (err, stdout, stderr) => {
       const error = err && { message: err.message, code: err.code, signal: err.signal, killed: err.killed };
@@ -31,4 +41,4 @@ process.on('message', (req) => {
       if (log !== undefined) closeSync(log);
     }
   }
-});
+}

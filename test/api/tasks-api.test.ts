@@ -47,6 +47,9 @@ describe('POST /tasks', () => {
     ['a cost budget without a price for the model', { repo: '/x', prompt: 'x', maxCostUsd: 1 }, 'maxCostUsd: this server has no price for model fixture'],
     ['a relative repo path', { repo: 'my/repo', prompt: 'x' }, 'repo: "my/repo" is neither a git URL nor an absolute path'],
     ['an unreachable repo path', { repo: '/nonexistent/errand/repo', prompt: 'x' }, 'repo: cannot reach /nonexistent/errand/repo'],
+    // Hostile bytes for git's command line: refused with a 400, and nothing else breaks (the tests after this one still run).
+    ['a NUL in the repo', { repo: '/tmp/repo\u0000--upload-pack=touch /tmp/pwned', prompt: 'x' }, 'repo:'],
+    ['a NUL in the base branch', { repo: '/tmp/repo', baseBranch: 'main\u0000x', prompt: 'x' }, 'baseBranch:'],
   ])('answers 400 for %s, naming the field', async (_what, body, message) => {
     const res = await api(t.errand.url, 'POST', '/tasks', body);
     expect(res.status).toBe(400);

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from '@jest/globals';
-import { execFile, type ExecFileError } from '../../../activities/process/exec-file.js';
+import { execFile, spawnDetached, type ExecFileError } from '../../../activities/process/exec-file.js';
 import { PROJECT_ROOT } from '../../support/errand-process.js';
 
 const alive = (pid: number) => {
@@ -25,6 +25,15 @@ describe('execFile through the helper', () => {
     expect(failed).toMatchObject({ code: 3, stderr: 'why\n' });
     expect(await execFile('sh', ['-c', 'echo "$ONLY"'], { env: { ONLY: 'this', PATH: process.env.PATH } })).toMatchObject({ stdout: 'this\n' });
     await expect(execFile('sleep', ['5'], { timeout: 100 })).rejects.toMatchObject({ killed: true, signal: 'SIGTERM' });
+  });
+
+  it('refuses an argument with a NUL byte (task input) without taking down the helper and what it runs for others', async () => {
+    const pid = await helperPid();
+    const others = execFile('sh', ['-c', 'sleep 0.5; echo still here']);
+    await expect(execFile('git', ['ls-remote', '--', '/tmp/repo\0--upload-pack=touch /tmp/pwned'])).rejects.toThrow(/null bytes/);
+    await expect(spawnDetached('sh\0x', [], { cwd: '/', env: {}, logFile: '/dev/null' })).rejects.toThrow(/null bytes/);
+    expect(await others).toMatchObject({ stdout: 'still here\n' });
+    expect(await helperPid()).toBe(pid);
   });
 
   it('fails what a killed helper was running, and starts another for the next command', async () => {
