@@ -1,6 +1,7 @@
 // The local forge: repositories are git URLs or paths the worker can reach, and pull requests
 // are JSON records on disk. The embedded default; iteration on a PR goes through
 // POST /tasks/:id/messages while the task waits for feedback.
+import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PullRequestRef } from '../../workflows/contracts.js';
@@ -59,18 +60,26 @@ export class LocalForge implements Forge {
     return { url: repo, env: {} };
   }
 
+  /**
+   * One pull request per repository and branch: a file under heads/ names its number, so opening
+   * one reads no other record (a forge holds thousands, each with its diff).
+   */
   async openPullRequest(req: OpenPullRequest): Promise<PullRequestRef & { existing?: true }> {
-    await mkdir(this.dir, { recursive: true });
-    const now = new Date().toISOString();
-    const existing = (await this.all()).find((pr) => pr.repo === req.repo && pr.head === req.head);
+    await mkdir(path.join(this.dir, 'heads'), { recursive: true });
+    const head = path.join(this.dir, 'heads', createHash('sha256').update(`${req.repo}\0${req.head}`).digest('hex').slice(0, 32));
+    const linked = Number.parseInt(await readFile(head, 'utf8').catch(() => ''), 10);
+    const existing = Number.isInteger(linked) ? await this.get(linked) : undefined;
     if (existing) return { ...this.ref(existing), existing: true };
-    // Claim the next number with an exclusive create, so two workers never share one.
-    for (let number = (await this.all()).length + 1; ; number++) {
+    // Claim the next number with an exclusive create, so two workers never share one. A claim
+    // left empty by a crash is skipped, and so is its link: the retry claims a new number.
+    const now = new Date().toISOString();
+    for (let number = (await this.numbers()).reduce((max, n) => Math.max(max, n), 0) + 1; ; number++) {
       const handle = await open(this.file(number), 'wx').catch((e: NodeJS.ErrnoException) => {
         if (e.code === 'EEXIST') return undefined;
         throw e;
       });
       if (!handle) continue;
+      await writeFile(head, String(number));
       const pr: LocalPullRequest = { ...req, number, state: 'open', comments: [], createdAt: now, updatedAt: now };
       await handle.writeFile(JSON.stringify(pr, null, 2));
       await handle.close();
@@ -98,16 +107,26 @@ export class LocalForge implements Forge {
     await writeFile(this.file(pr.number), JSON.stringify(pr, null, 2));
   }
 
+  /** Undefined when missing, claimed by a writer that has not filled it yet, or unreadable. */
   async get(number: number): Promise<LocalPullRequest | undefined> {
     const raw = await readFile(this.file(number), 'utf8').catch(() => undefined);
-    if (!raw) return undefined; // missing, or claimed by a writer that has not filled it yet
-    return JSON.parse(raw) as LocalPullRequest;
+    if (!raw) return undefined;
+    try {
+      return JSON.parse(raw) as LocalPullRequest;
+    } catch {
+      return undefined;
+    }
   }
 
   async all(): Promise<LocalPullRequest[]> {
-    const files = await readdir(this.dir).catch(() => [] as string[]);
-    const prs = await Promise.all(files.filter((f) => /^\d+\.json$/.test(f)).map((f) => this.get(Number.parseInt(f, 10))));
+    const prs = await Promise.all((await this.numbers()).map((n) => this.get(n)));
     return prs.filter((pr): pr is LocalPullRequest => pr !== undefined);
+  }
+
+  /** The numbers claimed so far, from the file names alone. */
+  private async numbers(): Promise<number[]> {
+    const files = await readdir(this.dir).catch(() => [] as string[]);
+    return files.filter((f) => /^\d+\.json$/.test(f)).map((f) => Number.parseInt(f, 10));
   }
 
   private async require(number: number): Promise<LocalPullRequest> {

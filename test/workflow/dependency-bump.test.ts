@@ -126,6 +126,7 @@ const ended = (errand: ErrandProcess, id: string) =>
 const pullRequest = (errand: ErrandProcess, number: number) => JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', `${number}.json`), 'utf8'));
 const pullRequestsOf = (errand: ErrandProcess, repo: string): { number: number; repo: string }[] =>
   readdirSync(path.join(errand.stateDir, 'forge', 'pulls'))
+    .filter((f) => f.endsWith('.json'))
     .map((f) => JSON.parse(readFileSync(path.join(errand.stateDir, 'forge', 'pulls', f), 'utf8')))
     .filter((p) => p.repo === repo);
 const fileAt = (origin: string, ref: string, file: string) => git(origin, 'show', `${ref}:${file}`);
