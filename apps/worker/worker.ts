@@ -79,6 +79,9 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     // heartbeat timeout: a dead worker's activities are retried within the 8 s timeout, a live
     // one's never by mistake.
     maxHeartbeatThrottleInterval: HEARTBEAT_EVERY_MS,
+    // An agent's activities mostly wait on a model: the SDK's default of 100 at once would hold
+    // the 101st task back while a hundred wait on answers.
+    maxConcurrentActivityTaskExecutions: config.temporal.maxActivities,
   });
   await ensureReaperSchedule(client, config, log);
   const done = worker.run().finally(async () => {
