@@ -59,6 +59,10 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   // dispatch, which the TypeScript SDK asks for by default), skipping a round trip through
   // matching for every model call and tool call. Off by default in the server.
   args.push('--dynamic-config-value', 'system.enableActivityEagerExecution=true');
+  // The dev server re-reads its search attributes from the database at every read of one (so a
+  // new one shows at once); Errand registers its own at start. Measured under load (200 tasks):
+  // a third of the database operations (94k → 62k), on its single SQLite connection.
+  args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false');
   if (opts.pidFile) await stopOrphan(opts.pidFile);
   // Its own process group: Ctrl-C reaches errand, which stops the API and the worker first and
   // Temporal last, instead of all three at once.
