@@ -57,8 +57,11 @@ export interface TaskView extends Partial<TaskState> {
 export class TasksService implements OnModuleDestroy {
   /** Ends open event streams on shutdown (before the HTTP server waits for them to close). */
   private readonly shutdown = new AbortController();
-  /** The last state each running task's query gave, and when it was asked; no state after a change made through the API. */
-  private readonly lastKnown = new Map<string, { state?: TaskState; asked: number }>();
+  /**
+   * The last state each running task's query gave, and when it was asked (no state after a change
+   * made through the API); and the run it came from.
+   */
+  private readonly lastKnown = new Map<string, { state?: TaskState; asked: number; runId?: string }>();
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -133,8 +136,9 @@ export class TasksService implements OnModuleDestroy {
    */
   async start(input: TaskInput | DependencyBumpInput, requestHash: string, replayable: boolean, workflowType = TASK_WORKFLOW_TYPE): Promise<TaskView & { replayed?: boolean }> {
     const { taskId } = input;
+    let runId: string;
     try {
-      await this.client.workflow.start(workflowType, {
+      ({ firstExecutionRunId: runId } = await this.client.workflow.start(workflowType, {
         workflowId: taskWorkflowId(taskId),
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
@@ -145,7 +149,7 @@ export class TasksService implements OnModuleDestroy {
           { key: ErrandPhase, value: 'queued' },
           ...(requesterOf(input) ? [{ key: ErrandRequester, value: requesterOf(input)! }] : []),
         ],
-      });
+      }));
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       // Two requests with the same key at once: the other one started it.
@@ -155,7 +159,7 @@ export class TasksService implements OnModuleDestroy {
     }
     const initial = 'prompt' in input ? initialTaskState(input) : initialTaskState({ ...input.task, taskId, repo: input.repo, baseBranch: input.baseBranch, prompt: '' });
     // What a GET falls back on until the worker has answered once.
-    this.remember(taskId, initial, Date.now());
+    this.remember(taskId, initial, Date.now(), runId);
     return { id: taskId, status: 'running', ...initial, links: this.links(taskId) };
   }
 
@@ -183,8 +187,8 @@ export class TasksService implements OnModuleDestroy {
   }
 
   async get(taskId: string): Promise<TaskView> {
-    const handle = this.client.workflow.getHandle(taskWorkflowId(taskId));
-    const description = await this.describe(taskId);
+    const description = await this.describeKnown(taskId);
+    const handle = this.client.workflow.getHandle(taskWorkflowId(taskId), description.runId);
     const status = statusName(description);
     // A completed task's result holds its final state (read from history, no worker). Otherwise
     // the query answers, for running and closed tasks alike (a worker replays closed ones); with
@@ -196,7 +200,7 @@ export class TasksService implements OnModuleDestroy {
       const known = status === 'running' ? this.lastKnown.get(taskId) : undefined;
       const deadline = known?.state ? FAST_QUERY_MS : QUERY_DEADLINE_MS;
       state = await this.client.withDeadline(asked + deadline, () => handle.query(stateQuery)).catch(() => undefined);
-      if (state && status === 'running') this.remember(taskId, state, asked);
+      if (state && status === 'running') this.remember(taskId, state, asked, description.runId);
       else if (!state && known?.state) [state, stateAsOf] = [known.state, new Date(known.asked).toISOString()];
     }
     if (status !== 'running') this.lastKnown.delete(taskId);
@@ -215,11 +219,11 @@ export class TasksService implements OnModuleDestroy {
   }
 
   /** Keeps a running task's answer, unless a newer one or a change came since it was asked. */
-  private remember(taskId: string, state: TaskState | undefined, asked: number): void {
+  private remember(taskId: string, state: TaskState | undefined, asked: number, runId?: string): void {
     const previous = this.lastKnown.get(taskId);
     if (previous && previous.asked > asked) return;
     this.lastKnown.delete(taskId);
-    this.lastKnown.set(taskId, { state, asked });
+    this.lastKnown.set(taskId, { state, asked, runId: runId ?? previous?.runId });
     for (const oldest of this.lastKnown.keys()) {
       if (this.lastKnown.size <= LAST_KNOWN) break;
       this.lastKnown.delete(oldest);
@@ -341,6 +345,23 @@ export class TasksService implements OnModuleDestroy {
         return { closed: status !== 'running', status };
       },
     });
+  }
+
+  /**
+   * A running task's current run, named by its id when the API knows it: Temporal then finds it
+   * in its cache, where a task named only by its workflow id costs a database read to find its
+   * current run (under load, behind every write). A run that continued as new is followed.
+   */
+  private async describeKnown(taskId: string): Promise<WorkflowExecutionDescription> {
+    const runId = this.lastKnown.get(taskId)?.runId;
+    if (runId) {
+      const description = await this.client.workflow
+        .getHandle(taskWorkflowId(taskId), runId)
+        .describe()
+        .catch(() => undefined);
+      if (description && description.status.name !== 'CONTINUED_AS_NEW') return description;
+    }
+    return this.describe(taskId);
   }
 
   private async describe(taskId: string): Promise<WorkflowExecutionDescription> {
