@@ -21,12 +21,18 @@ const CLOCK_TICKS = 100; // USER_HZ on Linux
  */
 export function cpuSeconds(pid: number | undefined): number {
   if (!pid) return 0;
+  return ticks(pid, 15) + childrenOf(pid).reduce((sum, child) => sum + cpuSeconds(child), 0);
+}
+
+/** A process's own CPU seconds (its threads, not its children). */
+export const ownCpuSeconds = (pid: number | undefined) => (pid ? ticks(pid, 13) : 0);
+
+/** utime, stime, cutime, cstime are fields 14–17 of /proc/PID/stat; 11–14 after the state field. */
+function ticks(pid: number, end: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime, stime, cutime, cstime are fields 14–17 of the line; 11–14 after the state field.
-    const own = fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / CLOCK_TICKS;
-    return own + childrenOf(pid).reduce((sum, child) => sum + cpuSeconds(child), 0);
+    return fields.slice(11, end).reduce((sum, f) => sum + Number(f), 0) / CLOCK_TICKS;
   } catch {
     return 0;
   }

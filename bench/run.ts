@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { tsToMs } from '@temporalio/common/lib/time.js';
 import proto from '@temporalio/proto';
 import { Command, InvalidArgumentError } from 'commander';
 import { LocalSandboxProvider } from '../activities/sandbox/local.js';
@@ -18,7 +19,7 @@ import { taskWorkflowId } from '../workflows/names.js';
 import { api, startErrandWithModel, temporalClient } from '../test/support/errand-process.js';
 import { freePort } from '../test/support/free-port.js';
 import { startTempRoot } from '../test/support/temp-root.js';
-import { cpuSeconds, eventTimes, median, percentile, rssMb, samplePeak, samplePss } from './measure.js';
+import { cpuSeconds, eventTimes, ownCpuSeconds, median, percentile, rssMb, samplePeak, samplePss } from './measure.js';
 import { closeTemporal, direct, runTask, runTogether, submitBurst, type Figures, type Timing } from './tasks.js';
 
 const whole = (min: number) => (value: string) => {
@@ -37,10 +38,11 @@ const opts = new Command('bench')
   .option('--load <n>', 'tasks at once for the overload run; 0 skips', whole(0), 200)
   .option('--load-steps <n>', 'steps of each overload task', whole(1), 10)
   .option('--model-latency-ms <ms>', "the model's answer time in the overload run", whole(0), 2000)
+  .option('--get-rate <n>', 'GET /tasks/:id per second during the overload run (a random running task each)', whole(0), 20)
   .option('--sqlite-sync <mode>', "the dev server's SQLite writes: normal (WAL, as `npm start`) or full (every commit synced)", 'normal')
   .option('--json <file>', 'where the figures are written', 'bench-results.json')
   .parse()
-  .opts<{ steps: number; rounds: number; curve: number[]; startTasks: number; submit: number; load: number; loadSteps: number; modelLatencyMs: number; sqliteSync: 'normal' | 'full'; json: string }>();
+  .opts<{ steps: number; rounds: number; curve: number[]; startTasks: number; submit: number; load: number; loadSteps: number; modelLatencyMs: number; getRate: number; sqliteSync: 'normal' | 'full'; json: string }>();
 
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a');
 const row = (what: string, value: string, base = '', ratio?: number) =>
@@ -153,31 +155,37 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   const alone = await (await runTask(model, errand, opts.loadSteps, opts.modelLatencyMs))();
   const aloneMs = alone.closedAt - alone.postedAt;
   const peakRss = samplePeak(() => rssMb(errand.process.pid));
-  const cpuBefore = cpuSeconds(errand.process.pid) + cpuSeconds(temporalPid);
+  const cpu = () => ({ errand: ownCpuSeconds(errand.process.pid), children: cpuSeconds(errand.process.pid) - ownCpuSeconds(errand.process.pid), temporal: cpuSeconds(temporalPid) });
+  const cpuBefore = cpu();
   const gets: number[] = [];
   let running = true;
   const ids: string[] = [];
-  const pollers = Array.from({ length: 4 }, async () => {
+  // GETs at a steady rate, whatever their answer time (a closed loop of back-to-back requests
+  // would measure how many GETs the machine can answer, and add that much load to the run).
+  const inFlight = new Set<Promise<void>>();
+  const poller = (async () => {
     while (running) {
+      await sleep(opts.getRate ? 1000 / opts.getRate : 100);
       const id = ids[Math.floor(Math.random() * ids.length)];
-      if (!id) {
-        await sleep(50);
-        continue;
-      }
+      if (!id || !opts.getRate) continue;
       const t = Date.now();
-      await api(errand.url, 'GET', `/tasks/${id}`);
-      gets.push(Date.now() - t);
+      const get = api(errand.url, 'GET', `/tasks/${id}`).then(() => void gets.push(Date.now() - t));
+      inFlight.add(get);
+      void get.finally(() => inFlight.delete(get));
     }
-  });
+  })();
   const waits = await Promise.all(Array.from({ length: opts.load }, () => runTask(model, errand, opts.loadSteps, opts.modelLatencyMs)));
   ids.push(...waits.map((w) => w.id));
   const outcomes = await Promise.allSettled(waits.map((w) => w()));
-  const cpuPerTask = (cpuSeconds(errand.process.pid) + cpuSeconds(temporalPid) - cpuBefore) / opts.load;
+  const cpuAfter = cpu();
+  const cpuParts = { errand: (cpuAfter.errand - cpuBefore.errand) / opts.load, children: (cpuAfter.children - cpuBefore.children) / opts.load, temporal: (cpuAfter.temporal - cpuBefore.temporal) / opts.load };
+  const cpuPerTask = cpuParts.errand + cpuParts.children + cpuParts.temporal;
   running = false;
-  await Promise.all(pollers);
+  await poller;
+  await Promise.all(inFlight);
   const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
   const took = done.map((t) => t.closedAt - t.postedAt);
-  const { retries, timeouts, sticky } = await overloadSigns(done.map((t) => t.id));
+  const { retries, timeouts, sticky, spent } = await overloadSigns(done.map((t) => t.id));
   row(`${opts.load} tasks × ${opts.loadSteps} steps, model ${opts.modelLatencyMs} ms: p50`, ms(median(took)), ms(aloneMs), median(took) / aloneMs);
   row('  the last one', ms(Math.max(...took)), ms(aloneMs), Math.max(...took) / aloneMs);
   row('  failed', String(opts.load - done.length));
@@ -185,35 +193,58 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   row('  … of which waited too long on a sticky queue', String(sticky));
   // What caps the run on a small machine: with C cores, at best C / cpuPerTask tasks a second.
   row('  CPU per task (errand, Temporal, sandboxes)', `${cpuPerTask.toFixed(2)} s`);
+  row('  … serve / its children / Temporal', `${cpuParts.errand.toFixed(2)} / ${cpuParts.children.toFixed(2)} / ${cpuParts.temporal.toFixed(2)} s`);
+  const largest = [...spent].sort((a, b) => b[1] - a[1]).slice(0, 6);
+  console.log("  where a task's time went (mean; the largest parts):");
+  for (const [what, took] of largest) row(`    ${what}`, ms(took));
   row('  errand serve peak RSS', `${peakRss().toFixed(0)} MB`);
-  row('  GET /tasks/:id meanwhile, p50', ms(median(gets)));
+  row(`  GET /tasks/:id meanwhile (${opts.getRate}/s), p50`, ms(median(gets)));
   row('  GET /tasks/:id meanwhile, p99', ms(percentile(gets, 99)));
-  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, stickyScheduleToStartTimeouts: sticky, cpuSecondsPerTask: cpuPerTask, peakRssMb: peakRss(), getP50Ms: median(gets), getP99Ms: percentile(gets, 99), temporalCpuSeconds: cpuSeconds(temporalPid) });
+  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, stickyScheduleToStartTimeouts: sticky, cpuSecondsPerTask: cpuPerTask, cpuSecondsPerTaskByProcess: cpuParts, meanMsPerTask: Object.fromEntries(spent), peakRssMb: peakRss(), getP50Ms: median(gets), getP99Ms: percentile(gets, 99), temporalCpuSeconds: cpuSeconds(temporalPid) });
 }
 
 /**
  * Activity attempts after the first, and workflow tasks that timed out, across the tasks'
  * histories; the timeouts split into those that waited too long on a worker's sticky queue
  * (schedule-to-start) and those a worker took and did not finish in time (start-to-close).
+ * Also where a task's time went, on average: each workflow task and activity (by type) queued
+ * (scheduled → started) and running (started → closed).
  */
-async function overloadSigns(ids: string[]): Promise<{ retries: number; timeouts: number; sticky: number }> {
+async function overloadSigns(ids: string[]): Promise<{ retries: number; timeouts: number; sticky: number; spent: Map<string, number> }> {
   const { client, close } = await temporalClient();
   let retries = 0;
   let timeouts = 0;
   let sticky = 0;
+  const spent = new Map<string, number>();
+  const add = (what: string, ms: number) => spent.set(what, (spent.get(what) ?? 0) + ms / ids.length);
   try {
     for (const id of ids) {
       const history = await client.workflow.getHandle(taskWorkflowId(id)).fetchHistory();
+      const at = new Map<number, { time: number; what: string }>();
       for (const e of history.events ?? []) {
-        if ((e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1) retries++;
+        const time = tsToMs(e.eventTime);
+        const id = Number(e.eventId);
+        const a = e.activityTaskStartedEventAttributes;
+        if ((a?.attempt ?? 1) > 1) retries++;
         if (e.workflowTaskTimedOutEventAttributes) timeouts++;
         if (e.workflowTaskTimedOutEventAttributes?.timeoutType === proto.temporal.api.enums.v1.TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START) sticky++;
+        if (e.activityTaskScheduledEventAttributes) at.set(id, { time, what: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?' });
+        if (e.workflowTaskScheduledEventAttributes) at.set(id, { time, what: 'workflow task' });
+        const started = a ?? e.workflowTaskStartedEventAttributes;
+        const scheduled = started && at.get(Number(started.scheduledEventId));
+        if (scheduled) {
+          add(`${scheduled.what} queued`, time - scheduled.time);
+          at.set(id, { time, what: scheduled.what });
+        }
+        const closed = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes ?? e.workflowTaskCompletedEventAttributes ?? e.workflowTaskFailedEventAttributes ?? e.workflowTaskTimedOutEventAttributes;
+        const start = closed && 'startedEventId' in closed ? at.get(Number(closed.startedEventId)) : undefined;
+        if (start) add(`${start.what} running`, time - start.time);
       }
     }
   } finally {
     await close();
   }
-  return { retries, timeouts, sticky };
+  return { retries, timeouts, sticky, spent };
 }
 
 await main();

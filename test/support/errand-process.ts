@@ -60,10 +60,14 @@ export async function startErrand(opts: {
   const ready = command === 'worker' ? 'worker started' : 'api listening';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`errand ${command} did not start in 60s:\n${output}`)), 60_000);
+    let started = false;
     const onData = (b: Buffer) => {
       output += b.toString();
+      // Looked for once: a long run's output is long.
+      if (started) return;
       for (const line of output.split('\n')) {
         if (!line.includes(ready)) continue;
+        started = true;
         clearTimeout(timer);
         try {
           resolve((JSON.parse(line) as { url?: string }).url ?? '');
