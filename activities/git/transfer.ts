@@ -36,9 +36,9 @@ export interface PushRefusal {
 
 /** HEAD of the sandbox's repository, pushed to `branch` on the remote unless `vet` refused it; with the diff that was vetted. */
 export async function pushFromSandbox(sandbox: SandboxdClient, req: PushRequest): Promise<{ head: string; diff: string; refused?: PushRefusal }> {
-  const head = (await sandbox.exec({ cmd: 'git rev-parse HEAD', timeoutMs: 60_000 })).stdout.trim();
-  const bundled = await sandbox.exec({ cmd: `git bundle create -q ${PUSH_BUNDLE} HEAD ^${shellQuote(req.baseSha)}`, timeoutMs: 300_000 });
+  const bundled = await sandbox.exec({ cmd: `git bundle create -q ${PUSH_BUNDLE} HEAD ^${shellQuote(req.baseSha)} && git rev-parse HEAD`, timeoutMs: 300_000 });
   if (bundled.exitCode !== 0) throw new Error(`git bundle failed: ${bundled.stderr.trim().slice(-500)}`);
+  const head = bundled.stdout.trim();
   try {
     return await inScratch(async (git, scratch) => {
       const bundle = path.join(scratch, 'branch.bundle');

@@ -112,34 +112,40 @@ export async function runPostconditions(sandbox: SandboxdClient, store: Artifact
   return results;
 }
 
-async function hasStagedChanges(sandbox: SandboxdClient): Promise<boolean> {
-  return (await sandbox.exec({ cmd: 'git diff --cached --quiet', timeoutMs: 60_000 })).exitCode !== 0;
-}
-
 /** Commits whatever changed as work in progress; returns HEAD (the agent's own commits count too). */
 export async function commitWorkInProgress(sandbox: SandboxdClient, req: { step: number }): Promise<string> {
-  await run(sandbox, 'git add -A', 'staging the changes');
-  if (await hasStagedChanges(sandbox)) {
-    await run(sandbox, `git ${GIT_AUTHOR} commit -q --no-verify -m ${shellQuote(`errand: work in progress after step ${req.step}`)}`, 'committing a checkpoint');
-  }
-  return (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
+  // One command, not four: each is a confined process of its own.
+  const message = shellQuote(`errand: work in progress after step ${req.step}`);
+  const r = await run(sandbox, `git add -A && { git diff --cached --quiet || git ${GIT_AUTHOR} commit -q --no-verify -m ${message}; } && git rev-parse HEAD`, 'committing a checkpoint');
+  return r.stdout.trim();
 }
+
+/** What the squash script exits with when nothing changed. */
+const NOTHING_STAGED = 3;
 
 /**
  * The final commit: the checkpoints squashed into one commit on the base, with a
  * Co-authored-by trailer for the person who asked. Returns its sha; the push follows.
  */
 export async function squashForPublishing(sandbox: SandboxdClient, req: { baseSha: string; message: string; coAuthor?: string }): Promise<string> {
-  await run(sandbox, 'git add -A', 'staging the changes');
-  await run(sandbox, `git reset -q --soft ${shellQuote(req.baseSha)}`, 'squashing the checkpoints');
-  if (!(await hasStagedChanges(sandbox))) {
-    throw ErrandFailure.permanent(FailureType.NoChanges, 'the agent made no changes, so there is nothing to open a pull request for');
-  }
   const message = req.coAuthor ? `${req.message}\n\nCo-authored-by: ${req.coAuthor}` : req.message;
   // Through a file, not the command line: a message may hold anything a person or model wrote.
   await sandbox.writeFile({ path: COMMIT_MESSAGE, content: commitMessageText(message) });
-  await run(sandbox, `git ${GIT_AUTHOR} commit -q --no-verify --cleanup=verbatim -F ${COMMIT_MESSAGE}; status=$?; rm -f ${COMMIT_MESSAGE}; exit $status`, 'committing');
-  return (await run(sandbox, 'git rev-parse HEAD', 'reading HEAD')).stdout.trim();
+  const r = await sandbox.exec({
+    cmd: [
+      `git add -A && git reset -q --soft ${shellQuote(req.baseSha)} || exit $?`,
+      `if git diff --cached --quiet; then rm -f ${COMMIT_MESSAGE}; exit ${NOTHING_STAGED}; fi`,
+      `git ${GIT_AUTHOR} commit -q --no-verify --cleanup=verbatim -F ${COMMIT_MESSAGE}; status=$?; rm -f ${COMMIT_MESSAGE}; [ $status = 0 ] || exit $status`,
+      'git rev-parse HEAD',
+    ].join('\n'),
+    timeoutMs: 300_000,
+    maxOutputBytes: 64_000,
+  });
+  if (r.exitCode === NOTHING_STAGED) {
+    throw ErrandFailure.permanent(FailureType.NoChanges, 'the agent made no changes, so there is nothing to open a pull request for');
+  }
+  if (r.exitCode !== 0) throw new Error(`committing failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+  return r.stdout.trim();
 }
 
 /** The diff of the task branch against its base, as the sandbox has it now (committed work). */
