@@ -52,14 +52,19 @@ export async function prepareWorkspace(
   sandbox: SandboxdClient,
   req: { remote: GitRemote; baseBranch: string; branch: string; testCommand?: string; restoreFrom?: string },
 ): Promise<PreparedWorkspace> {
-  // A retried attempt starts from an empty workspace.
-  await run(sandbox, 'find . -mindepth 1 -maxdepth 1 -exec rm -rf {} +', 'clearing the workspace');
-  // The remote is named for the agent's information only: the sandbox holds no credential for it.
-  await run(sandbox, `git init -q && git remote add origin ${shellQuote(req.remote.url)}`, 'creating the repository');
+  // A retried attempt starts from an empty workspace. The remote is named for the agent's
+  // information only: the sandbox holds no credential for it. (Commands are joined where they
+  // can be: each is a confined process of its own.)
+  await run(sandbox, `find . -mindepth 1 -maxdepth 1 -exec rm -rf {} + && git init -q && git remote add origin ${shellQuote(req.remote.url)}`, 'creating the repository');
   await fetchIntoSandbox(sandbox, { remote: req.remote, branches: req.restoreFrom ? [req.baseBranch, req.branch] : [req.baseBranch] });
   const origin = (b: string) => shellQuote(`refs/remotes/origin/${b}`);
-  const baseSha = (await run(sandbox, `git rev-parse ${origin(req.baseBranch)}`, 'reading the base commit')).stdout.trim();
-  await run(sandbox, `git checkout -q -B ${shellQuote(req.baseBranch)} ${origin(req.baseBranch)} && git checkout -q -B ${shellQuote(req.branch)}`, 'creating the task branch');
+  const baseSha = (
+    await run(
+      sandbox,
+      `git checkout -q -B ${shellQuote(req.baseBranch)} ${origin(req.baseBranch)} && git checkout -q -B ${shellQuote(req.branch)} && git rev-parse HEAD`,
+      'creating the task branch',
+    )
+  ).stdout.trim();
   // Work restored from the task branch has its base where it left the base branch (which may
   // have moved on since), so squashing never reverts anything newer.
   const base = req.restoreFrom
@@ -67,7 +72,7 @@ export async function prepareWorkspace(
     : baseSha;
   let testCommand = req.testCommand;
   if (!testCommand) {
-    const files = (await run(sandbox, 'ls -A', 'listing the repository')).stdout.split('\n').filter(Boolean);
+    const files = (await sandbox.list({ path: '.' })).entries.map((e) => e.name);
     const read = async (f: string) => (files.includes(f) ? (await sandbox.readFile({ path: f })).content : undefined);
     testCommand = detectTestCommand(files, await read('package.json'), await read('Makefile'));
   }
@@ -79,8 +84,8 @@ export async function prepareWorkspace(
  * it stays at the base). Returns the commit it is at.
  */
 export async function restoreWork(sandbox: SandboxdClient, restoreFrom?: string): Promise<string> {
-  if (restoreFrom) await run(sandbox, `git reset -q --hard ${shellQuote(restoreFrom)}`, `restoring ${restoreFrom}`);
-  return (await run(sandbox, 'git rev-parse HEAD', 'reading the restored commit')).stdout.trim();
+  const reset = restoreFrom ? `git reset -q --hard ${shellQuote(restoreFrom)} && ` : '';
+  return (await run(sandbox, `${reset}git rev-parse HEAD`, restoreFrom ? `restoring ${restoreFrom}` : 'reading the restored commit')).stdout.trim();
 }
 
 export async function runTests(
