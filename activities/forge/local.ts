@@ -68,7 +68,9 @@ export class LocalForge implements Forge {
     await mkdir(path.join(this.dir, 'heads'), { recursive: true });
     const head = path.join(this.dir, 'heads', createHash('sha256').update(`${req.repo}\0${req.head}`).digest('hex').slice(0, 32));
     const linked = Number.parseInt(await readFile(head, 'utf8').catch(() => ''), 10);
-    const existing = Number.isInteger(linked) ? await this.get(linked) : undefined;
+    const linkedPr = Number.isInteger(linked) ? await this.get(linked) : undefined;
+    // A link is trusted only as far as the record it names agrees.
+    const existing = linkedPr?.repo === req.repo && linkedPr.head === req.head ? linkedPr : undefined;
     if (existing) return { ...this.ref(existing), existing: true };
     // Claim the next number with an exclusive create, so two workers never share one. A claim
     // left empty by a crash is skipped, and so is its link: the retry claims a new number.

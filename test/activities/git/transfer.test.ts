@@ -11,7 +11,7 @@ import { pushFromSandbox } from '../../../activities/git/transfer.js';
 import { findSecrets } from '../../../activities/review/checks.js';
 import { Redactor } from '../../../activities/store/redactor.js';
 import { FailureType } from '../../../workflows/failures.js';
-import { commitWorkInProgress, prepareWorkspace, restoreWork } from '../../../activities/git/workspace.js';
+import { commitWorkInProgress, prepareWorkspace, restoreWork, squashForPublishing } from '../../../activities/git/workspace.js';
 import { SandboxdClient } from '../../../activities/sandbox/sandboxd-client.js';
 import { startSandboxd } from '../../../activities/sandbox/sandboxd/server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../../fixtures/repos.js';
@@ -109,5 +109,21 @@ describe('git between the worker and a sandbox', () => {
     expect(pushed.refused).toEqual({ type: FailureType.SecretInDiff, message: 'a secret' });
     expect(pushed.diff).toContain(secret);
     expect(() => git(origin, 'rev-parse', '--verify', '-q', 'refs/heads/errand/t2')).toThrow();
+  });
+
+  it('records the commit it made, whatever a hook the agent planted prints', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const prepared = await prepareWorkspace(sandbox, { remote: { url: origin, env: {} }, baseBranch: 'main', branch: 'errand/t3' });
+    // A hook the agent owns (--no-verify skips the pre-commit ones, not post-commit) prints
+    // something that looks like a commit; the commit and the reading of HEAD are one command.
+    await sandbox.writeFile({ path: '.git/hooks/post-commit', content: '#!/bin/sh\necho ' + 'f'.repeat(40) + '\n' });
+    await sandbox.exec({ cmd: 'chmod +x .git/hooks/post-commit' });
+    await sandbox.writeFile({ path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
+    const checkpoint = await commitWorkInProgress(sandbox, { step: 1 });
+    const head = async () => (await sandbox.exec({ cmd: 'git rev-parse HEAD' })).stdout.trim();
+    expect(checkpoint).toBe(await head());
+    await sandbox.writeFile({ path: 'sum.js', content: 'exports.sum = (a, b) => b + a;\n' });
+    const squashed = await squashForPublishing(sandbox, { baseSha: prepared.baseSha, message: 'Fix sum' });
+    expect(squashed).toBe(await head());
   });
 });
