@@ -2,7 +2,7 @@
 // worker, API) in the foreground; `serve`, `worker` and `api` run against an existing Temporal.
 import { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
-import { startApi } from '../api/server.js';
+import { startApiThread, startApiWithConnection } from '../api/api-thread.js';
 import { ConfigError, loadConfig, stateDirs, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
@@ -29,18 +29,25 @@ async function serve(config: Config, log: Logger, parts: { api: boolean; worker:
     });
   }
   if (parts.api) {
-    const connection = await Connection.connect(temporalConnectionOptions(config));
-    const client = new Client({ connection, namespace: config.temporal.namespace });
-    const api = await startApi(config, client, log);
+    // Beside a worker, the API gets a thread of its own (see api-thread.ts).
+    const api = parts.worker
+      ? await startApiThread(config, (err) => {
+          log.fatal({ err }, 'the API stopped');
+          process.exit(1);
+        })
+      : await startApiWithConnection(config, log);
+    // The address the API took (port 0 included), for what reads this config later.
+    config.api.publicUrl ??= api.url;
     // The terminal of `npm start` says what tasks do, in words (the JSON logs are for machines).
-    const narrator =
-      parts.worker && (config.narrate === 'true' || (config.narrate === 'auto' && process.stderr.isTTY))
-        ? startNarrator({ client, store: new LocalArtifactStore(stateDirs(config).artifacts), redactor: new Redactor(config.secrets), taskQueue: config.temporal.taskQueue })
-        : undefined;
+    const narrate = parts.worker && (config.narrate === 'true' || (config.narrate === 'auto' && process.stderr.isTTY));
+    const connection = narrate ? await Connection.connect(temporalConnectionOptions(config)) : undefined;
+    const narrator = connection
+      ? startNarrator({ client: new Client({ connection, namespace: config.temporal.namespace }), store: new LocalArtifactStore(stateDirs(config).artifacts), redactor: new Redactor(config.secrets), taskQueue: config.temporal.taskQueue })
+      : undefined;
     stops.unshift(async () => {
       await narrator?.stop();
       await api.close();
-      await connection.close();
+      await connection?.close();
     });
   }
   return stops;
