@@ -2,7 +2,7 @@
 // (an update), pause and resume (signals), cancellation by someone, the plan gate,
 // checkpoints on the task branch, and idempotent task creation.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { call, gate, lastToolResult, type ChatRequest, FIX_SUM, FINISH } from '../fixtures/model-server.js';
@@ -212,6 +212,16 @@ describe('idempotency', () => {
     const later = await post(body);
     expect(later.status).toBe(201);
     expect(((await later.json()) as any).id).toBe(first.id);
+    // Even when the repository can no longer be read (once the API's 2 s memory of reaching it
+    // has passed): the request started its task already. A new key is refused.
+    renameSync(origin, `${origin}.moved`);
+    await new Promise((r) => setTimeout(r, 2_100));
+    const moved = await post(body);
+    const fresh = await fetch(`${t.errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': `${key}-new` }, body: JSON.stringify(body) });
+    renameSync(`${origin}.moved`, origin);
+    expect(moved.status).toBe(201);
+    expect(((await moved.json()) as any).id).toBe(first.id);
+    expect(fresh.status).toBe(400);
 
     const other = await post({ ...body, prompt: '[idem] Something else.' });
     expect(other.status).toBe(422);

@@ -1,7 +1,7 @@
 // Translates task requests into Temporal calls and Temporal's answers into the API's task
 // view. Business rules live in the workflow; this only starts, queries, lists and cancels.
 import { createHash, randomUUID } from 'node:crypto';
-import { ConflictException, Inject, Injectable, NotFoundException, UnprocessableEntityException, type OnModuleDestroy } from '@nestjs/common';
+import { ConflictException, HttpException, Inject, Injectable, NotFoundException, UnprocessableEntityException, type OnModuleDestroy } from '@nestjs/common';
 import {
   Client,
   WorkflowExecutionAlreadyStartedError,
@@ -62,6 +62,8 @@ export class TasksService implements OnModuleDestroy {
    * made through the API); and the run it came from.
    */
   private readonly lastKnown = new Map<string, { state?: TaskState; asked: number; runId?: string }>();
+  /** Requests with an Idempotency-Key being answered now, by task id. */
+  private readonly creating = new Map<string, { requestHash: string; view: Promise<TaskView & { replayed?: boolean }> }>();
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -81,26 +83,44 @@ export class TasksService implements OnModuleDestroy {
       throw badRequest([{ field: 'maxCostUsd', message: `this server has no price for model ${this.config.model?.model ?? '(none configured)'}, so cost cannot be counted; add it to ERRAND_MODEL_PRICES or use maxTokens` }]);
     }
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
-    const taskId = idempotencyKey ? idFromKey(`idempotency:${idempotencyKey}`) : randomUUID().replace(/-/g, '').slice(0, 12);
-    if (idempotencyKey) {
-      const existing = await this.replay(taskId, requestHash);
-      if (existing) return existing;
+    if (!idempotencyKey) return this.startNew(randomUUID().replace(/-/g, '').slice(0, 12), body, requestHash, false);
+    const taskId = idFromKey(`idempotency:${idempotencyKey}`);
+    // A client that retries at once (or sends twice) gets the first request's answer, with no
+    // second round of calls to Temporal.
+    const inFlight = this.creating.get(taskId);
+    if (inFlight?.requestHash === requestHash) return { ...(await inFlight.view), replayed: true };
+    await inFlight?.view.catch(() => undefined);
+    // Starting is tried first (a new key is the common case): Temporal refuses a second start
+    // of the same id, and then the earlier task is the answer. A request that cannot start now
+    // (its repository or playbook changed since) may still name a task an earlier one started.
+    const view = this.startNew(taskId, body, requestHash, true).catch(async (err: unknown) => {
+      if (!(err instanceof HttpException) || err instanceof UnprocessableEntityException) throw err;
+      return (await this.replay(taskId, requestHash)) ?? Promise.reject(err);
+    });
+    this.creating.set(taskId, { requestHash, view });
+    try {
+      return await view;
+    } finally {
+      if (this.creating.get(taskId)?.view === view) this.creating.delete(taskId);
     }
+  }
+
+  private async startNew(taskId: string, body: CreateTaskBody, requestHash: string, replayable: boolean): Promise<TaskView & { replayed?: boolean }> {
     const target = await this.resolveRepository(body.repo, body.baseBranch);
     const { playbook: name, params, prompt, ...fields } = body;
     const asked = { ...fields, ...target, budget: resolveBudget(this.config.defaults.budget, body), coAuthor: coAuthorOf(body.requester) };
-    if (!name) return this.start(this.taskInput(taskId, { ...asked, prompt: prompt! }), requestHash, Boolean(idempotencyKey));
+    if (!name) return this.start(this.taskInput(taskId, { ...asked, prompt: prompt! }), requestHash, replayable);
     const run = await preparePlaybookRun(this.forge, { repo: target.repo, ref: target.baseBranch, name, params });
     if (!run.ok) throw badRequest(run.issues);
     if (run.runs === 'dependency-bump') {
       if (prompt) throw badRequest([{ field: 'prompt', message: 'dependency-bump takes no prompt: its policy is in params' }]);
       const { taskId: _t, links: _l, prompt: _p, ...task } = this.taskInput(taskId, { ...asked, prompt: '', playbook: run.playbook });
       const input: DependencyBumpInput = { taskId, repo: target.repo, baseBranch: target.baseBranch, params: run.playbook.params, task: { ...task, awaitFeedbackMinutes: 0 }, links: this.linkBases() };
-      return this.start(input, requestHash, Boolean(idempotencyKey), DEPENDENCY_BUMP_WORKFLOW_TYPE);
+      return this.start(input, requestHash, replayable, DEPENDENCY_BUMP_WORKFLOW_TYPE);
     }
     // The caller's prompt, if any, adds to the playbook's instructions.
     const withPrompt = prompt ? `${run.prompt}\n\nAlso, from the person who asked:\n${prompt}` : run.prompt;
-    return this.start(this.taskInput(taskId, { ...asked, prompt: withPrompt, playbook: run.playbook }), requestHash, Boolean(idempotencyKey));
+    return this.start(this.taskInput(taskId, { ...asked, prompt: withPrompt, playbook: run.playbook }), requestHash, replayable);
   }
 
   /** A task with the server's defaults for whatever `fields` leaves out (webhooks start tasks this way). */
@@ -187,6 +207,11 @@ export class TasksService implements OnModuleDestroy {
   }
 
   async get(taskId: string): Promise<TaskView> {
+    // A running task the API has an answer for is asked for its state while it is described:
+    // a GET then takes the slower of the two calls, not both one after the other.
+    const asked = Date.now();
+    const early = this.lastKnown.get(taskId);
+    const earlyState = early?.state && early.runId ? this.queryState(taskId, early.runId, asked + FAST_QUERY_MS) : undefined;
     const description = await this.describeKnown(taskId);
     const handle = this.client.workflow.getHandle(taskWorkflowId(taskId), description.runId);
     const status = statusName(description);
@@ -196,10 +221,12 @@ export class TasksService implements OnModuleDestroy {
     let state = status === 'completed' ? await this.finalState(handle) : undefined;
     let stateAsOf: string | undefined;
     if (!state) {
-      const asked = Date.now();
       const known = status === 'running' ? this.lastKnown.get(taskId) : undefined;
       const deadline = known?.state ? FAST_QUERY_MS : QUERY_DEADLINE_MS;
-      state = await this.client.withDeadline(asked + deadline, () => handle.query(stateQuery)).catch(() => undefined);
+      state =
+        earlyState && known?.runId === description.runId
+          ? await earlyState
+          : await this.queryState(taskId, description.runId, asked + deadline);
       if (state && status === 'running') this.remember(taskId, state, asked, description.runId);
       else if (!state && known?.state) [state, stateAsOf] = [known.state, new Date(known.asked).toISOString()];
     }
@@ -216,6 +243,12 @@ export class TasksService implements OnModuleDestroy {
       );
     }
     return view;
+  }
+
+  /** The state query's answer, or undefined if it has none by `deadline` (epoch ms). */
+  private queryState(taskId: string, runId: string | undefined, deadline: number): Promise<TaskState | undefined> {
+    const handle = this.client.workflow.getHandle(taskWorkflowId(taskId), runId);
+    return this.client.withDeadline(deadline, () => handle.query(stateQuery)).catch(() => undefined);
   }
 
   /** Keeps a running task's answer, unless a newer one or a change came since it was asked. */
