@@ -5,7 +5,7 @@
 // On its own thread the API answers on its own loop; it stays in the same process, so a SIGKILL
 // takes both down and no orphan holds the port.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
@@ -13,9 +13,16 @@ import { startApi, type RunningApi } from './server.js';
 
 type FromThread = { listening: string } | { closed: true };
 
+/**
+ * A caller waits for the API's answer, so a Temporal that does not answer is told within about
+ * a second (a 503, problems/problem-details.ts) rather than after the client's default ten
+ * attempts (20 s); a worker keeps the default and waits Temporal out.
+ */
+const API_GRPC_RETRIES = makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }));
+
 /** The API with a Temporal connection of its own; closing it closes both. */
 export async function startApiWithConnection(config: Config, log: Logger): Promise<RunningApi> {
-  const connection = await Connection.connect(temporalConnectionOptions(config));
+  const connection = await Connection.connect({ ...temporalConnectionOptions(config), interceptors: [API_GRPC_RETRIES] });
   const api = await startApi(config, new Client({ connection, namespace: config.temporal.namespace }), log).catch(async (err: unknown) => {
     await connection.close();
     throw err;

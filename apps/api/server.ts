@@ -9,7 +9,7 @@ import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
 import { stateDirs, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ApiTokenGuard } from './auth/api-token.guard.js';
-import { BodyErrorsFilter, JSON_BODY_LIMIT } from './body-errors.filter.js';
+import { JSON_BODY_LIMIT, ProblemDetailsFilter, ProblemTypesController } from './problems/problem-details.js';
 import { HealthController } from './health/health.controller.js';
 import { PlaybooksController } from './playbooks/playbooks.controller.js';
 import { SchedulesController } from './schedules/schedules.controller.js';
@@ -26,7 +26,7 @@ class ApiModule {
   static forRoot(config: Config, client: Client, log: Logger): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController],
+      controllers: [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController],
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: TEMPORAL_CLIENT, useValue: client },
@@ -35,7 +35,7 @@ class ApiModule {
         { provide: ARTIFACT_STORE, useValue: new LocalArtifactStore(stateDirs(config).artifacts) },
         { provide: FORGE, useValue: forgeFromConfig(config) },
         { provide: APP_GUARD, useClass: ApiTokenGuard },
-        { provide: APP_FILTER, useClass: BodyErrorsFilter },
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         TasksService,
         SchedulesService,
         GitHubWebhooksService,

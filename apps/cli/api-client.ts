@@ -21,8 +21,9 @@ export async function call(opts: Options, method: string, route: string, body?: 
     throw new ApiError(`cannot reach the Errand API at ${opts.api} (${(err as Error).message}); start it (npm start) or set --api / ERRAND_API_URL`);
   }
   const text = await res.text();
-  const parsed = text ? (JSON.parse(text) as { message?: unknown }) : {};
-  if (!res.ok) throw new ApiError(`${res.status}: ${typeof parsed.message === 'string' ? parsed.message : text}`);
+  const parsed = text ? (JSON.parse(text) as { detail?: unknown }) : {};
+  // Errors are problem details (RFC 9457): `detail` says what went wrong and what to do.
+  if (!res.ok) throw new ApiError(`${res.status}: ${typeof parsed.detail === 'string' ? parsed.detail : text}`);
   return parsed;
 }
 

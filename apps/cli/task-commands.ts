@@ -65,7 +65,7 @@ export function registerTaskCommands(program: Command): void {
         const res = await fetch(`${opts().api.replace(/\/$/, '')}/tasks/${id}/events`, { headers: authorization(opts()) }).catch((err: Error) => {
           throw new ApiError(`cannot reach the Errand API at ${opts().api} (${err.message})`);
         });
-        if (!res.ok || !res.body) throw new ApiError(`${res.status}: ${((await res.json()) as { message?: string }).message}`);
+        if (!res.ok || !res.body) throw new ApiError(`${res.status}: ${((await res.json()) as { detail?: string }).detail}`);
         for await (const message of parseServerSentEvents(res.body as unknown as AsyncIterable<Uint8Array>)) console.log(message.data);
       }),
     );

@@ -1,9 +1,10 @@
 // The tasks API over real HTTP, against a real Errand process and Temporal server: what a
 // caller gets back for good and bad input.
+import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, startErrand } from '../support/errand-process.js';
+import { api, eventually, startErrand, temporalAddress } from '../support/errand-process.js';
 import { useErrand, useTemporal } from '../support/use.js';
 
 // API only: the tasks this file creates stay queued, which is all these tests need.
@@ -53,14 +54,14 @@ describe('POST /tasks', () => {
   ])('answers 400 for %s, naming the field', async (_what, body, message) => {
     const res = await api(t.errand.url, 'POST', '/tasks', body);
     expect(res.status).toBe(400);
-    expect(res.body.message).toContain(message);
+    expect(res.body.detail).toContain(message);
     expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/); // no stack trace
   });
 
   it('answers 400 for a base branch the repo does not have', async () => {
     const res = await api(t.errand.url, 'POST', '/tasks', { repo: origin, prompt: 'x', baseBranch: 'release-9' });
     expect(res.status).toBe(400);
-    expect(res.body.message).toBe(`baseBranch: branch "release-9" does not exist in ${origin}`);
+    expect(res.body.detail).toBe(`baseBranch: branch "release-9" does not exist in ${origin}`);
   });
 
   it('answers a burst of tasks for one repository, and never reuses a failed check of it', async () => {
@@ -77,13 +78,13 @@ describe('POST /tasks', () => {
     const post = (body: string) => fetch(`${t.errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     const notJson = await post('{"repo": ');
     expect(notJson.status).toBe(400);
-    expect(await notJson.json()).toMatchObject({ statusCode: 400, message: expect.stringMatching(/^body: not valid JSON/), issues: [{ field: 'body', message: expect.stringContaining('not valid JSON') }] });
+    expect(await notJson.json()).toMatchObject({ status: 400, detail: expect.stringMatching(/^body: not valid JSON/), issues: [{ field: 'body', message: expect.stringContaining('not valid JSON') }] });
     const array = await api(t.errand.url, 'POST', '/tasks', [1, 2]);
     expect(array.status).toBe(400);
-    expect(array.body.message).toContain('send a JSON object');
+    expect(array.body.detail).toContain('send a JSON object');
     const huge = await post(JSON.stringify({ repo: origin, prompt: 'x'.repeat(5_000_000) }));
     expect(huge.status).toBe(413);
-    expect(await huge.json()).toMatchObject({ statusCode: 413, message: expect.stringMatching(/^body: larger than 1 MB/), issues: [{ field: 'body' }] });
+    expect(await huge.json()).toMatchObject({ status: 413, detail: expect.stringMatching(/^body: larger than 1 MB/), issues: [{ field: 'body' }] });
   });
 
   it.each([
@@ -93,7 +94,7 @@ describe('POST /tasks', () => {
   ])('answers 400 for %s, before anything is started', async (_what, fields, message) => {
     const res = await api(t.errand.url, 'POST', '/tasks', { repo: origin, ...fields });
     expect(res.status).toBe(400);
-    expect(res.body.message).toContain(message);
+    expect(res.body.detail).toContain(message);
   });
 
   it('keeps tabs and newlines, which are text', async () => {
@@ -107,8 +108,8 @@ describe('POST /tasks', () => {
     try {
       const res = await api(bare.url, 'POST', '/tasks', { repo: origin, prompt: 'Fix sum' });
       expect(res.status).toBe(400);
-      expect(res.body.message).toContain('set ERRAND_MODEL_BASE_URL');
-      expect(res.body.message).toContain('ERRAND_MODEL');
+      expect(res.body.detail).toContain('set ERRAND_MODEL_BASE_URL');
+      expect(res.body.detail).toContain('ERRAND_MODEL');
     } finally {
       await bare.stop();
     }
@@ -119,12 +120,12 @@ describe('GET /tasks', () => {
   it('answers 404 for an unknown task and 400 for a malformed id or filter', async () => {
     const missing = await api(t.errand.url, 'GET', '/tasks/0000deadbeef');
     expect(missing.status).toBe(404);
-    expect(missing.body.message).toBe('no task with id 0000deadbeef');
+    expect(missing.body.detail).toBe('no task with id 0000deadbeef');
     const malformed = await api(t.errand.url, 'GET', '/tasks/NOT_AN_ID');
     expect(malformed.status).toBe(400);
     const badFilter = await api(t.errand.url, 'GET', '/tasks?status=sleeping');
     expect(badFilter.status).toBe(400);
-    expect(badFilter.body.message).toContain('status: must be one of running, completed');
+    expect(badFilter.body.detail).toContain('status: must be one of running, completed');
   });
 
   it('answers 404 when cancelling an unknown task', async () => {
@@ -139,7 +140,7 @@ describe('API tokens', () => {
     try {
       const none = await api(guarded.url, 'GET', '/tasks');
       expect(none.status).toBe(401);
-      expect(none.body.message).toContain('Authorization: Bearer <token>');
+      expect(none.body.detail).toContain('Authorization: Bearer <token>');
       const wrong = await fetch(`${guarded.url}/tasks`, { headers: { authorization: 'Bearer first-token-12' } });
       expect(wrong.status).toBe(401);
       const right = await fetch(`${guarded.url}/tasks`, { headers: { authorization: 'Bearer second-token-456' } });
@@ -157,4 +158,62 @@ describe('health', () => {
     expect((await api(t.errand.url, 'GET', '/health/live')).body).toEqual({ status: 'ok' });
     expect((await api(t.errand.url, 'GET', '/health/ready')).body).toEqual({ status: 'ok', temporal: 'ok' });
   });
+});
+
+describe('errors', () => {
+  const expectProblem = async (res: Response, status: number) => {
+    expect(res.status).toBe(status);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) });
+    expect(JSON.stringify(body)).not.toMatch(/at .*\.(ts|js):\d+/);
+    return body;
+  };
+
+  it('are RFC 9457 problem details, validation, unknown routes and methods alike', async () => {
+    const invalid = await expectProblem(await fetch(`${t.errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ repo: origin }) }), 400);
+    expect(invalid).toMatchObject({ type: '/problems/invalid-input', title: 'Invalid input', issues: [{ field: 'prompt', message: expect.stringContaining('required') }] });
+    // The type names a page that says what it means.
+    const explained = await fetch(new URL(invalid.type as string, t.errand.url));
+    expect(explained.status).toBe(200);
+    expect(await explained.text()).toContain('`issues` lists each one');
+    expect(await expectProblem(await fetch(`${t.errand.url}/nowhere`), 404)).toMatchObject({ type: 'about:blank', title: 'Not Found' });
+    await expectProblem(await fetch(`${t.errand.url}/tasks`, { method: 'DELETE' }), 404);
+    await expectProblem(await fetch(`${t.errand.url}/tasks/0000deadbeef`), 404);
+  });
+
+  it('say 503 with Retry-After when Temporal does not answer, and the API answers again when it is back', async () => {
+    // The API reaches Temporal through a relay this test can cut.
+    const [host, port] = temporalAddress().split(':') as [string, string];
+    const sockets = new Set<net.Socket>();
+    let cut = false;
+    const relay = net.createServer((client) => {
+      if (cut) return void client.destroy();
+      const upstream = net.connect(Number(port), host);
+      for (const s of [client, upstream]) {
+        sockets.add(s);
+        s.on('error', () => undefined).on('close', () => sockets.delete(s));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const through = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture', ERRAND_TEMPORAL_ADDRESS: `127.0.0.1:${(relay.address() as net.AddressInfo).port}` } });
+    try {
+      expect((await fetch(`${through.url}/tasks/0000deadbeef`)).status).toBe(404);
+      cut = true;
+      for (const s of sockets) s.destroy();
+      const asked = Date.now();
+      const down = await fetch(`${through.url}/tasks/0000deadbeef`);
+      // Told in about a second, not after the Temporal client's default 20 s of retries.
+      expect(Date.now() - asked).toBeLessThan(10_000);
+      expect(await expectProblem(down, 503)).toMatchObject({ detail: expect.stringContaining('Temporal did not answer') });
+      expect(down.headers.get('retry-after')).toBe('5');
+      expect((await fetch(`${through.url}/health/ready`)).status).toBe(503);
+      cut = false;
+      await eventually(async () => ((await fetch(`${through.url}/tasks/0000deadbeef`)).status === 404 ? true : undefined), 30_000, 'the API to reach Temporal again');
+    } finally {
+      await through.stop();
+      relay.close();
+    }
+  }, 90_000);
 });

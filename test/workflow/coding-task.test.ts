@@ -52,8 +52,8 @@ describe('codingTask', () => {
     expect(await testLog.text()).toContain('$ npm test');
     const setupLog = await fetch(`${t.errand.url}/tasks/${id}/logs/setup`);
     expect(setupLog.status).toBe(404);
-    expect(setupLog.headers.get('content-type')).toContain('application/json');
-    expect(((await setupLog.json()) as { message: string }).message).toBe(
+    expect(setupLog.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await setupLog.json()) as { detail: string }).detail).toBe(
       `task ${id} has no setup log: it ran no setup script (its repository has no .errand/setup.sh and the task gave no setupScript)`,
     );
     expect(t.errand.output()).not.toMatch(/content-type/i);

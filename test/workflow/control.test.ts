@@ -43,13 +43,13 @@ describe('steering', () => {
 
     const late = await api(t.errand.url, 'POST', `/tasks/${id}/messages`, { text: 'one more thing' });
     expect(late.status).toBe(409);
-    expect(late.body.message).toBe(`task ${id} is already completed; only running tasks can be sent messages`);
+    expect(late.body.detail).toBe(`task ${id} is already completed; only running tasks can be sent messages`);
   });
 
   it('answers 400 for an empty message and 404 for an unknown task', async () => {
     const empty = await api(t.errand.url, 'POST', '/tasks/0000deadbeef/messages', { text: '  ' });
     expect(empty.status).toBe(400);
-    expect(empty.body.message).toContain('text: required');
+    expect(empty.body.detail).toContain('text: required');
     const unknown = await api(t.errand.url, 'POST', '/tasks/0000deadbeef/messages', { text: 'hello' });
     expect(unknown.status).toBe(404);
   });
@@ -163,7 +163,7 @@ describe('plan approval', () => {
     const id = await createTask(t.errand, { repo: origin, prompt: '[no-plan] Fix sum.' });
     await waitForPhase(id, 'working');
     const res = await api(t.errand.url, 'POST', `/tasks/${id}/approve`);
-    expect(res).toMatchObject({ status: 409, body: { message: 'task is working; only a task awaiting approval of its plan can be approved' } });
+    expect(res).toMatchObject({ status: 409, body: { detail: 'task is working; only a task awaiting approval of its plan can be approved' } });
     inFlight.open();
     await waitForStatus(t.errand, id, 'completed');
   });
@@ -225,7 +225,7 @@ describe('idempotency', () => {
 
     const other = await post({ ...body, prompt: '[idem] Something else.' });
     expect(other.status).toBe(422);
-    expect(((await other.json()) as any).message).toContain('Idempotency-Key was already used for a different request');
+    expect(((await other.json()) as any).detail).toContain('Idempotency-Key was already used for a different request');
     const bad = await fetch(`${t.errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'has spaces' }, body: JSON.stringify(body) });
     expect(bad.status).toBe(400);
   });

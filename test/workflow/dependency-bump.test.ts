@@ -277,7 +277,7 @@ describe('dependency-bump', () => {
 
       // Other playbooks and prompts still need a model.
       const refused = await api(bare.url, 'POST', '/tasks', { repo: await BREAKY(), prompt: 'fix it' });
-      expect(refused).toMatchObject({ status: 400, body: { message: expect.stringContaining('model') } });
+      expect(refused).toMatchObject({ status: 400, body: { detail: expect.stringContaining('model') } });
     });
   });
 });

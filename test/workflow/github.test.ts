@@ -133,7 +133,7 @@ describe('pull requests on GitHub', () => {
   it('answers 400 for a repo that is not owner/name', async () => {
     const res = await api(errand.url, 'POST', '/tasks', { repo: 'not a repo', prompt: 'x' });
     expect(res.status).toBe(400);
-    expect(res.body.message).toContain('repo: "not a repo" is not a GitHub repository; give owner/name');
+    expect(res.body.detail).toContain('repo: "not a repo" is not a GitHub repository; give owner/name');
   });
 });
 
@@ -207,7 +207,7 @@ describe('webhooks', () => {
     const coder = model.script('[gh-never]', [FIX_SUM, FINISH]);
 
     const forged = await deliver('issues', payload, { secret: 'not-the-secret' });
-    expect(forged).toMatchObject({ status: 401, body: { message: expect.stringContaining('does not match the body signed with the webhook secret') } });
+    expect(forged).toMatchObject({ status: 401, body: { detail: expect.stringContaining('does not match the body signed with the webhook secret') } });
     const unsigned = await deliver('issues', payload, { signature: null });
     expect(unsigned.status).toBe(401);
     const tampered = JSON.parse(JSON.stringify(payload));
@@ -216,7 +216,7 @@ describe('webhooks', () => {
     expect((await deliver('issues', tampered, { signature: signed })).status).toBe(401);
     const stale = example('issues', 'labeled'); // as recorded in 2019
     stale.label.name = 'errand';
-    expect(await deliver('issues', stale)).toMatchObject({ status: 400, body: { message: expect.stringContaining('stale delivery: the issues event happened at 2019-05-15T15:20:18.000Z') } });
+    expect(await deliver('issues', stale)).toMatchObject({ status: 400, body: { detail: expect.stringContaining('stale delivery: the issues event happened at 2019-05-15T15:20:18.000Z') } });
     expect(coder.requests).toHaveLength(0);
 
     const id = randomUUID();
@@ -245,7 +245,7 @@ describe('webhooks', () => {
     payload.issue.updated_at = now();
     const coder = model.script('[gh-bad-id]', [FIX_SUM, FINISH]);
     for (const id of [`../../../tasks/${victim}/transcript/000001.json`, '..', 'a/b', '0'.repeat(65), 'not-a-guid!']) {
-      expect(await deliver('issues', payload, { id })).toMatchObject({ status: 400, body: { message: expect.stringContaining('X-GitHub-Delivery: must be the GUID') } });
+      expect(await deliver('issues', payload, { id })).toMatchObject({ status: 400, body: { detail: expect.stringContaining('X-GitHub-Delivery: must be the GUID') } });
     }
     expect((await api(errand.url, 'GET', `/tasks/${victim}/transcript`)).body).toEqual(transcript);
     expect(coder.requests).toHaveLength(0);

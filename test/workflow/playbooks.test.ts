@@ -73,7 +73,7 @@ describe('playbooks', () => {
     });
 
     const missing = await api(t.errand.url, 'GET', '/playbooks');
-    expect(missing).toMatchObject({ status: 400, body: { message: 'repo: required: the repository whose playbooks to list' } });
+    expect(missing).toMatchObject({ status: 400, body: { detail: 'repo: required: the repository whose playbooks to list' } });
   });
 
   it('refuses a run whose playbook or parameters are wrong with a 400 that names the field', async () => {
@@ -90,11 +90,11 @@ describe('playbooks', () => {
     ]);
     expect(await post({ playbook: 'nope' })).toMatchObject({
       status: 400,
-      body: { message: expect.stringMatching(/^playbook: no playbook nope for this repository; it can run .*fix-sum \(add your own as \.errand\/playbooks\/nope\.md\)$/) },
+      body: { detail: expect.stringMatching(/^playbook: no playbook nope for this repository; it can run .*fix-sum \(add your own as \.errand\/playbooks\/nope\.md\)$/) },
     });
-    expect(await post({ playbook: 'misnamed' })).toMatchObject({ status: 400, body: { message: expect.stringContaining('.errand/playbooks/misnamed.md cannot be run: its name is fix-sum') } });
-    expect(await post({ params: { a: 1 }, prompt: 'x' })).toMatchObject({ status: 400, body: { message: 'params: params go with a playbook; name one in playbook' } });
-    expect(await post({})).toMatchObject({ status: 400, body: { message: 'prompt: required: describe the change you want (or name a playbook)' } });
+    expect(await post({ playbook: 'misnamed' })).toMatchObject({ status: 400, body: { detail: expect.stringContaining('.errand/playbooks/misnamed.md cannot be run: its name is fix-sum') } });
+    expect(await post({ params: { a: 1 }, prompt: 'x' })).toMatchObject({ status: 400, body: { detail: 'params: params go with a playbook; name one in playbook' } });
+    expect(await post({})).toMatchObject({ status: 400, body: { detail: 'prompt: required: describe the change you want (or name a playbook)' } });
   });
 
   it('runs the postconditions itself and hands a failing one back to the agent until it passes', async () => {

@@ -60,7 +60,7 @@ describe('schedules', () => {
     ];
     for (const [change, message] of cases) {
       const res = await schedules('POST', '', { ...base, ...change });
-      expect({ change, status: res.status, message: res.body.message }).toEqual({ change, status: 400, message: expect.stringContaining(message) });
+      expect({ change, status: res.status, message: res.body.detail }).toEqual({ change, status: 400, message: expect.stringContaining(message) });
     }
     expect((await schedules('GET', '/no-such-schedule')).status).toBe(404);
     expect((await schedules('GET', '/Not_An_Id')).status).toBe(400);
@@ -108,12 +108,12 @@ describe('schedules', () => {
     expect(changed.body).not.toHaveProperty('cron');
     const gap = Date.parse(changed.body.nextRuns[1]) - Date.parse(changed.body.nextRuns[0]);
     expect(gap).toBe(12 * 3600_000);
-    expect((await schedules('PATCH', `/${id}`, { params: { b: 'x' } })).body.message).toBe('params.b: must be a number');
+    expect((await schedules('PATCH', `/${id}`, { params: { b: 'x' } })).body.detail).toBe('params.b: must be a number');
 
     expect((await schedules('POST', `/${id}/pause`, { note: 'release freeze', by: 'alice' })).body).toMatchObject({ paused: true, note: 'release freeze (by alice)' });
     expect((await schedules('POST', `/${id}/unpause`, { by: 'bob' })).body).toMatchObject({ paused: false, note: 'unpaused through the API (by bob)' });
     expect((await schedules('DELETE', `/${id}`)).status).toBe(204);
-    expect(await schedules('GET', `/${id}`)).toMatchObject({ status: 404, body: { message: `no schedule ${id}; GET /schedules lists them` } });
+    expect(await schedules('GET', `/${id}`)).toMatchObject({ status: 404, body: { detail: `no schedule ${id}; GET /schedules lists them` } });
     expect((await schedules('DELETE', `/${id}`)).status).toBe(404);
   });
 
@@ -143,7 +143,7 @@ describe('schedules', () => {
     try {
       const listed = await api(withReaper.url, 'GET', '/schedules');
       expect(listed.body.schedules).toEqual([expect.objectContaining({ id: 'sandbox-reaper', system: true, interval: '5 minutes', paused: false })]);
-      expect(await api(withReaper.url, 'DELETE', '/schedules/sandbox-reaper')).toMatchObject({ status: 409, body: { message: expect.stringContaining('cannot be deleted') } });
+      expect(await api(withReaper.url, 'DELETE', '/schedules/sandbox-reaper')).toMatchObject({ status: 409, body: { detail: expect.stringContaining('cannot be deleted') } });
       expect((await api(withReaper.url, 'PATCH', '/schedules/sandbox-reaper', { interval: '1h' })).status).toBe(409);
       expect((await api(withReaper.url, 'POST', '/schedules/sandbox-reaper/pause', { note: 'maintenance' })).body).toMatchObject({ paused: true, note: 'maintenance' });
       // Another Errand's schedules (another task queue) are not this one's.

@@ -1,12 +1,13 @@
 // Bearer-token authentication for the API when ERRAND_API_TOKENS is set: every route but the
-// health probes and the webhooks (which carry their own signature) needs one of the tokens.
+// health probes, the webhooks (which carry their own signature) and the problem types' pages
+// needs one of the tokens.
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Config } from '../../config.js';
 import { CONFIG } from '../tokens.js';
 
-const OPEN = /^\/(health|webhooks)\//;
+const OPEN = /^\/(health|webhooks|problems)\//;
 
 @Injectable()
 export class ApiTokenGuard implements CanActivate {

@@ -106,14 +106,9 @@ function controlCharacters(value: unknown, at: (string | number)[]): { field: st
   return [];
 }
 
-/** One place that turns schema issues into a 400 the caller can act on. */
+/** One place that turns schema issues into a 400 the caller can act on (a problem with `issues`). */
 export function badRequest(issues: { field: string; message: string }[]): BadRequestException {
-  return new BadRequestException({
-    statusCode: 400,
-    error: 'Bad Request',
-    message: issues.map((i) => `${i.field}: ${i.message}`).join('; '),
-    issues,
-  });
+  return new BadRequestException({ message: issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues });
 }
 
 export class ZodPipe<T extends z.ZodType> implements PipeTransform {
