@@ -1,5 +1,6 @@
 // Builds and starts the NestJS API around an existing Temporal client.
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
@@ -9,7 +10,8 @@ import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
 import { stateDirs, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ApiTokenGuard } from './auth/api-token.guard.js';
-import { JSON_BODY_LIMIT, ProblemDetailsFilter, ProblemTypesController } from './problems/problem-details.js';
+import { JSON_BODY_LIMIT, ProblemDetailsFilter } from './problems/problem-details.js';
+import { ProblemTypesController } from './problems/problem-types.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { PlaybooksController } from './playbooks/playbooks.controller.js';
 import { SchedulesController } from './schedules/schedules.controller.js';
@@ -17,16 +19,23 @@ import { SchedulesService } from './schedules/schedules.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
 import { forgeFromConfig } from '../providers.js';
-import { ARTIFACT_STORE, CONFIG, FORGE, LOGGER, TEMPORAL_CLIENT } from './tokens.js';
+import { ARTIFACT_STORE, CONFIG, FORGE, LOGGER, OPENAPI, TEMPORAL_CLIENT } from './tokens.js';
+import { openApiDocument } from './openapi/document.js';
+import { OpenApiController } from './openapi/openapi.controller.js';
 import { GitHubWebhooksController } from './webhooks/github-webhooks.controller.js';
 import { GitHubWebhooksService } from './webhooks/github-webhooks.service.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Every controller of the API: Nest routes them, and the OpenAPI document describes them. */
+export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController];
 
 @Module({})
 class ApiModule {
   static forRoot(config: Config, client: Client, log: Logger): DynamicModule {
     return {
       module: ApiModule,
-      controllers: [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController],
+      controllers: CONTROLLERS,
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: TEMPORAL_CLIENT, useValue: client },
@@ -35,6 +44,8 @@ class ApiModule {
         { provide: ARTIFACT_STORE, useValue: new LocalArtifactStore(stateDirs(config).artifacts) },
         { provide: FORGE, useValue: forgeFromConfig(config) },
         { provide: APP_GUARD, useClass: ApiTokenGuard },
+        // Built at the first request for it (the server's URL is known by then).
+        { provide: OPENAPI, useValue: lazy(() => openApiDocument(CONTROLLERS, { version: VERSION, serverUrl: config.api.publicUrl })) },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         TasksService,
         SchedulesService,
@@ -69,4 +80,9 @@ export async function startApi(config: Config, client: Client, log: Logger): Pro
   config.api.publicUrl ??= url;
   log.info({ url }, 'api listening');
   return { url, close: () => app.close() };
+}
+
+function lazy<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }

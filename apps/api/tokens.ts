@@ -4,3 +4,4 @@ export const TEMPORAL_CLIENT = Symbol('TEMPORAL_CLIENT');
 export const LOGGER = Symbol('LOGGER');
 export const ARTIFACT_STORE = Symbol('ARTIFACT_STORE');
 export const FORGE = Symbol('FORGE');
+export const OPENAPI = Symbol('OPENAPI');

@@ -135,7 +135,7 @@ describe('GET /tasks', () => {
 });
 
 describe('API tokens', () => {
-  it('asks for a bearer token when ERRAND_API_TOKENS is set, except on health probes', async () => {
+  it('asks for a bearer token when ERRAND_API_TOKENS is set, except on health probes and the API contract', async () => {
     const guarded = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS: 'first-token-123,second-token-456' } });
     try {
       const none = await api(guarded.url, 'GET', '/tasks');
@@ -146,6 +146,11 @@ describe('API tokens', () => {
       const right = await fetch(`${guarded.url}/tasks`, { headers: { authorization: 'Bearer second-token-456' } });
       expect(right.status).toBe(200);
       expect((await api(guarded.url, 'GET', '/health/live')).status).toBe(200);
+      // The contract and the problem types' pages are public; a route says so itself, or is guarded.
+      expect((await api(guarded.url, 'GET', '/openapi.json')).status).toBe(200);
+      expect((await api(guarded.url, 'GET', '/docs')).status).toBe(200);
+      expect((await api(guarded.url, 'GET', '/problems/invalid-input')).status).toBe(200);
+      expect((await api(guarded.url, 'GET', '/schedules')).status).toBe(401);
       expect(guarded.output()).not.toContain('second-token-456');
     } finally {
       await guarded.stop();

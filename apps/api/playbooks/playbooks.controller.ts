@@ -6,6 +6,8 @@ import type { Forge } from '../../../activities/forge/forge.js';
 import { playbooksFor } from '../../../activities/playbooks/catalog.js';
 import { badRequest, ZodPipe } from '../tasks/task-request.js';
 import { FORGE } from '../tokens.js';
+import { Answers } from '../openapi/document.js';
+import { Playbooks } from '../openapi/responses.js';
 
 const PlaybooksQuery = z.strictObject({
   repo: z.string({ error: 'required: the repository whose playbooks to list' }).trim().min(1, 'required: the repository whose playbooks to list'),
@@ -18,6 +20,7 @@ export class PlaybooksController {
   constructor(@Inject(FORGE) private readonly forge: Forge) {}
 
   @Get()
+  @Answers({ summary: 'What a repository can run: built-in playbooks and its own, and those that cannot run', ok: { description: 'the playbooks', schema: Playbooks } })
   async list(@Query(new ZodPipe(PlaybooksQuery, 'query')) query: PlaybooksQuery) {
     const resolved = await this.forge.resolveRepository(query.repo, query.baseBranch);
     if ('field' in resolved) throw badRequest([{ field: resolved.field, message: resolved.message }]);

@@ -2,9 +2,9 @@
 // with `type`, `title`, `status`, `detail`, and `issues` naming each offending field and its fix.
 // Validation, authentication, unknown routes, bodies the JSON parser could not take, Temporal
 // out of reach and Errand's own bugs alike; a stack trace never leaves the server (the log has it).
-// Errand's own problem types are documented where their URI points: GET /problems/<name>.
+// Errand's own problem types are documented where their URI points (problem-types.controller.ts).
 import { STATUS_CODES, type ServerResponse } from 'node:http';
-import { type ArgumentsHost, Catch, Controller, Get, Header, type ExceptionFilter, HttpException, Inject, NotFoundException, Param } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject } from '@nestjs/common';
 import { isGrpcServiceError } from '@temporalio/client';
 import type { Logger } from '../../logger.js';
 import { LOGGER } from '../tokens.js';
@@ -15,7 +15,7 @@ export const JSON_BODY_LIMIT = '1mb';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** Errand's own problem types (a URI reference relative to the API), and what each means. */
-const TYPES = {
+export const PROBLEM_TYPES = {
   'invalid-input': 'Invalid input: the request has fields that are missing, malformed or not allowed. `issues` lists each one as {field, message}, the message saying how to fix it; `field` is `body` when the body itself could not be read (not JSON, too large, not UTF-8). Fix them and send the request again.',
 };
 export const INVALID_INPUT = '/problems/invalid-input';
@@ -80,17 +80,5 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     this.log.error({ err: exception }, 'unexpected error answering a request');
     return { problem: problem(500, "Errand failed to answer this request; the server's log has the details") };
-  }
-}
-
-/** What each of Errand's problem types means, where its `type` URI points. */
-@Controller('problems')
-export class ProblemTypesController {
-  @Get(':name')
-  @Header('content-type', 'text/plain; charset=utf-8')
-  describe(@Param('name') name: string): string {
-    const text = Object.hasOwn(TYPES, name) ? TYPES[name as keyof typeof TYPES] : undefined;
-    if (!text) throw new NotFoundException(`no problem type ${name}; the types are ${Object.keys(TYPES).join(', ')}`);
-    return `${text}\n`;
   }
 }

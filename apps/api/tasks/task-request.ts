@@ -113,9 +113,9 @@ export function badRequest(issues: { field: string; message: string }[]): BadReq
 
 export class ZodPipe<T extends z.ZodType> implements PipeTransform {
   constructor(
-    private readonly schema: T,
+    readonly schema: T,
     /** Names a scalar input (a path parameter) in messages. */
-    private readonly field = 'body',
+    readonly field = 'body',
   ) {}
 
   transform(value: unknown): z.output<T> {

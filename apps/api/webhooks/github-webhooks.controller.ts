@@ -3,6 +3,8 @@
 import type { IncomingMessage } from 'node:http';
 import { Controller, HttpCode, Inject, Post, Req, PayloadTooLargeException } from '@nestjs/common';
 import { GitHubWebhooksService } from './github-webhooks.service.js';
+import { Answers } from '../openapi/document.js';
+import { WebhookResult } from '../openapi/responses.js';
 
 /** GitHub caps payloads at 25 MB. */
 const MAX_PAYLOAD_BYTES = 25 * 1024 * 1024;
@@ -13,6 +15,13 @@ export class GitHubWebhooksController {
 
   @Post('github')
   @HttpCode(202)
+  @Answers({
+    summary: 'GitHub webhooks (issues, comments, reviews)',
+    description: 'Authenticated by X-Hub-Signature-256 over the exact body, not by a token.',
+    ok: { description: 'what was done with the delivery', schema: WebhookResult },
+    problems: { 400: 'a stale, malformed or unsigned delivery', 401: 'the signature does not match', 413: 'a payload over 25 MB' },
+    open: true,
+  })
   async github(@Req() req: IncomingMessage) {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -1,0 +1,47 @@
+// What the API answers, as the OpenAPI document describes it. The services' TypeScript types
+// are the exact shapes; these name the fields a client relies on and leave the rest open
+// (`loose`), so a field added to a view never breaks the contract.
+import { z } from 'zod';
+
+const Links = z.object({ self: z.string(), temporalUi: z.string() }).loose();
+
+export const TaskView = z
+  .object({
+    id: z.string(),
+    status: z.string().meta({ description: 'running, completed, failed, cancelled, terminated, timed_out' }),
+    phase: z.string().optional(),
+    repo: z.string().optional(),
+    baseBranch: z.string().optional(),
+    branch: z.string().optional(),
+    step: z.number().optional(),
+    stateAsOf: z.string().optional().meta({ description: 'set when the worker was slow to answer: the state is the one it gave at this time' }),
+    error: z.string().optional(),
+    links: Links,
+  })
+  .loose()
+  .meta({ id: 'Task' });
+
+export const TaskList = z.object({ tasks: z.array(TaskView) }).meta({ id: 'TaskList' });
+
+export const TaskChange = z.object({ id: z.string(), status: z.string().optional() }).loose().meta({ id: 'TaskChange' });
+
+export const Transcript = z
+  .object({ id: z.string(), steps: z.number(), messages: z.array(z.object({ step: z.number(), role: z.string() }).loose()) })
+  .meta({ id: 'Transcript' });
+
+export const ScheduleView = z
+  .object({ id: z.string(), paused: z.boolean(), note: z.string().optional(), nextRuns: z.array(z.string()), recentRuns: z.array(z.object({}).loose()), links: Links })
+  .loose()
+  .meta({ id: 'Schedule' });
+
+export const ScheduleList = z.object({ schedules: z.array(ScheduleView) }).meta({ id: 'ScheduleList' });
+
+export const Playbooks = z
+  .object({ repo: z.string(), playbooks: z.array(z.object({ name: z.string() }).loose()), broken: z.array(z.object({ name: z.string().optional(), source: z.string(), error: z.string() }).loose()) })
+  .meta({ id: 'Playbooks' });
+
+export const Health = z.object({ status: z.literal('ok'), temporal: z.literal('ok').optional() });
+
+export const WebhookResult = z.object({ status: z.enum(['task_started', 'feedback_sent', 'ignored', 'duplicate']), detail: z.string().optional() }).loose();
+
+export const Text = z.string();
