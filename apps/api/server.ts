@@ -45,7 +45,7 @@ class ApiModule {
         { provide: FORGE, useValue: forgeFromConfig(config) },
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         // Built at the first request for it (the server's URL is known by then).
-        { provide: OPENAPI, useValue: lazy(() => openApiDocument(CONTROLLERS, { version: VERSION, serverUrl: config.api.publicUrl })) },
+        { provide: OPENAPI, useValue: lazy(() => openApiDocument(CONTROLLERS, { version: VERSION, serverUrl: config.api.publicUrl, guarded: config.apiTokens.length > 0 })) },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         TasksService,
         SchedulesService,

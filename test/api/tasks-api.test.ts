@@ -147,7 +147,11 @@ describe('API tokens', () => {
       expect(right.status).toBe(200);
       expect((await api(guarded.url, 'GET', '/health/live')).status).toBe(200);
       // The contract and the problem types' pages are public; a route says so itself, or is guarded.
-      expect((await api(guarded.url, 'GET', '/openapi.json')).status).toBe(200);
+      const contract = await api(guarded.url, 'GET', '/openapi.json');
+      expect(contract.status).toBe(200);
+      // With tokens, the document says which routes want one (and the 401 they give without).
+      expect(contract.body.paths['/tasks'].get).toMatchObject({ security: [{ bearer: [] }], responses: { 401: expect.anything() } });
+      expect(contract.body.paths['/health/live'].get.security).toBeUndefined();
       expect((await api(guarded.url, 'GET', '/docs')).status).toBe(200);
       expect((await api(guarded.url, 'GET', '/problems/invalid-input')).status).toBe(200);
       expect((await api(guarded.url, 'GET', '/schedules')).status).toBe(401);
@@ -183,7 +187,10 @@ describe('errors', () => {
     expect(explained.status).toBe(200);
     expect(await explained.text()).toContain('`issues` lists each one');
     expect(await expectProblem(await fetch(`${t.errand.url}/nowhere`), 404)).toMatchObject({ type: 'about:blank', title: 'Not Found' });
-    await expectProblem(await fetch(`${t.errand.url}/tasks`, { method: 'DELETE' }), 404);
+    // A path it has, with a method it does not take: 405, and which it takes.
+    const wrongMethod = await fetch(`${t.errand.url}/tasks`, { method: 'DELETE' });
+    expect(await expectProblem(wrongMethod, 405)).toMatchObject({ detail: '/tasks takes POST, GET, HEAD, not DELETE' });
+    expect(wrongMethod.headers.get('allow')).toBe('POST, GET, HEAD');
     await expectProblem(await fetch(`${t.errand.url}/tasks/0000deadbeef`), 404);
   });
 

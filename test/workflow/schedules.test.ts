@@ -110,6 +110,9 @@ describe('schedules', () => {
     expect(gap).toBe(12 * 3600_000);
     expect((await schedules('PATCH', `/${id}`, { params: { b: 'x' } })).body.detail).toBe('params.b: must be a number');
 
+    // Temporal keeps 1,000 bytes of note (it refused the whole pause with a 500 before).
+    const long = await schedules('POST', `/${id}/pause`, { note: '€'.repeat(334), by: 'alice' });
+    expect(long).toMatchObject({ status: 400, body: { issues: [{ field: 'note', message: expect.stringContaining('1,000') }] } });
     expect((await schedules('POST', `/${id}/pause`, { note: 'release freeze', by: 'alice' })).body).toMatchObject({ paused: true, note: 'release freeze (by alice)' });
     expect((await schedules('POST', `/${id}/unpause`, { by: 'bob' })).body).toMatchObject({ paused: false, note: 'unpaused through the API (by bob)' });
     expect((await schedules('DELETE', `/${id}`)).status).toBe(204);

@@ -17,7 +17,7 @@ export interface Answers {
   summary: string;
   description?: string;
   /** The success status is the handler's @HttpCode (or Nest's default); name its body here. */
-  ok: { description: string; schema?: z.ZodType; contentType?: string };
+  ok: { description: string; schema?: z.ZodType; contentType?: string | string[] };
   /** Other statuses this route gives, with why (409, 422, ...). */
   problems?: Record<number, string>;
   /** Headers the handler validates by hand (Nest gives headers no pipes). */
@@ -80,7 +80,7 @@ export function routesOf(controllers: Type[]): (RouteConfig & { answers?: Answer
       const responses: Record<number, ResponseConfig> = {
         [okStatus]: {
           description: answers?.ok.description ?? 'done',
-          ...(answers?.ok.schema && okStatus !== 204 && { content: { [answers.ok.contentType ?? 'application/json']: { schema: answers.ok.schema } } }),
+          ...(answers?.ok.schema && okStatus !== 204 && { content: Object.fromEntries([answers.ok.contentType ?? 'application/json'].flat().map((type) => [type, { schema: answers.ok.schema! }])) }),
         },
       };
       const problem = (description: string): ResponseConfig => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } } });
@@ -120,10 +120,19 @@ function objectOf(schema: z.ZodType): z.ZodObject {
   throw new Error('a query is validated by an object schema');
 }
 
-export function openApiDocument(controllers: Type[], info: { version: string; serverUrl?: string }): ReturnType<OpenApiGeneratorV31['generateDocument']> {
+/**
+ * The document of `controllers`. `guarded`: the server has API tokens; without them no route
+ * asks for one, so none says it does (nor that it answers 401 for the want of one).
+ */
+export function openApiDocument(controllers: Type[], info: { version: string; serverUrl?: string; guarded: boolean }): ReturnType<OpenApiGeneratorV31['generateDocument']> {
   const registry = new OpenAPIRegistry();
-  registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'one of the tokens in ERRAND_API_TOKENS (when set)' });
-  for (const { answers: _a, ...route } of routesOf(controllers)) registry.registerPath(route);
+  if (info.guarded) registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'one of the tokens in ERRAND_API_TOKENS' });
+  for (const { answers, ...route } of routesOf(controllers)) {
+    if (!info.guarded && !answers?.open) {
+      const { 401: _unauthorized, ...responses } = route.responses;
+      registry.registerPath({ ...route, responses, security: undefined });
+    } else registry.registerPath(route);
+  }
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',
     info: { title: 'Errand API', version: info.version, description: 'Coding tasks run by agents in sandboxes, as Temporal workflows. Every error is RFC 9457 problem details.' },

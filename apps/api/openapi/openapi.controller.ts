@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { Controller, Get, Header, Inject, Param, Res } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Param, Res, StreamableFile } from '@nestjs/common';
 import { z } from 'zod';
 import { ZodPipe } from '../tasks/task-request.js';
 import { OPENAPI } from '../tokens.js';
@@ -57,10 +57,10 @@ export class OpenApiController {
   }
 
   @Get('docs/:asset')
-  @Answers({ summary: "Swagger UI's own files", ok: { description: 'the file', schema: z.string(), contentType: 'application/octet-stream' }, open: true })
+  @Answers({ summary: "Swagger UI's own files", ok: { description: 'the file', schema: z.string(), contentType: [...new Set(Object.values(UI_ASSETS).map((type) => type.split(';')[0]!))] }, open: true })
   async asset(@Param('asset', new ZodPipe(Asset, 'asset')) asset: string, @Res({ passthrough: true }) res: ServerResponse) {
     res.setHeader('content-type', UI_ASSETS[asset]!);
     res.setHeader('cache-control', 'public, max-age=86400');
-    return readFile(path.join(UI_DIR, asset));
+    return new StreamableFile(await readFile(path.join(UI_DIR, asset)));
   }
 }

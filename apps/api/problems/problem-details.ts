@@ -4,10 +4,10 @@
 // out of reach and Errand's own bugs alike; a stack trace never leaves the server (the log has it).
 // Errand's own problem types are documented where their URI points (problem-types.controller.ts).
 import { STATUS_CODES, type ServerResponse } from 'node:http';
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Inject, NotFoundException } from '@nestjs/common';
 import { isGrpcServiceError } from '@temporalio/client';
 import type { Logger } from '../../logger.js';
-import { LOGGER } from '../tokens.js';
+import { LOGGER, OPENAPI } from '../tokens.js';
 
 /** What the JSON body parser takes (apps/api/server.ts). */
 export const JSON_BODY_LIMIT = '1mb';
@@ -48,15 +48,34 @@ export function problem(status: number, detail: string, issues?: Problem['issues
 
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
-  constructor(@Inject(LOGGER) private readonly log: Logger) {}
+  constructor(
+    @Inject(LOGGER) private readonly log: Logger,
+    /** The API's document: which methods each path takes, for a 405 that says which (Allow). */
+    @Inject(OPENAPI) private readonly document: () => { paths?: Record<string, Record<string, unknown> | undefined> },
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<ServerResponse>();
-    const { problem: body, headers } = this.toProblem(exception);
+    const { problem: body, headers } = this.wrongMethod(exception) ?? this.toProblem(exception);
     // A stream (GET /tasks/:id/events) that already answered can only be ended.
     if (res.headersSent) return void res.end();
     res.writeHead(body.status, { 'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`, ...headers });
     res.end(JSON.stringify(body));
+  }
+
+  /** Nest's router answers 404 for a path it has under another method: that is a 405, with Allow. */
+  private wrongMethod(exception: unknown): { problem: Problem; headers: Record<string, string> } | undefined {
+    if (!(exception instanceof NotFoundException)) return undefined;
+    const [, method, url] = /^Cannot (\w+) (\S+)$/.exec(exception.message) ?? [];
+    if (!method || !url) return undefined;
+    const pathname = new URL(url, 'http://api').pathname;
+    for (const [template, operations] of Object.entries(this.document().paths ?? {})) {
+      if (!new RegExp(`^${template.replace(/\{\w+\}/g, '[^/]+')}$`).test(pathname)) continue;
+      const allowed = Object.keys(operations ?? {}).map((m) => m.toUpperCase());
+      if (allowed.includes('GET')) allowed.push('HEAD');
+      return { problem: problem(405, `${pathname} takes ${allowed.join(', ')}, not ${method}`), headers: { allow: allowed.join(', ') } };
+    }
+    return undefined;
   }
 
   private toProblem(exception: unknown): { problem: Problem; headers?: Record<string, string> } {
@@ -74,6 +93,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return { problem: problem(status, detail, given.issues) };
     }
     const grpc = isGrpcServiceError(exception) ? exception : isGrpcServiceError((exception as Error | undefined)?.cause) ? ((exception as Error).cause as { code: number }) : undefined;
+    if (grpc?.code === 3 /* INVALID_ARGUMENT */) {
+      // Input that got past the API's own checks and that Temporal refuses (a limit the API does
+      // not know of): the caller can change it; the log keeps it so the check can be added.
+      this.log.warn({ err: exception }, 'Temporal refused a request as invalid');
+      return { problem: problem(400, `Temporal refused this request: ${(exception as Error).message}; change what it names`) };
+    }
     if (grpc && TEMPORAL_BUSY.has(grpc.code)) {
       this.log.warn({ err: exception }, 'Temporal did not answer a request');
       return { problem: problem(503, 'Temporal did not answer in time; try again in a few seconds (GET /health/ready tells when it is back)'), headers: { 'retry-after': '5' } };

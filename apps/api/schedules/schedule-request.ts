@@ -7,6 +7,9 @@ import { PLAYBOOK_NAME } from '../../../activities/playbooks/playbook.js';
 import { REAPER_SCHEDULE, SCHEDULE_ID } from '../../../workflows/names.js';
 import { playbookFields, target, taskFields } from '../tasks/task-request.js';
 
+/** Temporal keeps a schedule's note up to 1,000 bytes (longer, it refuses the whole request). */
+const NOTE_BYTES = 1_000;
+
 export const OVERLAP_POLICIES = ['skip', 'buffer_one', 'allow_all'] as const;
 
 /** `1 day`, `12h`, `30 minutes`: what Temporal reads as a duration. */
@@ -57,7 +60,7 @@ export const CreateScheduleBody = z
       .refine((id) => id !== REAPER_SCHEDULE, `${REAPER_SCHEDULE} is Errand's own schedule; choose another id`)
       .optional(),
     paused: z.boolean().optional(),
-    note: z.string().trim().min(1).max(1_000).optional(),
+    note: z.string().trim().min(1).max(1_000).refine((n) => Buffer.byteLength(n) <= NOTE_BYTES, 'at most 1,000 bytes (Temporal keeps no more)').optional(),
     ...scheduleFields,
     playbook: z.string({ error: 'required: the playbook each run runs (GET /playbooks?repo= lists them)' }).regex(PLAYBOOK_NAME, 'must be a playbook name (lower-case letters, digits and dashes)'),
   })
@@ -72,9 +75,19 @@ export type UpdateScheduleBody = z.infer<typeof UpdateScheduleBody>;
 
 export const ScheduleIdParam = z.string().regex(SCHEDULE_ID, 'schedule ids are lower-case letters, digits and dashes');
 
-/** A pause or unpause: why, and who. */
-export const NoteBody = z.strictObject({
-  note: z.string().trim().min(1).max(1_000).optional(),
-  by: z.string().trim().min(1).max(200).optional(),
-});
+/** A pause or unpause: why, and who; Temporal keeps the two together as the schedule's note. */
+export const NoteBody = z
+  .strictObject({
+    note: z.string().trim().min(1).max(1_000).optional(),
+    by: z.string().trim().min(1).max(200).optional(),
+  })
+  .superRefine((body, ctx) => {
+    const bytes = Buffer.byteLength(noteOf('unpaused', body));
+    if (bytes > NOTE_BYTES) ctx.addIssue({ code: 'custom', path: ['note'], message: `${body.by ? 'with "(by …)" it comes to' : 'it is'} ${bytes} bytes; Temporal keeps at most 1,000: shorten it` });
+  });
 export type NoteBody = z.infer<typeof NoteBody>;
+
+/** The note a pause or unpause leaves: the caller's, or what happened, and who did it. */
+export function noteOf(what: 'paused' | 'unpaused', body: NoteBody): string {
+  return [body.note ?? `${what} through the API`, body.by && `(by ${body.by})`].filter(Boolean).join(' ');
+}

@@ -21,7 +21,7 @@ import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
 import { badRequest } from '../tasks/task-request.js';
 import { coAuthorOf, resolveBudget, TasksService } from '../tasks/tasks.service.js';
 import { CONFIG, FORGE, TEMPORAL_CLIENT } from '../tokens.js';
-import type { CreateScheduleBody, NoteBody, UpdateScheduleBody } from './schedule-request.js';
+import { noteOf, type CreateScheduleBody, type NoteBody, type UpdateScheduleBody } from './schedule-request.js';
 
 /** The runs a schedule view shows, newest first. */
 const RECENT_RUNS = 5;
@@ -233,10 +233,6 @@ function asRequest(run: ScheduledRun): Omit<CreateScheduleBody, 'id' | 'paused' 
     allowedPaths: task.allowedPaths,
     sandboxImage: task.sandboxImage,
   };
-}
-
-function noteOf(what: string, body: NoteBody): string {
-  return [body.note ?? `${what} through the API`, body.by && `(by ${body.by})`].filter(Boolean).join(' ');
 }
 
 function notFound(err: unknown, id: string): unknown {
