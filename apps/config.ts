@@ -43,6 +43,7 @@ const Env = z.object({
   ERRAND_TEMPORAL_UI_URL: z.string().url().default('http://localhost:8233'),
   ERRAND_TASK_QUEUE: z.string().default('errand'),
   ERRAND_WORKER_MAX_ACTIVITIES: positiveInt.max(10_000).default(400),
+  ERRAND_WORKER_METRICS_PORT: port.default(9464),
   ERRAND_DEV_TEMPORAL_PORT: port.default(7233),
   ERRAND_DEV_UI_PORT: port.default(8233),
   ERRAND_DEV_SQLITE_SYNC: z.enum(['normal', 'full']).default('normal'),
@@ -177,6 +178,8 @@ export interface Config {
     tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
     /** Activities one worker runs at once (most wait on a model). */
     maxActivities: number;
+    /** Where the worker serves /metrics (its host is the API's). */
+    metricsPort: number;
   };
   dev: { temporalPort: number; uiPort: number; sqliteSync: 'normal' | 'full' };
   /** Undefined until ERRAND_MODEL_BASE_URL and ERRAND_MODEL are both set. */
@@ -245,6 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           ? { caFile: e.ERRAND_TEMPORAL_TLS_CA_FILE, certFile: e.ERRAND_TEMPORAL_TLS_CERT_FILE, keyFile: e.ERRAND_TEMPORAL_TLS_KEY_FILE, serverName: e.ERRAND_TEMPORAL_TLS_SERVER_NAME }
           : undefined,
       maxActivities: e.ERRAND_WORKER_MAX_ACTIVITIES,
+      metricsPort: e.ERRAND_WORKER_METRICS_PORT,
     },
     dev: { temporalPort: e.ERRAND_DEV_TEMPORAL_PORT, uiPort: e.ERRAND_DEV_UI_PORT, sqliteSync: e.ERRAND_DEV_SQLITE_SYNC },
     model:

@@ -155,21 +155,23 @@ export interface ScheduledRunResult {
   summary: string;
 }
 
-export type TaskPhase =
-  | 'queued'
-  | 'provisioning'
-  | 'preparing'
-  | 'planning'
-  | 'awaiting_approval'
-  | 'working'
-  | 'paused'
-  | 'testing'
-  | 'reviewing'
-  | 'publishing'
-  | 'awaiting_feedback'
-  | 'completed'
-  | 'failed'
-  | 'cancelled';
+export const TASK_PHASES = [
+  'queued',
+  'provisioning',
+  'preparing',
+  'planning',
+  'awaiting_approval',
+  'working',
+  'paused',
+  'testing',
+  'reviewing',
+  'publishing',
+  'awaiting_feedback',
+  'completed',
+  'failed',
+  'cancelled',
+] as const;
+export type TaskPhase = (typeof TASK_PHASES)[number];
 
 export interface TestResult {
   command: string;

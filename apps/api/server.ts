@@ -1,7 +1,7 @@
 // Builds and starts the NestJS API around an existing Temporal client.
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -19,7 +19,9 @@ import { SchedulesService } from './schedules/schedules.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
 import { forgeFromConfig } from '../providers.js';
-import { ARTIFACT_STORE, CONFIG, FORGE, LOGGER, OPENAPI, TEMPORAL_CLIENT } from './tokens.js';
+import { ARTIFACT_STORE, CONFIG, FORGE, LOGGER, METRICS, OPENAPI, TEMPORAL_CLIENT } from './tokens.js';
+import { ApiMetrics } from './metrics/api-metrics.js';
+import { MetricsController } from './metrics/metrics.controller.js';
 import { openApiDocument } from './openapi/document.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { GitHubWebhooksController } from './webhooks/github-webhooks.controller.js';
@@ -28,7 +30,7 @@ import { GitHubWebhooksService } from './webhooks/github-webhooks.service.js';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every controller of the API: Nest routes them, and the OpenAPI document describes them. */
-export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController];
+export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController];
 
 @Module({})
 class ApiModule {
@@ -40,6 +42,7 @@ class ApiModule {
         { provide: CONFIG, useValue: config },
         { provide: TEMPORAL_CLIENT, useValue: client },
         { provide: LOGGER, useValue: log },
+        { provide: METRICS, useValue: new ApiMetrics(client) },
         // Read-only here: the worker writes (and redacts) everything the API shows.
         { provide: ARTIFACT_STORE, useValue: new LocalArtifactStore(stateDirs(config).artifacts) },
         { provide: FORGE, useValue: forgeFromConfig(config) },
@@ -70,6 +73,13 @@ export async function startApi(config: Config, client: Client, log: Logger): Pro
       verbose: () => undefined,
     },
     bodyParser: false,
+  });
+  // Every request's latency, by the route template it matched (never the path, which has ids).
+  const { requests } = app.get<ApiMetrics>(METRICS);
+  app.use((req: IncomingMessage & { route?: { path?: string } }, res: ServerResponse, next: () => void) => {
+    const started = performance.now();
+    res.once('finish', () => requests.observe({ method: req.method ?? '', route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }, (performance.now() - started) / 1000));
+    next();
   });
   // Webhook bodies stay raw: their signature is checked on the exact bytes before parsing.
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT, type: (req: IncomingMessage) => !req.url?.startsWith('/webhooks/') && /\bjson\b/.test(String(req.headers['content-type'] ?? '')) });

@@ -5,3 +5,4 @@ export const LOGGER = Symbol('LOGGER');
 export const ARTIFACT_STORE = Symbol('ARTIFACT_STORE');
 export const FORGE = Symbol('FORGE');
 export const OPENAPI = Symbol('OPENAPI');
+export const METRICS = Symbol('METRICS');

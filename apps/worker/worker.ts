@@ -1,5 +1,6 @@
 // The Temporal worker: wires providers from config into the activities and registers the
 // workflows. Embedded defaults: local sandbox, local forge, local artifact directory.
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
@@ -14,6 +15,7 @@ import { forgeFromConfig, sandboxesFromConfig } from '../providers.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
 import type { Logger } from '../logger.js';
 import { chooseConfinement } from './confinement.js';
+import { serveWorkerMetrics, WorkerMetrics } from './metrics.js';
 import { bundleSandboxd } from './sandboxd-bundle.js';
 import { ensureReaperSchedule, workflowStatus } from './sandbox-reaper.js';
 import { scheduleControl } from './schedule-control.js';
@@ -28,18 +30,25 @@ export interface RunningWorker {
   shutdown(): Promise<void>;
 }
 
+/** The SDK runtime is installed once per process; its metrics exporter is where it said. */
+let sdkMetricsUrl: string | undefined;
 let runtimeInstalled = false;
 
 export async function startWorker(config: Config, log: Logger): Promise<RunningWorker> {
   if (!runtimeInstalled) {
+    // The SDK's worker metrics, on a loopback port the worker's /metrics reads and passes on.
+    const sdkMetrics = `127.0.0.1:${await freePort()}`;
     // The SDK's own logs (bundler output, state changes) go through our logger, warnings and up.
     Runtime.install({
       // errand's own signal handling stops the parts in order (API, worker, then Temporal).
       shutdownSignals: [],
       logger: new DefaultLogger('WARN', (entry) => log.warn({ sdk: entry.meta }, entry.message)),
+      telemetryOptions: { metrics: { prometheus: { bindAddress: sdkMetrics } } },
     });
+    sdkMetricsUrl = `http://${sdkMetrics}/metrics`;
     runtimeInstalled = true;
   }
+  const metrics = new WorkerMetrics({ coderModel: config.model?.model, sandboxProvider: config.sandbox.provider });
   const dirs = stateDirs(config);
   const redactor = new Redactor(config.secrets);
   // bubblewrap confines the local sandbox; a Kubernetes pod is confined by its own spec.
@@ -82,9 +91,12 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     // An agent's activities mostly wait on a model: the SDK's default of 100 at once would hold
     // the 101st task back while a hundred wait on answers.
     maxConcurrentActivityTaskExecutions: config.temporal.maxActivities,
+    interceptors: { activity: [metrics.interceptor] },
   });
+  const metricsServer = await serveWorkerMetrics(metrics, { host: config.api.host, port: config.temporal.metricsPort, sdkUrl: sdkMetricsUrl }, log);
   await ensureReaperSchedule(client, config, log);
   const done = worker.run().finally(async () => {
+    await metricsServer.close();
     await clientConnection.close();
     await connection.close();
   });
@@ -102,4 +114,15 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
 /** The operator's allowlisted variables, with the values the worker has for them. */
 function allowlisted(env: NodeJS.ProcessEnv, names: string[]): Record<string, string> {
   return Object.fromEntries(names.flatMap((name) => (env[name] === undefined ? [] : [[name, env[name]!]])));
+}
+
+/** A port free on loopback now (the SDK's exporter takes an address, not a listening socket). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -7,11 +7,13 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from '@jest/globals';
+import { parseAllDocuments } from 'yaml';
 import { CoreV1Api, NetworkingV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { controlPlaneMissing } from '../support/control-plane.js';
 import { PROJECT_ROOT } from '../support/errand-process.js';
 import { HELM, KUBERNETES_VERSION } from '../support/k8s-setup.js';
 import { applyManifests, request, workerToken } from '../support/kube-apply.js';
+import { eventually } from '../support/errand-process.js';
 import { describeWithPart } from '../support/required-part.js';
 import { useControlPlane } from '../support/use.js';
 
@@ -34,6 +36,9 @@ describeWithPart(
     beforeAll(async () => {
       // The namespaces the chart's objects live in: a dry run of the chart creates none.
       await applyManifests(k.cp, readFileSync(path.join(PROJECT_ROOT, 'k8s', 'namespaces.yaml'), 'utf8'));
+      // The alerts' kind, as the prometheus-operator defines it (a stand-in CRD), once it serves.
+      await applyManifests(k.cp, readFileSync(path.join(PROJECT_ROOT, 'test', 'k8s', 'prometheusrule-crd.yaml'), 'utf8'));
+      await eventually(async () => ((await request(k.cp, 'GET', '/apis/monitoring.coreos.com/v1/namespaces/errand/prometheusrules')).status === 200 ? true : undefined), 30_000, 'the PrometheusRule CRD to serve');
     });
 
     it('runs the pinned Kubernetes version', async () => {
@@ -85,7 +90,26 @@ describeWithPart(
       for (const kind of ['Deployment', 'Service', 'ConfigMap', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'NetworkPolicy', 'ServiceAccount']) {
         expect(kinds).toContain(kind);
       }
-      if (values.length) expect(kinds).toContain('Ingress');
+      if (values.length) expect(kinds).toEqual(expect.arrayContaining(['Ingress', 'PrometheusRule']));
+    });
+
+    it('ships the alerts and the Grafana dashboard, over the metrics Errand serves, and says where to scrape', async () => {
+      const docs = parseAllDocuments((await template('-f', FULL)).stdout).map((d) => d.toJS() as any);
+      const rule = docs.find((d) => d?.kind === 'PrometheusRule');
+      expect(rule.metadata.labels).toMatchObject({ release: 'kube-prometheus-stack' });
+      const alerts = rule.spec.groups.flatMap((g: any) => g.rules);
+      expect(alerts.map((a: any) => a.alert)).toEqual(['ErrandTasksFailing', 'ErrandWorkBackingUp', 'ErrandSandboxStartsSlow', 'ErrandWorkerDown']);
+      const dashboard = JSON.parse(docs.find((d) => d?.kind === 'ConfigMap' && d.metadata.name.endsWith('-dashboard')).data['errand.json']);
+      expect(dashboard.panels.length).toBeGreaterThanOrEqual(10);
+      // Every Errand metric they read is one the API or the worker defines.
+      const defined = ['apps/worker/metrics.ts', 'apps/api/metrics/api-metrics.ts'].map((f) => readFileSync(path.join(PROJECT_ROOT, f), 'utf8')).join('\n');
+      const used = [...JSON.stringify({ alerts, dashboard }).matchAll(/\b(errand_[a-z_]+?)(_bucket|_count|_sum)?\b/g)].map((m) => m[1]!);
+      expect(used.length).toBeGreaterThan(10);
+      for (const name of new Set(used)) expect({ name, defined: defined.includes(`'${name}'`) }).toEqual({ name, defined: true });
+      const worker = docs.find((d) => d?.kind === 'Deployment' && d.metadata.name.endsWith('-worker'));
+      expect(worker.spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '9100', 'prometheus.io/path': '/metrics' });
+      expect(worker.spec.template.spec.containers[0].ports).toEqual([{ name: 'metrics', containerPort: 9100 }]);
+      expect(docs.find((d) => d?.kind === 'ConfigMap' && d.data?.ERRAND_WORKER_METRICS_PORT)?.data.ERRAND_WORKER_METRICS_PORT).toBe('9100');
     });
 
     it('probes the API on its health endpoints and runs both processes unprivileged', async () => {

@@ -44,6 +44,7 @@ export async function startErrand(opts: {
     ERRAND_TASK_QUEUE: taskQueue,
     ERRAND_STATE_DIR: stateDir,
     ERRAND_API_PORT: '0',
+    ERRAND_WORKER_METRICS_PORT: '0',
     ERRAND_LOG_LEVEL: 'info',
     // The fixture model server tells the review agent's calls apart by this name.
     ERRAND_REVIEWER_MODEL: 'fixture-reviewer',

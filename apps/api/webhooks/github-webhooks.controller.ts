@@ -5,13 +5,20 @@ import { Controller, HttpCode, Inject, Post, Req, PayloadTooLargeException } fro
 import { GitHubWebhooksService } from './github-webhooks.service.js';
 import { Answers } from '../openapi/document.js';
 import { WebhookResult } from '../openapi/responses.js';
+import type { ApiMetrics } from '../metrics/api-metrics.js';
+import { METRICS } from '../tokens.js';
+
+const KNOWN_EVENTS = ['issues', 'issue_comment', 'pull_request_review', 'pull_request_review_comment', 'ping'];
 
 /** GitHub caps payloads at 25 MB. */
 const MAX_PAYLOAD_BYTES = 25 * 1024 * 1024;
 
 @Controller('webhooks')
 export class GitHubWebhooksController {
-  constructor(@Inject(GitHubWebhooksService) private readonly webhooks: GitHubWebhooksService) {}
+  constructor(
+    @Inject(GitHubWebhooksService) private readonly webhooks: GitHubWebhooksService,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
+  ) {}
 
   @Post('github')
   @HttpCode(202)
@@ -30,6 +37,16 @@ export class GitHubWebhooksController {
       if (size > MAX_PAYLOAD_BYTES) throw new PayloadTooLargeException('webhook payloads are at most 25 MB');
       chunks.push(chunk);
     }
-    return this.webhooks.handle(Buffer.concat(chunks), req.headers);
+    // The event header is the sender's: only the events Errand knows become a label.
+    const header = String(req.headers['x-github-event'] ?? '');
+    const event = KNOWN_EVENTS.includes(header) ? header : 'other';
+    try {
+      const outcome = await this.webhooks.handle(Buffer.concat(chunks), req.headers);
+      this.metrics.webhookDeliveries.inc({ event, result: outcome.status });
+      return outcome;
+    } catch (err) {
+      this.metrics.webhookDeliveries.inc({ event, result: 'refused' });
+      throw err;
+    }
   }
 }
