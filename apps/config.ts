@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { loadApiTokens, type ApiToken } from './api/auth/api-tokens.js';
 import type { GitHubSettings } from '../activities/forge/github.js';
 import { parseEgressRule, type EgressRule as SandboxEgressRule } from '../activities/sandbox/sandboxd/egress.js';
 import type { EgressRule, KubernetesSandboxOptions } from '../activities/sandbox/kubernetes-objects.js';
@@ -105,7 +106,7 @@ const Env = z.object({
   ERRAND_NPM_REGISTRY: z.string().url().default('https://registry.npmjs.org'),
   ERRAND_GOPROXY: z.string().min(1).default('https://proxy.golang.org'),
   ERRAND_GOSUMDB: optionalText,
-  ERRAND_API_TOKENS: list(','),
+  ERRAND_API_TOKENS_FILE: optionalText,
   ERRAND_TEMPORAL_API_KEY: optionalText,
   ERRAND_TEMPORAL_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   ERRAND_TEMPORAL_TLS_CA_FILE: optionalText,
@@ -206,7 +207,8 @@ export interface Config {
   /** Where dependency bumps look for newer versions, and where the sandbox installs them from. */
   registries: { npm: string; goProxy: string; goSumDb?: string };
   /** Bearer tokens the API accepts; without any the API is open (fine on loopback, not beyond). */
-  apiTokens: string[];
+  /** Named, scoped, hashed (ERRAND_API_TOKENS_FILE); none: the API asks for no token. */
+  apiTokens: ApiToken[];
   /** Where repositories and pull requests live. */
   forge: { kind: 'local' } | { kind: 'github'; github: GitHubSettings };
   /** GitHub webhooks (POST /webhooks/github); off without a secret. */
@@ -220,6 +222,14 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+function apiTokensFrom(file: string): ApiToken[] {
+  try {
+    return loadApiTokens(file);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration:\n  ERRAND_API_TOKENS_FILE: ${(err as Error).message}`);
+  }
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = Env.safeParse(env);
@@ -304,7 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       egress: { allow: e.ERRAND_SANDBOX_EGRESS_ALLOW, deny: e.ERRAND_SANDBOX_EGRESS_DENY },
     },
     registries: { npm: e.ERRAND_NPM_REGISTRY.replace(/\/$/, ''), goProxy: e.ERRAND_GOPROXY, goSumDb: e.ERRAND_GOSUMDB },
-    apiTokens: e.ERRAND_API_TOKENS,
+    apiTokens: e.ERRAND_API_TOKENS_FILE ? apiTokensFrom(e.ERRAND_API_TOKENS_FILE) : [],
     forge: github ? { kind: 'github', github } : { kind: 'local' },
     webhooks: {
       secret: e.ERRAND_GITHUB_WEBHOOK_SECRET,
@@ -319,7 +329,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       github && 'privateKey' in github.auth ? github.auth.privateKey : undefined,
       e.ERRAND_GITHUB_WEBHOOK_SECRET,
       e.ERRAND_TEMPORAL_API_KEY,
-      ...e.ERRAND_API_TOKENS,
       ...e.ERRAND_REDACT,
     ].filter((s): s is string => Boolean(s)),
     logLevel: e.ERRAND_LOG_LEVEL,

@@ -12,6 +12,7 @@ import { Redactor } from '../../activities/store/redactor.js';
 import { startNarrator } from './narrator.js';
 import { ensureSandboxPackages } from './sandbox-packages.js';
 import { registerScheduleCommands } from './schedule-commands.js';
+import { registerTokenCommands } from './token-commands.js';
 import { registerPlaybookCommands, registerTaskCommands } from './task-commands.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
@@ -151,6 +152,7 @@ async function main(argv: string[]): Promise<void> {
   registerTaskCommands(program);
   registerPlaybookCommands(program);
   registerScheduleCommands(program);
+  registerTokenCommands(program);
   await program.parseAsync(argv);
 }
 

@@ -1,8 +1,13 @@
 // The tasks API over real HTTP, against a real Errand process and Temporal server: what a
 // caller gets back for good and bad input.
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { stringify } from 'yaml';
+import { hashToken, newToken, SCOPES, type Scope } from '../../apps/api/auth/api-tokens.js';
+import { ErrandRequester } from '../../workflows/contracts.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, startErrand, temporalAddress } from '../support/errand-process.js';
 import { useErrand, useTemporal } from '../support/use.js';
@@ -135,30 +140,54 @@ describe('GET /tasks', () => {
 });
 
 describe('API tokens', () => {
-  it('asks for a bearer token when ERRAND_API_TOKENS is set, except on health probes and the API contract', async () => {
-    const guarded = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS: 'first-token-123,second-token-456' } });
+  /** One token per scope, plus admin; the file holds their hashes only. */
+  const tokens = Object.fromEntries(SCOPES.map((scope) => [scope, newToken()])) as Record<Scope, string>;
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'errand-tokens-')), 'tokens.yaml');
+  writeFileSync(file, stringify({ tokens: SCOPES.map((scope) => ({ name: `${scope.replace(':', '-')}-bot`, sha256: hashToken(tokens[scope]), scopes: [scope] })) }));
+  const as = (url: string, scope: Scope | undefined, method: string, route: string, body?: unknown) =>
+    fetch(`${url}${route}`, { method, headers: { ...(scope && { authorization: `Bearer ${tokens[scope]}` }), ...(body !== undefined && { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  it('asks every route for a token with its scope: 401 without one, 403 naming the scope it lacks', async () => {
+    const guarded = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS_FILE: file } });
     try {
-      const none = await api(guarded.url, 'GET', '/tasks');
-      expect(none.status).toBe(401);
-      expect(none.body.detail).toContain('Authorization: Bearer <token>');
-      const wrong = await fetch(`${guarded.url}/tasks`, { headers: { authorization: 'Bearer first-token-12' } });
+      // The contract is public and says which scope each operation needs.
+      const contract = (await (await fetch(`${guarded.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: { bearer: Scope[] }[] }>> };
+      const guardedOps = Object.entries(contract.paths).flatMap(([route, ops]) => Object.entries(ops).flatMap(([method, op]) => (op.security ? [{ route, method: method.toUpperCase(), scope: op.security[0]!.bearer[0]! }] : [])));
+      expect(guardedOps.length).toBeGreaterThan(15);
+      for (const { route, method, scope } of guardedOps) {
+        const concrete = route.replace('{id}', '0000deadbeef').replace('{name}', 'test');
+        const body = method === 'GET' ? undefined : {};
+        const where = `${method} ${route}`;
+        expect({ where, status: (await as(guarded.url, undefined, method, concrete, body)).status }).toEqual({ where, status: 401 });
+        const other = SCOPES.find((s) => s !== scope && s !== 'admin')!;
+        const refused = await as(guarded.url, other, method, concrete, body);
+        expect({ where, status: refused.status, detail: ((await refused.json()) as { detail: string }).detail }).toEqual({ where, status: 403, detail: expect.stringContaining(`lacks the scope ${scope}`) });
+        for (const allowed of [scope, 'admin'] as const) {
+          const status = (await as(guarded.url, allowed, method, concrete, body)).status;
+          expect({ where, allowed, refused: [401, 403].includes(status) }).toEqual({ where, allowed, refused: false });
+        }
+      }
+      const wrong = await fetch(`${guarded.url}/tasks`, { headers: { authorization: `Bearer ${tokens['tasks:read'].slice(0, -1)}` } });
       expect(wrong.status).toBe(401);
-      const right = await fetch(`${guarded.url}/tasks`, { headers: { authorization: 'Bearer second-token-456' } });
-      expect(right.status).toBe(200);
-      expect((await api(guarded.url, 'GET', '/health/live')).status).toBe(200);
-      // The contract and the problem types' pages are public; a route says so itself, or is guarded.
-      const contract = await api(guarded.url, 'GET', '/openapi.json');
-      expect(contract.status).toBe(200);
-      // With tokens, the document says which routes want one (and the 401 they give without).
-      expect(contract.body.paths['/tasks'].get).toMatchObject({ security: [{ bearer: [] }], responses: { 401: expect.anything() } });
-      expect(contract.body.paths['/health/live'].get.security).toBeUndefined();
-      expect((await api(guarded.url, 'GET', '/docs')).status).toBe(200);
-      expect((await api(guarded.url, 'GET', '/problems/invalid-input')).status).toBe(200);
-      expect((await api(guarded.url, 'GET', '/schedules')).status).toBe(401);
-      expect(guarded.output()).not.toContain('second-token-456');
+      for (const open of ['/health/live', '/openapi.json', '/docs', '/problems/invalid-input']) expect({ open, status: (await fetch(`${guarded.url}${open}`)).status }).toEqual({ open, status: 200 });
+
+      // Who asked is the token's name, whatever the body claims.
+      const created = await as(guarded.url, 'tasks:write', 'POST', '/tasks', { repo: origin, prompt: 'Fix sum', requester: 'mallory' });
+      expect(created.status).toBe(201);
+      const task = (await created.json()) as { id: string };
+      const handle = temporal.client.workflow.getHandle(`task-${task.id}`);
+      expect((await handle.describe()).typedSearchAttributes.get(ErrandRequester)).toBe('tasks-write-bot');
+      await handle.terminate('test cleanup');
+      for (const value of Object.values(tokens)) expect(guarded.output()).not.toContain(value);
     } finally {
       await guarded.stop();
     }
+  });
+
+  it('refuses to start on a tokens file it cannot use, saying what to fix', async () => {
+    const bad = path.join(path.dirname(file), 'bad.yaml');
+    writeFileSync(bad, stringify({ tokens: [{ name: 'ci', sha256: 'not-a-hash', scopes: ['tasks:read'] }] }));
+    await expect(startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS_FILE: bad } })).rejects.toThrow(/ERRAND_API_TOKENS_FILE: .*bad\.yaml: tokens\.0\.sha256: the hex SHA-256/);
   });
 });
 

@@ -4,17 +4,23 @@
 // test/fuzz/schemathesis.toml; a failure prints schemathesis' report, with a curl command that
 // reproduces each finding.
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
+import { stringify } from 'yaml';
+import { hashToken, newToken } from '../../apps/api/auth/api-tokens.js';
 import { PROJECT_ROOT } from '../../apps/cli/temporal-cli.js';
 import { useErrandApi } from '../support/use.js';
 import { ensureSchemathesis } from '../support/schemathesis-setup.js';
 
-const TOKEN = 'fuzz-token-0123456789';
+const TOKEN = newToken();
+const TOKENS_FILE = path.join(mkdtempSync(path.join(os.tmpdir(), 'errand-fuzz-')), 'tokens.yaml');
+writeFileSync(TOKENS_FILE, stringify({ tokens: [{ name: 'fuzzer', sha256: hashToken(TOKEN), scopes: ['admin'] }] }));
 /** The run's cap: it takes well under a minute here. */
 const CAP_MS = 5 * 60_000;
 
-const t = useErrandApi({ ERRAND_MODEL_BASE_URL: 'http://127.0.0.1:9', ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS: TOKEN });
+const t = useErrandApi({ ERRAND_MODEL_BASE_URL: 'http://127.0.0.1:9', ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS_FILE: TOKENS_FILE });
 
 describe('the API under schemathesis', () => {
   it('gives no server error and no answer its OpenAPI document does not describe', async () => {

@@ -120,6 +120,10 @@ describeWithPart(
       expect(docs.match(/readOnlyRootFilesystem: true/g)).toHaveLength(2);
       expect(docs).toContain('ERRAND_TEMPORAL_TLS_CERT_FILE: /etc/errand/temporal-tls/tls.crt');
       expect(docs).toContain('name: ERRAND_GITHUB_APP_PRIVATE_KEY');
+      // The API's tokens file comes mounted from its Secret; no token is in the environment.
+      expect(docs).toContain('value: /etc/errand/tokens/tokens.yaml');
+      expect(docs).toContain('mountPath: /etc/errand/tokens');
+      expect(docs).not.toContain('ERRAND_API_TOKENS\n');
       expect(docs).not.toMatch(/replace-me|BEGIN .*PRIVATE KEY/);
     });
 

@@ -12,7 +12,7 @@ export class MetricsController {
   constructor(@Inject(METRICS) private readonly metrics: ApiMetrics) {}
 
   @Get()
-  @Answers({ summary: 'Prometheus metrics of this API', ok: { description: 'the text exposition format', schema: z.string(), contentType: 'text/plain' } })
+  @Answers({ scope: 'tasks:read', summary: 'Prometheus metrics of this API', ok: { description: 'the text exposition format', schema: z.string(), contentType: 'text/plain' } })
   async scrape(@Res({ passthrough: true }) res: ServerResponse): Promise<string> {
     const text = await this.metrics.registry.metrics();
     res.setHeader('content-type', this.metrics.registry.contentType);

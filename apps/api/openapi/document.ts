@@ -11,6 +11,7 @@ import { HTTP_CODE_METADATA, METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA
 import { z } from 'zod';
 import { PROBLEM_CONTENT_TYPE } from '../problems/problem-details.js';
 import { ZodPipe } from '../tasks/task-request.js';
+import { SCOPES, type Scope } from '../auth/api-tokens.js';
 
 /** What a handler answers besides the problems every route can give. */
 export interface Answers {
@@ -24,6 +25,8 @@ export interface Answers {
   headers?: z.ZodObject;
   /** Routes without a token (health probes, webhooks with their own signature, the contract). */
   open?: boolean;
+  /** The scope a token needs here when the server has tokens (none declared: admin). */
+  scope?: Scope;
 }
 
 const ANSWERS = 'errand:answers';
@@ -32,6 +35,11 @@ export const Answers = (answers: Answers) => SetMetadata(ANSWERS, answers);
 /** Whether a handler is open to callers without a token (as it declares in @Answers; by default not). */
 export function isOpen(handler: object): boolean {
   return (Reflect.getMetadata(ANSWERS, handler) as Answers | undefined)?.open === true;
+}
+
+/** The scope a handler's callers need (as it declares in @Answers; by default admin). */
+export function scopeOf(handler: object): Scope {
+  return (Reflect.getMetadata(ANSWERS, handler) as Answers | undefined)?.scope ?? 'admin';
 }
 
 const Problem = z
@@ -85,14 +93,17 @@ export function routesOf(controllers: Type[]): (RouteConfig & { answers?: Answer
       };
       const problem = (description: string): ResponseConfig => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } } });
       if (takesInput) responses[400] = problem('invalid input: `issues` names each field and its fix');
-      if (!answers?.open) responses[401] = problem('no valid bearer token (when the server has ERRAND_API_TOKENS)');
+      if (!answers?.open) {
+        responses[401] = problem('no known bearer token');
+        responses[403] = problem(`the token lacks the scope ${answers?.scope ?? 'admin'}`);
+      }
       if (request.params) responses[404] = problem('nothing by that id');
       for (const [status, why] of Object.entries(answers?.problems ?? {})) responses[Number(status)] = problem(why);
       responses[500] = problem("Errand failed to answer; the server's log has the details");
       responses[503] = problem('Temporal did not answer; try again after Retry-After seconds');
       const verb = VERBS[method];
       if (!verb) return [];
-      return [{ method: verb, path, summary: answers?.summary, description: answers?.description, request: { ...request, ...(answers?.headers && { headers: answers.headers }) }, responses, ...(!answers?.open && { security: [{ bearer: [] }] }), answers }];
+      return [{ method: verb, path, summary: answers?.summary, description: answers?.description, request: { ...request, ...(answers?.headers && { headers: answers.headers }) }, responses, ...(!answers?.open && { security: [{ bearer: [answers?.scope ?? 'admin'] }] }), answers }];
     });
   });
 }
@@ -126,10 +137,10 @@ function objectOf(schema: z.ZodType): z.ZodObject {
  */
 export function openApiDocument(controllers: Type[], info: { version: string; serverUrl?: string; guarded: boolean }): ReturnType<OpenApiGeneratorV31['generateDocument']> {
   const registry = new OpenAPIRegistry();
-  if (info.guarded) registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: 'one of the tokens in ERRAND_API_TOKENS' });
+  if (info.guarded) registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', description: `a token from ERRAND_API_TOKENS_FILE; each operation names the scope it needs (${SCOPES.join(', ')}; admin has all)` });
   for (const { answers, ...route } of routesOf(controllers)) {
     if (!info.guarded && !answers?.open) {
-      const { 401: _unauthorized, ...responses } = route.responses;
+      const { 401: _unauthorized, 403: _forbidden, ...responses } = route.responses;
       registry.registerPath({ ...route, responses, security: undefined });
     } else registry.registerPath(route);
   }

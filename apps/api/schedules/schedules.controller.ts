@@ -5,6 +5,7 @@ import { CreateScheduleBody, NoteBody, ScheduleIdParam, UpdateScheduleBody } fro
 import { SchedulesService } from './schedules.service.js';
 import { z } from 'zod';
 import { Answers } from '../openapi/document.js';
+import { Caller } from '../auth/api-token.guard.js';
 import { ScheduleList, ScheduleView } from '../openapi/responses.js';
 
 const IdPipe = () => new ZodPipe(ScheduleIdParam, 'id');
@@ -15,54 +16,54 @@ export class SchedulesController {
 
   @Post()
   @HttpCode(201)
-  @Answers({ summary: 'Schedule a playbook', ok: { description: 'the schedule', schema: ScheduleView }, problems: { 409: 'a schedule with this id exists' } })
+  @Answers({ scope: 'schedules:write', summary: 'Schedule a playbook', ok: { description: 'the schedule', schema: ScheduleView }, problems: { 409: 'a schedule with this id exists' } })
   create(@Body(new ZodPipe(CreateScheduleBody)) body: CreateScheduleBody) {
     return this.schedules.create(body);
   }
 
   @Get()
-  @Answers({ summary: 'Every schedule, the sandbox reaper too', ok: { description: 'the schedules', schema: ScheduleList } })
+  @Answers({ scope: 'tasks:read', summary: 'Every schedule, the sandbox reaper too', ok: { description: 'the schedules', schema: ScheduleList } })
   list() {
     return this.schedules.list();
   }
 
   @Get(':id')
-  @Answers({ summary: 'A schedule, its next and recent runs', ok: { description: 'the schedule', schema: ScheduleView } })
+  @Answers({ scope: 'tasks:read', summary: 'A schedule, its next and recent runs', ok: { description: 'the schedule', schema: ScheduleView } })
   get(@Param('id', IdPipe()) id: string) {
     return this.schedules.get(id);
   }
 
   @Patch(':id')
-  @Answers({ summary: 'Change a schedule', ok: { description: 'the schedule', schema: ScheduleView }, problems: { 409: "Errand's own schedules cannot be changed" } })
+  @Answers({ scope: 'schedules:write', summary: 'Change a schedule', ok: { description: 'the schedule', schema: ScheduleView }, problems: { 409: "Errand's own schedules cannot be changed" } })
   update(@Param('id', IdPipe()) id: string, @Body(new ZodPipe(UpdateScheduleBody)) body: UpdateScheduleBody) {
     return this.schedules.update(id, body);
   }
 
   @Post(':id/pause')
   @HttpCode(200)
-  @Answers({ summary: 'Pause a schedule, with a note', ok: { description: 'the schedule', schema: ScheduleView } })
-  pause(@Param('id', IdPipe()) id: string, @Body(new ZodPipe(NoteBody)) body: NoteBody) {
-    return this.schedules.pause(id, body);
+  @Answers({ scope: 'schedules:write', summary: 'Pause a schedule, with a note', ok: { description: 'the schedule', schema: ScheduleView } })
+  pause(@Param('id', IdPipe()) id: string, @Body(new ZodPipe(NoteBody)) body: NoteBody, @Caller() caller: string | undefined) {
+    return this.schedules.pause(id, caller ? { ...body, by: caller } : body);
   }
 
   @Post(':id/unpause')
   @HttpCode(200)
-  @Answers({ summary: 'Unpause a schedule, with a note', ok: { description: 'the schedule', schema: ScheduleView } })
-  unpause(@Param('id', IdPipe()) id: string, @Body(new ZodPipe(NoteBody)) body: NoteBody) {
-    return this.schedules.unpause(id, body);
+  @Answers({ scope: 'schedules:write', summary: 'Unpause a schedule, with a note', ok: { description: 'the schedule', schema: ScheduleView } })
+  unpause(@Param('id', IdPipe()) id: string, @Body(new ZodPipe(NoteBody)) body: NoteBody, @Caller() caller: string | undefined) {
+    return this.schedules.unpause(id, caller ? { ...body, by: caller } : body);
   }
 
   /** Runs it now (under its overlap policy). */
   @Post(':id/trigger')
   @HttpCode(202)
-  @Answers({ summary: 'Run it now (under its overlap policy)', ok: { description: 'triggered', schema: z.object({ id: z.string(), triggered: z.literal(true) }) } })
+  @Answers({ scope: 'schedules:write', summary: 'Run it now (under its overlap policy)', ok: { description: 'triggered', schema: z.object({ id: z.string(), triggered: z.literal(true) }) } })
   trigger(@Param('id', IdPipe()) id: string) {
     return this.schedules.trigger(id);
   }
 
   @Delete(':id')
   @HttpCode(204)
-  @Answers({ summary: 'Delete a schedule (its runs so far stay)', ok: { description: 'deleted' }, problems: { 409: "Errand's own schedules cannot be deleted" } })
+  @Answers({ scope: 'schedules:write', summary: 'Delete a schedule (its runs so far stay)', ok: { description: 'deleted' }, problems: { 409: "Errand's own schedules cannot be deleted" } })
   async delete(@Param('id', IdPipe()) id: string) {
     await this.schedules.delete(id);
   }

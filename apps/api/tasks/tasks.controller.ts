@@ -5,6 +5,7 @@ import { TasksService } from './tasks.service.js';
 import { ActorBody, CreateTaskBody, IdempotencyKey, ListTasksQuery, LogName, MessageBody, TaskIdParam, ZodPipe } from './task-request.js';
 import { z } from 'zod';
 import { Answers } from '../openapi/document.js';
+import { Caller } from '../auth/api-token.guard.js';
 import { TaskChange, TaskList, TaskView, Text, Transcript } from '../openapi/responses.js';
 
 @Controller('tasks')
@@ -15,6 +16,7 @@ export class TasksController {
   @Post()
   @HttpCode(201)
   @Answers({
+    scope: 'tasks:write',
     summary: 'Start a task (or a playbook run)',
     description: 'With an Idempotency-Key the same key always names the same task: a repeat answers 201 with header Idempotent-Replayed: true.',
     ok: { description: 'the task, started (or the one this key started before)', schema: TaskView },
@@ -25,35 +27,37 @@ export class TasksController {
     @Body(new ZodPipe(CreateTaskBody)) body: CreateTaskBody,
     @Headers('idempotency-key') rawKey: string | undefined,
     @Res({ passthrough: true }) res: ServerResponse,
+    @Caller() caller: string | undefined,
   ) {
     // Headers take no pipes in Nest; the same pipe validates it by hand.
     const idempotencyKey = new ZodPipe(IdempotencyKey, 'Idempotency-Key').transform(rawKey);
-    const task = await this.tasks.create(body, idempotencyKey);
+    // With tokens, the requester is the token's name, not what the body claims.
+    const task = await this.tasks.create(caller ? { ...body, requester: caller } : body, idempotencyKey);
     if (task.replayed) res.setHeader('idempotent-replayed', 'true');
     return task;
   }
 
   @Get()
-  @Answers({ summary: 'Tasks from Temporal visibility, newest first', ok: { description: 'the tasks', schema: TaskList } })
+  @Answers({ scope: 'tasks:read', summary: 'Tasks from Temporal visibility, newest first', ok: { description: 'the tasks', schema: TaskList } })
   list(@Query(new ZodPipe(ListTasksQuery, 'query')) query: ListTasksQuery) {
     return this.tasks.list(query);
   }
 
   @Get(':id')
-  @Answers({ summary: "A task's live state", ok: { description: 'the task', schema: TaskView } })
+  @Answers({ scope: 'tasks:read', summary: "A task's live state", ok: { description: 'the task', schema: TaskView } })
   get(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string) {
     return this.tasks.get(id);
   }
 
   @Get(':id/transcript')
-  @Answers({ summary: "The agent's conversation, redacted", ok: { description: 'the transcript', schema: Transcript } })
+  @Answers({ scope: 'tasks:read', summary: "The agent's conversation, redacted", ok: { description: 'the transcript', schema: Transcript } })
   transcript(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string) {
     return this.tasks.transcript(id);
   }
 
   /** The full log of the task's tests or setup script, as plain text. */
   @Get(':id/logs/:name')
-  @Answers({ summary: 'The full test or setup log, as text', ok: { description: 'the log', schema: Text, contentType: 'text/plain' } })
+  @Answers({ scope: 'tasks:read', summary: 'The full test or setup log, as text', ok: { description: 'the log', schema: Text, contentType: 'text/plain' } })
   async log(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Param('name', new ZodPipe(LogName, 'name')) name: LogName, @Res({ passthrough: true }) res: ServerResponse) {
     const log = await this.tasks.log(id, name);
     // Only for the log itself: a 404 stays JSON, like every other error.
@@ -63,44 +67,44 @@ export class TasksController {
 
   /** Server-sent events: the whole log first, then live until the task ends (Last-Event-ID resumes). */
   @Get(':id/events')
-  @Answers({ summary: "The task's events as server-sent events, live until it ends", ok: { description: 'an event stream (Last-Event-ID resumes)', schema: Text, contentType: 'text/event-stream' } })
+  @Answers({ scope: 'tasks:read', summary: "The task's events as server-sent events, live until it ends", ok: { description: 'an event stream (Last-Event-ID resumes)', schema: Text, contentType: 'text/event-stream' } })
   events(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Req() req: IncomingMessage, @Res() res: ServerResponse) {
     return this.tasks.streamEvents(id, req, res);
   }
 
   @Post(':id/cancel')
   @HttpCode(202)
-  @Answers({ summary: 'Cancel: the work so far is pushed, the sandbox destroyed', ok: { description: 'cancelling', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
-  cancel(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody) {
-    return this.tasks.cancel(id, body.by);
+  @Answers({ scope: 'tasks:control', summary: 'Cancel: the work so far is pushed, the sandbox destroyed', ok: { description: 'cancelling', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
+  cancel(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
+    return this.tasks.cancel(id, caller ?? body.by);
   }
 
   @Post(':id/pause')
   @HttpCode(202)
-  @Answers({ summary: 'Pause between steps (the sandbox is kept)', ok: { description: 'pausing', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
-  pause(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody) {
-    return this.tasks.pause(id, body.by);
+  @Answers({ scope: 'tasks:control', summary: 'Pause between steps (the sandbox is kept)', ok: { description: 'pausing', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
+  pause(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
+    return this.tasks.pause(id, caller ?? body.by);
   }
 
   @Post(':id/resume')
   @HttpCode(202)
-  @Answers({ summary: 'Resume a paused task', ok: { description: 'resuming', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
-  resume(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody) {
-    return this.tasks.resume(id, body.by);
+  @Answers({ scope: 'tasks:control', summary: 'Resume a paused task', ok: { description: 'resuming', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
+  resume(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
+    return this.tasks.resume(id, caller ?? body.by);
   }
 
   /** Answers once the task has accepted the message (a Temporal update); 409 when it no longer can. */
   @Post(':id/messages')
   @HttpCode(202)
-  @Answers({ summary: 'Steer: a message the agent reads before its next model call', ok: { description: 'accepted by the task', schema: TaskChange }, problems: { 409: 'the task can no longer take messages' } })
-  message(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(MessageBody)) body: MessageBody) {
-    return this.tasks.sendMessage(id, body);
+  @Answers({ scope: 'tasks:control', summary: 'Steer: a message the agent reads before its next model call', ok: { description: 'accepted by the task', schema: TaskChange }, problems: { 409: 'the task can no longer take messages' } })
+  message(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(MessageBody)) body: MessageBody, @Caller() caller: string | undefined) {
+    return this.tasks.sendMessage(id, caller ? { ...body, from: caller } : body);
   }
 
   @Post(':id/approve')
   @HttpCode(200)
-  @Answers({ summary: "Approve the task's plan", ok: { description: 'approved', schema: TaskChange }, problems: { 409: 'the task is not awaiting approval' } })
-  approve(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody) {
-    return this.tasks.approve(id, body.by);
+  @Answers({ scope: 'tasks:control', summary: "Approve the task's plan", ok: { description: 'approved', schema: TaskChange }, problems: { 409: 'the task is not awaiting approval' } })
+  approve(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
+    return this.tasks.approve(id, caller ?? body.by);
   }
 }

@@ -57,9 +57,9 @@ env:
     valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.forge.github.webhookSecret.key }}}}
   {{- end }}
   {{- end }}
-  {{- with .Values.api.tokensSecret.name }}
-  - name: ERRAND_API_TOKENS
-    valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.api.tokensSecret.key }}}}
+  {{- if .Values.api.tokensSecret.name }}
+  - name: ERRAND_API_TOKENS_FILE
+    value: /etc/errand/tokens/{{ .Values.api.tokensSecret.key }}
   {{- end }}
 {{- end -}}
 
@@ -75,6 +75,11 @@ env:
   secret:
     secretName: {{ .Values.temporal.tls.secretName }}
 {{- end }}
+{{- with .Values.api.tokensSecret.name }}
+- name: api-tokens
+  secret:
+    secretName: {{ . }}
+{{- end }}
 {{- end -}}
 
 {{- define "errand.volumeMounts" -}}
@@ -85,6 +90,11 @@ env:
 {{- if and .Values.temporal.tls.enabled .Values.temporal.tls.secretName }}
 - name: temporal-tls
   mountPath: /etc/errand/temporal-tls
+  readOnly: true
+{{- end }}
+{{- if .Values.api.tokensSecret.name }}
+- name: api-tokens
+  mountPath: /etc/errand/tokens
   readOnly: true
 {{- end }}
 {{- end -}}
