@@ -384,5 +384,7 @@ export const stateDirs = (c: Config) => ({
   /** The bundled sandboxd the local provider runs (apps/worker/sandboxd-bundle.ts). */
   sandboxd: path.join(c.stateDir, 'sandboxd'),
   artifacts: path.join(c.stateDir, 'artifacts'),
+  /** Who did what through the API (apps/api/audit). */
+  audit: path.join(c.stateDir, 'audit'),
   forge: path.join(c.stateDir, 'forge', 'pulls'),
 });

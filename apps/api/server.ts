@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Client } from '@temporalio/client';
 import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
@@ -19,7 +19,10 @@ import { SchedulesService } from './schedules/schedules.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
 import { forgeFromConfig } from '../providers.js';
-import { ARTIFACT_STORE, CONFIG, FORGE, LOGGER, METRICS, OPENAPI, TEMPORAL_CLIENT } from './tokens.js';
+import { ARTIFACT_STORE, AUDIT, CONFIG, FORGE, LOGGER, METRICS, OPENAPI, TEMPORAL_CLIENT } from './tokens.js';
+import { AuditController } from './audit/audit.controller.js';
+import { AuditInterceptor } from './audit/audit.interceptor.js';
+import { AuditLog } from './audit/audit-log.js';
 import { ApiMetrics } from './metrics/api-metrics.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { openApiDocument } from './openapi/document.js';
@@ -30,7 +33,7 @@ import { GitHubWebhooksService } from './webhooks/github-webhooks.service.js';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every controller of the API: Nest routes them, and the OpenAPI document describes them. */
-export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController];
+export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController, AuditController];
 
 @Module({})
 class ApiModule {
@@ -43,6 +46,8 @@ class ApiModule {
         { provide: TEMPORAL_CLIENT, useValue: client },
         { provide: LOGGER, useValue: log },
         { provide: METRICS, useValue: new ApiMetrics(client) },
+        { provide: AUDIT, useValue: new AuditLog(stateDirs(config).audit, log) },
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         // Read-only here: the worker writes (and redacts) everything the API shows.
         { provide: ARTIFACT_STORE, useValue: new LocalArtifactStore(stateDirs(config).artifacts) },
         { provide: FORGE, useValue: forgeFromConfig(config) },

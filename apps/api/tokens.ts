@@ -6,3 +6,4 @@ export const ARTIFACT_STORE = Symbol('ARTIFACT_STORE');
 export const FORGE = Symbol('FORGE');
 export const OPENAPI = Symbol('OPENAPI');
 export const METRICS = Symbol('METRICS');
+export const AUDIT = Symbol('AUDIT');

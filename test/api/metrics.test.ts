@@ -51,9 +51,11 @@ describe('metrics', () => {
     held.open();
     await waitForStatus(t.errand, id, 'completed');
 
-    const apiAfter = await scrape(`${t.errand.url}/metrics`);
-    expect(sample(apiAfter, 'errand_tasks_ended', { status: 'completed' })).toBeGreaterThanOrEqual(1);
-    expect(sample(apiAfter, 'errand_tasks_running', { phase: 'working' })).toBe(0);
+    // Visibility learns of the end a moment after the task ends.
+    const apiAfter = await eventually(async () => {
+      const text = await scrape(`${t.errand.url}/metrics`);
+      return sample(text, 'errand_tasks_running', { phase: 'working' }) === 0 && sample(text, 'errand_tasks_ended', { status: 'completed' }) >= 1 ? text : undefined;
+    }, 30_000, 'visibility to show the task ended');
     expect(sample(apiAfter, 'errand_http_request_seconds_count', { method: 'POST', route: '/tasks', status: '201' })).toBeGreaterThanOrEqual(1);
     expect(sample(apiAfter, 'errand_http_request_seconds_count', { method: 'GET', route: '/tasks/:id', status: '200' })).toBeGreaterThanOrEqual(1);
 

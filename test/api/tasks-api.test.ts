@@ -177,7 +177,22 @@ describe('API tokens', () => {
       const task = (await created.json()) as { id: string };
       const handle = temporal.client.workflow.getHandle(`task-${task.id}`);
       expect((await handle.describe()).typedSearchAttributes.get(ErrandRequester)).toBe('tasks-write-bot');
+      expect((await as(guarded.url, 'tasks:control', 'POST', `/tasks/${task.id}/cancel`, { by: 'someone-else' })).status).toBe(202);
       await handle.terminate('test cleanup');
+
+      // The audit log: who (the token's name, whatever the body said), what, newest first; admin only.
+      const audit = async (query: string) => ((await (await as(guarded.url, 'admin', 'GET', `/audit?${query}`)).json()) as { entries: { actor: string; via: string; action: string; taskId?: string; from: string }[] }).entries;
+      expect(await audit(`task=${task.id}`)).toEqual([
+        expect.objectContaining({ actor: 'tasks-control-bot', via: 'token', action: 'task.cancel', taskId: task.id, from: expect.stringMatching(/127\.0\.0\.1/) }),
+        expect.objectContaining({ actor: 'tasks-write-bot', via: 'token', action: 'task.create', taskId: task.id }),
+      ]);
+      expect((await audit('actor=tasks-control-bot')).map((e) => e.action)).toEqual(['task.cancel']);
+      expect(await audit(`since=${new Date(Date.now() + 60_000).toISOString()}`)).toEqual([]);
+      expect((await as(guarded.url, 'admin', 'GET', '/audit?since=yesterday')).status).toBe(400);
+      // A refused request is no act.
+      expect((await as(guarded.url, 'tasks:read', 'POST', `/tasks/${task.id}/pause`, {})).status).toBe(403);
+      expect((await audit(`task=${task.id}`)).map((e) => e.action)).toEqual(['task.cancel', 'task.create']);
+      expect(guarded.output()).toContain(`"msg":"audit: tasks-control-bot task.cancel task ${task.id}"`);
       for (const value of Object.values(tokens)) expect(guarded.output()).not.toContain(value);
     } finally {
       await guarded.stop();

@@ -191,6 +191,9 @@ describe('webhooks', () => {
     model.script('[gh-issue]', [FIX_SUM, FINISH]);
     const res = await deliver('issues', payload);
     expect(res).toMatchObject({ status: 202, body: { status: 'task_started', taskId: expect.stringMatching(/^[a-f0-9]{12}$/) } });
+    // The audit log says who started it, and through which delivery.
+    const audit = await api(errand.url, 'GET', `/audit?task=${res.body.taskId}`);
+    expect(audit.body.entries).toEqual([expect.objectContaining({ actor: 'github:Codertocat', via: 'webhook', action: 'webhook.task_started', from: expect.stringMatching(/^delivery [0-9a-f-]+$/) })]);
     await waitForStatus(errand, res.body.taskId, 'completed');
     const comment = github.comments.find((c) => c.repo === 'Hello-World' && c.number === payload.issue.number)!;
     expect(comment.body).toContain(`Errand is on it: [task \`${res.body.taskId}\`](http://127.0.0.1:`);

@@ -27,6 +27,8 @@ export interface Answers {
   open?: boolean;
   /** The scope a token needs here when the server has tokens (none declared: admin). */
   scope?: Scope;
+  /** The act this route records in the audit log when it succeeds (audit/audit.interceptor.ts). */
+  audit?: string;
 }
 
 const ANSWERS = 'errand:answers';
@@ -35,6 +37,11 @@ export const Answers = (answers: Answers) => SetMetadata(ANSWERS, answers);
 /** Whether a handler is open to callers without a token (as it declares in @Answers; by default not). */
 export function isOpen(handler: object): boolean {
   return (Reflect.getMetadata(ANSWERS, handler) as Answers | undefined)?.open === true;
+}
+
+/** The act a handler records in the audit log, if any. */
+export function auditOf(handler: object): string | undefined {
+  return (Reflect.getMetadata(ANSWERS, handler) as Answers | undefined)?.audit;
 }
 
 /** The scope a handler's callers need (as it declares in @Answers; by default admin). */

@@ -16,6 +16,7 @@ export class TasksController {
   @Post()
   @HttpCode(201)
   @Answers({
+    audit: 'task.create',
     scope: 'tasks:write',
     summary: 'Start a task (or a playbook run)',
     description: 'With an Idempotency-Key the same key always names the same task: a repeat answers 201 with header Idempotent-Replayed: true.',
@@ -74,21 +75,21 @@ export class TasksController {
 
   @Post(':id/cancel')
   @HttpCode(202)
-  @Answers({ scope: 'tasks:control', summary: 'Cancel: the work so far is pushed, the sandbox destroyed', ok: { description: 'cancelling', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
+  @Answers({ audit: 'task.cancel', scope: 'tasks:control', summary: 'Cancel: the work so far is pushed, the sandbox destroyed', ok: { description: 'cancelling', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   cancel(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
     return this.tasks.cancel(id, caller ?? body.by);
   }
 
   @Post(':id/pause')
   @HttpCode(202)
-  @Answers({ scope: 'tasks:control', summary: 'Pause between steps (the sandbox is kept)', ok: { description: 'pausing', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
+  @Answers({ audit: 'task.pause', scope: 'tasks:control', summary: 'Pause between steps (the sandbox is kept)', ok: { description: 'pausing', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   pause(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
     return this.tasks.pause(id, caller ?? body.by);
   }
 
   @Post(':id/resume')
   @HttpCode(202)
-  @Answers({ scope: 'tasks:control', summary: 'Resume a paused task', ok: { description: 'resuming', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
+  @Answers({ audit: 'task.resume', scope: 'tasks:control', summary: 'Resume a paused task', ok: { description: 'resuming', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   resume(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
     return this.tasks.resume(id, caller ?? body.by);
   }
@@ -96,14 +97,14 @@ export class TasksController {
   /** Answers once the task has accepted the message (a Temporal update); 409 when it no longer can. */
   @Post(':id/messages')
   @HttpCode(202)
-  @Answers({ scope: 'tasks:control', summary: 'Steer: a message the agent reads before its next model call', ok: { description: 'accepted by the task', schema: TaskChange }, problems: { 409: 'the task can no longer take messages' } })
+  @Answers({ audit: 'task.message', scope: 'tasks:control', summary: 'Steer: a message the agent reads before its next model call', ok: { description: 'accepted by the task', schema: TaskChange }, problems: { 409: 'the task can no longer take messages' } })
   message(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(MessageBody)) body: MessageBody, @Caller() caller: string | undefined) {
     return this.tasks.sendMessage(id, caller ? { ...body, from: caller } : body);
   }
 
   @Post(':id/approve')
   @HttpCode(200)
-  @Answers({ scope: 'tasks:control', summary: "Approve the task's plan", ok: { description: 'approved', schema: TaskChange }, problems: { 409: 'the task is not awaiting approval' } })
+  @Answers({ audit: 'task.approve', scope: 'tasks:control', summary: "Approve the task's plan", ok: { description: 'approved', schema: TaskChange }, problems: { 409: 'the task is not awaiting approval' } })
   approve(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
     return this.tasks.approve(id, caller ?? body.by);
   }

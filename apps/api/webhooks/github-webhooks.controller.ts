@@ -6,7 +6,8 @@ import { GitHubWebhooksService } from './github-webhooks.service.js';
 import { Answers } from '../openapi/document.js';
 import { WebhookResult } from '../openapi/responses.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
-import { METRICS } from '../tokens.js';
+import { AUDIT, METRICS } from '../tokens.js';
+import type { AuditLog } from '../audit/audit-log.js';
 
 const KNOWN_EVENTS = ['issues', 'issue_comment', 'pull_request_review', 'pull_request_review_comment', 'ping'];
 
@@ -18,6 +19,7 @@ export class GitHubWebhooksController {
   constructor(
     @Inject(GitHubWebhooksService) private readonly webhooks: GitHubWebhooksService,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
+    @Inject(AUDIT) private readonly audit: AuditLog,
   ) {}
 
   @Post('github')
@@ -43,6 +45,9 @@ export class GitHubWebhooksController {
     try {
       const outcome = await this.webhooks.handle(Buffer.concat(chunks), req.headers);
       this.metrics.webhookDeliveries.inc({ event, result: outcome.status });
+      if (outcome.sender && (outcome.status === 'task_started' || outcome.status === 'feedback_sent')) {
+        await this.audit.record({ actor: `github:${outcome.sender}`, via: 'webhook', action: `webhook.${outcome.status}`, taskId: outcome.taskId, from: `delivery ${String(req.headers['x-github-delivery'])}` });
+      }
       return outcome;
     } catch (err) {
       this.metrics.webhookDeliveries.inc({ event, result: 'refused' });

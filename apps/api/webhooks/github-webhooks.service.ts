@@ -23,6 +23,8 @@ export interface WebhookOutcome {
   status: 'task_started' | 'feedback_sent' | 'ignored' | 'duplicate';
   detail: string;
   taskId?: string;
+  /** The GitHub login of the person whose event started or steered the task. */
+  sender?: string;
 }
 
 const WRITERS = ['admin', 'maintain', 'write'];
@@ -118,7 +120,7 @@ export class GitHubWebhooksService {
       notify: { issueNumber: issue.number },
     });
     await this.tasks.start(input, signed, true);
-    return { status: 'task_started', detail: `issue #${issue.number} labelled ${p.label.name}`, taskId };
+    return { status: 'task_started', detail: `issue #${issue.number} labelled ${p.label.name}`, taskId, sender: login };
   }
 
   private async feedback(
@@ -132,7 +134,7 @@ export class GitHubWebhooksService {
     const description = await handle.describe().catch(() => undefined);
     if (description?.status.name === 'RUNNING') {
       await handle.signal(feedbackSignal, { from: `@${m.login}`, body: m.body, url: m.url });
-      return { status: 'feedback_sent', detail: `task ${m.parentTaskId} is still running; it reads the feedback next`, taskId: m.parentTaskId };
+      return { status: 'feedback_sent', detail: `task ${m.parentTaskId} is still running; it reads the feedback next`, taskId: m.parentTaskId, sender: m.login };
     }
     const taskId = idFromKey(`github-event:${signed}`);
     const input = this.tasks.taskInput(taskId, {
@@ -144,7 +146,7 @@ export class GitHubWebhooksService {
       notify: { issueNumber: m.prNumber },
     });
     await this.tasks.start(input, signed, true);
-    return { status: 'task_started', detail: `follow-up on #${m.prNumber} (${m.head})`, taskId };
+    return { status: 'task_started', detail: `follow-up on #${m.prNumber} (${m.head})`, taskId, sender: m.login };
   }
 
   private mentionsBot(body: string): boolean {
