@@ -125,6 +125,8 @@ async function main(argv: string[]): Promise<void> {
           '',
           `  Errand is running (state in ${config.stateDir})`,
           `  API          ${api}   (try: curl ${api}/tasks)`,
+          `  API docs     ${api}/docs`,
+          `  Metrics      ${api}/metrics, the worker's on port ${config.temporal.metricsPort}`,
           `  Temporal UI  ${uiUrl}`,
           `  Temporal     ${temporal.address}`,
           '  Ctrl-C stops everything.',

@@ -39,6 +39,9 @@ describe('POST /tasks', () => {
     const got = await api(t.errand.url, 'GET', `/tasks/${res.body.id}`);
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({ id: res.body.id, status: 'running', repo: origin, phase: 'queued' });
+    // Without tokens the audit log keeps who the caller said it was, marked as its own word.
+    const audit = await api(t.errand.url, 'GET', `/audit?task=${res.body.id}`);
+    expect(audit.body.entries).toEqual([expect.objectContaining({ actor: 'alice', via: 'unauthenticated', action: 'task.create', taskId: res.body.id })]);
     await handle.terminate('test cleanup');
   });
 
