@@ -2,7 +2,7 @@
 // workflow's queries and signals, and the search attributes Errand sets. It imports nothing
 // from apps/ or activities/, so every side can depend on it.
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate, type Sinks } from '@temporalio/workflow';
 import type { Budget, BudgetName } from './budget.js';
 import { taskBranch } from './names.js';
 
@@ -352,5 +352,18 @@ export function initialTaskState(input: TaskInput): TaskState {
     losses: [],
     messages: { accepted: 0, delivered: 0 },
     continuedAsNew: 0,
+  };
+}
+
+/**
+ * What workflows tell the worker's metrics (apps/worker/metrics.ts) through Temporal sinks: not
+ * commands, so history and replay are untouched, and not called again when a task is replayed.
+ */
+export interface ErrandSinks extends Sinks {
+  metrics: {
+    /** One agent step, a model turn and its tool calls, in workflow time. */
+    stepFinished(seconds: number): void;
+    /** The task ended, with its playbook (`none` for a plain prompt). */
+    taskEnded(outcome: 'completed' | 'failed' | 'cancelled', playbook: string): void;
   };
 }

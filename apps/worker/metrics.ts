@@ -8,7 +8,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context } from '@temporalio/activity';
-import type { ActivityInboundCallsInterceptor, ActivityInterceptors } from '@temporalio/worker';
+import type { ActivityInboundCallsInterceptor, ActivityInterceptors, InjectedSinks } from '@temporalio/worker';
+import type { ErrandSinks } from '../../workflows/contracts.js';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../logger.js';
 
@@ -22,11 +23,21 @@ export class WorkerMetrics {
   private readonly model = new Histogram({ name: 'errand_model_call_seconds', help: 'Time a model turn took (the call, with its retries, and the transcript read and written), by model', labelNames: ['model', 'outcome'], buckets: SECONDS, registers: [this.registry] });
   private readonly tokens = new Counter({ name: 'errand_model_tokens_total', help: 'Tokens the model used, by model and kind (prompt, completion)', labelNames: ['model', 'kind'], registers: [this.registry] });
   private readonly cost = new Counter({ name: 'errand_model_cost_usd_total', help: 'What the model calls cost, by model (0 without a price in ERRAND_MODEL_PRICES)', labelNames: ['model'], registers: [this.registry] });
+  private readonly step = new Histogram({ name: 'errand_step_seconds', help: "One agent step (a model turn and the tool calls it asked for), in the workflow's time", buckets: SECONDS, registers: [this.registry] });
+  private readonly ended = new Counter({ name: 'errand_tasks_ended_total', help: 'Tasks this worker saw end, by outcome and playbook (none for a plain prompt)', labelNames: ['outcome', 'playbook'], registers: [this.registry] });
   private readonly provision = new Histogram({ name: 'errand_sandbox_provision_seconds', help: 'Time a sandbox took to start, by provider and outcome', labelNames: ['provider', 'outcome'], buckets: SECONDS, registers: [this.registry] });
 
   constructor(private readonly names: { coderModel?: string; sandboxProvider: string }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'errand_worker_' });
   }
+
+  /** What workflows report (workflows/contracts.ts ErrandSinks); not again when a task is replayed. */
+  readonly sinks: InjectedSinks<ErrandSinks> = {
+    metrics: {
+      stepFinished: { fn: (_info, seconds) => this.step.observe(seconds), callDuringReplay: false },
+      taskEnded: { fn: (_info, outcome, playbook) => this.ended.inc({ outcome, playbook }), callDuringReplay: false },
+    },
+  };
 
   /** The activity interceptor that measures every attempt. */
   readonly interceptor = (ctx: Context): ActivityInterceptors => ({ inbound: this.inbound(ctx) });

@@ -92,6 +92,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     // the 101st task back while a hundred wait on answers.
     maxConcurrentActivityTaskExecutions: config.temporal.maxActivities,
     interceptors: { activity: [metrics.interceptor] },
+    sinks: metrics.sinks,
   });
   const metricsServer = await serveWorkerMetrics(metrics, { host: config.api.host, port: config.temporal.metricsPort, sdkUrl: sdkMetricsUrl }, log);
   await ensureReaperSchedule(client, config, log);

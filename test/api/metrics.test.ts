@@ -68,6 +68,9 @@ describe('metrics', () => {
     expect(moved('errand_model_tokens_total', { model: 'fixture-coder', kind: 'prompt' })).toBeGreaterThan(0);
     expect(moved('errand_sandbox_provision_seconds_count', { provider: 'local', outcome: 'ok' })).toBe(1);
     expect(moved('errand_activity_queue_seconds_count', { activity: 'provisionSandbox' })).toBe(1);
+    // From the workflow itself (sinks): its steps, and its end with its outcome.
+    expect(moved('errand_step_seconds_count', {})).toBeGreaterThanOrEqual(3);
+    expect(moved('errand_tasks_ended_total', { outcome: 'completed', playbook: 'none' })).toBe(1);
     // The Temporal SDK's own worker metrics come through the same scrape.
     expect(workerAfter).toMatch(/^temporal_\w+/m);
     // No task id, sandbox id or path in any label.

@@ -1,9 +1,9 @@
 // The agent at work: one step (a model call and the tool calls it asks for), the work loop
 // until finish or a budget, the plan gate before it, pausing between steps, and continuing as
 // new when a run's history grows long.
-import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, proxySinks, workflowInfo } from '@temporalio/workflow';
 import { describeBudgetStop, exhaustedBudget } from '../budget.js';
-import type { TaskPhase } from '../contracts.js';
+import type { ErrandSinks, TaskPhase } from '../contracts.js';
 import { FailureType } from '../failures.js';
 import { isCheckpointStep, mayChangeFiles, shouldContinueAsNew } from '../recovery.js';
 import { endingText, endingTool, ENDING_TOOLS, type AgentMode, type ToolCall, type ToolOutcome } from '../tool-calls.js';
@@ -12,6 +12,8 @@ import { checkpoint } from './branch.js';
 import type { codingTask } from './index.js';
 import type { TaskRun } from './run.js';
 import { inSandbox } from './sandbox-session.js';
+
+const { metrics } = proxySinks<ErrandSinks>();
 
 /** Malformed tool calls (bad JSON, unknown tool, wrong arguments) in a row before we give up. */
 export const MAX_CONSECUTIVE_MALFORMED_CALLS = 5;
@@ -73,6 +75,7 @@ export async function work(run: TaskRun): Promise<string> {
 async function step(run: TaskRun, mode: AgentMode): Promise<string | undefined> {
   const { input, state, taskId } = run;
   const current = ++state.step;
+  const started = Date.now();
   const messages = run.inbox;
   run.inbox = [];
   const turn = await model.modelTurn({
@@ -122,6 +125,7 @@ async function step(run: TaskRun, mode: AgentMode): Promise<string | undefined> 
       );
     }
   }
+  metrics.stepFinished((Date.now() - started) / 1000);
   return ended;
 }
 

@@ -2,9 +2,11 @@
 // state query) and what the workflow keeps besides (the sandbox, the base, what the model reads
 // next, what a lost sandbox would take). It knows how to carry itself across continue-as-new,
 // so no field is listed twice.
-import { upsertSearchAttributes } from '@temporalio/workflow';
+import { proxySinks, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Usage } from '../budget.js';
-import { branchOf, ErrandPhase, publishBranchOf, initialTaskState, type TaskInput, type TaskPhase, type TaskState, type TestResult } from '../contracts.js';
+import { branchOf, ErrandPhase, publishBranchOf, initialTaskState, type ErrandSinks, type TaskInput, type TaskPhase, type TaskState, type TestResult } from '../contracts.js';
+
+const { metrics } = proxySinks<ErrandSinks>();
 import type { ToolOutcome } from '../tool-calls.js';
 
 export interface InboxItem {
@@ -99,6 +101,7 @@ export class TaskRun {
     this.state.phase = phase;
     if (lastAction) this.state.lastAction = lastAction;
     upsertSearchAttributes([{ key: ErrandPhase, value: phase }]);
+    if (phase === 'completed' || phase === 'failed' || phase === 'cancelled') metrics.taskEnded(phase, this.input.playbook?.name ?? 'none');
   }
 
   used(): Usage {
