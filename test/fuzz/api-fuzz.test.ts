@@ -25,7 +25,9 @@ const t = useErrandApi({ ERRAND_MODEL_BASE_URL: 'http://127.0.0.1:9', ERRAND_MOD
 describe('the API under schemathesis', () => {
   it('gives no server error and no answer its OpenAPI document does not describe', async () => {
     const st = await ensureSchemathesis();
-    const args = ['--no-color', '--config-file', path.join(PROJECT_ROOT, 'test', 'fuzz', 'schemathesis.toml'), 'run', `${t.errand.url}/openapi.json`, '--workers', '2', '--phases', 'examples,coverage,fuzzing'];
+    // One worker: with two, Hypothesis' cache of lambda sources raced between threads once
+    // ("AST constructor recursion depth mismatch", a runtime error of the tool, not a finding).
+    const args = ['--no-color', '--config-file', path.join(PROJECT_ROOT, 'test', 'fuzz', 'schemathesis.toml'), 'run', `${t.errand.url}/openapi.json`, '--workers', '1', '--phases', 'examples,coverage,fuzzing'];
     const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
       const child = spawn(st, args, { env: { ...process.env, ERRAND_FUZZ_TOKEN: TOKEN, SCHEMATHESIS_HOOKS: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
