@@ -172,6 +172,12 @@ describe('API tokens', () => {
       }
       const wrong = await fetch(`${guarded.url}/tasks`, { headers: { authorization: `Bearer ${tokens['tasks:read'].slice(0, -1)}` } });
       expect(wrong.status).toBe(401);
+      // As the attacker: the tokens file's own contents (a hash, a name), a NUL, a second token
+      // after a space, a token in another scheme: none is a token.
+      for (const authorization of [`Bearer ${hashToken(tokens.admin)}`, 'Bearer admin-bot', `Bearer ${tokens.admin}\u0000`, `Bearer ${tokens['tasks:read']} ${tokens.admin}`, `Basic ${tokens.admin}`, `Bearer  ${tokens.admin}`]) {
+        const res = await fetch(`${guarded.url}/audit`, { headers: { authorization: authorization.replace('\u0000', '%00') } }).catch(() => undefined);
+        expect({ authorization: authorization.slice(0, 20), status: res?.status }).toEqual({ authorization: authorization.slice(0, 20), status: 401 });
+      }
       for (const open of ['/health/live', '/openapi.json', '/docs', '/problems/invalid-input']) expect({ open, status: (await fetch(`${guarded.url}${open}`)).status }).toEqual({ open, status: 200 });
 
       // Who asked is the token's name, whatever the body claims.
