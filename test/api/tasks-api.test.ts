@@ -208,6 +208,94 @@ describe('API tokens', () => {
     }
   });
 
+  it('keeps a token with a repository allowlist to those repositories: 403 naming one it names, nothing of the others to see', async () => {
+    const ours = makeOriginRepo(BUGGY_SUM);
+    const theirs = makeOriginRepo(BUGGY_SUM);
+    const limited = newToken();
+    const admin = newToken();
+    const allowlisted = path.join(path.dirname(file), 'allowlist.yaml');
+    // A glob: every repository in `ours`' directory, none in `theirs'`.
+    writeFileSync(
+      allowlisted,
+      stringify({
+        tokens: [
+          { name: 'team-web', sha256: hashToken(limited), scopes: ['tasks:read', 'tasks:write', 'tasks:control', 'schedules:write'], repos: [`${path.dirname(ours)}/*.git`] },
+          { name: 'root', sha256: hashToken(admin), scopes: ['admin'] },
+        ],
+      }),
+    );
+    const guarded = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS_FILE: allowlisted } });
+    const call = async (token: string, method: string, route: string, body?: unknown) => {
+      const res = await fetch(`${guarded.url}${route}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, body: (await res.json().catch(() => undefined)) as Record<string, any> };
+    };
+    const handles: string[] = [];
+    try {
+      // Naming another repository: 403, naming it and the token.
+      const refused = await call(limited, 'POST', '/tasks', { repo: theirs, prompt: 'x' });
+      expect({ status: refused.status, detail: refused.body.detail }).toEqual({ status: 403, detail: expect.stringContaining(`token team-web may not act on ${theirs}`) });
+      // A path that only looks like one of ours is theirs: dot segments are refused, not resolved.
+      const sneaky = `${path.dirname(ours)}/../${path.basename(path.dirname(theirs))}/origin.git`;
+      expect((await call(limited, 'POST', '/tasks', { repo: sneaky, prompt: 'x' })).status).toBe(403);
+      expect((await call(limited, 'GET', `/playbooks?repo=${encodeURIComponent(theirs)}`)).status).toBe(403);
+      expect((await call(limited, 'GET', `/playbooks?repo=${encodeURIComponent(ours)}`)).status).toBe(200);
+      expect((await call(limited, 'POST', '/schedules', { id: 'theirs-bump', repo: theirs, playbook: 'dependency-bump', cron: '0 6 * * MON' })).status).toBe(403);
+
+      const mine = await call(limited, 'POST', '/tasks', { repo: ours, prompt: 'x' });
+      expect(mine.status).toBe(201);
+      const other = await call(admin, 'POST', '/tasks', { repo: theirs, prompt: 'x' });
+      expect(other.status).toBe(201);
+      handles.push(mine.body.id, other.body.id);
+      expect((await call(admin, 'POST', '/schedules', { id: 'theirs-bump', repo: theirs, playbook: 'dependency-bump', cron: '0 6 * * MON' })).status).toBe(201);
+      expect((await call(limited, 'POST', '/schedules', { id: 'ours-bump', repo: ours, playbook: 'dependency-bump', cron: '0 6 * * MON' })).status).toBe(201);
+
+      // Another repository's task or schedule does not exist for this token: the very 404 an
+      // unknown id gets (a 403 would say it exists, and name its repository).
+      for (const [method, route] of [
+        ['GET', `/tasks/${other.body.id}`],
+        ['GET', `/tasks/${other.body.id}/transcript`],
+        ['GET', `/tasks/${other.body.id}/events`],
+        ['POST', `/tasks/${other.body.id}/cancel`],
+        ['POST', `/tasks/${other.body.id}/messages`],
+        ['GET', '/schedules/theirs-bump'],
+        ['POST', '/schedules/theirs-bump/trigger'],
+        ['DELETE', '/schedules/theirs-bump'],
+      ] as const) {
+        const body = method === 'GET' || method === 'DELETE' ? undefined : route.endsWith('/messages') ? { text: 'stop' } : {};
+        const hidden = await call(limited, method, route, body);
+        const unknown = await call(limited, method, route.replace(other.body.id, '0000deadbeef').replace('theirs-bump', 'no-such-schedule'), body);
+        expect({ route, status: hidden.status, detail: hidden.body.detail.replace(other.body.id, 'ID').replace('theirs-bump', 'ID') }).toEqual({ route, status: 404, detail: unknown.body.detail.replace('0000deadbeef', 'ID').replace('no-such-schedule', 'ID') });
+      }
+      // Moving one of ours to theirs is acting on theirs.
+      expect((await call(limited, 'PATCH', '/schedules/ours-bump', { repo: theirs })).status).toBe(403);
+      expect((await call(limited, 'GET', `/tasks/${mine.body.id}`)).body).toMatchObject({ id: mine.body.id, repo: ours });
+      expect((await call(limited, 'POST', `/tasks/${mine.body.id}/pause`, {})).status).toBe(202);
+
+      // Lists hold only its repositories' entries; an admin sees all.
+      await eventually(async () => {
+        const ids = (await call(admin, 'GET', '/tasks')).body.tasks.map((x: { id: string }) => x.id);
+        return ids.includes(mine.body.id) && ids.includes(other.body.id) ? true : undefined;
+      }, 20_000, 'both tasks listed to the admin');
+      expect((await call(limited, 'GET', '/tasks')).body.tasks.map((x: { repo: string }) => x.repo)).toEqual(expect.arrayContaining([ours]));
+      expect(new Set((await call(limited, 'GET', '/tasks')).body.tasks.map((x: { repo: string }) => x.repo))).toEqual(new Set([ours]));
+      expect((await call(limited, 'GET', '/schedules')).body.schedules.map((s: { id: string }) => s.id)).toEqual(['ours-bump']);
+      expect((await call(admin, 'GET', '/schedules')).body.schedules.map((s: { id: string }) => s.id)).toEqual(['ours-bump', 'theirs-bump']);
+      // What spans every repository (metrics) is not for a token limited to some.
+      const metrics = await call(limited, 'GET', '/metrics');
+      expect({ status: metrics.status, detail: metrics.body?.detail }).toEqual({ status: 403, detail: expect.stringContaining('token team-web may act only on some repositories') });
+    } finally {
+      for (const id of handles) await temporal.client.workflow.getHandle(`task-${id}`).terminate('test cleanup').catch(() => undefined);
+      for (const id of ['ours-bump', 'theirs-bump']) await temporal.client.schedule.getHandle(`schedule-${id}`).delete().catch(() => undefined);
+      await guarded.stop();
+    }
+  });
+
+  it('refuses a token file that gives one token both admin and an allowlist', async () => {
+    const both = path.join(path.dirname(file), 'both.yaml');
+    writeFileSync(both, stringify({ tokens: [{ name: 'ci', sha256: hashToken(newToken()), scopes: ['admin'], repos: ['acme/*'] }] }));
+    await expect(startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS_FILE: both } })).rejects.toThrow(/tokens\.0\.repos: admin may do anything anywhere/);
+  });
+
   it('refuses to start on a tokens file it cannot use, saying what to fix', async () => {
     const bad = path.join(path.dirname(file), 'bad.yaml');
     writeFileSync(bad, stringify({ tokens: [{ name: 'ci', sha256: 'not-a-hash', scopes: ['tasks:read'] }] }));

@@ -1,27 +1,42 @@
-// Bearer-token authentication and scopes, when ERRAND_API_TOKENS_FILE names tokens (api-tokens.ts):
-// every route needs a token with the scope it declares in @Answers (admin when it declares none),
-// but those that declare themselves open (health probes; webhooks, which carry their own
-// signature; the API's contract and problem types). 401 without a known token, 403 naming the
-// scope it lacks. The token's name goes with the request as who acted (@Caller).
+// Bearer-token authentication, scopes and repository allowlists, when ERRAND_API_TOKENS_FILE names
+// tokens (api-tokens.ts): every route needs a token with the scope it declares in @Answers (admin
+// when it declares none), but those that declare themselves open (health probes; webhooks, which
+// carry their own signature; the API's contract and problem types). 401 without a known token,
+// 403 naming the scope it lacks. The token's name goes with the request as who acted (@Caller).
+//
+// A token limited to some repositories may use only routes that declare where their repository
+// comes from (`repoFrom`); any other route (metrics, which span every repository) refuses it, so a
+// new route is closed to it until it says. A repository the caller names (body, query) is
+// resolved as the handler will resolve it and refused with a 403 naming it; a task or schedule of
+// another repository answers the very 404 an unknown id does (a 403 would confirm it exists and
+// name its repository); lists hold only its repositories' entries (@Visible).
 import type { IncomingMessage } from 'node:http';
 import { createParamDecorator, ForbiddenException, Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { Forge } from '../../../activities/forge/forge.js';
 import type { Config } from '../../config.js';
-import { isOpen, scopeOf } from '../openapi/document.js';
-import { CONFIG } from '../tokens.js';
-import { allows, hashToken, type ApiToken } from './api-tokens.js';
+import { isOpen, repoSourcesOf, scopeOf, type RepoSource } from '../openapi/document.js';
+import { scheduleNotFound, SchedulesService } from '../schedules/schedules.service.js';
+import { taskNotFound, TasksService } from '../tasks/tasks.service.js';
+import { CONFIG, FORGE } from '../tokens.js';
+import { allows, hashToken, repoAllowed, type ApiToken } from './api-tokens.js';
 
-type WithToken = IncomingMessage & { errandToken?: ApiToken };
+type WithToken = IncomingMessage & { errandToken?: ApiToken; body?: unknown; query?: unknown; params?: Record<string, string> };
 
 @Injectable()
 export class ApiTokenGuard implements CanActivate {
   /** By hash: a token is looked up by its SHA-256, never compared in the clear. */
   private readonly byHash: Map<string, ApiToken>;
 
-  constructor(@Inject(CONFIG) config: Config) {
+  constructor(
+    @Inject(CONFIG) config: Config,
+    @Inject(FORGE) private readonly forge: Forge,
+    @Inject(TasksService) private readonly tasks: TasksService,
+    @Inject(SchedulesService) private readonly schedules: SchedulesService,
+  ) {
     this.byHash = new Map(config.apiTokens.map((t) => [t.sha256, t]));
   }
 
-  canActivate(context: ExecutionContext): boolean {
+  async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.byHash.size === 0) return true;
     const handler = context.getHandler();
     if (isOpen(handler)) return true;
@@ -31,10 +46,42 @@ export class ApiTokenGuard implements CanActivate {
     if (!token) throw new UnauthorizedException('send Authorization: Bearer <token>, with a token from ERRAND_API_TOKENS_FILE (`errand token create` makes one)');
     const needed = scopeOf(handler);
     if (!allows(token, needed)) throw new ForbiddenException(`token ${token.name} lacks the scope ${needed} (it has ${token.scopes.join(', ')}); ask for a token with ${needed}`);
+    if (token.repos) await this.checkRepositories(token, repoSourcesOf(handler), req);
     req.errandToken = token;
     return true;
+  }
+
+  /**
+   * Throws unless `token` may act on the repository each source names. Input the handler will
+   * refuse anyway (no repo, one the forge cannot resolve, an id with no task) passes, so the
+   * caller hears the handler's own 400 or 404.
+   */
+  private async checkRepositories(token: ApiToken, sources: RepoSource[], req: WithToken): Promise<void> {
+    if (sources.length === 0) throw new ForbiddenException(`token ${token.name} may act only on some repositories (${token.repos!.join(', ')}), and this route spans every repository; use a token without a repository allowlist`);
+    const id = req.params?.id;
+    for (const source of sources) {
+      if (source === 'body' || source === 'query') {
+        const given = (source === 'body' ? req.body : req.query) as { repo?: unknown; baseBranch?: unknown } | undefined;
+        if (typeof given?.repo !== 'string') continue;
+        const resolved = await this.forge.resolveRepository(given.repo.trim(), typeof given.baseBranch === 'string' ? given.baseBranch.trim() || undefined : undefined);
+        const repo = 'field' in resolved ? given.repo.trim() : resolved.repo;
+        if (!repoAllowed(token, repo)) throw new ForbiddenException(`token ${token.name} may not act on ${repo}; it may act on ${token.repos!.join(', ')}`);
+      } else if (source === 'task' && id) {
+        const repo = await this.tasks.repoOf(id);
+        if (repo !== undefined && !repoAllowed(token, repo)) throw taskNotFound(id);
+      } else if (source === 'schedule' && id) {
+        const schedule = await this.schedules.repoOf(id);
+        if (schedule && (schedule.repo === undefined || !repoAllowed(token, schedule.repo))) throw scheduleNotFound(id);
+      }
+    }
   }
 }
 
 /** The name of the token the request came with: who acted (undefined on a server without tokens). */
 export const Caller = createParamDecorator((_: unknown, context: ExecutionContext): string | undefined => context.switchToHttp().getRequest<WithToken>().errandToken?.name);
+
+/** Which repositories' entries the caller may see in a list: all, unless its token is limited to some. */
+export const Visible = createParamDecorator((_: unknown, context: ExecutionContext): ((repo: string | undefined) => boolean) => {
+  const token = context.switchToHttp().getRequest<WithToken>().errandToken;
+  return token?.repos ? (repo) => repo !== undefined && repoAllowed(token, repo) : () => true;
+});

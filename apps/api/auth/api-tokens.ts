@@ -2,9 +2,11 @@
 // a Secret the chart mounts): the file never holds a token, only its SHA-256. Tokens are 32
 // random bytes, so a plain hash is enough (no guessing to slow down, unlike a password).
 // `errand token create` makes one and prints the file's entry. A token's name is who Errand
-// records for what it does (requester, who paused, who cancelled).
+// records for what it does (requester, who paused, who cancelled). A token may be limited to
+// repositories by globs (`repos`); auth/repo-access.ts enforces it.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import picomatch from 'picomatch';
 import { parse } from 'yaml';
 import { z } from 'zod';
 
@@ -12,11 +14,15 @@ import { z } from 'zod';
 export const SCOPES = ['tasks:read', 'tasks:write', 'tasks:control', 'schedules:write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
-const TokenEntry = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/, 'a name of letters, digits and . _ @ - (it is recorded as who acted)'),
-  sha256: z.string().regex(/^[a-f0-9]{64}$/, 'the hex SHA-256 of the token (errand token create prints it)'),
-  scopes: z.array(z.enum(SCOPES, { error: `scopes are ${SCOPES.join(', ')}` })).min(1),
-});
+const TokenEntry = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/, 'a name of letters, digits and . _ @ - (it is recorded as who acted)'),
+    sha256: z.string().regex(/^[a-f0-9]{64}$/, 'the hex SHA-256 of the token (errand token create prints it)'),
+    scopes: z.array(z.enum(SCOPES, { error: `scopes are ${SCOPES.join(', ')}` })).min(1),
+    /** Globs of the repositories it may act on, as the forge names them (acme/*, /srv/git/*.git); none: all. */
+    repos: z.array(z.string().trim().min(1).max(500)).min(1, 'at least one glob, or leave repos out for every repository').optional(),
+  })
+  .refine((t) => !(t.repos && t.scopes.includes('admin')), { path: ['repos'], message: 'admin may do anything anywhere (the audit log, metrics of every repository); give a limited token the scopes it needs instead' });
 const TokensFile = z.strictObject({ tokens: z.array(TokenEntry) });
 export type ApiToken = z.infer<typeof TokenEntry>;
 
@@ -48,6 +54,17 @@ export function loadApiTokens(file: string): ApiToken[] {
     names.add(t.name);
   }
   return parsed.data.tokens;
+}
+
+/**
+ * Whether a token may act on `repo` (as the forge resolved it). Matched as written, case and
+ * all; a name with `.` or `..` segments is refused rather than resolved, so `allowed/../other`
+ * never passes for `allowed/*`.
+ */
+export function repoAllowed(token: Pick<ApiToken, 'repos'>, repo: string): boolean {
+  if (!token.repos) return true;
+  if (repo.split('/').some((segment) => segment === '.' || segment === '..') || repo.includes('\0')) return false;
+  return picomatch.isMatch(repo, token.repos);
 }
 
 /** Whether a token's scopes allow `needed`. */

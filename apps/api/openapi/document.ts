@@ -29,7 +29,15 @@ export interface Answers {
   scope?: Scope;
   /** The act this route records in the audit log when it succeeds (audit/audit.interceptor.ts). */
   audit?: string;
+  /**
+   * Where the repository it acts on comes from, for tokens limited to some (auth/api-token.guard.ts):
+   * the body's or query's `repo`, the task or schedule its `:id` names, or `list` (the handler
+   * lists only what the caller may see). None declared: limited tokens are refused.
+   */
+  repoFrom?: RepoSource[];
 }
+
+export type RepoSource = 'body' | 'query' | 'task' | 'schedule' | 'list';
 
 const ANSWERS = 'errand:answers';
 export const Answers = (answers: Answers) => SetMetadata(ANSWERS, answers);
@@ -42,6 +50,11 @@ export function isOpen(handler: object): boolean {
 /** The act a handler records in the audit log, if any. */
 export function auditOf(handler: object): string | undefined {
   return (Reflect.getMetadata(ANSWERS, handler) as Answers | undefined)?.audit;
+}
+
+/** Where a handler's repository comes from (as it declares in @Answers; by default nowhere). */
+export function repoSourcesOf(handler: object): RepoSource[] {
+  return (Reflect.getMetadata(ANSWERS, handler) as Answers | undefined)?.repoFrom ?? [];
 }
 
 /** The scope a handler's callers need (as it declares in @Answers; by default admin). */
@@ -102,7 +115,13 @@ export function routesOf(controllers: Type[]): (RouteConfig & { answers?: Answer
       if (takesInput) responses[400] = problem('invalid input: `issues` names each field and its fix');
       if (!answers?.open) {
         responses[401] = problem('no known bearer token');
-        responses[403] = problem(`the token lacks the scope ${answers?.scope ?? 'admin'}`);
+        const repoFrom = answers?.repoFrom ?? [];
+        const limited = repoFrom.some((source) => source === 'body' || source === 'query')
+          ? ', or may not act on the repository named'
+          : repoFrom.length === 0
+            ? ', or is limited to some repositories (this route spans all)'
+            : '';
+        responses[403] = problem(`the token lacks the scope ${answers?.scope ?? 'admin'}${limited}`);
       }
       if (request.params) responses[404] = problem('nothing by that id');
       for (const [status, why] of Object.entries(answers?.problems ?? {})) responses[Number(status)] = problem(why);

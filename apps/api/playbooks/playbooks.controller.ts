@@ -20,7 +20,7 @@ export class PlaybooksController {
   constructor(@Inject(FORGE) private readonly forge: Forge) {}
 
   @Get()
-  @Answers({ scope: 'tasks:read', summary: 'What a repository can run: built-in playbooks and its own, and those that cannot run', ok: { description: 'the playbooks', schema: Playbooks } })
+  @Answers({ scope: 'tasks:read', repoFrom: ['query'], summary: 'What a repository can run: built-in playbooks and its own, and those that cannot run', ok: { description: 'the playbooks', schema: Playbooks } })
   async list(@Query(new ZodPipe(PlaybooksQuery, 'query')) query: PlaybooksQuery) {
     const resolved = await this.forge.resolveRepository(query.repo, query.baseBranch);
     if ('field' in resolved) throw badRequest([{ field: resolved.field, message: resolved.message }]);

@@ -5,7 +5,7 @@ import { CreateScheduleBody, NoteBody, ScheduleIdParam, UpdateScheduleBody } fro
 import { SchedulesService } from './schedules.service.js';
 import { z } from 'zod';
 import { Answers } from '../openapi/document.js';
-import { Caller } from '../auth/api-token.guard.js';
+import { Caller, Visible } from '../auth/api-token.guard.js';
 import { ScheduleList, ScheduleView } from '../openapi/responses.js';
 
 const IdPipe = () => new ZodPipe(ScheduleIdParam, 'id');
@@ -16,39 +16,39 @@ export class SchedulesController {
 
   @Post()
   @HttpCode(201)
-  @Answers({ audit: 'schedule.create', scope: 'schedules:write', summary: 'Schedule a playbook', ok: { description: 'the schedule', schema: ScheduleView }, problems: { 409: 'a schedule with this id exists' } })
+  @Answers({ audit: 'schedule.create', scope: 'schedules:write', repoFrom: ['body'], summary: 'Schedule a playbook', ok: { description: 'the schedule', schema: ScheduleView }, problems: { 409: 'a schedule with this id exists' } })
   create(@Body(new ZodPipe(CreateScheduleBody)) body: CreateScheduleBody) {
     return this.schedules.create(body);
   }
 
   @Get()
-  @Answers({ scope: 'tasks:read', summary: 'Every schedule, the sandbox reaper too', ok: { description: 'the schedules', schema: ScheduleList } })
-  list() {
-    return this.schedules.list();
+  @Answers({ scope: 'tasks:read', repoFrom: ['list'], summary: 'Every schedule, the sandbox reaper too', ok: { description: 'the schedules', schema: ScheduleList } })
+  list(@Visible() visible: (repo: string | undefined) => boolean) {
+    return this.schedules.list(visible);
   }
 
   @Get(':id')
-  @Answers({ scope: 'tasks:read', summary: 'A schedule, its next and recent runs', ok: { description: 'the schedule', schema: ScheduleView } })
+  @Answers({ scope: 'tasks:read', repoFrom: ['schedule'], summary: 'A schedule, its next and recent runs', ok: { description: 'the schedule', schema: ScheduleView } })
   get(@Param('id', IdPipe()) id: string) {
     return this.schedules.get(id);
   }
 
   @Patch(':id')
-  @Answers({ audit: 'schedule.update', scope: 'schedules:write', summary: 'Change a schedule', ok: { description: 'the schedule', schema: ScheduleView }, problems: { 409: "Errand's own schedules cannot be changed" } })
+  @Answers({ audit: 'schedule.update', scope: 'schedules:write', repoFrom: ['schedule', 'body'], summary: 'Change a schedule', ok: { description: 'the schedule', schema: ScheduleView }, problems: { 409: "Errand's own schedules cannot be changed" } })
   update(@Param('id', IdPipe()) id: string, @Body(new ZodPipe(UpdateScheduleBody)) body: UpdateScheduleBody) {
     return this.schedules.update(id, body);
   }
 
   @Post(':id/pause')
   @HttpCode(200)
-  @Answers({ audit: 'schedule.pause', scope: 'schedules:write', summary: 'Pause a schedule, with a note', ok: { description: 'the schedule', schema: ScheduleView } })
+  @Answers({ audit: 'schedule.pause', scope: 'schedules:write', repoFrom: ['schedule'], summary: 'Pause a schedule, with a note', ok: { description: 'the schedule', schema: ScheduleView } })
   pause(@Param('id', IdPipe()) id: string, @Body(new ZodPipe(NoteBody)) body: NoteBody, @Caller() caller: string | undefined) {
     return this.schedules.pause(id, caller ? { ...body, by: caller } : body);
   }
 
   @Post(':id/unpause')
   @HttpCode(200)
-  @Answers({ audit: 'schedule.unpause', scope: 'schedules:write', summary: 'Unpause a schedule, with a note', ok: { description: 'the schedule', schema: ScheduleView } })
+  @Answers({ audit: 'schedule.unpause', scope: 'schedules:write', repoFrom: ['schedule'], summary: 'Unpause a schedule, with a note', ok: { description: 'the schedule', schema: ScheduleView } })
   unpause(@Param('id', IdPipe()) id: string, @Body(new ZodPipe(NoteBody)) body: NoteBody, @Caller() caller: string | undefined) {
     return this.schedules.unpause(id, caller ? { ...body, by: caller } : body);
   }
@@ -56,14 +56,14 @@ export class SchedulesController {
   /** Runs it now (under its overlap policy). */
   @Post(':id/trigger')
   @HttpCode(202)
-  @Answers({ audit: 'schedule.trigger', scope: 'schedules:write', summary: 'Run it now (under its overlap policy)', ok: { description: 'triggered', schema: z.object({ id: z.string(), triggered: z.literal(true) }) } })
+  @Answers({ audit: 'schedule.trigger', scope: 'schedules:write', repoFrom: ['schedule'], summary: 'Run it now (under its overlap policy)', ok: { description: 'triggered', schema: z.object({ id: z.string(), triggered: z.literal(true) }) } })
   trigger(@Param('id', IdPipe()) id: string) {
     return this.schedules.trigger(id);
   }
 
   @Delete(':id')
   @HttpCode(204)
-  @Answers({ audit: 'schedule.delete', scope: 'schedules:write', summary: 'Delete a schedule (its runs so far stay)', ok: { description: 'deleted' }, problems: { 409: "Errand's own schedules cannot be deleted" } })
+  @Answers({ audit: 'schedule.delete', scope: 'schedules:write', repoFrom: ['schedule'], summary: 'Delete a schedule (its runs so far stay)', ok: { description: 'deleted' }, problems: { 409: "Errand's own schedules cannot be deleted" } })
   async delete(@Param('id', IdPipe()) id: string) {
     await this.schedules.delete(id);
   }

@@ -92,7 +92,15 @@ export class SchedulesService {
     return this.get(id);
   }
 
-  async list(): Promise<{ schedules: ScheduleView[] }> {
+  /** The repository a schedule's runs work on ({} for Errand's own); undefined when there is no such schedule. */
+  async repoOf(id: string): Promise<{ repo?: string } | undefined> {
+    const description = await this.describe(id).catch((err: unknown) => (err instanceof NotFoundException ? undefined : Promise.reject(err)));
+    if (!description) return undefined;
+    return id === REAPER_SCHEDULE ? {} : { repo: this.runOf(description).repo };
+  }
+
+  /** Every schedule the caller may see (`visible`: by repository, for tokens limited to some). */
+  async list(visible: (repo: string | undefined) => boolean = () => true): Promise<{ schedules: ScheduleView[] }> {
     const ids: string[] = [];
     for await (const summary of this.client.schedule.list()) {
       const ours = (summary.memo as ErrandMemo | undefined)?.errand?.taskQueue === this.config.temporal.taskQueue;
@@ -101,7 +109,7 @@ export class SchedulesService {
     }
     // A schedule deleted between the listing and its describe is not listed.
     const views = await Promise.all(ids.sort().map((id) => this.get(id).catch((err: unknown) => (err instanceof NotFoundException ? undefined : Promise.reject(err)))));
-    return { schedules: views.filter((v): v is ScheduleView => v !== undefined) };
+    return { schedules: views.filter((v): v is ScheduleView => v !== undefined && visible(v.repo)) };
   }
 
   async get(id: string): Promise<ScheduleView> {
@@ -236,7 +244,12 @@ function asRequest(run: ScheduledRun): Omit<CreateScheduleBody, 'id' | 'paused' 
 }
 
 function notFound(err: unknown, id: string): unknown {
-  return err instanceof ScheduleNotFoundError ? new NotFoundException(`no schedule ${id}; GET /schedules lists them`) : err;
+  return err instanceof ScheduleNotFoundError ? scheduleNotFound(id) : err;
+}
+
+/** What a caller gets for a schedule that does not exist, or that it may not see (the same, so no oracle). */
+export function scheduleNotFound(id: string): NotFoundException {
+  return new NotFoundException(`no schedule ${id}; GET /schedules lists them`);
 }
 
 /** Temporal refuses a cron or time zone it cannot read with a TypeError: a 400 naming the field. */

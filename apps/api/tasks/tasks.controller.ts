@@ -5,7 +5,7 @@ import { TasksService } from './tasks.service.js';
 import { ActorBody, CreateTaskBody, IdempotencyKey, ListTasksQuery, LogName, MessageBody, TaskIdParam, ZodPipe } from './task-request.js';
 import { z } from 'zod';
 import { Answers } from '../openapi/document.js';
-import { Caller } from '../auth/api-token.guard.js';
+import { Caller, Visible } from '../auth/api-token.guard.js';
 import { TaskChange, TaskList, TaskView, Text, Transcript } from '../openapi/responses.js';
 
 @Controller('tasks')
@@ -18,6 +18,7 @@ export class TasksController {
   @Answers({
     audit: 'task.create',
     scope: 'tasks:write',
+    repoFrom: ['body'],
     summary: 'Start a task (or a playbook run)',
     description: 'With an Idempotency-Key the same key always names the same task: a repeat answers 201 with header Idempotent-Replayed: true.',
     ok: { description: 'the task, started (or the one this key started before)', schema: TaskView },
@@ -39,26 +40,26 @@ export class TasksController {
   }
 
   @Get()
-  @Answers({ scope: 'tasks:read', summary: 'Tasks from Temporal visibility, newest first', ok: { description: 'the tasks', schema: TaskList } })
-  list(@Query(new ZodPipe(ListTasksQuery, 'query')) query: ListTasksQuery) {
-    return this.tasks.list(query);
+  @Answers({ scope: 'tasks:read', repoFrom: ['list'], summary: 'Tasks from Temporal visibility, newest first', ok: { description: 'the tasks', schema: TaskList } })
+  list(@Query(new ZodPipe(ListTasksQuery, 'query')) query: ListTasksQuery, @Visible() visible: (repo: string | undefined) => boolean) {
+    return this.tasks.list(query, visible);
   }
 
   @Get(':id')
-  @Answers({ scope: 'tasks:read', summary: "A task's live state", ok: { description: 'the task', schema: TaskView } })
+  @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: "A task's live state", ok: { description: 'the task', schema: TaskView } })
   get(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string) {
     return this.tasks.get(id);
   }
 
   @Get(':id/transcript')
-  @Answers({ scope: 'tasks:read', summary: "The agent's conversation, redacted", ok: { description: 'the transcript', schema: Transcript } })
+  @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: "The agent's conversation, redacted", ok: { description: 'the transcript', schema: Transcript } })
   transcript(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string) {
     return this.tasks.transcript(id);
   }
 
   /** The full log of the task's tests or setup script, as plain text. */
   @Get(':id/logs/:name')
-  @Answers({ scope: 'tasks:read', summary: 'The full test or setup log, as text', ok: { description: 'the log', schema: Text, contentType: 'text/plain' } })
+  @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: 'The full test or setup log, as text', ok: { description: 'the log', schema: Text, contentType: 'text/plain' } })
   async log(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Param('name', new ZodPipe(LogName, 'name')) name: LogName, @Res({ passthrough: true }) res: ServerResponse) {
     const log = await this.tasks.log(id, name);
     // Only for the log itself: a 404 stays JSON, like every other error.
@@ -68,28 +69,28 @@ export class TasksController {
 
   /** Server-sent events: the whole log first, then live until the task ends (Last-Event-ID resumes). */
   @Get(':id/events')
-  @Answers({ scope: 'tasks:read', summary: "The task's events as server-sent events, live until it ends", ok: { description: 'an event stream (Last-Event-ID resumes)', schema: Text, contentType: 'text/event-stream' } })
+  @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: "The task's events as server-sent events, live until it ends", ok: { description: 'an event stream (Last-Event-ID resumes)', schema: Text, contentType: 'text/event-stream' } })
   events(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Req() req: IncomingMessage, @Res() res: ServerResponse) {
     return this.tasks.streamEvents(id, req, res);
   }
 
   @Post(':id/cancel')
   @HttpCode(202)
-  @Answers({ audit: 'task.cancel', scope: 'tasks:control', summary: 'Cancel: the work so far is pushed, the sandbox destroyed', ok: { description: 'cancelling', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
+  @Answers({ audit: 'task.cancel', scope: 'tasks:control', repoFrom: ['task'], summary: 'Cancel: the work so far is pushed, the sandbox destroyed', ok: { description: 'cancelling', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   cancel(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
     return this.tasks.cancel(id, caller ?? body.by);
   }
 
   @Post(':id/pause')
   @HttpCode(202)
-  @Answers({ audit: 'task.pause', scope: 'tasks:control', summary: 'Pause between steps (the sandbox is kept)', ok: { description: 'pausing', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
+  @Answers({ audit: 'task.pause', scope: 'tasks:control', repoFrom: ['task'], summary: 'Pause between steps (the sandbox is kept)', ok: { description: 'pausing', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   pause(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
     return this.tasks.pause(id, caller ?? body.by);
   }
 
   @Post(':id/resume')
   @HttpCode(202)
-  @Answers({ audit: 'task.resume', scope: 'tasks:control', summary: 'Resume a paused task', ok: { description: 'resuming', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
+  @Answers({ audit: 'task.resume', scope: 'tasks:control', repoFrom: ['task'], summary: 'Resume a paused task', ok: { description: 'resuming', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   resume(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
     return this.tasks.resume(id, caller ?? body.by);
   }
@@ -97,14 +98,14 @@ export class TasksController {
   /** Answers once the task has accepted the message (a Temporal update); 409 when it no longer can. */
   @Post(':id/messages')
   @HttpCode(202)
-  @Answers({ audit: 'task.message', scope: 'tasks:control', summary: 'Steer: a message the agent reads before its next model call', ok: { description: 'accepted by the task', schema: TaskChange }, problems: { 409: 'the task can no longer take messages' } })
+  @Answers({ audit: 'task.message', scope: 'tasks:control', repoFrom: ['task'], summary: 'Steer: a message the agent reads before its next model call', ok: { description: 'accepted by the task', schema: TaskChange }, problems: { 409: 'the task can no longer take messages' } })
   message(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(MessageBody)) body: MessageBody, @Caller() caller: string | undefined) {
     return this.tasks.sendMessage(id, caller ? { ...body, from: caller } : body);
   }
 
   @Post(':id/approve')
   @HttpCode(200)
-  @Answers({ audit: 'task.approve', scope: 'tasks:control', summary: "Approve the task's plan", ok: { description: 'approved', schema: TaskChange }, problems: { 409: 'the task is not awaiting approval' } })
+  @Answers({ audit: 'task.approve', scope: 'tasks:control', repoFrom: ['task'], summary: "Approve the task's plan", ok: { description: 'approved', schema: TaskChange }, problems: { 409: 'the task is not awaiting approval' } })
   approve(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
     return this.tasks.approve(id, caller ?? body.by);
   }

@@ -277,7 +277,14 @@ export class TasksService implements OnModuleDestroy {
     return result?.state;
   }
 
-  async list(q: ListTasksQuery): Promise<{ tasks: TaskView[] }> {
+  /** The repository a task works on; undefined when there is no such task. */
+  async repoOf(taskId: string): Promise<string | undefined> {
+    const description = await this.describe(taskId).catch((err: unknown) => (err instanceof NotFoundException ? undefined : Promise.reject(err)));
+    return description?.typedSearchAttributes.get(ErrandRepo);
+  }
+
+  /** The newest tasks the caller may see (`visible`: by repository, for tokens limited to some). */
+  async list(q: ListTasksQuery, visible: (repo: string | undefined) => boolean = () => true): Promise<{ tasks: TaskView[] }> {
     // A dependency bump is a task too (its groups' coding tasks are listed beside it).
     const clauses = [`(WorkflowType = '${TASK_WORKFLOW_TYPE}' OR WorkflowType = '${DEPENDENCY_BUMP_WORKFLOW_TYPE}')`];
     if (q.repo) clauses.push(`${ErrandRepo.name} = ${JSON.stringify(q.repo)}`);
@@ -285,10 +292,12 @@ export class TasksService implements OnModuleDestroy {
     const tasks: TaskView[] = [];
     for await (const wf of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: q.limit })) {
       const id = taskIdOfWorkflow(wf.workflowId) ?? wf.workflowId;
+      const repo = wf.typedSearchAttributes.get(ErrandRepo);
+      if (!visible(repo)) continue;
       tasks.push({
         id,
         status: wf.status.name.toLowerCase(),
-        repo: wf.typedSearchAttributes.get(ErrandRepo),
+        repo,
         phase: wf.typedSearchAttributes.get(ErrandPhase) as TaskState['phase'],
         startedAt: wf.startTime.toISOString(),
         closedAt: wf.closeTime?.toISOString(),
@@ -404,7 +413,7 @@ export class TasksService implements OnModuleDestroy {
     try {
       return await this.client.workflow.getHandle(taskWorkflowId(taskId)).describe();
     } catch (err) {
-      if (err instanceof WorkflowNotFoundError) throw new NotFoundException(`no task with id ${taskId}`);
+      if (err instanceof WorkflowNotFoundError) throw taskNotFound(taskId);
       throw err;
     }
   }
@@ -458,3 +467,8 @@ function times(d: WorkflowExecutionDescription) {
 const DEPENDENCY_BUMP = 'dependency-bump';
 
 const requesterOf = (input: TaskInput | DependencyBumpInput) => ('prompt' in input ? input.requester : input.task.requester);
+
+/** What a caller gets for a task that does not exist, or that it may not see (the same, so no oracle). */
+export function taskNotFound(taskId: string): NotFoundException {
+  return new NotFoundException(`no task with id ${taskId}`);
+}
