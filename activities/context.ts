@@ -10,6 +10,7 @@ import type { ArtifactStore } from './store/artifact-store.js';
 import { recordEvent } from './store/events.js';
 import type { Redactor } from './store/redactor.js';
 import type { Registries } from './dependencies/registries.js';
+import type { AdmissionRequest } from '../workflows/contracts.js';
 
 export interface ActivityDeps {
   sandboxes: SandboxProvider;
@@ -17,6 +18,8 @@ export interface ActivityDeps {
   workflows?: { status(workflowId: string): Promise<'running' | 'closed' | 'unknown'> };
   /** A schedule's recent runs and how to pause it, for a schedule that pauses itself after failing runs. */
   schedules?: ScheduleControl;
+  /** Asks the admission workflow for a lease; undefined when no limit or budget is set. */
+  admission?: AdmissionGate;
   forge: Forge;
   /** Undefined when no model is configured: the API refuses tasks before they get here. */
   models: { coder?: ModelClient; reviewer?: ModelClient };
@@ -26,6 +29,11 @@ export interface ActivityDeps {
   limits: { setupTimeoutMs: number };
   /** Where dependency bumps ask what is newer, and where the sandbox's package managers fetch from. */
   registries: Registries;
+}
+
+export interface AdmissionGate {
+  /** Queues the task for a lease; the admission workflow signals it `admitted` when granted. */
+  request(req: Omit<AdmissionRequest, 'limits'>): Promise<void>;
 }
 
 export interface ScheduleControl {

@@ -1,6 +1,7 @@
 // createActivities: every activity the worker registers, one group per domain, built from the
 // providers it is given (tests pass real local ones, production Kubernetes and GitHub ones).
 // Every failure leaves through toActivityFailure: typed for Temporal, and redacted.
+import { createAdmissionActivities } from './admission/activities.js';
 import { createAgentActivities } from './agent/activities.js';
 import { activityContext, type ActivityDeps } from './context.js';
 import { toActivityFailure } from './failures.js';
@@ -24,6 +25,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createForgeActivities(ctx),
     ...createPlaybookActivities(ctx),
     ...createDependencyActivities(ctx),
+    ...createAdmissionActivities(ctx),
   });
 }
 

@@ -103,6 +103,11 @@ const Env = z.object({
   ERRAND_K8S_WARM_POOL_TEMPLATE: optionalText,
   ERRAND_K8S_WARM_POOL_TOKEN_SECRET: z.string().min(1).default('errand-warm-pool'),
   ERRAND_REAPER_INTERVAL_MINUTES: z.coerce.number().int().min(0).default(10),
+  ERRAND_MAX_RUNNING_TASKS: optionalPositive.pipe(z.number().int().optional()),
+  ERRAND_MAX_RUNNING_TASKS_PER_REPO: optionalPositive.pipe(z.number().int().optional()),
+  ERRAND_REPO_TASK_LIMITS: z.string().default('').transform((v, ctx) => repoLimitsOf(v, ctx)),
+  ERRAND_DAILY_BUDGET_USD: optionalPositive,
+  ERRAND_ADMISSION_SWEEP_SECONDS: positiveInt.max(3_600).default(60),
   ERRAND_NPM_REGISTRY: z.string().url().default('https://registry.npmjs.org'),
   ERRAND_GOPROXY: z.string().min(1).default('https://proxy.golang.org'),
   ERRAND_GOSUMDB: optionalText,
@@ -166,6 +171,32 @@ function labelsOf(value: string, ctx: z.RefinementCtx): Record<string, string> {
   return labels;
 }
 
+/** `glob=N,glob=N`: the running-task limit of the repositories each glob matches (the first match wins). */
+function repoLimitsOf(value: string, ctx: z.RefinementCtx): { glob: string; max: number }[] {
+  const limits: { glob: string; max: number }[] = [];
+  for (const pair of value.split(',').map((e) => e.trim()).filter(Boolean)) {
+    const at = pair.lastIndexOf('=');
+    const max = Number(pair.slice(at + 1));
+    if (at <= 0 || !Number.isInteger(max) || max < 1) ctx.addIssue({ code: 'custom', message: `"${pair}" is not glob=N (a repository glob and a whole number of running tasks, at least 1)` });
+    else limits.push({ glob: pair.slice(0, at).trim(), max });
+  }
+  return limits;
+}
+
+/** Limits on running tasks and the daily budget (workflows/admission.ts); all unset: every task runs at once. */
+export interface AdmissionSettings {
+  maxRunning?: number;
+  maxRunningPerRepo?: number;
+  /** Overrides of maxRunningPerRepo by repository glob, the first match winning. */
+  repoLimits: { glob: string; max: number }[];
+  /** Dollars a requester may spend a day (UTC); over it, POST /tasks answers 429. */
+  dailyBudgetUsd?: number;
+  sweepSeconds: number;
+}
+
+/** Whether tasks ask the admission workflow before they run: some limit or budget is set. */
+export const admissionActive = (a: AdmissionSettings) => a.maxRunning !== undefined || a.maxRunningPerRepo !== undefined || a.repoLimits.length > 0 || a.dailyBudgetUsd !== undefined;
+
 export interface Config {
   stateDir: string;
   api: { host: string; port: number; publicUrl?: string };
@@ -204,6 +235,7 @@ export interface Config {
     /** What commands allowed the network may reach beyond public addresses, and may not. */
     egress: { allow: SandboxEgressRule[]; deny: SandboxEgressRule[] };
   };
+  admission: AdmissionSettings;
   /** Where dependency bumps look for newer versions, and where the sandbox installs them from. */
   registries: { npm: string; goProxy: string; goSumDb?: string };
   /** Bearer tokens the API accepts; without any the API is open (fine on loopback, not beyond). */
@@ -312,6 +344,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       hide: e.ERRAND_SANDBOX_HIDE,
       user: e.ERRAND_SANDBOX_USER,
       egress: { allow: e.ERRAND_SANDBOX_EGRESS_ALLOW, deny: e.ERRAND_SANDBOX_EGRESS_DENY },
+    },
+    admission: {
+      maxRunning: e.ERRAND_MAX_RUNNING_TASKS,
+      maxRunningPerRepo: e.ERRAND_MAX_RUNNING_TASKS_PER_REPO,
+      repoLimits: e.ERRAND_REPO_TASK_LIMITS,
+      dailyBudgetUsd: e.ERRAND_DAILY_BUDGET_USD,
+      sweepSeconds: e.ERRAND_ADMISSION_SWEEP_SECONDS,
     },
     registries: { npm: e.ERRAND_NPM_REGISTRY.replace(/\/$/, ''), goProxy: e.ERRAND_GOPROXY, goSumDb: e.ERRAND_GOSUMDB },
     apiTokens: e.ERRAND_API_TOKENS_FILE ? apiTokensFrom(e.ERRAND_API_TOKENS_FILE) : [],

@@ -3,3 +3,4 @@ export { codingTask } from './coding-task/index.js';
 export { sandboxReaper } from './sandbox-reaper.js';
 export { scheduledPlaybook } from './scheduled-playbook.js';
 export { dependencyBump } from './dependency-bump.js';
+export { admission } from './admission.js';

@@ -41,3 +41,7 @@ export function taskIdOfBranch(branch: string): string | undefined {
   const id = branch.startsWith(BRANCH_PREFIX) ? branch.slice(BRANCH_PREFIX.length) : undefined;
   return id && TASK_ID.test(id) ? id : undefined;
 }
+
+/** The admission workflow (workflows/admission.ts): one per task queue, long-lived. */
+export const ADMISSION_WORKFLOW_TYPE = 'admission';
+export const admissionWorkflowId = (taskQueue: string) => `errand-admission-${taskQueue}`;

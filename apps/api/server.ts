@@ -18,6 +18,8 @@ import { SchedulesController } from './schedules/schedules.controller.js';
 import { SchedulesService } from './schedules/schedules.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
+import { AdmissionController } from './admission/admission.controller.js';
+import { AdmissionService } from './admission/admission.service.js';
 import { forgeFromConfig } from '../providers.js';
 import { ARTIFACT_STORE, AUDIT, CONFIG, FORGE, LOGGER, METRICS, OPENAPI, TEMPORAL_CLIENT } from './tokens.js';
 import { AuditController } from './audit/audit.controller.js';
@@ -33,7 +35,7 @@ import { GitHubWebhooksService } from './webhooks/github-webhooks.service.js';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every controller of the API: Nest routes them, and the OpenAPI document describes them. */
-export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController, AuditController];
+export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController];
 
 @Module({})
 class ApiModule {
@@ -56,6 +58,7 @@ class ApiModule {
         { provide: OPENAPI, useValue: lazy(() => openApiDocument(CONTROLLERS, { version: VERSION, serverUrl: config.api.publicUrl, guarded: config.apiTokens.length > 0 })) },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
         TasksService,
+        AdmissionService,
         SchedulesService,
         GitHubWebhooksService,
       ],

@@ -18,6 +18,7 @@ import { chooseConfinement } from './confinement.js';
 import { serveWorkerMetrics, WorkerMetrics } from './metrics.js';
 import { bundleSandboxd } from './sandboxd-bundle.js';
 import { ensureReaperSchedule, workflowStatus } from './sandbox-reaper.js';
+import { admissionGate } from './admission-gate.js';
 import { scheduleControl } from './schedule-control.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -65,6 +66,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     }),
     workflows: { status: (workflowId) => workflowStatus(client, workflowId) },
     schedules: scheduleControl(client),
+    admission: admissionGate(client, config),
     forge: forgeFromConfig(config),
     models: {
       coder: config.model ? new RedactingModelClient(new OpenAIModelClient(config.model), redactor) : undefined,

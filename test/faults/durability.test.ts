@@ -121,6 +121,63 @@ describe('a killed worker', () => {
   });
 });
 
+describe('admission across faults', () => {
+  it('gives a terminated holder\'s slot to the next within a sweep, and leaks none when the worker is killed -9', async () => {
+    const errand = await startSplit({ ERRAND_MAX_RUNNING_TASKS: '1', ERRAND_ADMISSION_SWEEP_SECONDS: '2' });
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const started: string[] = [];
+    const gates = { x1: gate(), x2: gate(), x3: gate() };
+    const ids: Record<string, string> = {};
+    for (const name of ['x1', 'x2', 'x3'] as const) {
+      // By turn: a model call retried on a new worker is the same turn, held by the same gate.
+      model.script(
+        `[admit-${name}]`,
+        [
+          () => {
+            if (!started.includes(name)) started.push(name);
+            return { kind: 'later', after: gates[name].promise, reply: FIX_SUM };
+          },
+          FINISH,
+        ],
+        { indexBy: 'turn' },
+      );
+      ids[name] = await createTask(errand.api, { repo: origin, prompt: `[admit-${name}] Fix sum.` });
+      if (name === 'x1') await eventually(async () => (started.includes('x1') ? true : undefined), 60_000, 'x1 to start');
+    }
+    const place = async (name: string) => (await api(errand.api.url, 'GET', `/tasks/${ids[name]}`)).body.queue?.position;
+    await eventually(async () => ((await place('x3')) === 2 ? true : undefined), 30_000, 'x3 queued second');
+
+    // Terminated, the holder cannot give its lease back: the sweep finds it closed.
+    const { client, close } = await temporalClient();
+    try {
+      await client.workflow.getHandle(`task-${ids.x1}`).terminate('fault test: a holder that never gives its lease back');
+    } finally {
+      await close();
+    }
+    await eventually(async () => (started.includes('x2') ? true : undefined), 30_000, 'x2 to start after the sweep');
+    // (The API reuses the queue it read for up to a second.)
+    await eventually(async () => ((await place('x3')) === 1 ? true : undefined), 5_000, 'x3 first in the queue');
+
+    // The worker dies while x2 holds the lease: x2 keeps it on the next worker, x3 keeps waiting.
+    await errand.killWorker();
+    await errand.startWorker();
+    await new Promise((r) => setTimeout(r, 5_000)); // more than two sweeps
+    expect(started).toEqual(['x1', 'x2']);
+    // A fresh worker replays the admission workflow before it answers where x3 is.
+    await eventually(async () => ((await place('x3')) === 1 ? true : undefined), 15_000, 'x3 still first in the queue');
+    expect(started).toEqual(['x1', 'x2']);
+    gates.x2.open();
+    await waitForStatus(errand.api, ids.x2!, 'completed', 120_000);
+    gates.x3.open();
+    await waitForStatus(errand.api, ids.x3!, 'completed', 120_000);
+    expect(started).toEqual(['x1', 'x2', 'x3']);
+    await eventually(async () => {
+      const now = (await api(errand.api.url, 'GET', '/admission')).body;
+      return now.running.length === 0 && now.queued.length === 0 ? true : undefined;
+    }, 10_000, 'every lease given back');
+  });
+});
+
 describe('a worker too busy to answer', () => {
   it("gets GET /tasks/:id the state it gave a moment ago, marked, until a change made through the API", async () => {
     const errand = await startSplit();

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { beforeAll, expect, it } from '@jest/globals';
 import { parseAllDocuments } from 'yaml';
 import { CoreV1Api, NetworkingV1Api, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { loadConfig } from '../../apps/config.js';
 import { controlPlaneMissing } from '../support/control-plane.js';
 import { PROJECT_ROOT } from '../support/errand-process.js';
 import { HELM, KUBERNETES_VERSION } from '../support/k8s-setup.js';
@@ -91,6 +92,23 @@ describeWithPart(
         expect(kinds).toContain(kind);
       }
       if (values.length) expect(kinds).toEqual(expect.arrayContaining(['Ingress', 'PrometheusRule']));
+    });
+
+    it('hands the admission limits to the API and the workers as their configuration reads them', async () => {
+      const configMap = parseAllDocuments((await template('-f', FULL)).stdout)
+        .map((d) => d.toJS() as { kind?: string; data?: Record<string, string> })
+        .find((o) => o?.kind === 'ConfigMap' && o.data?.ERRAND_TASK_QUEUE)!;
+      // (The forge's token comes from a Secret.)
+      expect(loadConfig({ ...configMap.data, ERRAND_GITHUB_TOKEN: 'from-the-secret' }).admission).toEqual({
+        maxRunning: 40,
+        maxRunningPerRepo: 3,
+        repoLimits: [
+          { glob: 'acme/legacy-*', max: 1 },
+          { glob: 'acme/monorepo', max: 8 },
+        ],
+        dailyBudgetUsd: 25,
+        sweepSeconds: 60,
+      });
     });
 
     it('ships the alerts and the Grafana dashboard, over the metrics Errand serves, and says where to scrape', async () => {

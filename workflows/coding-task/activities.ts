@@ -56,6 +56,13 @@ export const forge = proxyActivities<Pick<Activities, 'checkRepository' | 'openP
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
+/** A lease from the admission workflow: one signal to Temporal. */
+export const admission = proxyActivities<Pick<Activities, 'requestAdmission'>>({
+  startToCloseTimeout: '1 minute',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+});
+
 /** One tool call of the agent (a command may run for up to an hour). */
 export const tools = proxyActivities<Pick<Activities, 'runTool'>>({
   startToCloseTimeout: '65 minutes',

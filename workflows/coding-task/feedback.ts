@@ -4,6 +4,7 @@
 import { condition } from '@temporalio/workflow';
 import type { TaskRun } from './run.js';
 import { destroy, inSandbox, provisionAndPrepare } from './sandbox-session.js';
+import { admit, giveBack } from './admission.js';
 
 /** Returns true with a sandbox ready for another round, false when there is no more to do. */
 export async function feedbackArrived(run: TaskRun): Promise<boolean> {
@@ -14,12 +15,15 @@ export async function feedbackArrived(run: TaskRun): Promise<boolean> {
   run.sandboxId = undefined;
   await destroy(done);
   if (!pending()) {
+    // Waiting without a sandbox is not running: the slot goes to a queued task meanwhile.
+    await giveBack(run);
     run.enter('awaiting_feedback', `waiting up to ${input.awaitFeedbackMinutes} minutes for feedback on PR #${state.pr?.number}`);
     if (!(await condition(pending, `${input.awaitFeedbackMinutes} minutes`))) return false;
   }
   state.feedbackRounds = (state.feedbackRounds ?? 0) + 1;
   state.stoppedBy = undefined;
   run.stopNote = undefined;
+  await admit(run);
   run.enter('provisioning', `feedback round ${state.feedbackRounds}`);
   run.sandboxId = `${run.taskId}-f${state.feedbackRounds}`;
   // A replacement lost while it is set up is replaced (and set up) by inSandbox itself.

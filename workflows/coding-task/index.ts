@@ -8,6 +8,7 @@ import { CancellationScope, ContinueAsNew, isCancellation } from '@temporalio/wo
 import type { TaskInput, TaskResult } from '../contracts.js';
 import { describeFailure } from '../failures.js';
 import { forge, workspace } from './activities.js';
+import { admit, giveBack, handleAdmission } from './admission.js';
 import { planUntilApproved, work } from './agent.js';
 import { publish } from './branch.js';
 import { handleControl } from './control.js';
@@ -26,6 +27,7 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
   const run = new TaskRun(input, carried);
   const { state, taskId } = run;
   handleControl(run);
+  handleAdmission(run);
   let keepSandbox = false;
   try {
     if (!carried) {
@@ -35,6 +37,8 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       state.baseBranch = repository.baseBranch;
       state.sandboxImage = input.sandboxImage ?? repository.sandboxImage;
       if (input.notify) await forge.comment({ repo: input.repo, number: input.notify.issueNumber, body: startedComment(input) });
+      // Over a limit on running tasks, it waits here, queued, before it takes anything.
+      await admit(run);
       run.enter('provisioning', 'provisioning a sandbox');
       run.sandboxId = taskId;
       run.enter('preparing', `cloning ${input.repo}@${state.baseBranch}`);
@@ -89,5 +93,6 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
   } finally {
     // Runs even when the task was cancelled: a cancelled scope cannot skip cleanup.
     if (run.sandboxId && !keepSandbox) await destroy(run.sandboxId);
+    if (!keepSandbox) await giveBack(run);
   }
 }

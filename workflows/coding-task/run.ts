@@ -42,6 +42,10 @@ export interface Carried {
   changed?: TestResult;
   /** Set once that change has been checked and, broken, handed to the agent: from then on it is the agent's work. */
   changeHandedOver?: boolean;
+  /** The task's lease from the admission workflow (admission.ts): asked for, or held. */
+  lease?: 'waiting' | 'held';
+  /** What the task had spent when its lease was granted; the difference goes back with it. */
+  leaseCostFrom?: number;
 }
 
 /** What a run begins with: a new task's values, or what the last run carried over. */

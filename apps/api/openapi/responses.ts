@@ -16,6 +16,11 @@ export const TaskView = z
     step: z.number().optional(),
     stateAsOf: z.string().optional().meta({ description: 'set when the worker was slow to answer: the state is the one it gave at this time' }),
     error: z.string().optional(),
+    queue: z
+      .object({ position: z.number().meta({ description: '1 is next' }), since: z.string(), waitingFor: z.string() })
+      .loose()
+      .optional()
+      .meta({ description: 'while it waits for a slot to run (running-task limits): its place' }),
     links: Links,
   })
   .loose()

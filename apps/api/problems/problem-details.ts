@@ -88,9 +88,9 @@ export class ProblemDetailsFilter implements ExceptionFilter {
         return { problem: problem(status, `body: ${message}`, [{ field: 'body', message }]) };
       }
       const response = exception.getResponse();
-      const given = typeof response === 'string' ? { message: response } : (response as { message?: unknown; issues?: Problem['issues'] });
+      const given = typeof response === 'string' ? { message: response } : (response as { message?: unknown; issues?: Problem['issues']; headers?: Record<string, string> });
       const detail = Array.isArray(given.message) ? given.message.join('; ') : typeof given.message === 'string' ? given.message : exception.message;
-      return { problem: problem(status, detail, given.issues) };
+      return { problem: problem(status, detail, given.issues), headers: given.headers };
     }
     const grpc = isGrpcServiceError(exception) ? exception : isGrpcServiceError((exception as Error | undefined)?.cause) ? ((exception as Error).cause as { code: number }) : undefined;
     if (grpc?.code === 3 /* INVALID_ARGUMENT */) {

@@ -23,7 +23,7 @@ export class TasksController {
     description: 'With an Idempotency-Key the same key always names the same task: a repeat answers 201 with header Idempotent-Replayed: true.',
     ok: { description: 'the task, started (or the one this key started before)', schema: TaskView },
     headers: z.object({ 'idempotency-key': IdempotencyKey }),
-    problems: { 413: 'a body over 1 MB', 422: 'this Idempotency-Key was used for a different request' },
+    problems: { 413: 'a body over 1 MB', 422: 'this Idempotency-Key was used for a different request', 429: 'the requester spent its daily budget (ERRAND_DAILY_BUDGET_USD); Retry-After says when it resets' },
   })
   async create(
     @Body(new ZodPipe(CreateTaskBody)) body: CreateTaskBody,

@@ -10,7 +10,8 @@ import {
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
-import { approvePlanUpdate, cancelRequestedSignal, ErrandPhase, ErrandRepo, ErrandRequester, initialTaskState, pauseSignal, resumeSignal, sendMessageUpdate, stateQuery, type Budget, type MessageAccepted, type SteeringMessage, type TaskInput, type TaskResult, type TaskState } from '../../../workflows/contracts.js';
+import { approvePlanUpdate, cancelRequestedSignal, ErrandPhase, ErrandRepo, ErrandRequester, initialTaskState, pauseSignal, resumeSignal, sendMessageUpdate, stateQuery, type Budget, type MessageAccepted, type SteeringMessage, type QueuedTask, type TaskInput, type TaskResult, type TaskState } from '../../../workflows/contracts.js';
+import { AdmissionService } from '../admission/admission.service.js';
 import { DEPENDENCY_BUMP_WORKFLOW_TYPE, TASK_WORKFLOW_TYPE, taskIdOfWorkflow, taskWorkflowId } from '../../../workflows/names.js';
 import type { DependencyBumpInput } from '../../../workflows/dependency-bump.js';
 import { describeFailure } from '../../../workflows/failures.js';
@@ -45,6 +46,8 @@ const NO_LOG_YET: Record<LogName, string> = {
 };
 
 export interface TaskView extends Partial<TaskState> {
+  /** Its place while it waits for a slot to run (running-task limits). */
+  queue?: QueuedTask;
   id: string;
   status: string;
   /** Set when the worker was slow to answer: the state is the one it gave at this time. */
@@ -72,6 +75,7 @@ export class TasksService implements OnModuleDestroy {
     @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
     @Inject(FORGE) private readonly forge: Forge,
     @Inject(METRICS) private readonly metrics: ApiMetrics,
+    @Inject(AdmissionService) private readonly admission: AdmissionService,
   ) {}
 
   /**
@@ -158,6 +162,7 @@ export class TasksService implements OnModuleDestroy {
    */
   async start(input: TaskInput | DependencyBumpInput, requestHash: string, replayable: boolean, workflowType = TASK_WORKFLOW_TYPE): Promise<TaskView & { replayed?: boolean }> {
     const { taskId } = input;
+    await this.admission.checkBudget(requesterOf(input) ?? 'unknown');
     let runId: string;
     try {
       ({ firstExecutionRunId: runId } = await this.client.workflow.start(workflowType, {
@@ -239,6 +244,7 @@ export class TasksService implements OnModuleDestroy {
       view.repo = description.typedSearchAttributes.get(ErrandRepo);
       view.phase = description.typedSearchAttributes.get(ErrandPhase) as TaskState['phase'];
     }
+    if (status === 'running' && view.phase === 'queued') view.queue = (await this.admission.places()).get(taskId);
     if (status === 'failed' && !view.error) {
       view.error = await handle.result().then(
         () => undefined,
@@ -304,6 +310,10 @@ export class TasksService implements OnModuleDestroy {
         links: this.links(id),
       });
       if (tasks.length >= q.limit) break;
+    }
+    if (tasks.some((t) => t.phase === 'queued')) {
+      const places = await this.admission.places();
+      for (const t of tasks) t.queue = places.get(t.id);
     }
     return { tasks };
   }

@@ -114,3 +114,12 @@ fsGroup: 1000
 seccompProfile:
   type: RuntimeDefault
 {{- end -}}
+
+{{/* limits.repoTaskLimits as ERRAND_REPO_TASK_LIMITS: glob=N,glob=N (in key order). */}}
+{{- define "errand.repoTaskLimits" -}}
+{{- $pairs := list -}}
+{{- range $glob, $max := . -}}
+{{- $pairs = append $pairs (printf "%s=%v" $glob $max) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end -}}
