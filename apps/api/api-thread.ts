@@ -9,6 +9,7 @@ import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor }
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
+import { startTracing, tracingClientInterceptors } from '../tracing.js';
 import { startApi, type RunningApi } from './server.js';
 
 type FromThread = { listening: string } | { closed: true };
@@ -20,11 +21,14 @@ type FromThread = { listening: string } | { closed: true };
  */
 const API_GRPC_RETRIES = makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 4 }));
 
-/** The API with a Temporal connection of its own; closing it closes both. */
+/** The API with a Temporal connection (and tracing, when asked for) of its own; closing it closes them. */
 export async function startApiWithConnection(config: Config, log: Logger): Promise<RunningApi> {
+  const tracing = startTracing('errand-api');
   const connection = await Connection.connect({ ...temporalConnectionOptions(config), interceptors: [API_GRPC_RETRIES] });
-  const api = await startApi(config, new Client({ connection, namespace: config.temporal.namespace }), log).catch(async (err: unknown) => {
+  const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: tracingClientInterceptors(tracing) });
+  const api = await startApi(config, client, log, tracing).catch(async (err: unknown) => {
     await connection.close();
+    await tracing?.shutdown();
     throw err;
   });
   return {
@@ -32,6 +36,7 @@ export async function startApiWithConnection(config: Config, log: Logger): Promi
     close: async () => {
       await api.close();
       await connection.close();
+      await tracing?.shutdown();
     },
   };
 }

@@ -31,6 +31,7 @@ import { openApiDocument } from './openapi/document.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { GitHubWebhooksController } from './webhooks/github-webhooks.controller.js';
 import { GitHubWebhooksService } from './webhooks/github-webhooks.service.js';
+import { requestSpans, type Tracing } from '../tracing.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -71,7 +72,8 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(config: Config, client: Client, log: Logger): Promise<RunningApi> {
+/** `tracing`: a span per request (apps/tracing.ts); give `client` its interceptors too. */
+export async function startApi(config: Config, client: Client, log: Logger, tracing?: Tracing): Promise<RunningApi> {
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config, client, log), {
     logger: {
       log: (msg: unknown) => log.debug({ nest: true }, String(msg)),
@@ -82,6 +84,7 @@ export async function startApi(config: Config, client: Client, log: Logger): Pro
     },
     bodyParser: false,
   });
+  if (tracing) app.use(requestSpans(tracing));
   // Every request's latency, by the route template it matched (never the path, which has ids).
   const { requests } = app.get<ApiMetrics>(METRICS);
   app.use((req: IncomingMessage & { route?: { path?: string } }, res: ServerResponse, next: () => void) => {

@@ -7,6 +7,7 @@ import { ConfigError, loadConfig, stateDirs, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
 import { startWorker } from '../worker/worker.js';
+import { startTracing } from '../tracing.js';
 import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
 import { Redactor } from '../../activities/store/redactor.js';
 import { startNarrator } from './narrator.js';
@@ -22,8 +23,12 @@ type Stop = () => Promise<void>;
 async function serve(config: Config, log: Logger, parts: { api: boolean; worker: boolean }): Promise<Stop[]> {
   const stops: Stop[] = [];
   if (parts.worker) {
-    const worker = await startWorker(config, log);
-    stops.push(worker.shutdown);
+    const tracing = startTracing('errand-worker');
+    const worker = await startWorker(config, log, tracing);
+    stops.push(async () => {
+      await worker.shutdown();
+      await tracing?.shutdown();
+    });
     worker.done.catch((err: Error) => {
       log.fatal({ err }, 'worker stopped');
       process.exit(1);

@@ -13,6 +13,7 @@ import { Redactor } from '../../activities/store/redactor.js';
 import { stateDirs, type Config } from '../config.js';
 import { forgeFromConfig, sandboxesFromConfig } from '../providers.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
+import { tracingClientInterceptors, tracingWorkerOptions, type Tracing } from '../tracing.js';
 import type { Logger } from '../logger.js';
 import { chooseConfinement } from './confinement.js';
 import { serveWorkerMetrics, WorkerMetrics } from './metrics.js';
@@ -35,7 +36,8 @@ export interface RunningWorker {
 let sdkMetricsUrl: string | undefined;
 let runtimeInstalled = false;
 
-export async function startWorker(config: Config, log: Logger): Promise<RunningWorker> {
+/** `tracing`: OpenTelemetry (apps/tracing.ts), started by the caller; off when undefined. */
+export async function startWorker(config: Config, log: Logger, tracing?: Tracing): Promise<RunningWorker> {
   if (!runtimeInstalled) {
     // The SDK's worker metrics, on a loopback port the worker's /metrics reads and passes on.
     const sdkMetrics = `127.0.0.1:${await freePort()}`;
@@ -57,7 +59,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   // A client too, for what activities ask Temporal (the reaper, schedules) and for the reaper's schedule.
   const clientConnection = await Connection.connect(temporalConnectionOptions(config));
-  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace });
+  const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace, interceptors: tracingClientInterceptors(tracing) });
   const activities = createActivities({
     sandboxes: sandboxesFromConfig(config, {
       sandboxdCommand: config.sandbox.provider === 'local' ? await bundleSandboxd(dirs.sandboxd) : [],
@@ -77,6 +79,7 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     limits: { setupTimeoutMs: config.setupTimeoutMs },
     registries: config.registries,
   });
+  const traced = tracingWorkerOptions(tracing);
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
@@ -93,8 +96,8 @@ export async function startWorker(config: Config, log: Logger): Promise<RunningW
     // An agent's activities mostly wait on a model: the SDK's default of 100 at once would hold
     // the 101st task back while a hundred wait on answers.
     maxConcurrentActivityTaskExecutions: config.temporal.maxActivities,
-    interceptors: { activity: [metrics.interceptor] },
-    sinks: metrics.sinks,
+    interceptors: { activity: [metrics.interceptor, ...(traced.interceptors?.activity ?? [])], workflowModules: traced.interceptors?.workflowModules },
+    sinks: { ...metrics.sinks, ...traced.sinks },
   });
   const metricsServer = await serveWorkerMetrics(metrics, { host: config.api.host, port: config.temporal.metricsPort, sdkUrl: sdkMetricsUrl }, log);
   await ensureReaperSchedule(client, config, log);

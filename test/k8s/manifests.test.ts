@@ -94,7 +94,7 @@ describeWithPart(
       if (values.length) expect(kinds).toEqual(expect.arrayContaining(['Ingress', 'PrometheusRule']));
     });
 
-    it('hands the admission limits to the API and the workers as their configuration reads them', async () => {
+    it('hands the admission limits and the tracing endpoint to the API and the workers as their configuration reads them', async () => {
       const configMap = parseAllDocuments((await template('-f', FULL)).stdout)
         .map((d) => d.toJS() as { kind?: string; data?: Record<string, string> })
         .find((o) => o?.kind === 'ConfigMap' && o.data?.ERRAND_TASK_QUEUE)!;
@@ -109,6 +109,7 @@ describeWithPart(
         dailyBudgetUsd: 25,
         sweepSeconds: 60,
       });
+      expect(configMap.data?.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://otel-collector.observability:4318');
     });
 
     it('ships the alerts and the Grafana dashboard, over the metrics Errand serves, and says where to scrape', async () => {
