@@ -124,6 +124,24 @@ describe('POST /tasks', () => {
   });
 });
 
+describe('steering a task no worker runs', () => {
+  it('answers 503 within seconds, saying the message may still arrive, instead of holding the request', async () => {
+    // This file runs the API alone: the task is queued and no worker takes its workflow tasks.
+    const created = await api(t.errand.url, 'POST', '/tasks', { repo: origin, prompt: 'x' });
+    try {
+      for (const [route, body] of [['messages', { text: 'also this' }], ['approve', {}]] as const) {
+        const asked = Date.now();
+        const res = await fetch(`${t.errand.url}/tasks/${created.body.id}/${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        expect({ route, status: res.status, fast: Date.now() - asked < 8_000 }).toEqual({ route, status: 503, fast: true });
+        expect(res.headers.get('retry-after')).toBeTruthy();
+        expect(((await res.json()) as { detail: string }).detail).toContain(`task ${created.body.id} did not answer within 5 s`);
+      }
+    } finally {
+      await temporal.client.workflow.getHandle(`task-${created.body.id}`).terminate('test cleanup');
+    }
+  });
+});
+
 describe('GET /tasks', () => {
   it('answers 404 for an unknown task and 400 for a malformed id or filter', async () => {
     const missing = await api(t.errand.url, 'GET', '/tasks/0000deadbeef');

@@ -7,6 +7,8 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  isGrpcServiceError,
   type WorkflowExecutionDescription,
 } from '@temporalio/client';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
@@ -33,6 +35,8 @@ const QUERY_DEADLINE_MS = 5_000;
  * polling for progress is better served by the state of a moment ago, marked as such.
  */
 const FAST_QUERY_MS = 150;
+/** How long a message or an approval waits for the task to accept it (a worker must run it). */
+const UPDATE_DEADLINE_MS = 5_000;
 /** Running tasks whose last answer is kept for that. */
 const LAST_KNOWN = 2_000;
 /** Why a log is missing, for a task that ended and for one still running. */
@@ -357,13 +361,26 @@ export class TasksService implements OnModuleDestroy {
     return this.client.workflow.getHandle(taskWorkflowId(taskId));
   }
 
-  /** A rejected update (its validator said no, or the task ended meanwhile) is a 409 that says why. */
+  /**
+   * A rejected update (its validator said no, or the task ended meanwhile) is a 409 that says why.
+   * An update waits for a worker to run the task: with none, the caller hears a 503 in seconds.
+   */
   private async update<T>(taskId: string, call: () => Promise<T>): Promise<T> {
     try {
-      return await call();
+      return await this.client.withDeadline(Date.now() + UPDATE_DEADLINE_MS, call);
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new ConflictException(describeFailure(err));
       if (err instanceof WorkflowNotFoundError) throw new ConflictException(`task ${taskId} has ended`);
+      const grpc = isGrpcServiceError(err) ? err : isGrpcServiceError((err as Error).cause) ? ((err as Error).cause as { code: number }) : undefined;
+      if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || grpc?.code === 4 /* DEADLINE_EXCEEDED */ || grpc?.code === 1 /* CANCELLED */) {
+        throw new HttpException(
+          {
+            message: `task ${taskId} did not answer within ${UPDATE_DEADLINE_MS / 1000} s: no worker is running its work right now (or Temporal is slow); it may still take this when one does, so check GET /tasks/${taskId} before sending it again`,
+            headers: { 'retry-after': '10' },
+          },
+          503,
+        );
+      }
       throw err;
     } finally {
       this.changed(taskId);
