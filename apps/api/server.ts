@@ -19,6 +19,8 @@ import { SchedulesService } from './schedules/schedules.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
 import { TasksService } from './tasks/tasks.service.js';
 import { AdmissionController } from './admission/admission.controller.js';
+import { WhoamiController } from './auth/whoami.controller.js';
+import { ConsoleController } from './console/console.controller.js';
 import { AdmissionService } from './admission/admission.service.js';
 import { forgeFromConfig } from '../providers.js';
 import { ARTIFACT_STORE, AUDIT, CONFIG, FORGE, LOGGER, METRICS, OPENAPI, TEMPORAL_CLIENT } from './tokens.js';
@@ -36,7 +38,7 @@ import { requestSpans, type Tracing } from '../tracing.js';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every controller of the API: Nest routes them, and the OpenAPI document describes them. */
-export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController];
+export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController, WhoamiController, ConsoleController];
 
 @Module({})
 class ApiModule {

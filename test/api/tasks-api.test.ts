@@ -173,9 +173,14 @@ describe('API tokens', () => {
     try {
       // The contract is public and says which scope each operation needs.
       const contract = (await (await fetch(`${guarded.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { security?: { bearer: Scope[] }[] }>> };
-      const guardedOps = Object.entries(contract.paths).flatMap(([route, ops]) => Object.entries(ops).flatMap(([method, op]) => (op.security ? [{ route, method: method.toUpperCase(), scope: op.security[0]!.bearer[0]! }] : [])));
+      const guardedOps = Object.entries(contract.paths).flatMap(([route, ops]) => Object.entries(ops).flatMap(([method, op]) => (op.security ? [{ route, method: method.toUpperCase(), scope: op.security[0]!.bearer[0] }] : [])));
       expect(guardedOps.length).toBeGreaterThan(15);
-      for (const { route, method, scope } of guardedOps) {
+      // Routes any known token may use (GET /whoami) name no scope: every token gets through.
+      for (const { route, method } of guardedOps.filter((op) => !op.scope)) {
+        expect({ route, status: (await as(guarded.url, undefined, method, route)).status }).toEqual({ route, status: 401 });
+        for (const scope of SCOPES) expect({ route, scope, status: (await as(guarded.url, scope, method, route)).status }).toEqual({ route, scope, status: 200 });
+      }
+      for (const { route, method, scope } of guardedOps.filter((op): op is typeof op & { scope: Scope } => Boolean(op.scope))) {
         const concrete = route.replace('{id}', '0000deadbeef').replace('{name}', 'test');
         const body = method === 'GET' ? undefined : {};
         const where = `${method} ${route}`;
@@ -298,6 +303,8 @@ describe('API tokens', () => {
       expect(new Set((await call(limited, 'GET', '/tasks')).body.tasks.map((x: { repo: string }) => x.repo))).toEqual(new Set([ours]));
       expect((await call(limited, 'GET', '/schedules')).body.schedules.map((s: { id: string }) => s.id)).toEqual(['ours-bump']);
       expect((await call(admin, 'GET', '/schedules')).body.schedules.map((s: { id: string }) => s.id)).toEqual(['ours-bump', 'theirs-bump']);
+      // It may ask who it is, and hears its limits (the console shows what it may do by them).
+      expect((await call(limited, 'GET', '/whoami')).body).toEqual({ name: 'team-web', scopes: ['tasks:read', 'tasks:write', 'tasks:control', 'schedules:write'], repos: [`${path.dirname(ours)}/*.git`], tokens: true });
       // What spans every repository (metrics) is not for a token limited to some.
       const metrics = await call(limited, 'GET', '/metrics');
       expect({ status: metrics.status, detail: metrics.body?.detail }).toEqual({ status: 403, detail: expect.stringContaining('token team-web may act only on some repositories') });

@@ -60,6 +60,7 @@ export class ApiTokenGuard implements CanActivate {
     if (sources.length === 0) throw new ForbiddenException(`token ${token.name} may act only on some repositories (${token.repos!.join(', ')}), and this route spans every repository; use a token without a repository allowlist`);
     const id = req.params?.id;
     for (const source of sources) {
+      if (source === 'none') continue;
       if (source === 'body' || source === 'query') {
         const given = (source === 'body' ? req.body : req.query) as { repo?: unknown; baseBranch?: unknown } | undefined;
         if (typeof given?.repo !== 'string') continue;
@@ -79,6 +80,9 @@ export class ApiTokenGuard implements CanActivate {
 
 /** The name of the token the request came with: who acted (undefined on a server without tokens). */
 export const Caller = createParamDecorator((_: unknown, context: ExecutionContext): string | undefined => context.switchToHttp().getRequest<WithToken>().errandToken?.name);
+
+/** The token the request came with (undefined on a server without tokens). */
+export const CallerToken = createParamDecorator((_: unknown, context: ExecutionContext): ApiToken | undefined => context.switchToHttp().getRequest<WithToken>().errandToken);
 
 /** Which repositories' entries the caller may see in a list: all, unless its token is limited to some. */
 export const Visible = createParamDecorator((_: unknown, context: ExecutionContext): ((repo: string | undefined) => boolean) => {

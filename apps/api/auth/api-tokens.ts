@@ -67,7 +67,7 @@ export function repoAllowed(token: Pick<ApiToken, 'repos'>, repo: string): boole
   return picomatch.isMatch(repo, token.repos);
 }
 
-/** Whether a token's scopes allow `needed`. */
-export function allows(token: Pick<ApiToken, 'scopes'>, needed: Scope): boolean {
-  return token.scopes.includes('admin') || token.scopes.includes(needed);
+/** Whether a token's scopes allow `needed` (`any`: every known token does). */
+export function allows(token: Pick<ApiToken, 'scopes'>, needed: Scope | 'any'): boolean {
+  return needed === 'any' || token.scopes.includes('admin') || token.scopes.includes(needed);
 }

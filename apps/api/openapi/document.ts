@@ -25,19 +25,20 @@ export interface Answers {
   headers?: z.ZodObject;
   /** Routes without a token (health probes, webhooks with their own signature, the contract). */
   open?: boolean;
-  /** The scope a token needs here when the server has tokens (none declared: admin). */
-  scope?: Scope;
+  /** The scope a token needs here when the server has tokens (none declared: admin; `any`: any known token). */
+  scope?: Scope | 'any';
   /** The act this route records in the audit log when it succeeds (audit/audit.interceptor.ts). */
   audit?: string;
   /**
    * Where the repository it acts on comes from, for tokens limited to some (auth/api-token.guard.ts):
    * the body's or query's `repo`, the task or schedule its `:id` names, or `list` (the handler
-   * lists only what the caller may see). None declared: limited tokens are refused.
+   * lists only what the caller may see), or `none` (it touches no repository). None declared:
+   * limited tokens are refused.
    */
   repoFrom?: RepoSource[];
 }
 
-export type RepoSource = 'body' | 'query' | 'task' | 'schedule' | 'list';
+export type RepoSource = 'body' | 'query' | 'task' | 'schedule' | 'list' | 'none';
 
 const ANSWERS = 'errand:answers';
 export const Answers = (answers: Answers) => SetMetadata(ANSWERS, answers);
@@ -58,7 +59,7 @@ export function repoSourcesOf(handler: object): RepoSource[] {
 }
 
 /** The scope a handler's callers need (as it declares in @Answers; by default admin). */
-export function scopeOf(handler: object): Scope {
+export function scopeOf(handler: object): Scope | 'any' {
   return (Reflect.getMetadata(ANSWERS, handler) as Answers | undefined)?.scope ?? 'admin';
 }
 
@@ -121,7 +122,7 @@ export function routesOf(controllers: Type[]): (RouteConfig & { answers?: Answer
           : repoFrom.length === 0
             ? ', or is limited to some repositories (this route spans all)'
             : '';
-        responses[403] = problem(`the token lacks the scope ${answers?.scope ?? 'admin'}${limited}`);
+        if (answers?.scope !== 'any') responses[403] = problem(`the token lacks the scope ${answers?.scope ?? 'admin'}${limited}`);
       }
       if (request.params) responses[404] = problem('nothing by that id');
       for (const [status, why] of Object.entries(answers?.problems ?? {})) responses[Number(status)] = problem(why);
@@ -129,7 +130,7 @@ export function routesOf(controllers: Type[]): (RouteConfig & { answers?: Answer
       responses[503] = problem('Temporal did not answer; try again after Retry-After seconds');
       const verb = VERBS[method];
       if (!verb) return [];
-      return [{ method: verb, path, summary: answers?.summary, description: answers?.description, request: { ...request, ...(answers?.headers && { headers: answers.headers }) }, responses, ...(!answers?.open && { security: [{ bearer: [answers?.scope ?? 'admin'] }] }), answers }];
+      return [{ method: verb, path, summary: answers?.summary, description: answers?.description, request: { ...request, ...(answers?.headers && { headers: answers.headers }) }, responses, ...(!answers?.open && { security: [{ bearer: answers?.scope === 'any' ? [] : [answers?.scope ?? 'admin'] }] }), answers }];
     });
   });
 }

@@ -57,6 +57,7 @@ export const TASK_STATUSES = ['running', 'completed', 'failed', 'cancelled', 'te
 
 export const ListTasksQuery = z.strictObject({
   repo: z.string().min(1).optional(),
+  requester: z.string().trim().min(1).max(200).optional(),
   status: z.enum(TASK_STATUSES, { error: `must be one of ${TASK_STATUSES.join(', ')}` }).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });

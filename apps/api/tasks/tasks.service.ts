@@ -52,6 +52,8 @@ const NO_LOG_YET: Record<LogName, string> = {
 export interface TaskView extends Partial<TaskState> {
   /** Its place while it waits for a slot to run (running-task limits). */
   queue?: QueuedTask;
+  /** Who asked for it (the list has it from the search attribute). */
+  requester?: string;
   id: string;
   status: string;
   /** Set when the worker was slow to answer: the state is the one it gave at this time. */
@@ -298,6 +300,7 @@ export class TasksService implements OnModuleDestroy {
     // A dependency bump is a task too (its groups' coding tasks are listed beside it).
     const clauses = [`(WorkflowType = '${TASK_WORKFLOW_TYPE}' OR WorkflowType = '${DEPENDENCY_BUMP_WORKFLOW_TYPE}')`];
     if (q.repo) clauses.push(`${ErrandRepo.name} = ${JSON.stringify(q.repo)}`);
+    if (q.requester) clauses.push(`${ErrandRequester.name} = ${JSON.stringify(q.requester)}`);
     if (q.status) clauses.push(`ExecutionStatus = '${visibilityStatus(q.status)}'`);
     const tasks: TaskView[] = [];
     for await (const wf of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: q.limit })) {
@@ -308,6 +311,7 @@ export class TasksService implements OnModuleDestroy {
         id,
         status: wf.status.name.toLowerCase(),
         repo,
+        requester: wf.typedSearchAttributes.get(ErrandRequester),
         phase: wf.typedSearchAttributes.get(ErrandPhase) as TaskState['phase'],
         startedAt: wf.startTime.toISOString(),
         closedAt: wf.closeTime?.toISOString(),

@@ -1,0 +1,83 @@
+// The console's one way to the API: same origin, the token from the session, and every error as
+// the API's problem details (its `detail`, and `issues` by field for a form to show).
+
+const TOKEN_KEY = 'errand.token';
+
+export interface Issue {
+  field: string;
+  message: string;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly detail: string,
+    readonly issues: Issue[] = [],
+  ) {
+    super(detail);
+  }
+}
+
+export const session = {
+  get token(): string | undefined {
+    return sessionStorage.getItem(TOKEN_KEY) ?? undefined;
+  },
+  set token(value: string | undefined) {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+/** Calls the API; resolves with the JSON body, or rejects with an ApiError. */
+export async function call<T>(method: string, path: string, body?: unknown, token = session.token): Promise<T> {
+  const res = await fetch(path, {
+    method,
+    headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  const parsed = text ? (JSON.parse(text) as unknown) : undefined;
+  if (!res.ok) {
+    const problem = (parsed ?? {}) as { detail?: string; issues?: Issue[] };
+    throw new ApiError(res.status, problem.detail ?? `${res.status} ${res.statusText}`, problem.issues);
+  }
+  return parsed as T;
+}
+
+export type Scope = 'tasks:read' | 'tasks:write' | 'tasks:control' | 'schedules:write' | 'admin';
+
+export interface Whoami {
+  name?: string;
+  scopes: Scope[];
+  repos?: string[];
+  tokens: boolean;
+}
+
+/** Whether the caller may do what `scope` allows. */
+export const may = (me: Whoami, scope: Scope) => me.scopes.includes('admin') || me.scopes.includes(scope);
+
+export interface TaskSummary {
+  id: string;
+  status: string;
+  phase?: string;
+  repo?: string;
+  requester?: string;
+  startedAt?: string;
+  closedAt?: string;
+  queue?: { position: number; waitingFor: string };
+  links: { self: string; temporalUi: string };
+}
+
+export interface TaskView extends TaskSummary {
+  baseBranch?: string;
+  branch?: string;
+  step?: number;
+  budget?: { maxSteps: number; maxTokens?: number; maxCostUsd?: number; maxWallClockMinutes?: number };
+  tokens?: { prompt: number; completion: number };
+  costUsd?: number;
+  lastAction?: string;
+  summary?: string;
+  error?: string;
+  paused?: { since: string; by?: string };
+  pr?: { number: number; url: string; draft: boolean; title: string };
+}

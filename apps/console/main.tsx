@@ -1,0 +1,94 @@
+// Errand's web console: sign in with an API token, see tasks live, start one, open one and
+// control it. Served by the API (apps/api/console); built by esbuild. Everything shown came from
+// a model, a repository or a person: it is only ever rendered as text (Preact escapes it), never
+// as HTML, and the page runs under a strict Content-Security-Policy besides.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, call, session, type Whoami } from './api.js';
+import { TaskList } from './task-list.js';
+import { TaskPage } from './task-page.js';
+import './console.css';
+
+/** The page to show, from the location's hash: `#/tasks/<id>` or the list. */
+function useRoute(): string {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const changed = () => setHash(location.hash);
+    addEventListener('hashchange', changed);
+    return () => removeEventListener('hashchange', changed);
+  }, []);
+  return hash;
+}
+
+function SignIn({ onSignedIn, error }: { onSignedIn: (me: Whoami) => void; error?: string }) {
+  const [token, setToken] = useState('');
+  const [problem, setProblem] = useState(error);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const me = await call<Whoami>('GET', '/whoami', undefined, token.trim());
+      session.token = token.trim();
+      onSignedIn(me);
+    } catch (err) {
+      setProblem(err instanceof ApiError && err.status === 401 ? 'That token is not known to this server.' : (err as Error).message);
+    }
+  };
+  return (
+    <main class="sign-in">
+      <h1>Errand</h1>
+      <form onSubmit={submit}>
+        <label for="token">API token</label>
+        <input id="token" name="token" type="password" autocomplete="off" required value={token} onInput={(e) => setToken(e.currentTarget.value)} />
+        <button type="submit">Sign in</button>
+        {problem && (
+          <p role="alert" class="error">
+            {problem}
+          </p>
+        )}
+      </form>
+      <p class="hint">Kept for this browser tab only. An operator makes tokens with <code>errand token create</code>.</p>
+    </main>
+  );
+}
+
+function App() {
+  const [me, setMe] = useState<Whoami | undefined>();
+  const [problem, setProblem] = useState<string | undefined>();
+  const route = useRoute();
+  useEffect(() => {
+    // A server without tokens answers anyone; with tokens, the session's token is tried.
+    call<Whoami>('GET', '/whoami').then(setMe, (err: unknown) => {
+      if (err instanceof ApiError && err.status === 401) {
+        if (session.token) setProblem('Your token is no longer accepted; sign in again.');
+        session.token = undefined;
+      } else setProblem((err as Error).message);
+    });
+  }, []);
+  if (!me) return <SignIn onSignedIn={setMe} error={problem} />;
+  const signOut = () => {
+    session.token = undefined;
+    setMe(undefined);
+  };
+  const taskId = /^#\/tasks\/([a-z0-9-]{1,64})$/.exec(route)?.[1];
+  return (
+    <>
+      <header class="top">
+        <a href="#/" class="brand">
+          Errand
+        </a>
+        <span class="who">
+          {me.name ?? 'open server'} · {me.scopes.join(', ')}
+          {me.repos && ` · ${me.repos.join(', ')}`}
+        </span>
+        {me.tokens && (
+          <button type="button" onClick={signOut}>
+            Sign out
+          </button>
+        )}
+      </header>
+      {taskId ? <TaskPage id={taskId} me={me} /> : <TaskList me={me} />}
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);
