@@ -28,20 +28,25 @@ export const session = {
   },
 };
 
-/** Calls the API; resolves with the JSON body, or rejects with an ApiError. */
-export async function call<T>(method: string, path: string, body?: unknown, token = session.token): Promise<T> {
+/** Calls the API; resolves with the body as text, or rejects with an ApiError. */
+export async function callText(method: string, path: string, body?: unknown, token = session.token): Promise<string> {
   const res = await fetch(path, {
     method,
     headers: { ...(token && { authorization: `Bearer ${token}` }), ...(body !== undefined && { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  const parsed = text ? (JSON.parse(text) as unknown) : undefined;
   if (!res.ok) {
-    const problem = (parsed ?? {}) as { detail?: string; issues?: Issue[] };
+    const problem = (text.startsWith('{') ? JSON.parse(text) : {}) as { detail?: string; issues?: Issue[] };
     throw new ApiError(res.status, problem.detail ?? `${res.status} ${res.statusText}`, problem.issues);
   }
-  return parsed as T;
+  return text;
+}
+
+/** Calls the API; resolves with the JSON body, or rejects with an ApiError. */
+export async function call<T>(method: string, path: string, body?: unknown, token = session.token): Promise<T> {
+  const text = await callText(method, path, body, token);
+  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 export type Scope = 'tasks:read' | 'tasks:write' | 'tasks:control' | 'schedules:write' | 'admin';

@@ -1,7 +1,8 @@
 // Errand's web console: sign in with an API token, see tasks live, start one, open one and
 // control it. Served by the API (apps/api/console); built by esbuild. Everything shown came from
 // a model, a repository or a person: it is only ever rendered as text (Preact escapes it), never
-// as HTML, and the page runs under a strict Content-Security-Policy besides.
+// as HTML (but the diff, which diff2html renders from escaped text: task-diff.tsx), and the page
+// runs under a strict Content-Security-Policy besides.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, call, session, type Whoami } from './api.js';

@@ -2,6 +2,8 @@
 // the controls its caller may use (pause, resume, cancel: tasks:control). Polled while it runs.
 import { useEffect, useState } from 'preact/hooks';
 import { call, may, type TaskView, type Whoami } from './api.js';
+import { TaskDiff } from './task-diff.js';
+import { Timeline } from './timeline.js';
 import { age } from './task-list.js';
 
 const REFRESH_MS = 2_000;
@@ -109,6 +111,8 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
               <p class="prose">{task.summary}</p>
             </section>
           )}
+          <Timeline id={id} />
+          <TaskDiff id={id} status={task.status} />
           {running && may(me, 'tasks:control') && (
             <div class="controls" role="group" aria-label="Control">
               {task.paused ? (

@@ -32,6 +32,7 @@ writeFileSync(
 const SHOTS = path.join(PROJECT_ROOT, 'screenshots');
 /** What a page runs if it ever executes planted markup. */
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+const HOSTILE_FILE = '<img src=x onerror=window.__pwned=3>.md';
 
 describeWithPart(
   { name: 'Chromium', missing: chromiumPath() ? undefined : 'no chromium on PATH', install: 'run `npm run setup:console` (installs chromium from Debian) or set ERRAND_CHROMIUM' },
@@ -51,10 +52,13 @@ describeWithPart(
       await browser?.close();
     });
 
+    const violations: string[] = [];
     const signIn = async (token: string): Promise<Page> => {
       const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
       const errors: string[] = [];
       page.on('pageerror', (err) => errors.push(err.message));
+      // Whatever the page tries that its Content-Security-Policy refuses (an inline script, eval).
+      page.on('console', (m) => m.type() === 'error' && /Content Security Policy/i.test(m.text()) && violations.push(m.text()));
       const res = await page.goto(`${t.errand.url}/console`);
       expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
       await page.getByLabel('API token').fill(token);
@@ -68,7 +72,12 @@ describeWithPart(
     it('signs in, starts a task from the form with the API\'s errors beside the fields, and shows it to the end', async () => {
       const origin = makeOriginRepo(BUGGY_SUM);
       const slow = gate();
-      t.model.script('[console]', [{ kind: 'later', after: slow.promise, reply: FIX_SUM }, call('finish', { summary: `sum adds now ${HOSTILE}` })]);
+      // Hostile markup in the model's answer, in a file's name and in its lines (the diff shows both).
+      t.model.script('[console]', [
+        { kind: 'later', after: slow.promise, reply: FIX_SUM },
+        call('write_file', { path: HOSTILE_FILE, content: `${HOSTILE}\n` }),
+        call('finish', { summary: `sum adds now ${HOSTILE}` }),
+      ]);
       const page = await signIn(writer);
       expect(await page.locator('header').textContent()).toContain('sam');
 
@@ -89,15 +98,30 @@ describeWithPart(
       const id = /#\/tasks\/([a-f0-9]{12})$/.exec(page.url())![1]!;
       await page.getByRole('heading', { name: `Task ${id}` }).waitFor();
       await page.getByRole('button', { name: 'Pause' }).waitFor();
+      // The timeline is live: the first step has started while its model call is held.
+      const timeline = page.getByRole('region', { name: 'Timeline' });
+      await shows(timeline.locator('li'), 'step 1 started');
+      await shows(timeline.locator('.live'), /^live$/);
       await page.screenshot({ path: path.join(SHOTS, 'task-running.png') });
       slow.open();
+      // It fills as the task goes on, with no reload, and ends with the task.
+      await shows(timeline.locator('li[data-event="tool_called"]'), 'write_file called');
+      await shows(timeline.locator('li'), /tests passed/, 90_000);
+      await shows(timeline.locator('li'), /pull request #\d+ opened/, 90_000);
+      await shows(timeline.locator('.live'), /^ended$/, 30_000);
 
       await shows(page.locator('.facts .status'), /^completed$/, 90_000);
       await page.getByRole('link', { name: /Pull request #\d+/ }).waitFor();
       // The model's answer, markup and all, is text on the page; none of it ran.
       await shows(page.getByRole('region', { name: 'Summary' }), HOSTILE);
+      // The diff: the file list and each file, the hostile name and line as text.
+      const diff = page.getByRole('region', { name: 'Diff' });
+      await shows(diff, 'sum.js');
+      await shows(diff, HOSTILE_FILE);
+      await shows(diff.locator('.d2h-code-line-ctn').filter({ hasText: HOSTILE }), HOSTILE);
       expect(await pwned(page)).toBeUndefined();
-      await page.screenshot({ path: path.join(SHOTS, 'task-completed.png') });
+      expect(violations).toEqual([]);
+      await page.screenshot({ path: path.join(SHOTS, 'task-completed.png'), fullPage: true });
 
       // The list shows it, live, and filters find it.
       await page.getByRole('link', { name: '← Tasks' }).click();

@@ -56,6 +56,10 @@ describe('codingTask', () => {
     expect(((await setupLog.json()) as { detail: string }).detail).toBe(
       `task ${id} has no setup log: it ran no setup script (its repository has no .errand/setup.sh and the task gave no setupScript)`,
     );
+    // The change it published, as the diff the PR shows.
+    const diff = await fetch(`${t.errand.url}/tasks/${id}/diff`);
+    expect(diff.headers.get('content-type')).toContain('text/x-diff');
+    expect(await diff.text()).toMatch(/^diff --git a\/sum\.js b\/sum\.js\n[\s\S]*-exports\.sum = \(a, b\) => a - b;\n\+exports\.sum = \(a, b\) => a \+ b;/);
     expect(t.errand.output()).not.toMatch(/content-type/i);
     // And the terminal said what happened, in words.
     await eventually(async () => (t.errand.output().includes(`errand: task ${id} completed: PR #${task.pr.number}`) ? true : undefined), 10_000, 'the completed line');

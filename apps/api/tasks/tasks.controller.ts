@@ -67,6 +67,15 @@ export class TasksController {
     return log;
   }
 
+  /** The published change as a unified diff, as plain text. */
+  @Get(':id/diff')
+  @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: 'The change the task published, as a unified diff', ok: { description: 'the diff', schema: Text, contentType: 'text/x-diff' } })
+  async diff(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Res({ passthrough: true }) res: ServerResponse) {
+    const diff = await this.tasks.diff(id);
+    res.setHeader('content-type', 'text/x-diff; charset=utf-8');
+    return diff;
+  }
+
   /** Server-sent events: the whole log first, then live until the task ends (Last-Event-ID resumes). */
   @Get(':id/events')
   @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: "The task's events as server-sent events, live until it ends", ok: { description: 'an event stream (Last-Event-ID resumes)', schema: Text, contentType: 'text/event-stream' } })

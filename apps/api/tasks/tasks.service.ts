@@ -403,6 +403,14 @@ export class TasksService implements OnModuleDestroy {
     throw new NotFoundException(`task ${taskId} has no ${name} log: ${NO_LOG[name]}`);
   }
 
+  /** The change the task published, as a unified diff (`git diff` of its base and its branch). */
+  async diff(taskId: string): Promise<string> {
+    const description = await this.describe(taskId);
+    const diff = await this.store.get(taskKeys(taskId).diff);
+    if (diff !== undefined) return diff;
+    throw new NotFoundException(`task ${taskId} has no diff${description.status.name === 'RUNNING' ? ' yet: it is written when the work is published' : ': it published no change'}`);
+  }
+
   async transcript(taskId: string) {
     await this.describe(taskId);
     const messages = await readTranscript(this.store, taskId);
