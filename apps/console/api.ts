@@ -84,5 +84,8 @@ export interface TaskView extends TaskSummary {
   summary?: string;
   error?: string;
   paused?: { since: string; by?: string };
+  plan?: string;
+  planApprovedBy?: string;
+  messages?: { accepted: number; delivered: number };
   pr?: { number: number; url: string; draft: boolean; title: string };
 }

@@ -1,5 +1,6 @@
-// A task's page: its status, phase and budgets, links to its PR and its run in Temporal UI, and
-// the controls its caller may use (pause, resume, cancel: tasks:control). Polled while it runs.
+// A task's page: its status, phase and budgets, its plan, links to its PR and its run in Temporal
+// UI, its live timeline and its diff, and the controls its caller may use (tasks:control: a
+// message to the agent, approving its plan, pause, resume, cancel). Polled while it runs.
 import { useEffect, useState } from 'preact/hooks';
 import { call, may, type TaskView, type Whoami } from './api.js';
 import { TaskDiff } from './task-diff.js';
@@ -40,7 +41,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
     };
   }, [id, tick, task?.status]);
 
-  const act = async (action: 'pause' | 'resume' | 'cancel') => {
+  const act = async (action: 'pause' | 'resume' | 'cancel' | 'approve') => {
     try {
       await call('POST', `/tasks/${encodeURIComponent(id)}/${action}`, {});
       setTick(tick + 1);
@@ -49,6 +50,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
     }
   };
   const running = task?.status === 'running';
+  const control = running && may(me, 'tasks:control');
   return (
     <main class="task">
       <p>
@@ -105,6 +107,19 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
               Run in Temporal UI
             </a>
           </p>
+          {task.plan && (
+            <section aria-label="Plan">
+              <h2>Plan</h2>
+              <p class="prose">{task.plan}</p>
+              {task.planApprovedBy && <p>Approved by {task.planApprovedBy}.</p>}
+              {control && task.phase === 'awaiting_approval' && (
+                <button type="button" onClick={() => act('approve')}>
+                  Approve plan
+                </button>
+              )}
+            </section>
+          )}
+          {control && <MessageBox id={id} />}
           {task.summary && (
             <section aria-label="Summary">
               <h2>Summary</h2>
@@ -113,7 +128,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
           )}
           <Timeline id={id} />
           <TaskDiff id={id} status={task.status} />
-          {running && may(me, 'tasks:control') && (
+          {control && (
             <div class="controls" role="group" aria-label="Control">
               {task.paused ? (
                 <button type="button" onClick={() => act('resume')}>
@@ -132,5 +147,37 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
         </>
       )}
     </main>
+  );
+}
+
+/** A message the agent reads before its next model call (a Temporal update: answered once the task took it). */
+function MessageBox({ id }: { id: string }) {
+  const [text, setText] = useState('');
+  const [said, setSaid] = useState<string | undefined>();
+  const [problem, setProblem] = useState<string | undefined>();
+  const send = async (e: Event) => {
+    e.preventDefault();
+    setSaid(undefined);
+    setProblem(undefined);
+    try {
+      const accepted = await call<{ seq: number; beforeStep: number }>('POST', `/tasks/${encodeURIComponent(id)}/messages`, { text });
+      setSaid(`Message #${accepted.seq} taken; the agent reads it before step ${accepted.beforeStep}.`);
+      setText('');
+    } catch (err) {
+      setProblem((err as Error).message);
+    }
+  };
+  return (
+    <form class="message" onSubmit={send} aria-label="Steer">
+      <label for="message">Message to the agent</label>
+      <textarea id="message" name="text" rows={2} required value={text} onInput={(e) => setText(e.currentTarget.value)} />
+      <button type="submit">Send</button>
+      {said && <p role="status">{said}</p>}
+      {problem && (
+        <p role="alert" class="error">
+          {problem}
+        </p>
+      )}
+    </form>
   );
 }

@@ -137,6 +137,57 @@ describeWithPart(
       await page.screenshot({ path: path.join(SHOTS, 'task-list.png') });
     });
 
+    it('approves a plan it steered, and cancels another task', async () => {
+      const origin = makeOriginRepo(BUGGY_SUM);
+      t.model.script('[console-plan]', [
+        call('submit_plan', { plan: `Change - to + in sum.js. ${HOSTILE}` }),
+        (req) =>
+          req.messages.some((m) => m.role === 'user' && (m.content ?? '').includes('also run npm test'))
+            ? call('submit_plan', { plan: 'Change - to + in sum.js, then run npm test.' })
+            : { kind: 'text', text: 'no message arrived' },
+        FIX_SUM,
+        call('finish', { summary: 'done as planned' }),
+      ]);
+      const page = await signIn(writer);
+      await page.getByRole('button', { name: 'New task' }).click();
+      const form = page.getByRole('form', { name: 'New task' });
+      await form.getByLabel('Repository').fill(origin);
+      await form.getByLabel('What to do').fill('[console-plan] Fix sum.');
+      await form.getByLabel('Approve its plan before it changes anything').check();
+      await form.getByRole('button', { name: 'Start task' }).click();
+      await page.waitForURL(/#\/tasks\/[a-f0-9]{12}$/);
+
+      const plan = page.getByRole('region', { name: 'Plan' });
+      await shows(plan, HOSTILE, 60_000);
+      await page.getByRole('button', { name: 'Approve plan' }).waitFor();
+      // Steered: the message goes to the agent, which revises its plan.
+      await page.getByLabel('Message to the agent').fill('also run npm test');
+      await page.getByRole('button', { name: 'Send' }).click();
+      await shows(page.getByRole('status'), /Message #1 taken/);
+      await shows(plan, 'then run npm test', 60_000);
+      expect(await pwned(page)).toBeUndefined();
+      await page.screenshot({ path: path.join(SHOTS, 'plan-awaiting-approval.png'), fullPage: true });
+      await page.getByRole('button', { name: 'Approve plan' }).click();
+      await shows(page.locator('.facts .status'), /^completed$/, 90_000);
+      await shows(plan, 'Approved by sam.');
+
+      // Another task, cancelled from its page (after the browser's confirmation).
+      const hold = gate();
+      t.model.script('[console-cancel]', [{ kind: 'later', after: hold.promise, reply: FIX_SUM }, call('finish', { summary: 'never' })]);
+      const started = await fetch(`${t.errand.url}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${writer}`, 'content-type': 'application/json' }, body: JSON.stringify({ repo: origin, prompt: '[console-cancel] Fix sum.' }) });
+      const { id } = (await started.json()) as { id: string };
+      try {
+        await page.goto(`${t.errand.url}/console#/tasks/${id}`);
+        page.once('dialog', (dialog) => void dialog.accept());
+        await page.getByRole('button', { name: 'Cancel' }).click();
+        await shows(page.locator('.facts .status'), /^cancelled$/, 60_000);
+        expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+      } finally {
+        hold.open();
+      }
+      expect(violations).toEqual([]);
+    });
+
     it('shows a read-only token no button it may not use', async () => {
       const origin = makeOriginRepo(BUGGY_SUM);
       const hold = gate();
