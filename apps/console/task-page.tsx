@@ -4,6 +4,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { call, may, type TaskView, type Whoami } from './api.js';
 import { TaskDiff } from './task-diff.js';
+import { TaskRecords } from './task-records.js';
 import { Timeline } from './timeline.js';
 import { age } from './task-list.js';
 
@@ -128,6 +129,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
           )}
           <Timeline id={id} />
           <TaskDiff id={id} status={task.status} />
+          <TaskRecords id={id} version={`${task.status}:${task.step ?? 0}`} />
           {control && (
             <div class="controls" role="group" aria-label="Control">
               {task.paused ? (

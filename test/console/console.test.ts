@@ -119,6 +119,13 @@ describeWithPart(
       await shows(diff, 'sum.js');
       await shows(diff, HOSTILE_FILE);
       await shows(diff.locator('.d2h-code-line-ctn').filter({ hasText: HOSTILE }), HOSTILE);
+      // The records, read when opened: the transcript (the tool call with its hostile path) and the test log.
+      const records = page.getByRole('region', { name: 'Records' });
+      await records.getByText('Transcript').click();
+      await shows(records.locator('.transcript .call'), `write_file(`);
+      await shows(records.locator('.transcript'), HOSTILE_FILE);
+      await records.getByText('Test log').click();
+      await shows(records.locator('.log'), '$ npm test');
       expect(await pwned(page)).toBeUndefined();
       expect(violations).toEqual([]);
       await page.screenshot({ path: path.join(SHOTS, 'task-completed.png'), fullPage: true });
