@@ -128,6 +128,7 @@ describe('admission across faults', () => {
     const started: string[] = [];
     const gates = { x1: gate(), x2: gate(), x3: gate() };
     const ids: Record<string, string> = {};
+    const place = async (name: string) => (await api(errand.api.url, 'GET', `/tasks/${ids[name]}`)).body.queue?.position;
     for (const name of ['x1', 'x2', 'x3'] as const) {
       // By turn: a model call retried on a new worker is the same turn, held by the same gate.
       model.script(
@@ -143,8 +144,10 @@ describe('admission across faults', () => {
       );
       ids[name] = await createTask(errand.api, { repo: origin, prompt: `[admit-${name}] Fix sum.` });
       if (name === 'x1') await eventually(async () => (started.includes('x1') ? true : undefined), 60_000, 'x1 to start');
+      // The queue is in the order tasks ask for a lease, after their repository check: x3 asks
+      // only once x2 has, or the two race.
+      if (name === 'x2') await eventually(async () => ((await place('x2')) === 1 ? true : undefined), 30_000, 'x2 queued first');
     }
-    const place = async (name: string) => (await api(errand.api.url, 'GET', `/tasks/${ids[name]}`)).body.queue?.position;
     await eventually(async () => ((await place('x3')) === 2 ? true : undefined), 30_000, 'x3 queued second');
 
     // Terminated, the holder cannot give its lease back: the sweep finds it closed.
