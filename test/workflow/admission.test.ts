@@ -92,7 +92,11 @@ describe('daily budget', () => {
   it('refuses a requester who spent its budget today with a 429 saying when it resets; others go on', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     t.model.script('[budget]', [FIX_SUM, FINISH]);
-    const id = await createTask(t.errand, { repo: origin, prompt: '[budget] Fix sum.', requester: 'spender' });
+    const asked = JSON.stringify({ repo: origin, prompt: '[budget] Fix sum.', requester: 'spender' });
+    const send = () => fetch(`${t.errand.url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'budget-first' }, body: asked });
+    const first = await send();
+    expect(first.status).toBe(201);
+    const id = ((await first.json()) as { id: string }).id;
     const done = await waitForStatus(t.errand, id, 'completed');
     expect(done.costUsd).toBeGreaterThan(0.2);
 
@@ -107,6 +111,12 @@ describe('daily budget', () => {
     expect(problem.detail).toContain(`until it resets at ${midnight.toISOString()}`);
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(Math.abs(retryAfter - (midnight.getTime() - Date.now()) / 1000)).toBeLessThan(60);
+
+    // A retry of the request that started a task is answered with that task, over budget or not.
+    const retried = await send();
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get('idempotent-replayed')).toBe('true');
+    expect(((await retried.json()) as { id: string }).id).toBe(id);
 
     const other = await api(t.errand.url, 'POST', '/tasks', { repo: origin, prompt: 'x', requester: 'thrifty' });
     expect(other.status).toBe(201);
