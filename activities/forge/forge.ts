@@ -53,6 +53,11 @@ export interface Forge {
    * the forge can tell it now ('' when the task resolves it as it starts, with checkRepository).
    */
   resolveRepository(repo: string, baseBranch?: string): Promise<ResolvedRepository>;
+  /**
+   * The name resolveRepository gives `repo` when it resolves, worked out without asking anyone
+   * (undefined: it is not one), so an access check reaches for no repository it refuses.
+   */
+  nameOf(repo: string): string | undefined;
   /** Set when the forge sends webhooks about pull requests (GitHub). */
   readonly collaboration?: ForgeCollaboration;
   /**

@@ -40,9 +40,14 @@ export class GitHubForge implements Forge, ForgeCollaboration {
 
   /** `owner/name` (or its URL); GitHub itself answers for it, and for the branch, as the task starts. */
   async resolveRepository(repo: string, baseBranch?: string): Promise<ResolvedRepository> {
-    const name = parseRepoName(repo);
+    const name = this.nameOf(repo);
     if (!name) return { field: 'repo', message: `"${repo}" is not a GitHub repository; give owner/name or https://github.com/owner/name` };
-    return { repo: `${name.owner}/${name.repo}`, baseBranch: baseBranch ?? '' };
+    return { repo: name, baseBranch: baseBranch ?? '' };
+  }
+
+  nameOf(repo: string): string | undefined {
+    const name = parseRepoName(repo);
+    return name && `${name.owner}/${name.repo}`;
   }
 
   async checkRepository(repo: string, baseBranch: string): Promise<{ baseBranch: string }> {

@@ -29,6 +29,11 @@ export class LocalForge implements Forge {
     return probe.ok ? { repo: probe.repo, baseBranch: probe.baseBranch } : { field: probe.field, message: probe.message };
   }
 
+  /** Local repositories keep the name they were given. */
+  nameOf(repo: string): string {
+    return repo;
+  }
+
   /** resolveRepository already probed the repository and branch (and resolved the default). */
   async checkRepository(_repo: string, baseBranch: string): Promise<{ baseBranch: string }> {
     return { baseBranch };

@@ -260,6 +260,23 @@ describe('API tokens', () => {
       // A path that only looks like one of ours is theirs: dot segments are refused, not resolved.
       const sneaky = `${path.dirname(ours)}/../${path.basename(path.dirname(theirs))}/origin.git`;
       expect((await call(limited, 'POST', '/tasks', { repo: sneaky, prompt: 'x' })).status).toBe(403);
+      // A repository it may not name is refused before the server reaches for it.
+      const knocked: string[] = [];
+      const listener = net.createServer((socket) => {
+        knocked.push('connection');
+        socket.destroy();
+      });
+      await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+      try {
+        const port = (listener.address() as net.AddressInfo).port;
+        for (const repo of [`ssh://git@127.0.0.1:${port}/x.git`, `https://127.0.0.1:${port}/x.git`]) {
+          expect((await call(limited, 'POST', '/tasks', { repo, prompt: 'x' })).status).toBe(403);
+          expect((await call(limited, 'GET', `/playbooks?repo=${encodeURIComponent(repo)}`)).status).toBe(403);
+        }
+        expect(knocked).toEqual([]);
+      } finally {
+        listener.close();
+      }
       expect((await call(limited, 'GET', `/playbooks?repo=${encodeURIComponent(theirs)}`)).status).toBe(403);
       expect((await call(limited, 'GET', `/playbooks?repo=${encodeURIComponent(ours)}`)).status).toBe(200);
       expect((await call(limited, 'POST', '/schedules', { id: 'theirs-bump', repo: theirs, playbook: 'dependency-bump', cron: '0 6 * * MON' })).status).toBe(403);

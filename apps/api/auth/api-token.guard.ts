@@ -7,7 +7,7 @@
 // A token limited to some repositories may use only routes that declare where their repository
 // comes from (`repoFrom`); any other route (metrics, which span every repository) refuses it, so a
 // new route is closed to it until it says. A repository the caller names (body, query) is
-// resolved as the handler will resolve it and refused with a 403 naming it; a task or schedule of
+// named as the handler will name it (without reaching for it) and refused with a 403 naming it; a task or schedule of
 // another repository answers the very 404 an unknown id does (a 403 would confirm it exists and
 // name its repository); lists hold only its repositories' entries (@Visible).
 import type { IncomingMessage } from 'node:http';
@@ -53,8 +53,8 @@ export class ApiTokenGuard implements CanActivate {
 
   /**
    * Throws unless `token` may act on the repository each source names. Input the handler will
-   * refuse anyway (no repo, one the forge cannot resolve, an id with no task) passes, so the
-   * caller hears the handler's own 400 or 404.
+   * refuse anyway (no repo, an id with no task) passes, so the caller hears the handler's own
+   * 400 or 404; a repository outside the allowlist is a 403 before anything probes it.
    */
   private async checkRepositories(token: ApiToken, sources: RepoSource[], req: WithToken): Promise<void> {
     if (sources.length === 0) throw new ForbiddenException(`token ${token.name} may act only on some repositories (${token.repos!.join(', ')}), and this route spans every repository; use a token without a repository allowlist`);
@@ -64,8 +64,9 @@ export class ApiTokenGuard implements CanActivate {
       if (source === 'body' || source === 'query') {
         const given = (source === 'body' ? req.body : req.query) as { repo?: unknown; baseBranch?: unknown } | undefined;
         if (typeof given?.repo !== 'string') continue;
-        const resolved = await this.forge.resolveRepository(given.repo.trim(), typeof given.baseBranch === 'string' ? given.baseBranch.trim() || undefined : undefined);
-        const repo = 'field' in resolved ? given.repo.trim() : resolved.repo;
+        // Named as the handler will name it, without reaching for it: a repository this token
+        // may not name is never probed.
+        const repo = this.forge.nameOf(given.repo.trim()) ?? given.repo.trim();
         if (!repoAllowed(token, repo)) throw new ForbiddenException(`token ${token.name} may not act on ${repo}; it may act on ${token.repos!.join(', ')}`);
       } else if (source === 'task' && id) {
         const repo = await this.tasks.repoOf(id);
