@@ -207,6 +207,8 @@ export interface TaskState {
   tokens: { prompt: number; completion: number };
   /** Dollars spent on model calls, from the configured price table (0 when the model has no price). */
   costUsd: number;
+  /** Time counted against maxWallClockMinutes (pauses not), as of the task's last event: set in answers to the state query only. */
+  elapsedMs?: number;
   /** Set when a budget ended the agent's work early; the PR is then a draft marked incomplete. */
   stoppedBy?: BudgetName;
   /** Where the repository's instructions came from (AGENTS.md, ...), if any. */

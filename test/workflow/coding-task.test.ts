@@ -81,7 +81,8 @@ describe('codingTask', () => {
       const res = await api(t.errand.url, 'GET', `/tasks?repo=${encodeURIComponent(origin)}&status=completed`);
       return res.body.tasks.find((t: { id: string }) => t.id === id);
     }, 30_000, 'the task in GET /tasks');
-    expect(listed).toMatchObject({ repo: origin, status: 'completed', phase: 'completed' });
+    // With what it cost and its PR, read from visibility (no worker asked).
+    expect(listed).toMatchObject({ repo: origin, status: 'completed', phase: 'completed', costUsd: task.costUsd, pr: { number: task.pr.number, url: task.pr.url } });
   });
 
   it('is cancelled mid-loop: the running command is killed and no sandbox is left', async () => {

@@ -2,7 +2,7 @@
 // state query) and what the workflow keeps besides (the sandbox, the base, what the model reads
 // next, what a lost sandbox would take). It knows how to carry itself across continue-as-new,
 // so no field is listed twice.
-import { proxySinks, upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, proxySinks, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Usage } from '../budget.js';
 import { branchOf, ErrandPhase, publishBranchOf, initialTaskState, type ErrandSinks, type TaskInput, type TaskPhase, type TaskState, type TestResult } from '../contracts.js';
 
@@ -105,6 +105,8 @@ export class TaskRun {
     this.state.phase = phase;
     if (lastAction) this.state.lastAction = lastAction;
     upsertSearchAttributes([{ key: ErrandPhase, value: phase }]);
+    // What the task list shows beside it, read from visibility with no worker asked: as of this phase.
+    if (patched('list-memo')) upsertMemo({ costUsd: this.state.costUsd, ...(this.state.pr && { pr: this.state.pr }) });
     if (phase === 'completed' || phase === 'failed' || phase === 'cancelled') metrics.taskEnded(phase, this.input.playbook?.name ?? 'none');
   }
 
