@@ -70,6 +70,9 @@ export interface TaskSummary {
   startedAt?: string;
   closedAt?: string;
   queue?: { position: number; waitingFor: string };
+  /** In the list, as of the task's last phase. */
+  costUsd?: number;
+  pr?: { number: number; url: string; draft: boolean; title: string };
   links: { self: string; temporalUi: string };
 }
 
@@ -79,7 +82,7 @@ export interface TaskView extends TaskSummary {
   step?: number;
   budget?: { maxSteps: number; maxTokens?: number; maxCostUsd?: number; maxWallClockMinutes?: number };
   tokens?: { prompt: number; completion: number };
-  costUsd?: number;
+  elapsedMs?: number;
   lastAction?: string;
   summary?: string;
   error?: string;
@@ -87,5 +90,36 @@ export interface TaskView extends TaskSummary {
   plan?: string;
   planApprovedBy?: string;
   messages?: { accepted: number; delivered: number };
-  pr?: { number: number; url: string; draft: boolean; title: string };
+}
+
+export interface ScheduleRun {
+  workflowId: string;
+  scheduledAt: string;
+  startedAt: string;
+  status: string;
+  result?: { taskId?: string; outcome?: string; pr?: { number: number; url: string }; summary?: string };
+  error?: string;
+}
+
+export interface ScheduleView {
+  id: string;
+  /** Errand's own (the sandbox reaper): paused and run like the others, never changed or deleted. */
+  system?: boolean;
+  paused: boolean;
+  note?: string;
+  repo?: string;
+  baseBranch?: string;
+  playbook?: string;
+  params?: Record<string, unknown>;
+  cron?: string;
+  interval?: string;
+  timezone?: string;
+  jitter?: string;
+  catchupWindow?: string;
+  overlap?: string;
+  maxFailures?: number;
+  failuresInARow?: number;
+  nextRuns: string[];
+  recentRuns: ScheduleRun[];
+  links: { self: string; temporalUi: string };
 }

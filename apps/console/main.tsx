@@ -4,13 +4,15 @@
 // as HTML (but the diff, which diff2html renders from escaped text: task-diff.tsx), and the page
 // runs under a strict Content-Security-Policy besides.
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { ApiError, call, session, type Whoami } from './api.js';
+import { Alert } from './fields.js';
+import { ScheduleList, SchedulePage } from './schedules.js';
 import { TaskList } from './task-list.js';
 import { TaskPage } from './task-page.js';
 import './console.css';
 
-/** The page to show, from the location's hash: `#/tasks/<id>` or the list. */
+/** The page to show, from the location's hash: `#/tasks/<id>`, `#/schedules`, `#/schedules/<id>`, or the task list. */
 function useRoute(): string {
   const [hash, setHash] = useState(location.hash);
   useEffect(() => {
@@ -24,6 +26,7 @@ function useRoute(): string {
 function SignIn({ onSignedIn, error }: { onSignedIn: (me: Whoami) => void; error?: string }) {
   const [token, setToken] = useState('');
   const [problem, setProblem] = useState(error);
+  useLayoutEffect(() => document.getElementById('token')?.focus(), []);
   const submit = async (e: Event) => {
     e.preventDefault();
     try {
@@ -41,11 +44,7 @@ function SignIn({ onSignedIn, error }: { onSignedIn: (me: Whoami) => void; error
         <label for="token">API token</label>
         <input id="token" name="token" type="password" autocomplete="off" required value={token} onInput={(e) => setToken(e.currentTarget.value)} />
         <button type="submit">Sign in</button>
-        {problem && (
-          <p role="alert" class="error">
-            {problem}
-          </p>
-        )}
+        <Alert text={problem} />
       </form>
       <p class="hint">Kept for this browser tab only. An operator makes tokens with <code>errand token create</code>.</p>
     </main>
@@ -56,6 +55,15 @@ function App() {
   const [me, setMe] = useState<Whoami | undefined>();
   const [problem, setProblem] = useState<string | undefined>();
   const route = useRoute();
+  // Layout, not passive: focus moves as the page changes, before anyone can press a key.
+  useLayoutEffect(() => {
+    // After navigation, keyboard and screen-reader users start at the new page's heading.
+    if (!me) return;
+    const heading = document.querySelector<HTMLElement>('main h1');
+    if (!heading) return;
+    heading.tabIndex = -1;
+    heading.focus();
+  }, [route, me]);
   useEffect(() => {
     // A server without tokens answers anyone; with tokens, the session's token is tried.
     call<Whoami>('GET', '/whoami').then(setMe, (err: unknown) => {
@@ -71,12 +79,23 @@ function App() {
     setMe(undefined);
   };
   const taskId = /^#\/tasks\/([a-z0-9-]{1,64})$/.exec(route)?.[1];
+  const scheduleId = /^#\/schedules\/([a-z0-9-]{1,64})$/.exec(route)?.[1];
+  const schedules = route.startsWith('#/schedules');
+  const page = taskId ? <TaskPage id={taskId} me={me} /> : scheduleId ? <SchedulePage id={scheduleId} me={me} /> : schedules ? <ScheduleList me={me} /> : <TaskList me={me} />;
   return (
     <>
       <header class="top">
         <a href="#/" class="brand">
           Errand
         </a>
+        <nav aria-label="Sections">
+          <a href="#/" aria-current={schedules ? undefined : 'page'}>
+            Tasks
+          </a>
+          <a href="#/schedules" aria-current={schedules ? 'page' : undefined}>
+            Schedules
+          </a>
+        </nav>
         <span class="who">
           {me.name ?? 'open server'} · {me.scopes.join(', ')}
           {me.repos && ` · ${me.repos.join(', ')}`}
@@ -87,7 +106,7 @@ function App() {
           </button>
         )}
       </header>
-      {taskId ? <TaskPage id={taskId} me={me} /> : <TaskList me={me} />}
+      {page}
     </>
   );
 }

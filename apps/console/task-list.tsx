@@ -1,20 +1,14 @@
 // The task list: live (polled), filtered by repository, status and requester, searchable; and
 // the form that starts a task, for callers who may (tasks:write), with the API's own validation
 // messages next to the fields they name.
-import { useEffect, useState } from 'preact/hooks';
-import { ApiError, call, may, type Issue, type TaskSummary, type TaskView, type Whoami } from './api.js';
+import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
+import { call, may, type TaskSummary, type TaskView, type Whoami } from './api.js';
+import { Alert, CheckField, Columns, TextArea, TextField, useSubmit } from './fields.js';
+import { age } from './time.js';
+import { paramsBody, PlaybookFields, usePlaybooks, type RawParams } from './playbook-fields.js';
 
 const STATUSES = ['running', 'completed', 'failed', 'cancelled', 'terminated', 'timed_out'];
 const REFRESH_MS = 3_000;
-
-export function age(since?: string): string {
-  if (!since) return '';
-  const s = Math.max(0, Math.round((Date.now() - Date.parse(since)) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 86_400) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86_400)}d`;
-}
 
 export function TaskList({ me }: { me: Whoami }) {
   const [filters, setFilters] = useState({ repo: '', status: '', requester: '' });
@@ -74,22 +68,9 @@ export function TaskList({ me }: { me: Whoami }) {
           <input name="search" type="search" value={search} onInput={(e) => setSearch(e.currentTarget.value)} />
         </label>
       </form>
-      {problem && (
-        <p role="alert" class="error">
-          {problem}
-        </p>
-      )}
+      <Alert text={problem} />
       <table class="tasks" aria-label="Tasks" aria-busy={tasks === undefined}>
-        <thead>
-          <tr>
-            <th scope="col">Task</th>
-            <th scope="col">Status</th>
-            <th scope="col">Phase</th>
-            <th scope="col">Repository</th>
-            <th scope="col">Requester</th>
-            <th scope="col">Age</th>
-          </tr>
-        </thead>
+        <Columns names={['Task', 'Status', 'Phase', 'Repository', 'Requester', 'Age', 'Cost', 'Pull request']} />
         <tbody>
           {shown.map((t) => (
             <tr data-task={t.id}>
@@ -106,6 +87,15 @@ export function TaskList({ me }: { me: Whoami }) {
               <td>
                 <time dateTime={t.startedAt}>{age(t.startedAt)}</time>
               </td>
+              <td class="number">{t.costUsd !== undefined && `$${t.costUsd.toFixed(2)}`}</td>
+              <td>
+                {t.pr && (
+                  <a href={t.pr.url} rel="noopener noreferrer" title={t.pr.title}>
+                    #{t.pr.number}
+                    {t.pr.draft && ' (draft)'}
+                  </a>
+                )}
+              </td>
             </tr>
           ))}
         </tbody>
@@ -115,68 +105,53 @@ export function TaskList({ me }: { me: Whoami }) {
   );
 }
 
-const FIELDS = ['repo', 'baseBranch', 'prompt', 'maxSteps', 'requirePlanApproval'] as const;
+/** Budgets the form offers, as the API names them. */
+const BUDGETS = [
+  ['maxSteps', 'Most steps'],
+  ['maxTokens', 'Most tokens'],
+  ['maxCostUsd', 'Most dollars'],
+  ['maxWallClockMinutes', 'Most minutes'],
+] as const;
+const FIELDS = ['repo', 'baseBranch', 'prompt', 'playbook', 'requirePlanApproval', ...BUDGETS.map(([name]) => name)];
 
 function NewTask({ onCreated }: { onCreated: (id: string) => void }) {
-  const [form, setForm] = useState({ repo: '', baseBranch: '', prompt: '', maxSteps: '', requirePlanApproval: false });
-  const [issues, setIssues] = useState<Issue[]>([]);
-  const [problem, setProblem] = useState<string | undefined>();
-  const [busy, setBusy] = useState(false);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    setBusy(true);
-    setIssues([]);
-    setProblem(undefined);
-    try {
+  const [form, setForm] = useState({ repo: '', baseBranch: '', prompt: '', playbook: '', requirePlanApproval: false, maxSteps: '', maxTokens: '', maxCostUsd: '', maxWallClockMinutes: '' });
+  const [params, setParams] = useState<RawParams>({});
+  const catalog = usePlaybooks(form.repo, form.baseBranch);
+  useLayoutEffect(() => document.getElementById('new-repo')?.focus(), []);
+  const playbook = catalog.playbooks?.find((p) => p.name === form.playbook);
+  const set = (name: keyof typeof form) => (value: string | boolean) => setForm({ ...form, [name]: value });
+  const { submit, busy, problem, issueOf } = useSubmit(
+    (field) => FIELDS.includes(field) || field.startsWith('params.'),
+    async () => {
       const body = {
         repo: form.repo,
-        prompt: form.prompt,
+        ...(form.prompt && { prompt: form.prompt }),
         ...(form.baseBranch && { baseBranch: form.baseBranch }),
-        ...(form.maxSteps && { maxSteps: Number(form.maxSteps) }),
+        ...(form.playbook && { playbook: form.playbook, params: paramsBody(playbook, params) }),
+        ...Object.fromEntries(BUDGETS.filter(([name]) => form[name]).map(([name]) => [name, Number(form[name])])),
         ...(form.requirePlanApproval && { requirePlanApproval: true }),
       };
       onCreated((await call<TaskView>('POST', '/tasks', body)).id);
-    } catch (err) {
-      // Issues the form has a field for are shown beside it; the rest above the button.
-      const all = err instanceof ApiError ? err.issues : [];
-      setIssues(all);
-      const elsewhere = all.filter((i) => !(FIELDS as readonly string[]).includes(i.field));
-      setProblem(all.length && !elsewhere.length ? undefined : elsewhere.length ? elsewhere.map((i) => `${i.field}: ${i.message}`).join('; ') : (err as Error).message);
-    } finally {
-      setBusy(false);
-    }
-  };
-  const issueOf = (name: string) => issues.find((i) => i.field === name)?.message;
-  const text = (name: 'repo' | 'baseBranch' | 'maxSteps', label: string, attrs: Record<string, unknown> = {}) => (
-    <div class="field">
-      <label for={`new-${name}`}>{label}</label>
-      <input id={`new-${name}`} name={name} value={form[name]} onInput={(e) => setForm({ ...form, [name]: e.currentTarget.value })} aria-invalid={Boolean(issueOf(name))} aria-describedby={`new-${name}-issue`} {...attrs} />
-      <span id={`new-${name}-issue`} class="issue">
-        {issueOf(name)}
-      </span>
-    </div>
+    },
   );
+  // noValidate: the API is the one judge of input, its messages shown beside the fields.
   return (
-    <form class="new-task" onSubmit={submit} aria-label="New task">
-      {text('repo', 'Repository', { required: true, placeholder: 'owner/name or a git URL' })}
-      {text('baseBranch', 'Base branch', { placeholder: "the repository's default" })}
-      <div class="field">
-        <label for="new-prompt">What to do</label>
-        <textarea id="new-prompt" name="prompt" rows={4} value={form.prompt} onInput={(e) => setForm({ ...form, prompt: e.currentTarget.value })} aria-invalid={Boolean(issueOf('prompt'))} aria-describedby="new-prompt-issue" />
-        <span id="new-prompt-issue" class="issue">
-          {issueOf('prompt')}
-        </span>
-      </div>
-      {text('maxSteps', 'Most steps', { type: 'number', min: 1 })}
-      <div class="field checkbox">
-        <input id="new-plan" type="checkbox" name="requirePlanApproval" checked={form.requirePlanApproval} onChange={(e) => setForm({ ...form, requirePlanApproval: e.currentTarget.checked })} />
-        <label for="new-plan">Approve its plan before it changes anything</label>
-      </div>
-      {problem && (
-        <p role="alert" class="error">
-          {problem}
-        </p>
+    <form class="new-task" onSubmit={submit} aria-label="New task" noValidate>
+      <TextField id="new-repo" label="Repository" value={form.repo} onValue={set('repo')} issue={issueOf('repo')} required placeholder="owner/name or a git URL" />
+      <TextField id="new-baseBranch" label="Base branch" value={form.baseBranch} onValue={set('baseBranch')} issue={issueOf('baseBranch')} placeholder="the repository's default" />
+      <PlaybookFields prefix="new" catalog={catalog} required={false} name={form.playbook} params={params} onName={set('playbook')} onParams={setParams} issueOf={issueOf} />
+      {playbook?.runs !== 'dependency-bump' && (
+        <TextArea id="new-prompt" label={playbook ? 'Anything to add (optional)' : 'What to do'} value={form.prompt} onValue={set('prompt')} issue={issueOf('prompt')} />
       )}
+      <fieldset class="budget">
+        <legend>Budget (empty: the server's default)</legend>
+        {BUDGETS.map(([name, label]) => (
+          <TextField id={`new-${name}`} label={label} value={form[name]} onValue={set(name)} issue={issueOf(name)} type="number" min={name === 'maxCostUsd' ? 0.01 : 1} step={name === 'maxCostUsd' ? 0.01 : 1} />
+        ))}
+      </fieldset>
+      <CheckField id="new-plan" label="Approve its plan before it changes anything" checked={form.requirePlanApproval} onValue={set('requirePlanApproval')} issue={issueOf('requirePlanApproval')} />
+      <Alert text={problem} />
       <button type="submit" disabled={busy}>
         Start task
       </button>

@@ -3,10 +3,11 @@
 // message to the agent, approving its plan, pause, resume, cancel). Polled while it runs.
 import { useEffect, useState } from 'preact/hooks';
 import { call, may, type TaskView, type Whoami } from './api.js';
+import { Alert } from './fields.js';
 import { TaskDiff } from './task-diff.js';
 import { TaskRecords } from './task-records.js';
 import { Timeline } from './timeline.js';
-import { age } from './task-list.js';
+import { age } from './time.js';
 
 const REFRESH_MS = 2_000;
 
@@ -58,11 +59,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
         <a href="#/">← Tasks</a>
       </p>
       <h1>Task {id}</h1>
-      {problem && (
-        <p role="alert" class="error">
-          {problem}
-        </p>
-      )}
+      <Alert text={problem} />
       {task && (
         <>
           <dl class="facts">
@@ -96,6 +93,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
             <Meter label="Steps" used={task.step ?? 0} max={task.budget?.maxSteps} />
             <Meter label="Tokens" used={(task.tokens?.prompt ?? 0) + (task.tokens?.completion ?? 0)} max={task.budget?.maxTokens} />
             <Meter label="Cost" unit="$" used={Number((task.costUsd ?? 0).toFixed(2))} max={task.budget?.maxCostUsd} />
+            {task.elapsedMs !== undefined && <Meter label="Minutes" used={Math.floor(task.elapsedMs / 60_000)} max={task.budget?.maxWallClockMinutes} />}
           </section>
           <p class="links">
             {task.pr && (
@@ -175,11 +173,7 @@ function MessageBox({ id }: { id: string }) {
       <textarea id="message" name="text" rows={2} required value={text} onInput={(e) => setText(e.currentTarget.value)} />
       <button type="submit">Send</button>
       {said && <p role="status">{said}</p>}
-      {problem && (
-        <p role="alert" class="error">
-          {problem}
-        </p>
-      )}
+      <Alert text={problem} />
     </form>
   );
 }

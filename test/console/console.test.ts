@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { hashToken, newToken } from '../../apps/api/auth/api-tokens.js';
-import { call, FIX_SUM, gate } from '../fixtures/model-server.js';
+import { call, FINISH, FIX_SUM, gate } from '../fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { chromiumPath } from '../support/chromium-setup.js';
 import { PROJECT_ROOT } from '../support/errand-process.js';
@@ -24,7 +24,7 @@ writeFileSync(
   tokensFile,
   stringify({
     tokens: [
-      { name: 'sam', sha256: hashToken(writer), scopes: ['tasks:read', 'tasks:write', 'tasks:control'] },
+      { name: 'sam', sha256: hashToken(writer), scopes: ['tasks:read', 'tasks:write', 'tasks:control', 'schedules:write'] },
       { name: 'pat', sha256: hashToken(reader), scopes: ['tasks:read'] },
     ],
   }),
@@ -85,7 +85,8 @@ describeWithPart(
       const form = page.getByRole('form', { name: 'New task' });
       // Hostile input comes back in the API's message: shown as text beside its field.
       await form.getByLabel('Repository').fill(HOSTILE);
-      await form.getByLabel('What to do').fill('[console] Fix sum.');
+      // The prompt's first line becomes the commit's subject and the PR's title: hostile too.
+      await form.getByLabel('What to do').fill(`[console] Fix sum. ${HOSTILE}`);
       await form.getByRole('button', { name: 'Start task' }).click();
       await shows(page.locator('#new-repo-issue'), /is neither a git URL nor an absolute path/);
       expect(await page.locator('#new-repo-issue').textContent()).toContain(HOSTILE);
@@ -102,6 +103,9 @@ describeWithPart(
       const timeline = page.getByRole('region', { name: 'Timeline' });
       await shows(timeline.locator('li'), 'step 1 started');
       await shows(timeline.locator('.live'), /^live$/);
+      // Its budgets as it spends them: time too, as the task counts it.
+      await shows(page.locator('.budgets'), /Steps: \d+ of \d+/);
+      await shows(page.locator('.budgets'), /Minutes: 0/);
       await page.screenshot({ path: path.join(SHOTS, 'task-running.png') });
       slow.open();
       // It fills as the task goes on, with no reload, and ends with the task.
@@ -135,6 +139,9 @@ describeWithPart(
       const row = page.locator(`tr[data-task="${id}"]`);
       await shows(row, /completed/);
       expect(await row.textContent()).toContain('sam');
+      // What it cost and its pull request, from the list itself.
+      await shows(row, /\$\d+\.\d\d/);
+      await row.getByRole('link', { name: /^#\d+/ }).waitFor();
       await page.getByLabel('Requester').fill('nobody-at-all');
       await page.getByLabel('Requester').press('Enter');
       await row.waitFor({ state: 'detached' });
@@ -195,6 +202,154 @@ describeWithPart(
       expect(violations).toEqual([]);
     });
 
+    it('schedules a playbook from the form, pauses it with a note, runs it now and shows the run; the task form runs a playbook too', async () => {
+      const origin = makeOriginRepo({
+        ...BUGGY_SUM,
+        '.errand/playbooks/fix-fn.md': [
+          '---',
+          'name: fix-fn',
+          'title: "[console-sched] Fix a function"',
+          'outcome: The function does what its test says.',
+          'params:',
+          '  fn: { type: string, values: [sum, product], default: sum, description: "which function" }',
+          '  tries: { type: number, minimum: 1, maximum: 3, description: "how many tries" }',
+          '---',
+          '[console-sched] Fix {{fn}}, in at most {{tries}} tries.',
+          '',
+        ].join('\n'),
+      });
+      const coder = t.model.script('[console-sched]', [FIX_SUM, FINISH], { indexBy: 'turn' });
+      const page = await signIn(writer);
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Schedules' }).click();
+      await page.getByRole('heading', { name: 'Schedules' }).waitFor();
+      await page.getByRole('button', { name: 'New schedule' }).click();
+      const form = page.getByRole('form', { name: 'New schedule' });
+      await form.getByLabel('Name', { exact: true }).fill('console-weekly');
+      await form.getByLabel('Repository').fill(origin);
+      // The repository's own playbook is offered, its parameters as their types ask.
+      await form.locator('#sched-playbook option[value="fix-fn"]').waitFor({ state: 'attached' });
+      await form.getByLabel('Playbook', { exact: true }).selectOption('fix-fn');
+      await shows(form, 'The function does what its test says.');
+      expect(await form.locator('#sched-param-fn option').allTextContents()).toEqual(['(default)', 'sum', 'product']);
+      await form.getByLabel('tries').fill('9');
+      await form.getByLabel('Cron').fill('0 6 * * MON');
+      await form.getByRole('button', { name: 'Create schedule' }).click();
+      // The API's word on a parameter, beside it.
+      await shows(page.locator('#sched-param-tries-issue'), /3/);
+      expect(await form.getByLabel('tries').getAttribute('aria-invalid')).toBe('true');
+      await form.getByLabel('tries').fill('2');
+      await form.getByRole('button', { name: 'Create schedule' }).click();
+      await page.waitForURL(/#\/schedules\/console-weekly$/);
+      await page.getByRole('heading', { name: 'Schedule console-weekly' }).waitFor();
+      await shows(page.locator('.facts'), 'fix-fn (fn=sum, tries=2)');
+      await shows(page.getByRole('region', { name: 'Next runs' }).locator('li'), /in \d+[smhd]/);
+
+      // Paused with a note (hostile text, shown as text), then run at once all the same.
+      await page.getByLabel('Why pause it (optional)').fill(`release freeze ${HOSTILE}`);
+      await page.getByRole('button', { name: 'Pause' }).click();
+      await shows(page.locator('.facts'), /paused/);
+      await shows(page.locator('.facts'), `release freeze ${HOSTILE} (by sam)`);
+      await shows(page.getByRole('region', { name: 'Next runs' }), 'None while it is paused.');
+      await page.getByRole('button', { name: 'Run now' }).click();
+      await shows(page.getByRole('status'), 'Started a run');
+      const runs = page.getByRole('region', { name: 'Recent runs' });
+      await shows(runs.locator('td.status'), /^completed$/, 120_000);
+      expect(coder.requests.at(-2)?.messages.some((m) => (m.content ?? '').includes('[console-sched] Fix sum, in at most 2 tries.'))).toBe(true);
+      await page.screenshot({ path: path.join(SHOTS, 'schedule.png'), fullPage: true });
+      await runs.locator('td a').first().click();
+      await shows(page.locator('.facts .status'), /^completed$/);
+      await page.getByRole('link', { name: 'Pull request #' }).first().waitFor();
+
+      // The list: its playbook, its cron, paused and why, and its last run.
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Schedules' }).click();
+      const row = page.locator('tr[data-schedule="console-weekly"]');
+      await shows(row, /completed/);
+      expect(await row.textContent()).toContain('cron 0 6 * * MON');
+      expect(await row.textContent()).toContain(`paused: release freeze ${HOSTILE} (by sam)`);
+      await page.screenshot({ path: path.join(SHOTS, 'schedules.png') });
+
+      // The task form offers the playbooks too; a playbook needs no prompt.
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Tasks' }).click();
+      await page.getByRole('button', { name: 'New task' }).click();
+      const task = page.getByRole('form', { name: 'New task' });
+      await task.getByLabel('Repository').fill(origin);
+      await task.locator('#new-playbook option[value="fix-fn"]').waitFor({ state: 'attached' });
+      await task.getByLabel('Playbook', { exact: true }).selectOption('fix-fn');
+      await task.getByLabel('tries').fill('1');
+      await task.getByLabel('Most dollars').fill('-1');
+      await task.getByRole('button', { name: 'Start task' }).click();
+      await shows(page.locator('#new-maxCostUsd-issue'), 'more than 0 dollars');
+      await task.getByLabel('Most dollars').fill('');
+      await task.getByLabel('Most steps').fill('12');
+      await task.getByRole('button', { name: 'Start task' }).click();
+      await page.waitForURL(/#\/tasks\/[a-f0-9]{12}$/);
+      await shows(page.locator('.budgets'), 'Steps: 0 of 12');
+      await shows(page.locator('.facts .status'), /^completed$/, 90_000);
+      expect(coder.requests.some((r) => r.messages.some((m) => (m.content ?? '').includes('[console-sched] Fix sum, in at most 1 tries.')))).toBe(true);
+      expect(await pwned(page)).toBeUndefined();
+      expect(violations).toEqual([]);
+    });
+
+    it('is usable from the keyboard alone: focus starts where the page does and Tab goes in reading order', async () => {
+      const origin = makeOriginRepo(BUGGY_SUM);
+      t.model.script('[console-keys]', [FIX_SUM, call('finish', { summary: 'done by keyboard' })]);
+      const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+      await page.goto(`${t.errand.url}/console`);
+      // What has focus, as `tag:label` (run in the page, so written as the page's script).
+      const focused = (): Promise<string> =>
+        page.evaluate(`(() => {
+          const el = document.activeElement;
+          const label = el && el.id ? document.querySelector('label[for="' + el.id + '"]')?.textContent : undefined;
+          return el.tagName.toLowerCase() + ':' + (label ?? el.getAttribute('aria-label') ?? el.textContent ?? '').trim();
+        })()`);
+      /** Presses Tab until `target` has focus; the stops on the way. */
+      const tabTo = async (target: string, most = 20): Promise<string[]> => {
+        const stops: string[] = [];
+        for (let i = 0; i < most; i++) {
+          await page.keyboard.press('Tab');
+          stops.push(await focused());
+          if (stops.at(-1) === target) return stops;
+        }
+        throw new Error(`Tab never reached ${target}; it went ${stops.join(' → ')}`);
+      };
+      await page.locator('#token').waitFor();
+      expect(await focused()).toBe('input:API token');
+      await page.keyboard.type(writer);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+      expect(await focused()).toBe('h1:Tasks');
+      // From the heading on: the page's own controls, not the header's again.
+      expect(await tabTo('button:New task')).toEqual(['button:New task']);
+      // Focus is visible where it is.
+      expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid');
+      await page.keyboard.press('Enter');
+      await page.getByRole('form', { name: 'New task' }).waitFor();
+      expect(await focused()).toBe('input:Repository');
+      await page.keyboard.type(origin);
+      expect(await tabTo('textarea:What to do')).toEqual(['input:Base branch', 'select:Playbook', 'textarea:What to do']);
+      await page.keyboard.type('[console-keys] Fix sum.');
+      expect(await tabTo('button:Start task')).toEqual([
+        'input:Most steps',
+        'input:Most tokens',
+        'input:Most dollars',
+        'input:Most minutes',
+        'input:Approve its plan before it changes anything',
+        'button:Start task',
+      ]);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/#\/tasks\/[a-f0-9]{12}$/);
+      const id = /#\/tasks\/([a-f0-9]{12})$/.exec(page.url())![1]!;
+      await page.getByRole('heading', { name: `Task ${id}` }).waitFor();
+      expect(await focused()).toBe(`h1:Task ${id}`);
+      await shows(page.locator('.facts .status'), /^completed$/, 90_000);
+      // Back to the list by keyboard: the first link after the heading's start.
+      await page.keyboard.press('Shift+Tab');
+      expect(await focused()).toBe('a:← Tasks');
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+      expect(await focused()).toBe('h1:Tasks');
+    });
+
     it('shows a read-only token no button it may not use', async () => {
       const origin = makeOriginRepo(BUGGY_SUM);
       const hold = gate();
@@ -204,6 +359,10 @@ describeWithPart(
       try {
         const page = await signIn(reader);
         expect(await page.getByRole('button', { name: 'New task' }).count()).toBe(0);
+        await page.getByRole('link', { name: 'Schedules' }).click();
+        await page.getByRole('heading', { name: 'Schedules' }).waitFor();
+        expect(await page.getByRole('button', { name: 'New schedule' }).count()).toBe(0);
+        await page.getByRole('link', { name: 'Tasks' }).click();
         await page.locator(`tr[data-task="${id}"] a`).click();
         await shows(page.locator('.facts .status'), /^running$/);
         expect(await page.getByRole('button', { name: 'Pause' }).count()).toBe(0);
