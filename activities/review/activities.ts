@@ -14,6 +14,17 @@ import { describeSecrets, findSecrets, outsideAllowedPaths, parseDiff } from './
 import { runReview } from './reviewer.js';
 
 export function createReviewActivities({ connect, event, models, store, redactor }: ActivityContext) {
+  /** The verdict in the task's timeline, with the summary and each comment to read (redacted: the model wrote them). */
+  const finished = (req: { taskId: string; round: number }, review: ReviewResult) =>
+    event(req.taskId, {
+      id: `review:${req.round}:finished`,
+      type: 'review_finished',
+      round: req.round,
+      verdict: review.verdict,
+      comments: review.comments.length,
+      valid: review.valid,
+      text: redactor.redact([review.summary, ...review.comments.map((c) => `${c.severity} ${c.file}${c.line ? `:${c.line}` : ''}: ${c.body}`)].join('\n\n')),
+    });
   return {
     async review(req: {
       taskId: string;
@@ -53,7 +64,7 @@ export function createReviewActivities({ connect, event, models, store, redactor
             outsideAllowedPaths: outside,
             valid: true,
           };
-          await event(req.taskId, { id: `review:${req.round}:finished`, type: 'review_finished', round: req.round, verdict: review.verdict, comments: review.comments.length, valid: true });
+          await finished(req, review);
           return { review, usage: { prompt: 0, completion: 0 }, costUsd: 0 };
         }
         if (!reviewer) {
@@ -66,14 +77,14 @@ export function createReviewActivities({ connect, event, models, store, redactor
             outsideAllowedPaths: outside,
             valid: true,
           };
-          await event(req.taskId, { id: `review:${req.round}:finished`, type: 'review_finished', round: req.round, verdict: review.verdict, comments: 0, valid: true });
+          await finished(req, review);
           return { review, usage: { prompt: 0, completion: 0 }, costUsd: 0 };
         }
         const instructions = req.instructionsKey ? await store.get(req.instructionsKey) : undefined;
         const run = await runReview(tellingRetries(reviewer, event, req.taskId, { round: req.round }), { ...req, diff, instructions, outsideAllowedPaths: outside }, signal);
         await store.put(taskKeys(req.taskId).reviewRound(req.round), JSON.stringify(run.messages));
         const review: ReviewResult = { ...run.result, outsideAllowedPaths: outside };
-        await event(req.taskId, { id: `review:${req.round}:finished`, type: 'review_finished', round: req.round, verdict: review.verdict, comments: review.comments.length, valid: review.valid });
+        await finished(req, review);
         return { review, usage: run.usage, costUsd: callCost(reviewer.settings, run.usage) };
       });
     },

@@ -35,6 +35,8 @@ function describe(e: TaskEvent): string {
       return `pull request #${String(d.number)} opened${d.draft ? ' (draft)' : ''}`;
     case 'pr_updated':
       return `pull request updated`;
+    case 'checkpoint':
+      return `work so far saved at step ${String(d.step)} (${String(d.sha).slice(0, 8)})`;
     case 'sandbox_lost':
       return `sandbox lost during ${String(d.during)} (${String(d.why)}); restored from ${String(d.restoredFrom)}`;
     default:
@@ -42,7 +44,7 @@ function describe(e: TaskEvent): string {
   }
 }
 
-/** What is worth unfolding: a tool's arguments or output, the model's words. */
+/** What is worth unfolding: a tool's arguments or output, the model's words, the review's comments. */
 function detailOf(e: TaskEvent): string | undefined {
   const d = e as Record<string, unknown>;
   const text = [d.output, d.arguments, d.text].find((v) => typeof v === 'string' && v.length > 0);

@@ -112,6 +112,9 @@ describeWithPart(
       await shows(timeline.locator('li[data-event="tool_called"]'), 'write_file called');
       await shows(timeline.locator('li'), /tests passed/, 90_000);
       await shows(timeline.locator('li'), /pull request #\d+ opened/, 90_000);
+      // The review's verdict, its words folded under it.
+      await shows(timeline.locator('li[data-event="review_finished"]'), /review round 1: approve/, 90_000);
+      expect(await timeline.locator('li[data-event="review_finished"] details pre').count()).toBe(1);
       await shows(timeline.locator('.live'), /^ended$/, 30_000);
 
       await shows(page.locator('.facts .status'), /^completed$/, 90_000);

@@ -159,6 +159,8 @@ describe('playbooks', () => {
     expect(events.filter((e) => e.type === 'checkpoint_blocked').length).toBeGreaterThan(0);
     expect(events.find((e) => e.type === 'checkpoint_blocked').reason).toContain('the change touches package.json, which its playbook forbids changing');
     expect(events.filter((e) => e.type === 'review_finished').map((e) => e.verdict)).toEqual(['request_changes', 'approve']);
+    // The timeline says why, comment by comment.
+    expect(events.find((e) => e.type === 'review_finished').text).toContain('blocking package.json: The playbook forbids changing this path');
     expect(reviews.requests).toHaveLength(1);
     expect(task.pr.draft).toBe(false);
     expect(git(origin, 'diff', '--name-only', 'main', `errand/${id}`).trim()).toBe('sum.js');
