@@ -99,7 +99,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
             {task.pr && (
               <a href={task.pr.url} rel="noopener noreferrer">
                 Pull request #{task.pr.number}
-                {task.pr.draft && ' (draft)'}
+                {task.pr.draft && ' (draft)'}: {task.pr.title}
               </a>
             )}
             <a href={task.links.temporalUi} rel="noopener noreferrer">

@@ -119,6 +119,8 @@ describeWithPart(
 
       await shows(page.locator('.facts .status'), /^completed$/, 90_000);
       await page.getByRole('link', { name: /Pull request #\d+/ }).waitFor();
+      // Its title is the commit's subject, from the prompt (cut to length): the markup in it is text.
+      expect(await page.getByRole('link', { name: /Pull request #\d+/ }).textContent()).toContain('[console] Fix sum. <img src=x onerror="window.__pwned=1"><script>');
       // The model's answer, markup and all, is text on the page; none of it ran.
       await shows(page.getByRole('region', { name: 'Summary' }), HOSTILE);
       // The diff: the file list and each file, the hostile name and line as text.
