@@ -14,7 +14,7 @@ export const TaskView = z
     baseBranch: z.string().optional(),
     branch: z.string().optional(),
     step: z.number().optional(),
-    stateAsOf: z.string().optional().meta({ description: 'set when the worker (or Temporal) was slow to answer: the state is the one it gave at this time' }),
+    stateAsOf: z.string().optional().meta({ description: 'set when the worker was slow to answer: the state is the one it gave at this time' }),
     error: z.string().optional(),
     costUsd: z.number().optional().meta({ description: 'dollars spent on the model so far (in a list: as of its last phase)' }),
     pr: z.object({ number: z.number(), url: z.string(), draft: z.boolean() }).loose().optional().meta({ description: 'its pull request, once opened' }),

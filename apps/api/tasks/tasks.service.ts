@@ -35,11 +35,6 @@ const QUERY_DEADLINE_MS = 5_000;
  * polling for progress is better served by the state of a moment ago, marked as such.
  */
 const FAST_QUERY_MS = 150;
-/**
- * As long for Temporal to describe a running task the API has an answer for: a loaded server
- * (hundreds of tasks on one host) can take seconds, and the answer of a moment ago, marked, does.
- */
-const FAST_DESCRIBE_MS = 150;
 /** How long a message or an approval waits for the task to accept it (a worker must run it). */
 const UPDATE_DEADLINE_MS = 5_000;
 /** Running tasks whose last answer is kept for that. */
@@ -76,7 +71,7 @@ export class TasksService implements OnModuleDestroy {
    * The last state each running task's query gave, and when it was asked (no state after a change
    * made through the API); and the run it came from.
    */
-  private readonly lastKnown = new Map<string, { state?: TaskState; asked: number; runId?: string; startedAt?: string }>();
+  private readonly lastKnown = new Map<string, { state?: TaskState; asked: number; runId?: string }>();
   /** Requests with an Idempotency-Key being answered now, by task id. */
   private readonly creating = new Map<string, { requestHash: string; view: Promise<TaskView & { replayed?: boolean }> }>();
 
@@ -197,7 +192,7 @@ export class TasksService implements OnModuleDestroy {
     }
     const initial = 'prompt' in input ? initialTaskState(input) : initialTaskState({ ...input.task, taskId, repo: input.repo, baseBranch: input.baseBranch, prompt: '' });
     // What a GET falls back on until the worker has answered once.
-    this.remember(taskId, initial, Date.now(), runId, new Date().toISOString());
+    this.remember(taskId, initial, Date.now(), runId);
     this.metrics.tasksStarted.inc({ playbook: ('playbook' in input && input.playbook?.name) || (workflowType === DEPENDENCY_BUMP_WORKFLOW_TYPE ? 'dependency-bump' : 'none') });
     return { id: taskId, status: 'running', ...initial, links: this.links(taskId) };
   }
@@ -231,15 +226,7 @@ export class TasksService implements OnModuleDestroy {
     const asked = Date.now();
     const early = this.lastKnown.get(taskId);
     const earlyState = early?.state && early.runId ? this.queryState(taskId, early.runId, asked + FAST_QUERY_MS) : undefined;
-    const description = early?.state
-      ? await this.client.withDeadline(asked + FAST_DESCRIBE_MS, () => this.describeKnown(taskId)).catch(() => undefined)
-      : await this.describeKnown(taskId);
-    if (!description) {
-      // Still running when last seen; what it said then, marked. A query answered meanwhile is kept for the next GET.
-      void earlyState?.then((state) => state && this.remember(taskId, state, asked));
-      const { state, startedAt } = early!;
-      return { id: taskId, status: 'running', ...state, stateAsOf: new Date(early!.asked).toISOString(), startedAt, links: this.links(taskId) };
-    }
+    const description = await this.describeKnown(taskId);
     const handle = this.client.workflow.getHandle(taskWorkflowId(taskId), description.runId);
     const status = statusName(description);
     // A completed task's result holds its final state (read from history, no worker). Otherwise
@@ -254,7 +241,7 @@ export class TasksService implements OnModuleDestroy {
         earlyState && known?.runId === description.runId
           ? await earlyState
           : await this.queryState(taskId, description.runId, asked + deadline);
-      if (state && status === 'running') this.remember(taskId, state, asked, description.runId, times(description).startedAt);
+      if (state && status === 'running') this.remember(taskId, state, asked, description.runId);
       else if (!state && known?.state) [state, stateAsOf] = [known.state, new Date(known.asked).toISOString()];
     }
     if (status !== 'running') this.lastKnown.delete(taskId);
@@ -280,11 +267,11 @@ export class TasksService implements OnModuleDestroy {
   }
 
   /** Keeps a running task's answer, unless a newer one or a change came since it was asked. */
-  private remember(taskId: string, state: TaskState | undefined, asked: number, runId?: string, startedAt?: string): void {
+  private remember(taskId: string, state: TaskState | undefined, asked: number, runId?: string): void {
     const previous = this.lastKnown.get(taskId);
     if (previous && previous.asked > asked) return;
     this.lastKnown.delete(taskId);
-    this.lastKnown.set(taskId, { state, asked, runId: runId ?? previous?.runId, startedAt: startedAt ?? previous?.startedAt });
+    this.lastKnown.set(taskId, { state, asked, runId: runId ?? previous?.runId });
     for (const oldest of this.lastKnown.keys()) {
       if (this.lastKnown.size <= LAST_KNOWN) break;
       this.lastKnown.delete(oldest);
