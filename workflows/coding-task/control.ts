@@ -17,7 +17,7 @@ import type { TaskRun } from './run.js';
 
 export function handleControl(run: TaskRun): void {
   const { state } = run;
-  setHandler(stateQuery, () => ({ ...state, elapsedMs: run.used().elapsedMs - (state.paused ? Date.now() - Date.parse(state.paused.since) : 0) }));
+  setHandler(stateQuery, () => ({ ...state, elapsedMs: run.used().elapsedMs }));
   setHandler(
     sendMessageUpdate,
     (message: SteeringMessage) => {

@@ -111,11 +111,13 @@ export class TaskRun {
   }
 
   used(): Usage {
+    // A pause still going counts no more than finished ones (those are in pausedMs).
+    const pausing = this.state.paused ? Date.now() - Date.parse(this.state.paused.since) : 0;
     return {
       steps: this.state.step,
       tokens: this.state.tokens.prompt + this.state.tokens.completion,
       costUsd: this.state.costUsd,
-      elapsedMs: Date.now() - this.startedAt - this.pausedMs,
+      elapsedMs: Date.now() - this.startedAt - this.pausedMs - pausing,
     };
   }
 

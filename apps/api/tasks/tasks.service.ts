@@ -316,7 +316,8 @@ export class TasksService implements OnModuleDestroy {
         startedAt: wf.startTime.toISOString(),
         closedAt: wf.closeTime?.toISOString(),
         // As of its last phase (workflows/coding-task/run.ts keeps them in the memo).
-        ...pick(wf.memo, ['costUsd', 'pr']),
+        costUsd: wf.memo?.costUsd as number | undefined,
+        pr: wf.memo?.pr as TaskView['pr'],
         links: this.links(id),
       });
       if (tasks.length >= q.limit) break;
@@ -512,9 +513,4 @@ const requesterOf = (input: TaskInput | DependencyBumpInput) => ('prompt' in inp
 /** What a caller gets for a task that does not exist, or that it may not see (the same, so no oracle). */
 export function taskNotFound(taskId: string): NotFoundException {
   return new NotFoundException(`no task with id ${taskId}`);
-}
-
-/** Those of `keys` that `memo` holds. */
-function pick(memo: Record<string, unknown> | undefined, keys: ('costUsd' | 'pr')[]): Pick<TaskView, 'costUsd' | 'pr'> {
-  return Object.fromEntries(keys.filter((k) => memo?.[k] !== undefined).map((k) => [k, memo![k]])) as Pick<TaskView, 'costUsd' | 'pr'>;
 }
