@@ -4,7 +4,7 @@
 // tested, reviewed and published by the coding task's parts, on the group's branch so an open
 // PR is updated rather than duplicated; the agent only comes in when the update breaks
 // something and a model is configured. Nothing outdated: no task, no PR, "up to date".
-import { ApplicationFailure, defineQuery, ParentClosePolicy, proxyActivities, setHandler, startChild } from '@temporalio/workflow';
+import { ApplicationFailure, defineQuery, ParentClosePolicy, patched, proxyActivities, setHandler, startChild, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
 import { forge } from './coding-task/activities.js';
 import { codingTask } from './coding-task/index.js';
@@ -47,30 +47,37 @@ export interface DependencyBumpResult {
   summary: string;
   checked: number;
   groups: BumpedGroup[];
+  /** As the state query last read it: GET /tasks/:id reads an ended bump from its history, with no worker asked. */
+  state: BumpState;
 }
+
+type BumpState = TaskState & { dependencyGroups: BumpedGroup[] };
 
 /** The groups and their tasks while the run goes (GET /tasks/:id shows them too, in `state.dependencyGroups`). */
 export const dependencyGroupsQuery = defineQuery<BumpedGroup[]>('dependencyGroups');
 
 export async function dependencyBump(input: DependencyBumpInput): Promise<DependencyBumpResult> {
-  const state: TaskState & { dependencyGroups?: BumpedGroup[] } = initialTaskState({ ...input.task, taskId: input.taskId, repo: input.repo, baseBranch: input.baseBranch, prompt: '' });
+  const state: TaskState = initialTaskState({ ...input.task, taskId: input.taskId, repo: input.repo, baseBranch: input.baseBranch, prompt: '' });
   const groups: BumpedGroup[] = [];
-  setHandler(stateQuery, () => ({ ...state, dependencyGroups: groups }));
+  const view = (): BumpState => ({ ...state, dependencyGroups: groups });
+  /** The phase, in the state and in visibility (the task list and the phase gauge read it there). */
+  const enter = (phase: TaskState['phase'], lastAction: string) => {
+    Object.assign(state, { phase, lastAction });
+    if (patched('bump-phase')) upsertSearchAttributes([{ key: ErrandPhase, value: phase }]);
+  };
+  setHandler(stateQuery, view);
   setHandler(dependencyGroupsQuery, () => groups);
   try {
-    state.phase = 'preparing';
-    state.lastAction = 'looking for outdated dependencies';
+    enter('preparing', 'looking for outdated dependencies');
     const { baseBranch } = await forge.checkRepository({ repo: input.repo, baseBranch: input.baseBranch });
     state.baseBranch = baseBranch;
     const plan = await planDependencyBump({ repo: input.repo, baseBranch, params: input.params });
     if (!plan.groups.length) {
-      state.phase = 'completed';
       state.summary = `up to date: ${plan.checked} ${plan.checked === 1 ? 'dependency' : 'dependencies'} checked${plan.managers.length ? ` (${plan.managers.join(', ')})` : ''}; nothing to update within the policy`;
-      state.lastAction = 'up to date';
-      return { outcome: 'up_to_date', summary: state.summary, checked: plan.checked, groups };
+      enter('completed', 'up to date');
+      return { outcome: 'up_to_date', summary: state.summary, checked: plan.checked, groups, state: view() };
     }
-    state.phase = 'working';
-    state.lastAction = `updating ${plan.groups.length} group${plan.groups.length === 1 ? '' : 's'}`;
+    enter('working', `updating ${plan.groups.length} group${plan.groups.length === 1 ? '' : 's'}`);
     const children = await Promise.all(
       plan.groups.map(async ({ group, branch, prompt, change }) => {
         const taskId = `${input.taskId}-${group.name}`.slice(0, 64).replace(/-+$/, '');
@@ -107,17 +114,16 @@ export async function dependencyBump(input: DependencyBumpInput): Promise<Depend
       );
     }
     const prs = groups.filter((g) => g.pr);
-    state.summary = `${prs.length} of ${groups.length} group${groups.length === 1 ? '' : 's'} with a pull request: ${groups.map((g) => `${g.name} ${g.pr ? `#${g.pr.number}${g.pr.draft ? ' (draft)' : ''}` : `(${g.status.replace('_', ' ')})`}`).join(', ')}`;
+    state.summary = `${prs.length} of ${groups.length} group${groups.length === 1 ? '' : 's'} with a pull request: ${groups.map((g) => `${g.name} ${g.pr ? `#${g.pr.number}${g.pr.draft ? ' (draft)' : ''}` : `(${g.status.replaceAll('_', ' ')})`}`).join(', ')}`;
     const failed = groups.filter((g) => g.status === 'failed');
     if (failed.length) {
       throw ApplicationFailure.nonRetryable(`${failed.length} of ${groups.length} dependency groups failed: ${failed.map((g) => `${g.name}: ${g.error}`).join('; ')}`, FailureType.DependencyGroupsFailed);
     }
-    state.phase = 'completed';
-    state.lastAction = state.summary;
-    return { outcome: 'updated', summary: state.summary, checked: plan.checked, groups };
+    enter('completed', state.summary);
+    return { outcome: 'updated', summary: state.summary, checked: plan.checked, groups, state: view() };
   } catch (err) {
-    state.phase = 'failed';
     state.error = describeFailure(err);
+    enter('failed', state.error);
     throw err;
   }
 }

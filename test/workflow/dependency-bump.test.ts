@@ -278,6 +278,21 @@ describe('dependency-bump', () => {
       // Other playbooks and prompts still need a model.
       const refused = await api(bare.url, 'POST', '/tasks', { repo: await BREAKY(), prompt: 'fix it' });
       expect(refused).toMatchObject({ status: 400, body: { detail: expect.stringContaining('model') } });
+
+      // An ended bump is read whole from its history: no worker needs to replay it for its groups.
+      await bare.stop();
+      const apiAlone = await startErrand({ command: 'api', env: registriesEnv(), stateDir: bare.stateDir, taskQueue: bare.taskQueue });
+      try {
+        const read = await api(apiAlone.url, 'GET', `/tasks/${none.id}`);
+        expect(read.body).toMatchObject({ status: 'completed', phase: 'completed', dependencyGroups: [{ status: 'no_pull_request' }], summary: expect.stringContaining('all (no pull request)') });
+        // The list (from visibility) shows its last phase too, not the `queued` it was started with.
+        await eventually(async () => {
+          const listed = await api(apiAlone.url, 'GET', `/tasks?repo=${encodeURIComponent(read.body.repo)}`);
+          return listed.body.tasks.find((task: { id: string; phase: string }) => task.id === none.id && task.phase === 'completed');
+        }, 10_000, 'the bump listed as completed');
+      } finally {
+        await apiAlone.stop();
+      }
     });
   });
 });
