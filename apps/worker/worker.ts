@@ -2,6 +2,7 @@
 // workflows. Embedded defaults: local sandbox, local forge, local artifact directory.
 import net from 'node:net';
 import path from 'node:path';
+import v8 from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
@@ -39,6 +40,13 @@ let runtimeInstalled = false;
 /** `tracing`: OpenTelemetry (apps/tracing.ts), started by the caller; off when undefined. */
 export async function startWorker(config: Config, log: Logger, tracing?: Tracing): Promise<RunningWorker> {
   if (!runtimeInstalled) {
+    // An activity's objects live through a model call of seconds, so they outlive young-generation
+    // collections and die in the old generation; V8 lets that garbage grow the heap to about four
+    // times what lives (200 tasks: ~140 MB live, 550 MB heap) before a full collection. Growing by
+    // half of what lives keeps the process near its working set for little CPU (npm run bench:
+    // peak RSS 1.27 GB → 0.9 GB under 200 tasks, CPU per task unchanged). Process-wide, so the
+    // workflow and API threads follow it too.
+    v8.setFlagsFromString('--heap-growing-percent=50');
     // The SDK's worker metrics, on a loopback port the worker's /metrics reads and passes on.
     const sdkMetrics = `127.0.0.1:${await freePort()}`;
     // The SDK's own logs (bundler output, state changes) go through our logger, warnings and up.
