@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { call, fail, lastToolResult } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, findProcesses, isRunning } from '../support/errand-process.js';
+import { api, eventually, findProcesses, isRunning, temporalClient } from '../support/errand-process.js';
 import { useErrand } from '../support/use.js';
 import { createTask as createTaskVia, waitForStatus as waitFor } from '../support/tasks.js';
 
@@ -83,6 +83,24 @@ describe('codingTask', () => {
     }, 30_000, 'the task in GET /tasks');
     // With what it cost and its PR, read from visibility (no worker asked).
     expect(listed).toMatchObject({ repo: origin, status: 'completed', phase: 'completed', costUsd: task.costUsd, pr: { number: task.pr.number, url: task.pr.url } });
+
+    // Each change of phase is written to visibility once (each write is a history event and a
+    // visibility update in Temporal, under every task): never the same phase, or memo, twice in a row.
+    const { client, close } = await temporalClient();
+    try {
+      const events = (await client.workflow.getHandle(`task-${id}`).fetchHistory()).events ?? [];
+      const decode = (p: { data?: Uint8Array | null }) => JSON.parse(Buffer.from(p.data!).toString());
+      const phases = events.flatMap((e) => {
+        const phase = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.ErrandPhase;
+        return phase ? [decode(phase)] : [];
+      });
+      expect(phases).toEqual(['preparing', 'working', 'testing', 'reviewing', 'publishing', 'completed']);
+      const memos = events.flatMap((e) => (e.workflowPropertiesModifiedEventAttributes ? [JSON.stringify(e.workflowPropertiesModifiedEventAttributes.upsertedMemo)] : []));
+      expect(memos.length).toBeGreaterThan(0);
+      expect(memos.filter((m, i) => m === memos[i - 1])).toEqual([]);
+    } finally {
+      await close();
+    }
   });
 
   it('is cancelled mid-loop: the running command is killed and no sandbox is left', async () => {

@@ -4,7 +4,7 @@
 // in steps (agent.ts); a lost sandbox is replaced and the work restored (sandbox-session.ts);
 // the branch and the PR follow the work (branch.ts, pull-request-text.ts); a long task
 // continues as new, carrying only its run's small state (run.ts).
-import { CancellationScope, ContinueAsNew, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, ContinueAsNew, isCancellation, patched } from '@temporalio/workflow';
 import type { TaskInput, TaskResult } from '../contracts.js';
 import { describeFailure } from '../failures.js';
 import { forge, workspace } from './activities.js';
@@ -39,7 +39,8 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       if (input.notify) await forge.comment({ repo: input.repo, number: input.notify.issueNumber, body: startedComment(input) });
       // Over a limit on running tasks, it waits here, queued, before it takes anything.
       await admit(run);
-      run.enter('provisioning', 'provisioning a sandbox');
+      // Nothing runs between this phase and the next, so nothing could see it: no longer written.
+      if (!patched('visibility-on-change')) run.enter('provisioning', 'provisioning a sandbox');
       run.sandboxId = taskId;
       run.enter('preparing', `cloning ${input.repo}@${state.baseBranch}`);
       await inSandbox(run, () => provisionAndPrepare(run, input.followUp ? run.branchRef : undefined), 'setup', () => undefined);

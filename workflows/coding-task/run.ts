@@ -74,6 +74,8 @@ export interface TaskRun extends Carried {}
 export class TaskRun {
   /** True while the agent has turns ahead in which it reads Errand's notes (planning, working). */
   agentWorking = false;
+  /** What this run last wrote to visibility (phase, memo), so an unchanged value is not written again. */
+  private shown: { phase?: TaskPhase; memo?: string } = {};
   /** The step this run started at, to know when it is long enough to continue as new. */
   readonly firstStep: number;
   /** The branch the task works on (its own, or a follow-up's): its checkpoints. */
@@ -104,9 +106,13 @@ export class TaskRun {
   enter(phase: TaskPhase, lastAction?: string): void {
     this.state.phase = phase;
     if (lastAction) this.state.lastAction = lastAction;
-    upsertSearchAttributes([{ key: ErrandPhase, value: phase }]);
+    // Each write is a history event and a visibility update in Temporal: only a changed value is written.
+    const onChange = patched('visibility-on-change');
+    if (!onChange || this.shown.phase !== phase) upsertSearchAttributes([{ key: ErrandPhase, value: phase }]);
     // What the task list shows beside it, read from visibility with no worker asked: as of this phase.
-    if (patched('list-memo')) upsertMemo({ costUsd: this.state.costUsd, ...(this.state.pr && { pr: this.state.pr }) });
+    const memo = { costUsd: this.state.costUsd, ...(this.state.pr && { pr: this.state.pr }) };
+    if (patched('list-memo') && (!onChange || this.shown.memo !== JSON.stringify(memo))) upsertMemo(memo);
+    this.shown = { phase, memo: JSON.stringify(memo) };
     if (phase === 'completed' || phase === 'failed' || phase === 'cancelled') metrics.taskEnded(phase, this.input.playbook?.name ?? 'none');
   }
 
