@@ -79,6 +79,25 @@ export function sandboxLossScenarios(h: LossHarness): void {
       expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
     });
 
+    it('before a tool call that only reads (a local activity) answers it with the reason, and the agent redoes what was lost', async () => {
+      const origin = makeOriginRepo(BUGGY_SUM);
+      const reading = gate();
+      const script = h.model().script('[lost-read]', [
+        FIX_SUM,
+        { kind: 'later', after: reading.promise, reply: call('list_dir', {}) },
+        (req) => (told(req) ? FIX_SUM : call('shell', { command: 'echo not told' })),
+        FINISH,
+      ]);
+      const id = await createTask(h.errand(), { repo: origin, prompt: '[lost-read] Fix sum.' });
+      await eventually(async () => (script.requests.length >= 2 ? true : undefined), 60_000, 'the second model call');
+      await h.lose(id);
+      reading.open();
+      const { events } = await expectToldOf(id, { during: 'step 2: list_dir', lostAfterStep: 0, from: 'the base branch' });
+      expect(lastToolResult(script.requests[2]!)).toBe('error: the sandbox was lost while this ran; see the note from Errand');
+      expect(events.filter((e) => e.type === 'tool_result' && e.step === 2)).toEqual([expect.objectContaining({ isError: true })]);
+      expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
+    });
+
     it('between the finish and the final checkpoint sends the agent back to redo its work, and the PR holds it', async () => {
       const origin = makeOriginRepo(BUGGY_SUM);
       const finishing = gate();

@@ -98,6 +98,10 @@ describe('codingTask', () => {
       const memos = events.flatMap((e) => (e.workflowPropertiesModifiedEventAttributes ? [JSON.stringify(e.workflowPropertiesModifiedEventAttributes.upsertedMemo)] : []));
       expect(memos.length).toBeGreaterThan(0);
       expect(memos.filter((m, i) => m === memos[i - 1])).toEqual([]);
+      // The read_file ran inside a workflow task (a local activity, recorded as a marker); the
+      // write and the command are activities of their own.
+      expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(1);
+      expect(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runTool')).toHaveLength(2);
     } finally {
       await close();
     }

@@ -1,6 +1,6 @@
 // The activities codingTask calls, by timeout class. Each proxy is typed with only the
 // activities of its class, so an activity cannot be called with timeouts chosen for another.
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../../activities/index.js';
 import { FailureType } from '../failures.js';
 
@@ -67,5 +67,17 @@ export const admission = proxyActivities<Pick<Activities, 'requestAdmission'>>({
 export const tools = proxyActivities<Pick<Activities, 'runTool'>>({
   startToCloseTimeout: '65 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/**
+ * A tool call that only reads (list_dir, read_file, search), as a local activity: it takes
+ * milliseconds, and run inside the worker's workflow task it costs Temporal no activity task (no
+ * scheduled, started and completed events, no trip through matching, no second workflow task):
+ * about half of what an agent step costs there. A worker that dies during one has its workflow
+ * task retried, which reads again (its events have ids: each is read back once).
+ */
+export const readTools = proxyLocalActivities<Pick<Activities, 'runTool'>>({
+  startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });

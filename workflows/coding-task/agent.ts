@@ -1,13 +1,13 @@
 // The agent at work: one step (a model call and the tool calls it asks for), the work loop
 // until finish or a budget, the plan gate before it, pausing between steps, and continuing as
 // new when a run's history grows long.
-import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, proxySinks, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, proxySinks, workflowInfo } from '@temporalio/workflow';
 import { describeBudgetStop, exhaustedBudget } from '../budget.js';
 import type { ErrandSinks, TaskPhase } from '../contracts.js';
 import { FailureType } from '../failures.js';
 import { isCheckpointStep, mayChangeFiles, shouldContinueAsNew } from '../recovery.js';
 import { endingText, endingTool, ENDING_TOOLS, type AgentMode, type ToolCall, type ToolOutcome } from '../tool-calls.js';
-import { model, tools } from './activities.js';
+import { model, readTools, tools } from './activities.js';
 import { checkpoint } from './branch.js';
 import type { codingTask } from './index.js';
 import type { TaskRun } from './run.js';
@@ -132,9 +132,10 @@ async function step(run: TaskRun, mode: AgentMode): Promise<string | undefined> 
 async function runTool(run: TaskRun, call: ToolCall, current: number, mode: AgentMode): Promise<ToolOutcome> {
   // Even a call that fails may have changed files (a command that wrote, then exited 1).
   if (mode === 'work' && mayChangeFiles(call.name)) run.lastChangeStep = current;
+  const via = !mayChangeFiles(call.name) && patched('local-read-tools') ? readTools : tools;
   return inSandbox(
     run,
-    (id) => tools.runTool({ taskId: run.taskId, sandboxId: id, step: current, call, mode, forbidden: run.input.playbook?.forbidden }),
+    (id) => via.runTool({ taskId: run.taskId, sandboxId: id, step: current, call, mode, forbidden: run.input.playbook?.forbidden }),
     `step ${current}: ${call.name}`,
     // The call's effect is gone with the sandbox; the model hears so and decides what to redo.
     () => ({ toolCallId: call.id, content: `error: ${SANDBOX_LOST_WHILE_RUNNING}; see the note from Errand`, isError: true }),
