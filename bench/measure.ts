@@ -27,6 +27,29 @@ export function cpuSeconds(pid: number | undefined): number {
 /** A process's own CPU seconds (its threads, not its children). */
 export const ownCpuSeconds = (pid: number | undefined) => (pid ? ticks(pid, 13) : 0);
 
+/**
+ * CPU seconds so far of Errand's process (its own threads), of Temporal, and of everything else
+ * the machine ran except this process and the commands it reaped: the sandboxes, their commands
+ * and git. Those are counted from the machine's total (/proc/stat), not from a process tree:
+ * sandboxd runs detached, and one whose starter exited first is reparented out of any tree (a
+ * tree sum then went negative). Assumes the bench has the machine to itself.
+ */
+export function cpuSplit(errandPid: number | undefined, temporalPid: number | undefined): { errand: number; temporal: number; children: number } {
+  const errand = ownCpuSeconds(errandPid);
+  const temporal = cpuSeconds(temporalPid);
+  return { errand, temporal, children: machineCpuSeconds() - errand - temporal - ticks(process.pid, 15) };
+}
+
+/** CPU seconds the whole machine spent busy: user, nice, system, irq, softirq, steal (the `cpu` line of /proc/stat). */
+function machineCpuSeconds(): number {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return (user! + nice! + system! + irq! + softirq! + steal!) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
 /** utime, stime, cutime, cstime are fields 14–17 of /proc/PID/stat; 11–14 after the state field. */
 function ticks(pid: number, end: number): number {
   try {

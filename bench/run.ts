@@ -20,7 +20,7 @@ import { taskWorkflowId } from '../workflows/names.js';
 import { startErrandWithModel, temporalClient } from '../test/support/errand-process.js';
 import { freePort } from '../test/support/free-port.js';
 import { startTempRoot } from '../test/support/temp-root.js';
-import { cpuSeconds, eventTimes, ownCpuSeconds, median, percentile, rssMb, samplePeak, samplePss } from './measure.js';
+import { cpuSeconds, cpuSplit, eventTimes, median, percentile, rssMb, samplePeak, samplePss } from './measure.js';
 import { closeTemporal, direct, runTask, runTogether, submitBurst, type Figures, type Timing } from './tasks.js';
 
 const whole = (min: number) => (value: string) => {
@@ -133,7 +133,8 @@ async function main(): Promise<void> {
     // Throughput with a model that answers at once, and what it costs in CPU and memory.
     const curve: { tasks: number; stepsPerSecond: number }[] = [];
     const pss = samplePss(path.join(errand.stateDir, 'sandboxd', 'sandboxd.mjs'));
-    const cpuBefore = cpuSeconds(errand.process.pid) + cpuSeconds(temporal.process.pid);
+    const cpuTotal = () => Object.values(cpuSplit(errand.process.pid, temporal.process.pid)).reduce((a, b) => a + b, 0);
+    const cpuBefore = cpuTotal();
     let curveSteps = 0;
     for (const n of opts.curve) {
       const together = await runTogether(model, errand, n, opts.steps);
@@ -141,10 +142,10 @@ async function main(): Promise<void> {
       curveSteps += together.reduce((sum, t) => sum + t.steps, 0);
       curve.push({ tasks: n, stepsPerSecond: (n * opts.steps * 1000) / span });
     }
-    const cpuPerStep = ((cpuSeconds(errand.process.pid) + cpuSeconds(temporal.process.pid) - cpuBefore) * 1000) / curveSteps;
+    const cpuPerStep = ((cpuTotal() - cpuBefore) * 1000) / curveSteps;
     const sandboxdMb = pss();
     for (const c of curve) row(`steps/s, ${c.tasks} task${c.tasks === 1 ? '' : 's'} at once`, c.stepsPerSecond.toFixed(1), curve[0]!.stepsPerSecond.toFixed(1), c.stepsPerSecond / curve[0]!.stepsPerSecond);
-    row('CPU per step (errand, Temporal, sandboxes)', ms(cpuPerStep));
+    row('CPU per step (machine, less the bench)', ms(cpuPerStep));
     row(`memory of one sandboxd (PSS, peak; ${sandboxdMb.length} seen)`, sandboxdMb.length ? `${median(sandboxdMb).toFixed(1)} MB` : 'n/a');
     record('throughput', { curve, cpuMsPerStep: cpuPerStep, sandboxdPssMb: median(sandboxdMb) });
 
@@ -183,7 +184,7 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   const alone = await (await runTask(model, errand, opts.loadSteps, opts.modelLatencyMs))();
   const aloneMs = alone.closedAt - alone.postedAt;
   const peakRss = samplePeak(() => rssMb(errand.process.pid));
-  const cpu = () => ({ errand: ownCpuSeconds(errand.process.pid), children: cpuSeconds(errand.process.pid) - ownCpuSeconds(errand.process.pid), temporal: cpuSeconds(temporalPid) });
+  const cpu = () => cpuSplit(errand.process.pid, temporalPid);
   const cpuBefore = cpu();
   // GETs at a steady rate, whatever their answer time (a closed loop of back-to-back requests
   // would measure how many GETs the machine can answer, and add that much load to the run), from
@@ -210,8 +211,8 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   row('  activity retries / workflow-task timeouts', `${retries} / ${timeouts}`);
   row('  … of which waited too long on a sticky queue', String(sticky));
   // What caps the run on a small machine: with C cores, at best C / cpuPerTask tasks a second.
-  row('  CPU per task (errand, Temporal, sandboxes)', `${cpuPerTask.toFixed(2)} s`);
-  row('  … serve / its children / Temporal', `${cpuParts.errand.toFixed(2)} / ${cpuParts.children.toFixed(2)} / ${cpuParts.temporal.toFixed(2)} s`);
+  row('  CPU per task (machine, less the bench)', `${cpuPerTask.toFixed(2)} s`);
+  row('  … serve / the rest / Temporal', `${cpuParts.errand.toFixed(2)} / ${cpuParts.children.toFixed(2)} / ${cpuParts.temporal.toFixed(2)} s`);
   const largest = [...spent].sort((a, b) => b[1] - a[1]).slice(0, 6);
   console.log("  where a task's time went (mean; the largest parts):");
   for (const [what, took] of largest) row(`    ${what}`, ms(took));
