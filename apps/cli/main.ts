@@ -60,15 +60,23 @@ async function serve(config: Config, log: Logger, parts: { api: boolean; worker:
 }
 
 let stopping = false;
+/**
+ * A second signal this soon after the first is the same Ctrl-C: the terminal sends it to the
+ * whole foreground process group, and the wrappers in it (npm, tsx) relay it to errand again.
+ */
+const SAME_SIGNAL_MS = 1_000;
 
 /** Runs until SIGINT/SIGTERM, then stops everything in order (API first, Temporal last). */
 function stopOnSignal(stops: Stop[], log: Logger): void {
+  let firstAt = 0;
   const stop = async (signal: string) => {
     if (stopping) {
+      if (Date.now() - firstAt < SAME_SIGNAL_MS) return;
       log.warn('second signal: exiting now');
       process.exit(130);
     }
     stopping = true;
+    firstAt = Date.now();
     log.info({ signal }, 'shutting down');
     for (const s of stops) await s().catch((err: Error) => log.error({ err }, 'error while shutting down'));
     process.exit(0);
