@@ -33,6 +33,14 @@ export interface ModelTurnResult {
 
 export type AgentMode = 'plan' | 'work';
 
+/**
+ * How long a search may run in the sandbox before the model is told it timed out (narrow it).
+ * Tools that only read run as local activities limited to three times this: a slow search (a
+ * huge repository, a costly pattern: both are the attacker's to choose) must come back as a
+ * tool error, never time out the activity and fail the task.
+ */
+export const SEARCH_SECONDS = 20;
+
 /** The tools that end a turn: in which mode, the field the workflow reads, and what it asks for. */
 export const ENDING_TOOLS = {
   finish: { mode: 'work', field: 'summary', hint: 'what you changed and why' },

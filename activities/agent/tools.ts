@@ -3,7 +3,7 @@
 // a call the model could not have meant (bad JSON, unknown tool) is marked malformed.
 import type { ChatCompletionTool } from 'openai/resources/chat/completions';
 import { z } from 'zod';
-import { ENDING_TOOLS, parseToolArguments, type AgentMode, type ToolCall, type ToolOutcome } from '../../workflows/tool-calls.js';
+import { ENDING_TOOLS, parseToolArguments, SEARCH_SECONDS, type AgentMode, type ToolCall, type ToolOutcome } from '../../workflows/tool-calls.js';
 import { SandboxdRequestError, type SandboxdClient } from '../sandbox/sandboxd-client.js';
 import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
 
@@ -108,7 +108,7 @@ export async function runToolCall(call: ToolCall, sandbox: SandboxdClient, mode:
       }
       case 'search': {
         const a = Args.search.parse(raw);
-        const r = await sandbox.search({ pattern: a.pattern, path: a.path ?? '.', glob: a.glob, maxOutputBytes: MAX_TOOL_RESULT_BYTES });
+        const r = await sandbox.search({ pattern: a.pattern, path: a.path ?? '.', glob: a.glob, maxOutputBytes: MAX_TOOL_RESULT_BYTES, timeoutMs: SEARCH_SECONDS * 1000 });
         return result(r.matches.trim() ? r.matches : `no matches for /${a.pattern}/`);
       }
       case 'write_file': {

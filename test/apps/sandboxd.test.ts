@@ -4,7 +4,7 @@
 // the boundary: links of every kind (dangling, chained, relative, absolute, through
 // /proc/self/root), hard links, FIFOs, and a directory swapped for a link while calls run.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -74,6 +74,15 @@ describe('sandboxd', () => {
     const child = Number(readFileSync(pidFile, 'utf8'));
     // the background sleep is gone too, not left running after its shell
     await eventually(async () => (isRunning(child) ? undefined : true), 5_000, `pid ${child} to be killed`);
+  });
+
+  it('answers a search past its time with a 400 that says to narrow it (never a hang)', async () => {
+    // Enough text that no search engine is through it in a millisecond.
+    const big = path.join(root, 'big.txt');
+    writeFileSync(big, 'a line of text without the pattern\n'.repeat(2_000_000));
+    const slow = await refusal(client.search({ pattern: 'x{3}y', timeoutMs: 1 }));
+    rmSync(big);
+    expect(slow).toMatchObject({ status: 400, message: expect.stringContaining('search timed out after 0.001 s; narrow its path, glob or pattern') });
   });
 
   it('writes and reads files inside the workspace, binary ones too', async () => {

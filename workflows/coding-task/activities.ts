@@ -3,6 +3,7 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../../activities/index.js';
 import { FailureType } from '../failures.js';
+import { SEARCH_SECONDS } from '../tool-calls.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -78,6 +79,6 @@ export const tools = proxyActivities<Pick<Activities, 'runTool'>>({
  * task retried, which reads again (its events have ids: each is read back once).
  */
 export const readTools = proxyLocalActivities<Pick<Activities, 'runTool'>>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: `${SEARCH_SECONDS * 3} seconds`,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
 });

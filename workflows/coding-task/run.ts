@@ -111,8 +111,9 @@ export class TaskRun {
     if (!onChange || this.shown.phase !== phase) upsertSearchAttributes([{ key: ErrandPhase, value: phase }]);
     // What the task list shows beside it, read from visibility with no worker asked: as of this phase.
     const memo = { costUsd: this.state.costUsd, ...(this.state.pr && { pr: this.state.pr }) };
-    if (patched('list-memo') && (!onChange || this.shown.memo !== JSON.stringify(memo))) upsertMemo(memo);
-    this.shown = { phase, memo: JSON.stringify(memo) };
+    const memoText = JSON.stringify(memo);
+    if (patched('list-memo') && (!onChange || this.shown.memo !== memoText)) upsertMemo(memo);
+    this.shown = { phase, memo: memoText };
     if (phase === 'completed' || phase === 'failed' || phase === 'cancelled') metrics.taskEnded(phase, this.input.playbook?.name ?? 'none');
   }
 

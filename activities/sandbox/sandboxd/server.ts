@@ -88,6 +88,7 @@ export async function startSandboxd(opts: SandboxdOptions): Promise<{ server: ht
       ? [rgPath, '--line-number', '--no-heading', '--color', 'never', ...(r.glob ? ['--glob', r.glob] : []), '-e', r.pattern, '--', target]
       : ['grep', '-rnI', '--exclude-dir=.git', ...(r.glob ? [`--include=${r.glob}`] : []), '-e', r.pattern, '--', target];
     const run = await runProcess(argv, { cwd: root, timeoutMs: r.timeoutMs, maxOutputBytes: r.maxOutputBytes }, req);
+    if (run.timedOut) throw new HttpError(400, 'bad_request', `search timed out after ${r.timeoutMs / 1000} s; narrow its path, glob or pattern`);
     // Both exit 1 for "no match"; 2 and up is a real error (a bad regex, say).
     if (run.exitCode !== 0 && run.exitCode !== 1) throw new HttpError(400, 'bad_request', `search failed: ${run.stderr.trim() || `exit ${run.exitCode}`}`);
     return { matches: run.stdout.replace(/^\.\//gm, ''), truncated: run.truncated, engine };
