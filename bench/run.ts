@@ -15,6 +15,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { LocalSandboxProvider } from '../activities/sandbox/local.js';
 import { startTemporalDevServer } from '../apps/cli/temporal-dev-server.js';
 import { probeBubblewrap } from '../apps/worker/confinement.js';
+import { SandboxCpuGroups } from '../activities/sandbox/cpu-group.js';
 import { bundleSandboxd } from '../apps/worker/sandboxd-bundle.js';
 import { taskWorkflowId } from '../workflows/names.js';
 import { startErrandWithModel, temporalClient } from '../test/support/errand-process.js';
@@ -87,10 +88,12 @@ async function main(): Promise<void> {
     const { model, errand } = await startErrandWithModel();
     stops.unshift(() => model.stop(), errand.stop);
     const confinement = await probeBubblewrap();
+    const cpuGroups = await SandboxCpuGroups.create();
     const sandboxes = new LocalSandboxProvider({
       dir: path.join(work, 'sandboxes'),
       sandboxdCommand: await bundleSandboxd(work),
       ...('bwrap' in confinement && { confinement: { ...confinement, hide: [work] } }),
+      ...(cpuGroups instanceof SandboxCpuGroups && { cpuGroups }),
     });
     record('machine', { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, confined: 'bwrap' in confinement });
     record('options', opts);

@@ -90,9 +90,14 @@ export async function execFile(file: string, args: string[], options: ExecFileOp
 
 /**
  * Starts `file` in a session of its own, its output appended to `logFile`, not waited for: its
- * pid. `nice` (1-19) lowers its CPU priority and that of everything it starts.
+ * pid. `nice` (1-19) lowers its CPU priority and that of everything it starts; `cpuGroup`, a
+ * cgroup's cgroup.procs file, puts it and everything it starts in that cgroup.
  */
-export async function spawnDetached(file: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; nice?: number }): Promise<number> {
+export async function spawnDetached(
+  file: string,
+  args: string[],
+  options: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; nice?: number; cpuGroup?: string },
+): Promise<number> {
   const reply = await ask({ kind: 'detached', file, args, ...options, env: plain(options.env) });
   if (reply.error || !reply.pid) throw new Error(`could not start ${file}: ${reply.error?.message ?? 'no pid'}`);
   return reply.pid;

@@ -4,7 +4,7 @@
 // helper stays small, so its forks stay cheap. Plain JavaScript started with plain node: no
 // TypeScript loader, ~40 MB. It exits when its parent goes (the IPC channel closes).
 import { execFile, spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 
 process.on('disconnect', () => process.exit(0));
@@ -30,8 +30,16 @@ function handle(req) {
       log = openSync(req.logFile, 'a');
       const child = spawn(req.file, req.args, { cwd: req.cwd, env: req.env, detached: true, stdio: ['ignore', log, log] });
       child.on('error', () => undefined);
-      // Before it has started anything: what it starts inherits the priority.
+      // Before it has started anything: what it starts inherits the priority and the cgroup.
       if (child.pid && req.nice) setPriority(child.pid, req.nice);
+      if (child.pid && req.cpuGroup) {
+        try {
+          writeFileSync(req.cpuGroup, String(child.pid));
+        } catch (err) {
+          child.kill('SIGKILL');
+          throw new Error(`could not move ${req.file} into ${req.cpuGroup}: ${err.message}`);
+        }
+      }
       // Reaped here when it ends; the caller watches it by pid.
       child.unref();
       process.send({ id: req.id, pid: child.pid, error: child.pid ? undefined : { message: `could not start ${req.file}` } });

@@ -10,6 +10,7 @@ import type { EgressPolicy } from './sandboxd/egress.js';
 import { taskWorkflowId } from '../../workflows/names.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
 import { spawnDetached } from '../process/exec-file.js';
+import type { SandboxCpuGroups } from './cpu-group.js';
 
 export interface LocalSandboxOptions {
   /** Parent directory of all sandboxes (one subdirectory each). */
@@ -30,6 +31,8 @@ export interface LocalSandboxOptions {
   };
   /** Variables every command gets (the operator's allowlist, e.g. proxies); never secrets. */
   env?: Record<string, string>;
+  /** The sandboxes' CPU cgroups (cpu-group.ts): each sandbox starts in one of its own. */
+  cpuGroups?: SandboxCpuGroups;
 }
 
 interface SandboxMeta {
@@ -42,7 +45,8 @@ interface SandboxMeta {
 /**
  * The CPU priority of sandboxd and every command of the agent's (nice 10): when the machine is
  * short of CPU, the worker, Temporal and the API go first, so tasks slow down evenly instead of
- * workflow tasks timing out and GET /tasks/:id waiting seconds behind `npm test`.
+ * workflow tasks timing out and GET /tasks/:id waiting seconds behind `npm test`. It holds only
+ * where the kernel does not schedule by session (autogroup); the CPU groups hold everywhere.
  */
 const SANDBOX_NICE = 10;
 
@@ -78,6 +82,7 @@ export class LocalSandboxProvider implements SandboxProvider {
       cwd: workspace,
       logFile: path.join(dir, 'sandboxd.log'),
       nice: SANDBOX_NICE,
+      cpuGroup: await this.opts.cpuGroups?.enter(sandboxId),
       // A cleared environment: the worker's secrets (model key, forge token) stay out.
       env: {
         PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
@@ -136,6 +141,7 @@ export class LocalSandboxProvider implements SandboxProvider {
       for (let i = 0; i < 40 && isAlive(meta.pid); i++) await sleep(50);
       signalGroup(meta.pid, 'SIGKILL');
     }
+    await this.opts.cpuGroups?.remove(sandboxId);
     await rm(this.sandboxDir(sandboxId), { recursive: true, force: true });
   }
 

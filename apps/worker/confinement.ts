@@ -1,6 +1,7 @@
 // Decides, once at start-up, whether the local sandbox confines its commands with bubblewrap:
 // `auto` uses it when it works here and otherwise warns once, saying what is given up;
-// `bubblewrap` refuses to start without it; `none` runs commands unconfined on purpose.
+// `bubblewrap` refuses to start without it; `none` runs commands unconfined on purpose. And
+// whether each sandbox runs in a CPU cgroup of its own.
 import { execFile } from 'node:child_process';
 import os from 'node:os';
 import { promisify } from 'node:util';
@@ -8,6 +9,7 @@ import { bubblewrapArgv, type RunAs } from '../../activities/sandbox/sandboxd/bu
 import { endpointRule, type EgressPolicy, type EgressRule } from '../../activities/sandbox/sandboxd/egress.js';
 import type { Config } from '../config.js';
 import { findExecutable } from '../../activities/sandbox/sandboxd/find-executable.js';
+import { SandboxCpuGroups } from '../../activities/sandbox/cpu-group.js';
 import type { Logger } from '../logger.js';
 
 const run = promisify(execFile);
@@ -70,6 +72,21 @@ export async function chooseConfinement(config: Config, log: Logger): Promise<Co
     throw new Error(`ERRAND_SANDBOX_CONFINEMENT=bubblewrap, but ${probe.reason}; ${INSTALL_HINT}`);
   }
   log.warn({ reason: probe.reason, consequences: UNCONFINED_CONSEQUENCES, fix: INSTALL_HINT }, `bubblewrap is not available, so ${UNCONFINED_CONSEQUENCES}`);
+  return undefined;
+}
+
+/** The sandboxes' CPU cgroups (cpu-group.ts), or one warning that says what running without them costs. */
+export async function chooseCpuGroups(log: Logger): Promise<SandboxCpuGroups | undefined> {
+  const groups = await SandboxCpuGroups.create();
+  if (groups instanceof SandboxCpuGroups) {
+    await groups.prune();
+    log.info({ cpuGroup: groups.dir }, 'each sandbox runs in a CPU cgroup of its own');
+    return groups;
+  }
+  log.warn(
+    { reason: groups.reason, fix: 'run the worker as root, or delegate a cgroup with the cpu controller to it' },
+    'sandboxes have no CPU cgroups: on a busy machine a sandbox that starts many sessions takes CPU from the worker and the other sandboxes',
+  );
   return undefined;
 }
 

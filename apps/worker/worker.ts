@@ -16,7 +16,7 @@ import { forgeFromConfig, sandboxesFromConfig } from '../providers.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
 import { tracingClientInterceptors, tracingWorkerOptions, type Tracing } from '../tracing.js';
 import type { Logger } from '../logger.js';
-import { chooseConfinement } from './confinement.js';
+import { chooseConfinement, chooseCpuGroups } from './confinement.js';
 import { serveWorkerMetrics, WorkerMetrics } from './metrics.js';
 import { bundleSandboxd } from './sandboxd-bundle.js';
 import { ensureReaperSchedule, workflowStatus } from './sandbox-reaper.js';
@@ -64,6 +64,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
   const redactor = new Redactor(config.secrets);
   // bubblewrap confines the local sandbox; a Kubernetes pod is confined by its own spec.
   const confinement = config.sandbox.provider === 'local' ? await chooseConfinement(config, log) : undefined;
+  const cpuGroups = config.sandbox.provider === 'local' ? await chooseCpuGroups(log) : undefined;
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   // A client too, for what activities ask Temporal (the reaper, schedules) and for the reaper's schedule.
   const clientConnection = await Connection.connect(temporalConnectionOptions(config));
@@ -73,6 +74,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
       sandboxdCommand: config.sandbox.provider === 'local' ? await bundleSandboxd(dirs.sandboxd) : [],
       confinement: confinement && { ...confinement, hide: [config.stateDir, ...config.sandbox.hide] },
       env: allowlisted(process.env, config.sandbox.envAllowlist),
+      cpuGroups,
     }),
     workflows: { status: (workflowId) => workflowStatus(client, workflowId) },
     schedules: scheduleControl(client),
