@@ -365,6 +365,10 @@ export interface ErrandSinks extends Sinks {
   metrics: {
     /** One agent step, a model turn and its tool calls, in workflow time. */
     stepFinished(seconds: number): void;
+    /** A task started (its first run, not one continued as new), by playbook (`none` for a plain prompt). */
+    taskStarted(playbook: string): void;
+    /** A task over a limit on running tasks got its slot, after waiting this long (queued). */
+    taskAdmitted(waitedSeconds: number): void;
     /** The task ended, with its playbook (`none` for a plain prompt). */
     taskEnded(outcome: 'completed' | 'failed' | 'cancelled', playbook: string): void;
   };

@@ -2,8 +2,9 @@
 // together with the Temporal SDK's own worker metrics (slots, pollers, schedule-to-start, from
 // the SDK runtime's Prometheus exporter on a loopback port): one scrape target per worker.
 // What a task's activities do, measured where they run: every activity's time and its wait in
-// the queue, tool calls by tool, model calls and their tokens and cost by model, sandbox starts
-// by provider. Labels are bounded sets (activity types, tool names, models, providers,
+// the queue, tool calls by tool, model calls (the coder's turns and the reviews) and their
+// tokens and cost by model, sandbox starts by provider; and what only the workflow knows, through
+// sinks: tasks started and ended, steps, and the wait of a task queued by the admission limits. Labels are bounded sets (activity types, tool names, models, providers,
 // outcomes), never a task id.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,10 +25,12 @@ export class WorkerMetrics {
   private readonly tokens = new Counter({ name: 'errand_model_tokens_total', help: 'Tokens the model used, by model and kind (prompt, completion)', labelNames: ['model', 'kind'], registers: [this.registry] });
   private readonly cost = new Counter({ name: 'errand_model_cost_usd_total', help: 'What the model calls cost, by model (0 without a price in ERRAND_MODEL_PRICES)', labelNames: ['model'], registers: [this.registry] });
   private readonly step = new Histogram({ name: 'errand_step_seconds', help: "One agent step (a model turn and the tool calls it asked for), in the workflow's time", buckets: SECONDS, registers: [this.registry] });
+  private readonly started = new Counter({ name: 'errand_tasks_started_total', help: "Tasks started (a task's first run: through the API, a webhook, a schedule or a dependency bump), by playbook (none for a plain prompt)", labelNames: ['playbook'], registers: [this.registry] });
+  private readonly queue = new Histogram({ name: 'errand_task_queue_seconds', help: 'Time a task over a limit on running tasks waited, queued, for its slot', buckets: [...SECONDS, 900, 3600, 14400], registers: [this.registry] });
   private readonly ended = new Counter({ name: 'errand_tasks_ended_total', help: 'Tasks this worker saw end, by outcome and playbook (none for a plain prompt)', labelNames: ['outcome', 'playbook'], registers: [this.registry] });
   private readonly provision = new Histogram({ name: 'errand_sandbox_provision_seconds', help: 'Time a sandbox took to start, by provider and outcome', labelNames: ['provider', 'outcome'], buckets: SECONDS, registers: [this.registry] });
 
-  constructor(private readonly names: { coderModel?: string; sandboxProvider: string }) {
+  constructor(private readonly names: { coderModel?: string; reviewerModel?: string; sandboxProvider: string }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'errand_worker_' });
   }
 
@@ -35,6 +38,8 @@ export class WorkerMetrics {
   readonly sinks: InjectedSinks<ErrandSinks> = {
     metrics: {
       stepFinished: { fn: (_info, seconds) => this.step.observe(seconds), callDuringReplay: false },
+      taskStarted: { fn: (_info, playbook) => this.started.inc({ playbook }), callDuringReplay: false },
+      taskAdmitted: { fn: (_info, seconds) => this.queue.observe(seconds), callDuringReplay: false },
       taskEnded: { fn: (_info, outcome, playbook) => this.ended.inc({ outcome, playbook }), callDuringReplay: false },
     },
   };
@@ -61,17 +66,25 @@ export class WorkerMetrics {
           const seconds = (Date.now() - started) / 1000;
           this.activity.observe({ activity: activityType, outcome }, seconds);
           if (activityType === 'runTool') this.tool.observe({ tool: toolOf(input.args[0]), outcome: toolOutcome }, seconds);
-          if (activityType === 'modelTurn') this.model.observe({ model: this.names.coderModel ?? 'none', outcome }, seconds);
+          const model = this.modelOf(activityType);
+          if (model) this.model.observe({ model, outcome }, seconds);
           if (activityType === 'provisionSandbox') this.provision.observe({ provider: this.names.sandboxProvider, outcome }, seconds);
         }
       },
     };
   }
 
+  /** The model an activity calls: the coder's for a turn, the reviewer's for a review. */
+  private modelOf(activityType: string): string | undefined {
+    if (activityType === 'modelTurn') return this.names.coderModel ?? 'none';
+    if (activityType === 'review') return this.names.reviewerModel ?? this.names.coderModel ?? 'none';
+    return undefined;
+  }
+
   private observeResult(activityType: string, result: unknown): void {
-    if (activityType !== 'modelTurn') return;
+    const model = this.modelOf(activityType);
+    if (!model) return;
     const { usage, costUsd } = result as { usage?: { prompt: number; completion: number }; costUsd?: number };
-    const model = this.names.coderModel ?? 'none';
     if (usage) {
       this.tokens.inc({ model, kind: 'prompt' }, usage.prompt);
       this.tokens.inc({ model, kind: 'completion' }, usage.completion);

@@ -59,7 +59,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
     sdkMetricsUrl = `http://${sdkMetrics}/metrics`;
     runtimeInstalled = true;
   }
-  const metrics = new WorkerMetrics({ coderModel: config.model?.model, sandboxProvider: config.sandbox.provider });
+  const metrics = new WorkerMetrics({ coderModel: config.model?.model, reviewerModel: config.reviewer?.model, sandboxProvider: config.sandbox.provider });
   const dirs = stateDirs(config);
   const redactor = new Redactor(config.secrets);
   // bubblewrap confines the local sandbox; a Kubernetes pod is confined by its own spec.

@@ -2,11 +2,13 @@
 // task takes a sandbox, and given back, with what it spent, when it ends or waits for feedback
 // without one. While it waits for the lease it is `queued`. A server without limits or budget
 // grants at once (the activity says so) and is never told anything.
-import { CancellationScope, condition, getExternalWorkflowHandle, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import { admissionReleaseSignal, admittedSignal } from '../contracts.js';
+import { CancellationScope, condition, getExternalWorkflowHandle, patched, proxySinks, setHandler, workflowInfo } from '@temporalio/workflow';
+import { admissionReleaseSignal, admittedSignal, type ErrandSinks } from '../contracts.js';
 import { admissionWorkflowId } from '../names.js';
 import { admission } from './activities.js';
 import type { TaskRun } from './run.js';
+
+const { metrics } = proxySinks<ErrandSinks>();
 
 export function handleAdmission(run: TaskRun): void {
   setHandler(admittedSignal, () => {
@@ -19,6 +21,7 @@ export async function admit(run: TaskRun): Promise<void> {
   if (run.lease === 'held' || !patched('admission')) return;
   const { input, state } = run;
   run.lease = 'waiting';
+  const asked = Date.now();
   const { gated } = await admission.requestAdmission({ workflowId: workflowInfo().workflowId, taskId: input.taskId, repo: input.repo, requester: input.requester ?? 'unknown' });
   if (!gated) {
     run.lease = undefined;
@@ -28,6 +31,7 @@ export async function admit(run: TaskRun): Promise<void> {
     run.enter('queued', 'waiting for a slot: the limit of running tasks is reached (GET /tasks/:id shows its place)');
     await condition(() => run.lease === 'held');
   }
+  metrics.taskAdmitted((Date.now() - asked) / 1000);
   run.leaseCostFrom = state.costUsd;
 }
 

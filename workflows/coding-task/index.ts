@@ -4,8 +4,8 @@
 // in steps (agent.ts); a lost sandbox is replaced and the work restored (sandbox-session.ts);
 // the branch and the PR follow the work (branch.ts, pull-request-text.ts); a long task
 // continues as new, carrying only its run's small state (run.ts).
-import { CancellationScope, ContinueAsNew, isCancellation, patched } from '@temporalio/workflow';
-import type { TaskInput, TaskResult } from '../contracts.js';
+import { CancellationScope, ContinueAsNew, isCancellation, patched, proxySinks } from '@temporalio/workflow';
+import type { ErrandSinks, TaskInput, TaskResult } from '../contracts.js';
 import { describeFailure } from '../failures.js';
 import { forge, workspace } from './activities.js';
 import { admit, giveBack, handleAdmission } from './admission.js';
@@ -20,6 +20,8 @@ import { destroy, inSandbox, provisionAndPrepare, WorkLost } from './sandbox-ses
 
 export type { Carried };
 
+const { metrics } = proxySinks<ErrandSinks>();
+
 /** The agent's summary, after the prepared change's own account when there is one. */
 const withChange = (input: TaskInput, summary: string) => (input.change ? `${input.change.summary}\n\n**What the agent changed to make it work:** ${summary}` : summary);
 
@@ -31,6 +33,8 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
   let keepSandbox = false;
   try {
     if (!carried) {
+      // Here, not in the API: scheduled runs and a dependency bump's tasks are started by workflows.
+      metrics.taskStarted(input.playbook?.name ?? 'none');
       // A missing repo or branch, or no permission, ends the task now with the forge's message.
       // An empty base branch means the repository's default, which the forge knows.
       const repository = await forge.checkRepository({ repo: input.repo, baseBranch: input.baseBranch });

@@ -1,5 +1,4 @@
-// The API's Prometheus metrics (prom-client), at GET /metrics: tasks started by playbook,
-// webhook deliveries by event and result, request latency by route and status, and, read from
+// The API's Prometheus metrics (prom-client), at GET /metrics: webhook deliveries by event and result, request latency by route and status, and, read from
 // Temporal visibility at each scrape, running tasks by phase and ended tasks by status (so they
 // hold for every worker and survive restarts). Labels are bounded: route templates, never paths
 // with ids; phases and statuses from fixed lists.
@@ -14,7 +13,6 @@ const RUNNING_PHASES = TASK_PHASES.filter((p) => !['completed', 'failed', 'cance
 
 export class ApiMetrics {
   readonly registry = new Registry();
-  readonly tasksStarted = new Counter({ name: 'errand_tasks_started_total', help: 'Tasks this API started, by playbook (none for a plain prompt)', labelNames: ['playbook'], registers: [this.registry] });
   readonly webhookDeliveries = new Counter({ name: 'errand_webhook_deliveries_total', help: 'GitHub webhook deliveries, by event and result (task_started, feedback_sent, ignored, duplicate, refused)', labelNames: ['event', 'result'], registers: [this.registry] });
   readonly requests = new Histogram({ name: 'errand_http_request_seconds', help: 'API requests, by method, route template and status', labelNames: ['method', 'route', 'status'], buckets: SECONDS, registers: [this.registry] });
 

@@ -21,8 +21,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readTranscript } from '../../../activities/agent/conversation.js';
 import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
 import { taskKeys } from '../../../activities/store/keys.js';
-import { ARTIFACT_STORE, CONFIG, FORGE, METRICS, TEMPORAL_CLIENT } from '../tokens.js';
-import type { ApiMetrics } from '../metrics/api-metrics.js';
+import { ARTIFACT_STORE, CONFIG, FORGE, TEMPORAL_CLIENT } from '../tokens.js';
 import { streamTaskEvents } from './event-stream.js';
 import type { Forge } from '../../../activities/forge/forge.js';
 import { preparePlaybookRun } from '../../../activities/playbooks/catalog.js';
@@ -80,7 +79,6 @@ export class TasksService implements OnModuleDestroy {
     @Inject(TEMPORAL_CLIENT) private readonly client: Client,
     @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
     @Inject(FORGE) private readonly forge: Forge,
-    @Inject(METRICS) private readonly metrics: ApiMetrics,
     @Inject(AdmissionService) private readonly admission: AdmissionService,
   ) {}
 
@@ -193,7 +191,6 @@ export class TasksService implements OnModuleDestroy {
     const initial = 'prompt' in input ? initialTaskState(input) : initialTaskState({ ...input.task, taskId, repo: input.repo, baseBranch: input.baseBranch, prompt: '' });
     // What a GET falls back on until the worker has answered once.
     this.remember(taskId, initial, Date.now(), runId);
-    this.metrics.tasksStarted.inc({ playbook: ('playbook' in input && input.playbook?.name) || (workflowType === DEPENDENCY_BUMP_WORKFLOW_TYPE ? 'dependency-bump' : 'none') });
     return { id: taskId, status: 'running', ...initial, links: this.links(taskId) };
   }
 
