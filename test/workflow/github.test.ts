@@ -159,11 +159,11 @@ describe('GitHub App', () => {
   });
 });
 
-/** Signs a payload as GitHub does and delivers it. */
-async function deliver(event: string, payload: unknown, opts: { id?: string; secret?: string; signature?: string | null } = {}) {
+/** Signs a payload as GitHub does and delivers it (to the file's Errand unless `to` says). */
+async function deliver(event: string, payload: unknown, opts: { id?: string; secret?: string; signature?: string | null; to?: ErrandProcess } = {}) {
   const body = JSON.stringify(payload);
   const signature = opts.signature === null ? undefined : (opts.signature ?? `sha256=${createHmac('sha256', opts.secret ?? WEBHOOK_SECRET).update(body).digest('hex')}`);
-  const res = await fetch(`${errand.url}/webhooks/github`, {
+  const res = await fetch(`${(opts.to ?? errand).url}/webhooks/github`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -174,7 +174,7 @@ async function deliver(event: string, payload: unknown, opts: { id?: string; sec
     },
     body,
   });
-  return { status: res.status, body: (await res.json()) as any };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as any };
 }
 
 const now = () => new Date().toISOString();
@@ -310,11 +310,66 @@ describe('webhooks', () => {
     review.pull_request.head.ref = `errand/${id}`;
     review.review.body = 'Thanks @errand-bot: add a README too.';
     review.review.submitted_at = now();
-    const res = await deliver('pull_request_review', review);
+    const delivery = randomUUID();
+    const res = await deliver('pull_request_review', review, { id: delivery });
     expect(res).toMatchObject({ status: 202, body: { status: 'feedback_sent', taskId: id } });
+    // The audit log says who steered it, and through which delivery.
+    const audit = await api(errand.url, 'GET', `/audit?task=${id}`);
+    expect(audit.body.entries).toEqual([
+      expect.objectContaining({ actor: 'github:Codertocat', via: 'webhook', action: 'webhook.feedback_sent', taskId: id, from: `delivery ${delivery}` }),
+      expect.objectContaining({ action: 'task.create', taskId: id }),
+    ]);
     const task = await waitForStatus(errand, id, 'completed');
     expect(task.feedbackRounds).toBe(1);
     expect(coder.requests).toHaveLength(4);
     expect(git(github.bareRepo('octo', 'waiting'), 'show', `errand/${id}:README.md`)).toBe('# sum\n');
+  });
+});
+
+describe('webhooks and the daily budget', () => {
+  it('refuses a delivery whose sender spent its budget today with a 429 the contract declares, and a redelivery alike', async () => {
+    // $0.12 a model call (100 + 20 tokens at $1,000 a million): one task spends more than $0.20.
+    const budgeted = await startErrand({
+      env: githubEnv({ ERRAND_GITHUB_TOKEN: github.token, ERRAND_DAILY_BUDGET_USD: '0.2', ERRAND_MODEL_PRICES: JSON.stringify({ 'fixture-coder': { input: 1000, output: 1000 } }) }),
+    });
+    try {
+      github.addRepo('octo/budget', BUGGY_SUM);
+      const issue = (title: string) => {
+        const payload = example('issues', 'labeled');
+        payload.repository.full_name = 'octo/budget';
+        payload.label.name = 'errand';
+        payload.issue.title = title;
+        payload.issue.updated_at = now();
+        return payload;
+      };
+      // The sender's first task spends its budget; the spending counts once its lease is given back.
+      model.script('[gh-spend]', [FIX_SUM, FINISH]);
+      const first = await deliver('issues', issue('[gh-spend] Fix sum'), { to: budgeted });
+      expect(first).toMatchObject({ status: 202, body: { status: 'task_started', sender: 'Codertocat' } });
+      await waitForStatus(budgeted, first.body.taskId, 'completed');
+      const spent = await eventually(async () => {
+        const byRequester = (await api(budgeted.url, 'GET', '/admission')).body.spent?.byRequester as Record<string, number> | undefined;
+        return (byRequester?.Codertocat ?? 0) > 0.2 ? byRequester!.Codertocat! : undefined;
+      }, 10_000, "Codertocat's spending to count");
+
+      const coder = model.script('[gh-over]', [FIX_SUM, FINISH]);
+      const over = issue('[gh-over] Fix sum again');
+      const midnight = new Date();
+      midnight.setUTCHours(24, 0, 0, 0);
+      const refused = await deliver('issues', over, { to: budgeted });
+      expect({ status: refused.status, type: refused.headers.get('content-type'), body: refused.body }).toEqual({
+        status: 429,
+        type: 'application/problem+json; charset=utf-8',
+        body: { type: 'about:blank', title: 'Too Many Requests', status: 429, detail: expect.stringContaining(`Codertocat has spent $${spent.toFixed(2)} today, its daily budget of $0.20 (ERRAND_DAILY_BUDGET_USD); new tasks are refused until it resets at ${midnight.toISOString()}`) },
+      });
+      expect(Math.abs(Number(refused.headers.get('retry-after')) - (midnight.getTime() - Date.now()) / 1000)).toBeLessThan(60);
+      // Not acted on: GitHub's redelivery is refused for the same reason, not taken for a duplicate.
+      expect((await deliver('issues', over, { to: budgeted })).status).toBe(429);
+      expect(coder.requests).toHaveLength(0);
+      const contract = (await (await fetch(`${budgeted.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, { responses: Record<string, unknown> }>> };
+      expect(Object.keys(contract.paths['/webhooks/github']!.post!.responses)).toContain('429');
+    } finally {
+      await budgeted.stop();
+    }
   });
 });

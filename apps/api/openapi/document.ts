@@ -3,13 +3,14 @@
 // document cannot drift from what is enforced), and what each handler declares it answers with
 // `@Answers`. Every route also documents the problem details (problems/problem-details.ts) it
 // can give: 400 when it takes input, 401 when API tokens are set, 404 when it names a resource,
-// 503 when Temporal does not answer, 500.
+// 413 when it takes a body (the JSON parser refuses a large one before any handler runs), 503
+// when Temporal does not answer, 500.
 import 'reflect-metadata';
 import { OpenApiGeneratorV31, OpenAPIRegistry, type ResponseConfig, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { RequestMethod, SetMetadata, type Type } from '@nestjs/common';
 import { HTTP_CODE_METADATA, METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { z } from 'zod';
-import { PROBLEM_CONTENT_TYPE } from '../problems/problem-details.js';
+import { JSON_BODY_LIMIT_TEXT, PROBLEM_CONTENT_TYPE } from '../problems/problem-details.js';
 import { ZodPipe } from '../tasks/task-request.js';
 import { SCOPES, type Scope } from '../auth/api-tokens.js';
 
@@ -19,7 +20,7 @@ export interface Answers {
   description?: string;
   /** The success status is the handler's @HttpCode (or Nest's default); name its body here. */
   ok: { description: string; schema?: z.ZodType; contentType?: string | string[] };
-  /** Other statuses this route gives, with why (409, 422, ...). */
+  /** Other statuses this route gives, with why (409, 422, ...); a 400 to 413 given here overrides the generator's. */
   problems?: Record<number, string>;
   /** Headers the handler validates by hand (Nest gives headers no pipes). */
   headers?: z.ZodObject;
@@ -92,16 +93,24 @@ export interface DocumentedRoute {
   statuses: number[];
 }
 
+/** The method and path Nest mounts a handler on, the path in OpenAPI form (/tasks/{id}/cancel); undefined for a method that is no handler. */
+export function routeOf(controller: Type, name: string): { method: RequestMethod; path: string } | undefined {
+  const handler = controller.prototype[name] as object;
+  const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+  if (method === undefined || name === 'constructor') return undefined;
+  const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
+  const sub = String(Reflect.getMetadata(PATH_METADATA, handler) ?? '');
+  return { method, path: `/${[base, sub].filter((p) => p && p !== '/').join('/')}`.replace(/\/:(\w+)/g, '/{$1}') };
+}
+
 /** Every route of `controllers`, as OpenAPI names it, with the statuses it documents. */
 export function routesOf(controllers: Type[]): (RouteConfig & { answers?: Answers })[] {
-  return controllers.flatMap((controller) => {
-    const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
-    return Object.getOwnPropertyNames(controller.prototype).flatMap((name) => {
+  return controllers.flatMap((controller) =>
+    Object.getOwnPropertyNames(controller.prototype).flatMap((name) => {
+      const route = routeOf(controller, name);
+      if (!route) return [];
+      const { method, path } = route;
       const handler = controller.prototype[name] as object;
-      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
-      if (method === undefined || name === 'constructor') return [];
-      const sub = String(Reflect.getMetadata(PATH_METADATA, handler) ?? '');
-      const path = `/${[base, sub].filter((p) => p && p !== '/').join('/')}`.replace(/\/:(\w+)/g, '/{$1}');
       const answers = Reflect.getMetadata(ANSWERS, handler) as Answers | undefined;
       const okStatus = (Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined) ?? (method === RequestMethod.POST ? 201 : 200);
       const request = requestOf(controller, name);
@@ -125,14 +134,15 @@ export function routesOf(controllers: Type[]): (RouteConfig & { answers?: Answer
         if (answers?.scope !== 'any') responses[403] = problem(`the token lacks the scope ${answers?.scope ?? 'admin'}${limited}`);
       }
       if (request.params) responses[404] = problem('nothing by that id');
+      if (request.body) responses[413] = problem(`a body over ${JSON_BODY_LIMIT_TEXT}: \`issues\` names \`body\``);
       for (const [status, why] of Object.entries(answers?.problems ?? {})) responses[Number(status)] = problem(why);
       responses[500] = problem("Errand failed to answer; the server's log has the details");
       responses[503] = problem('Temporal did not answer; try again after Retry-After seconds');
       const verb = VERBS[method];
       if (!verb) return [];
       return [{ method: verb, path, summary: answers?.summary, description: answers?.description, request: { ...request, ...(answers?.headers && { headers: answers.headers }) }, responses, ...(!answers?.open && { security: [{ bearer: answers?.scope === 'any' ? [] : [answers?.scope ?? 'admin'] }] }), answers }];
-    });
-  });
+    }),
+  );
 }
 
 /** The request a handler validates, from the ZodPipes on its @Body, @Query and @Param arguments. */

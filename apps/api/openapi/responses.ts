@@ -52,3 +52,6 @@ export const Health = z.object({ status: z.literal('ok'), temporal: z.literal('o
 export const WebhookResult = z.object({ status: z.enum(['task_started', 'feedback_sent', 'ignored', 'duplicate']), detail: z.string().optional() }).loose();
 
 export const Text = z.string();
+
+/** The 429 of every route that starts tasks: each goes through the budget check (admission/admission.service.ts). */
+export const OVER_DAILY_BUDGET = 'the requester spent its daily budget (ERRAND_DAILY_BUDGET_USD); Retry-After says when it resets';

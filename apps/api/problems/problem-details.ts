@@ -11,6 +11,8 @@ import { LOGGER, OPENAPI } from '../tokens.js';
 
 /** What the JSON body parser takes (apps/api/server.ts). */
 export const JSON_BODY_LIMIT = '1mb';
+/** The same, as people write it: 1 MB. */
+export const JSON_BODY_LIMIT_TEXT = JSON_BODY_LIMIT.toUpperCase().replace('MB', ' MB');
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -33,7 +35,7 @@ export interface Problem {
 
 const BODY_FIXES: Record<string, (cause: Error) => string> = {
   'entity.parse.failed': (cause) => `not valid JSON (${cause.message}); send a JSON object`,
-  'entity.too.large': () => `larger than ${JSON_BODY_LIMIT.toUpperCase().replace('MB', ' MB')}; send less (a long text belongs in the repository)`,
+  'entity.too.large': () => `larger than ${JSON_BODY_LIMIT_TEXT}; send less (a long text belongs in the repository)`,
   'encoding.unsupported': (cause) => `${cause.message}; send UTF-8`,
   'charset.unsupported': (cause) => `${cause.message}; send UTF-8`,
 };

@@ -6,7 +6,7 @@ import { ActorBody, CreateTaskBody, IdempotencyKey, ListTasksQuery, LogName, Mes
 import { z } from 'zod';
 import { Answers } from '../openapi/document.js';
 import { Caller, Visible } from '../auth/api-token.guard.js';
-import { TaskChange, TaskList, TaskView, Text, Transcript } from '../openapi/responses.js';
+import { OVER_DAILY_BUDGET, TaskChange, TaskList, TaskView, Text, Transcript } from '../openapi/responses.js';
 
 @Controller('tasks')
 export class TasksController {
@@ -23,7 +23,7 @@ export class TasksController {
     description: 'With an Idempotency-Key the same key always names the same task: a repeat answers 201 with header Idempotent-Replayed: true.',
     ok: { description: 'the task, started (or the one this key started before)', schema: TaskView },
     headers: z.object({ 'idempotency-key': IdempotencyKey }),
-    problems: { 413: 'a body over 1 MB', 422: 'this Idempotency-Key was used for a different request', 429: 'the requester spent its daily budget (ERRAND_DAILY_BUDGET_USD); Retry-After says when it resets' },
+    problems: { 422: 'this Idempotency-Key was used for a different request', 429: OVER_DAILY_BUDGET },
   })
   async create(
     @Body(new ZodPipe(CreateTaskBody)) body: CreateTaskBody,

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { Controller, HttpCode, Inject, Post, Req, PayloadTooLargeException } from '@nestjs/common';
 import { GitHubWebhooksService } from './github-webhooks.service.js';
 import { Answers } from '../openapi/document.js';
-import { WebhookResult } from '../openapi/responses.js';
+import { OVER_DAILY_BUDGET, WebhookResult } from '../openapi/responses.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
 import { AUDIT, METRICS } from '../tokens.js';
 import type { AuditLog } from '../audit/audit-log.js';
@@ -28,7 +28,7 @@ export class GitHubWebhooksController {
     summary: 'GitHub webhooks (issues, comments, reviews)',
     description: 'Authenticated by X-Hub-Signature-256 over the exact body, not by a token.',
     ok: { description: 'what was done with the delivery', schema: WebhookResult },
-    problems: { 400: 'a stale, malformed or unsigned delivery', 401: 'the signature does not match', 413: 'a payload over 25 MB' },
+    problems: { 400: 'a stale, malformed or unsigned delivery', 401: 'the signature does not match', 413: 'a payload over 25 MB', 429: `${OVER_DAILY_BUDGET}; the requester is the delivery's sender` },
     open: true,
   })
   async github(@Req() req: IncomingMessage) {
