@@ -74,11 +74,15 @@ describe('metrics', () => {
       const text = await scrape(`${t.errand.url}/metrics`);
       return sample(text, 'errand_tasks_running', { phase: 'working' }) >= 1 ? text : undefined;
     }, 30_000, 'the task to show as working');
-    const workerDuring = await scrape(workerUrl!);
+    // The worker, once the step before the held one has read its file.
+    const readFiles = (text: string) => sample(text, 'errand_tool_call_seconds_count', { tool: 'read_file', outcome: 'ok' });
+    const workerDuring = await eventually(async () => {
+      const text = await scrape(workerUrl!);
+      return readFiles(text) - readFiles(workerBefore) === 1 ? text : undefined;
+    }, 30_000, 'the read_file call to be counted');
     const movedDuring = (name: string, labels: Record<string, string> = {}) => sample(workerDuring, name, labels) - sample(workerBefore, name, labels);
     expect(movedDuring('errand_tasks_started_total', { playbook: 'none' })).toBe(1);
     expect(movedDuring('errand_task_queue_seconds_count')).toBe(1);
-    expect(movedDuring('errand_tool_call_seconds_count', { tool: 'read_file', outcome: 'ok' })).toBe(1);
     expect(movedDuring('errand_tasks_ended_total', { outcome: 'completed', playbook: 'none' })).toBe(0);
     await ping();
     held.open();
