@@ -2,21 +2,19 @@
 // built from the schemas the API validates with; every status a caller meets is in it, on a
 // server with API tokens too, the body parser's 413 and the daily budget's 429 included; /docs
 // browses it.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { RequestMethod } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
-import { stringify } from 'yaml';
-import { hashToken, newToken } from '../../apps/api/auth/api-tokens.js';
 import { routeOf } from '../../apps/api/openapi/document.js';
 import { CONTROLLERS } from '../../apps/api/server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { startErrand } from '../support/errand-process.js';
+import { writeTokensFile } from '../support/tokens-file.js';
 import { useErrandApi, useTemporal } from '../support/use.js';
 
 // At debug level Nest logs each route it mounts: the list the document is held to.
@@ -178,9 +176,7 @@ describe('the OpenAPI document', () => {
   it('declares what a server with API tokens answers a caller without a token, or without the scope', async () => {
     // Two tokens that each lack the scope the other's routes need: with them and with no token at
     // all, every guarded route answers 401, and each that needs a scope 403.
-    const tokens = { reader: newToken(), scheduler: newToken() };
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'errand-tokens-')), 'tokens.yaml');
-    writeFileSync(file, stringify({ tokens: [{ name: 'reader', sha256: hashToken(tokens.reader), scopes: ['tasks:read'] }, { name: 'scheduler', sha256: hashToken(tokens.scheduler), scopes: ['schedules:write'] }] }));
+    const { file, tokens } = writeTokensFile({ reader: { name: 'reader', scopes: ['tasks:read'] }, scheduler: { name: 'scheduler', scopes: ['schedules:write'] } });
     const guarded = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: 'http://127.0.0.1:9', ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS_FILE: file } });
     try {
       const doc = await documentOf(guarded.url);

@@ -1,8 +1,7 @@
 // The tasks API over real HTTP, against a real Errand process and Temporal server: what a
 // caller gets back for good and bad input.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
@@ -10,6 +9,7 @@ import { hashToken, newToken, SCOPES, type Scope } from '../../apps/api/auth/api
 import { ErrandRequester } from '../../workflows/contracts.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, startErrand, temporalAddress } from '../support/errand-process.js';
+import { writeTokensFile, type TokenEntry } from '../support/tokens-file.js';
 import { useErrand, useTemporal } from '../support/use.js';
 
 // API only: the tasks this file creates stay queued, which is all these tests need.
@@ -162,9 +162,7 @@ describe('GET /tasks', () => {
 
 describe('API tokens', () => {
   /** One token per scope, plus admin; the file holds their hashes only. */
-  const tokens = Object.fromEntries(SCOPES.map((scope) => [scope, newToken()])) as Record<Scope, string>;
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'errand-tokens-')), 'tokens.yaml');
-  writeFileSync(file, stringify({ tokens: SCOPES.map((scope) => ({ name: `${scope.replace(':', '-')}-bot`, sha256: hashToken(tokens[scope]), scopes: [scope] })) }));
+  const { file, tokens } = writeTokensFile(Object.fromEntries(SCOPES.map((scope) => [scope, { name: `${scope.replace(':', '-')}-bot`, scopes: [scope] }])) as Record<Scope, TokenEntry>);
   const as = (url: string, scope: Scope | undefined, method: string, route: string, body?: unknown) =>
     fetch(`${url}${route}`, { method, headers: { ...(scope && { authorization: `Bearer ${tokens[scope]}` }), ...(body !== undefined && { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });
 
@@ -238,19 +236,11 @@ describe('API tokens', () => {
   it('keeps a token with a repository allowlist to those repositories: 403 naming one it names, nothing of the others to see', async () => {
     const ours = makeOriginRepo(BUGGY_SUM);
     const theirs = makeOriginRepo(BUGGY_SUM);
-    const limited = newToken();
-    const admin = newToken();
-    const allowlisted = path.join(path.dirname(file), 'allowlist.yaml');
     // A glob: every repository in `ours`' directory, none in `theirs'`.
-    writeFileSync(
-      allowlisted,
-      stringify({
-        tokens: [
-          { name: 'team-web', sha256: hashToken(limited), scopes: ['tasks:read', 'tasks:write', 'tasks:control', 'schedules:write'], repos: [`${path.dirname(ours)}/*.git`] },
-          { name: 'root', sha256: hashToken(admin), scopes: ['admin'] },
-        ],
-      }),
-    );
+    const { file: allowlisted, tokens: { limited, admin } } = writeTokensFile({
+      limited: { name: 'team-web', scopes: ['tasks:read', 'tasks:write', 'tasks:control', 'schedules:write'], repos: [`${path.dirname(ours)}/*.git`] },
+      admin: { name: 'root', scopes: ['admin'] },
+    });
     const guarded = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS_FILE: allowlisted } });
     const call = async (token: string, method: string, route: string, body?: unknown) => {
       const res = await fetch(`${guarded.url}${route}`, { method, headers: { authorization: `Bearer ${token}`, ...(body !== undefined && { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });

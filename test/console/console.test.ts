@@ -3,32 +3,22 @@
 // errors beside the fields), watch it finish, and a read-only token seeing no button it may not
 // use. Hostile text (a model's answer, a repository name) is planted where the page shows it,
 // and nothing of it runs. Screenshots go to screenshots/ (git-ignored; the README's are copies).
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { stringify } from 'yaml';
-import { hashToken, newToken } from '../../apps/api/auth/api-tokens.js';
 import { call, FINISH, FIX_SUM, gate } from '../fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { chromiumPath } from '../support/chromium-setup.js';
 import { PROJECT_ROOT } from '../support/errand-process.js';
 import { describeWithPart } from '../support/required-part.js';
+import { writeTokensFile } from '../support/tokens-file.js';
 import { useErrand } from '../support/use.js';
 
-const writer = newToken();
-const reader = newToken();
-const tokensFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'errand-console-')), 'tokens.yaml');
-writeFileSync(
-  tokensFile,
-  stringify({
-    tokens: [
-      { name: 'sam', sha256: hashToken(writer), scopes: ['tasks:read', 'tasks:write', 'tasks:control', 'schedules:write'] },
-      { name: 'pat', sha256: hashToken(reader), scopes: ['tasks:read'] },
-    ],
-  }),
-);
+const { file: tokensFile, tokens: { writer, reader } } = writeTokensFile({
+  writer: { name: 'sam', scopes: ['tasks:read', 'tasks:write', 'tasks:control', 'schedules:write'] },
+  reader: { name: 'pat', scopes: ['tasks:read'] },
+});
 const SHOTS = path.join(PROJECT_ROOT, 'screenshots');
 /** What a page runs if it ever executes planted markup. */
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';

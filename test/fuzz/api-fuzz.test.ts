@@ -4,20 +4,16 @@
 // test/fuzz/schemathesis.toml; a failure prints schemathesis' report, with a curl command that
 // reproduces each finding.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { stringify } from 'yaml';
-import { hashToken, newToken } from '../../apps/api/auth/api-tokens.js';
 import { PROJECT_ROOT } from '../../apps/cli/temporal-cli.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
+import { writeTokensFile } from '../support/tokens-file.js';
 import { useErrandApi } from '../support/use.js';
 import { ensureSchemathesis } from '../support/schemathesis-setup.js';
 
-const TOKEN = newToken();
-const TOKENS_FILE = path.join(mkdtempSync(path.join(os.tmpdir(), 'errand-fuzz-')), 'tokens.yaml');
-writeFileSync(TOKENS_FILE, stringify({ tokens: [{ name: 'fuzzer', sha256: hashToken(TOKEN), scopes: ['admin'] }] }));
+const { file: TOKENS_FILE, tokens: { fuzzer: TOKEN } } = writeTokensFile({ fuzzer: { name: 'fuzzer', scopes: ['admin'] } });
 /**
  * The run's cap. It takes two to four minutes here: with no worker in this lane, a task's
  * messages and state wait out the API's deadlines (5 s) before it answers without them.

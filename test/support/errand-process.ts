@@ -134,10 +134,11 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
 }
 
-export async function api<T = any>(base: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: T }> {
+/** One request to the API; `token` is sent as the bearer, for a server with ERRAND_API_TOKENS_FILE. */
+export async function api<T = any>(base: string, method: string, route: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> {
   const res = await fetch(`${base}${route}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...(body !== undefined && { 'content-type': 'application/json' }), ...(token && { authorization: `Bearer ${token}` }) },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await res.text();

@@ -1,10 +1,11 @@
 // Admission on the real Temporal server: limits on running tasks in all and per repository (with
 // an override), tasks over them waiting `queued` with their place shown, started first in first
-// out as others end (a task blocked by its repository's limit lets the next one by); and the
-// per-requester daily budget, refused with a 429 that says when it resets. The faults lane
-// kills a worker and terminates a lease holder (test/faults/durability.test.ts).
-import { describe, expect, it } from '@jest/globals';
-import { FINISH, FIX_SUM, gate } from '../fixtures/model-server.js';
+// out as others end (a task blocked by its repository's limit lets the next one by), a slot
+// given back by a task that fails or is cancelled, a task cancelled while queued leaving the
+// queue; and the per-requester daily budget, refused with a 429 that says when it resets. The
+// faults lane kills a worker and terminates a lease holder (test/faults/durability.test.ts).
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { fail, FINISH, FIX_SUM, gate, type Reply } from '../fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually } from '../support/errand-process.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
@@ -26,7 +27,7 @@ const t = useErrand({
 });
 const temporal = useTemporal();
 
-const view = async (id: string) => (await api(t.errand.url, 'GET', `/tasks/${id}`)).body;
+const view = async (id: string, url = t.errand.url) => (await api(url, 'GET', `/tasks/${id}`)).body;
 
 describe('running-task limits', () => {
   it('queues tasks over the limits, shows their place, and starts them in order as others end', async () => {
@@ -85,6 +86,106 @@ describe('running-task limits', () => {
       for (const g of Object.values(gates)) g.open();
       for (const id of Object.values(ids)) await temporal.client.workflow.getHandle(`task-${id}`).terminate('test cleanup').catch(() => undefined);
     }
+  });
+});
+
+describe('slots freed by a failed or cancelled task', () => {
+  // One task at a time, and no sweep within the test: a slot comes free only because the task
+  // that held it (or waited for it) gave it back as it ended.
+  const one = useErrand({ ERRAND_MAX_RUNNING_TASKS: '1', ERRAND_ADMISSION_SWEEP_SECONDS: '3600' });
+  const admission = async () => (await api(one.errand.url, 'GET', '/admission')).body as { running: { taskId: string }[]; queued: { taskId: string; position: number }[] };
+  const queueOf = async () => (await admission()).queued.map((q) => [q.taskId, q.position]);
+
+  /** A task whose first model call waits for its gate: until then it runs and holds the slot. */
+  const held = (name: string, reply: Reply = FIX_SUM) => {
+    const opened = gate();
+    const script = one.model.script(`[free-${name}]`, [{ kind: 'later', after: opened.promise, reply }, FINISH]);
+    return { ...opened, script, start: () => createTask(one.errand, { repo: makeOriginRepo(BUGGY_SUM), prompt: `[free-${name}] Fix sum.` }) };
+  };
+  type Held = ReturnType<typeof held>;
+  const ids: string[] = [];
+  const gates: { open: () => void }[] = [];
+  afterEach(async () => {
+    for (const g of gates.splice(0)) g.open();
+    for (const id of ids.splice(0)) await temporal.client.workflow.getHandle(`task-${id}`).terminate('test cleanup').catch(() => undefined);
+  });
+  const track = (...tasks: Held[]) => gates.push(...tasks);
+  const running = (id: string, script: Held['script']) =>
+    eventually(async () => (script.requests.length > 0 && (await admission()).running.some((r) => r.taskId === id) ? true : undefined), 30_000, `task ${id} to hold the slot`);
+  /** The task's release reaches the admission workflow just after the task ends. */
+  const everyLeaseBack = () =>
+    eventually(async () => {
+      const now = await admission();
+      return now.running.length === 0 && now.queued.length === 0 ? true : undefined;
+    }, 10_000, 'every lease given back');
+  const queued = (id: string) => eventually(async () => ((await view(id, one.errand.url)).queue ? true : undefined), 30_000, `task ${id} to queue`);
+
+  it.each<[string, Reply, (holder: Held, id: string) => Promise<void>]>([
+    [
+      'fails',
+      fail(401, 'Incorrect API key provided'),
+      async (holder, id) => {
+        holder.open();
+        expect((await waitForStatus(one.errand, id, 'failed')).error).toContain('Incorrect API key provided');
+      },
+    ],
+    [
+      'is cancelled through the API',
+      FIX_SUM,
+      async (_holder, id) => {
+        expect((await api(one.errand.url, 'POST', `/tasks/${id}/cancel`, { by: 'carol' })).status).toBe(202);
+        await waitForStatus(one.errand, id, 'cancelled');
+      },
+    ],
+  ])('gives the slot of a task that %s to the next in the queue', async (how, reply, end) => {
+    const holder = held(`holder-${how.replaceAll(' ', '-')}`, reply);
+    const next = held(`next-${how.replaceAll(' ', '-')}`);
+    track(holder, next);
+    const holderId = await holder.start();
+    ids.push(holderId);
+    await running(holderId, holder.script);
+    const nextId = await next.start();
+    ids.push(nextId);
+    await queued(nextId);
+    expect(await queueOf()).toEqual([[nextId, 1]]);
+    expect(next.script.requests).toHaveLength(0);
+
+    await end(holder, holderId);
+    await running(nextId, next.script);
+    next.open();
+    await waitForStatus(one.errand, nextId, 'completed');
+    await everyLeaseBack();
+  });
+
+  it('takes a task cancelled while queued out of the queue: the one behind moves up, and it never runs', async () => {
+    const holder = held('holding');
+    const dropped = held('dropped');
+    const last = held('behind');
+    track(holder, dropped, last);
+    ids.push(await holder.start());
+    await running(ids[0]!, holder.script);
+    for (const task of [dropped, last]) {
+      ids.push(await task.start());
+      await queued(ids.at(-1)!);
+    }
+    const [holderId, droppedId, lastId] = ids as [string, string, string];
+    expect(await queueOf()).toEqual([[droppedId, 1], [lastId, 2]]);
+
+    expect((await api(one.errand.url, 'POST', `/tasks/${droppedId}/cancel`, { by: 'carol' })).status).toBe(202);
+    expect(await waitForStatus(one.errand, droppedId, 'cancelled')).toMatchObject({ phase: 'cancelled', cancelledBy: 'carol' });
+    await eventually(async () => ((await queueOf()).length === 1 ? true : undefined), 10_000, 'the queue to shrink');
+    expect(await queueOf()).toEqual([[lastId, 1]]);
+    expect(await view(lastId, one.errand.url)).toMatchObject({ phase: 'queued', queue: { position: 1 } });
+
+    // The slot comes free: it goes to the task behind, never to the cancelled one.
+    holder.open();
+    await waitForStatus(one.errand, holderId, 'completed');
+    await running(lastId, last.script);
+    expect((await admission()).running.map((r) => r.taskId)).toEqual([lastId]);
+    last.open();
+    await waitForStatus(one.errand, lastId, 'completed');
+    expect(dropped.script.requests).toHaveLength(0);
+    await everyLeaseBack();
   });
 });
 
