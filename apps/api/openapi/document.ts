@@ -136,6 +136,8 @@ export function routesOf(controllers: Type[]): (RouteConfig & { answers?: Answer
       if (request.params) responses[404] = problem('nothing by that id');
       if (request.body) responses[413] = problem(`a body over ${JSON_BODY_LIMIT_TEXT}: \`issues\` names \`body\``);
       for (const [status, why] of Object.entries(answers?.problems ?? {})) responses[Number(status)] = problem(why);
+      // A 429 always says when to come back (the budget's reset).
+      if (responses[429]) responses[429] = { ...responses[429], headers: { 'Retry-After': { description: 'seconds until the daily budget resets', required: true, schema: { type: 'string', pattern: '^[0-9]+$' } } } };
       responses[500] = problem("Errand failed to answer; the server's log has the details");
       responses[503] = problem('Temporal did not answer; try again after Retry-After seconds');
       const verb = VERBS[method];
