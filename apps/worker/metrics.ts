@@ -4,8 +4,9 @@
 // What a task's activities do, measured where they run: every activity's time and its wait in
 // the queue, tool calls by tool, model calls (the coder's turns and the reviews) and their
 // tokens and cost by model, sandbox starts by provider; and what only the workflow knows, through
-// sinks: tasks started and ended, steps, and the wait of a task queued by the admission limits. Labels are bounded sets (activity types, tool names, models, providers,
-// outcomes), never a task id.
+// sinks: tasks started and ended, steps, and the wait of a task queued by the admission limits.
+// Labels are bounded sets (activity types, tool names, models, providers, outcomes), never a
+// task id.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context } from '@temporalio/activity';

@@ -1,6 +1,7 @@
-// The API's Prometheus metrics (prom-client), at GET /metrics: webhook deliveries by event and result, request latency by route and status, and, read from
-// Temporal visibility at each scrape, running tasks by phase and ended tasks by status (so they
-// hold for every worker and survive restarts). Labels are bounded: route templates, never paths
+// The API's Prometheus metrics (prom-client), at GET /metrics: webhook deliveries by event and
+// result, request latency by route and status, and, read from Temporal visibility at each scrape,
+// running tasks by phase and ended tasks by status (so they hold for every worker and survive
+// restarts). Tasks started are counted by the worker (apps/worker/metrics.ts). Labels are bounded: route templates, never paths
 // with ids; phases and statuses from fixed lists.
 import type { Client } from '@temporalio/client';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';

@@ -88,6 +88,39 @@ describeWithPart(
       for (const id of ids) expect(existsSync(path.join(cpuGroups!.dir, id))).toBe(false);
     });
 
+    it('cannot be left or reweighted from inside a confined sandbox', async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-cpu-'));
+      const cpuGroups = groups as SandboxCpuGroups;
+      const sandboxes = new LocalSandboxProvider({
+        dir: path.join(dir, 'sandboxes'),
+        sandboxdCommand: await bundleSandboxd(path.join(dir, 'sandboxd')),
+        confinement: 'bwrap' in bubblewrap ? { ...bubblewrap, hide: [dir] } : undefined,
+        cpuGroups,
+      });
+      const sandboxId = `attacker${process.pid}`;
+      const own = path.join(cpuGroups.dir, sandboxId);
+      try {
+        await sandboxes.provision({ taskId: sandboxId, sandboxId, allowNetwork: false });
+        const sandbox = new SandboxdClient(sandboxId, await sandboxes.endpoint(sandboxId));
+        const weights = [path.join(cpuGroups.dir, 'cpu.shares'), path.join(own, 'cpu.shares')].filter((f) => existsSync(f));
+        const before = weights.map((f) => readFileSync(f, 'utf8'));
+        // As the attacker: move itself to the root group, the parent group or a group it makes;
+        // raise its own group's weight and its parent's.
+        const targets = [path.join(path.dirname(cpuGroups.dir), 'cgroup.procs'), path.join(cpuGroups.dir, 'cgroup.procs'), ...weights];
+        const r = await sandbox.exec({
+          cmd: `${targets.map((f) => `(echo $$ > ${f}) 2>/dev/null && echo "wrote ${f}"; (echo 262144 > ${f}) 2>/dev/null && echo "wrote ${f}";`).join(' ')} mkdir ${path.join(cpuGroups.dir, 'evil')} 2>/dev/null && echo made; echo tried`,
+        });
+        expect(r.stdout).toBe('tried\n');
+        expect(weights.map((f) => readFileSync(f, 'utf8'))).toEqual(before);
+        expect(existsSync(path.join(cpuGroups.dir, 'evil'))).toBe(false);
+        // sandboxd is still where it was put.
+        expect(readFileSync(path.join(own, 'cgroup.procs'), 'utf8').trim()).not.toBe('');
+      } finally {
+        await sandboxes.destroy(sandboxId);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it('go with their sandbox, and so does a process that left sandboxd’s process group; leftovers are pruned', async () => {
       const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-cpu-'));
       const cpuGroups = groups as SandboxCpuGroups;
