@@ -1,17 +1,15 @@
 // The workspace activities: the repository brought into a sandbox and set up, the tests run,
 // the work in progress committed and pushed as it goes, and the final branch published. Git's
 // data crosses as bundles (transfer.ts); the forge's credentials stay in the worker.
-import { FailureType } from '../../workflows/failures.js';
 import type { PostconditionResult, TestResult } from '../../workflows/contracts.js';
 import type { ActivityContext } from '../context.js';
 import { ErrandFailure } from '../failures.js';
 import { withHeartbeat } from '../heartbeat.js';
-import { forbiddenPathsIn, type Forbidden } from '../playbooks/forbidden.js';
-import type { Redactor } from '../store/redactor.js';
-import { describeSecrets, findSecrets, parseDiff } from '../review/checks.js';
+import type { Forbidden } from '../playbooks/forbidden.js';
+import { pushRefusal } from '../review/checks.js';
 import { taskKeys } from '../store/keys.js';
 import { applyChange, setupRepository, type RepoSetup } from './repo-setup.js';
-import { pushFromSandbox, type PushRefusal } from './transfer.js';
+import { pushFromSandbox } from './transfer.js';
 import * as git from './workspace.js';
 
 export function createGitActivities({ connect, event, forge, sandboxes, store, redactor, limits }: ActivityContext) {
@@ -89,7 +87,7 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
         const sandbox = await connect(req.sandboxId, signal);
         const head = await git.commitWorkInProgress(sandbox, req);
         if (head === (req.lastPushed ?? req.baseSha)) return {};
-        const { refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), vet: (diff) => pushRefusal(diff, redactor, req.forbidden) });
+        const { refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), vet: (change) => pushRefusal(change, redactor, req.forbidden) });
         if (refused) {
           await event(req.taskId, { id: `checkpoint:${head}`, type: 'checkpoint_blocked', step: req.step, reason: refused.message });
           return { blocked: refused.message };
@@ -104,7 +102,7 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
       return withHeartbeat(async (signal) => {
         const sandbox = await connect(req.sandboxId, signal);
         const headSha = await git.squashForPublishing(sandbox, req);
-        const { diff, refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), vet: (d) => pushRefusal(d, redactor, req.forbidden) });
+        const { diff, refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), vet: (change) => pushRefusal(change, redactor, req.forbidden) });
         if (refused) throw ErrandFailure.permanent(refused.type, `not pushed: ${refused.message}`);
         const diffKey = taskKeys(req.taskId).diff;
         await store.put(diffKey, diff);
@@ -113,13 +111,4 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
       });
     },
   };
-}
-
-/** Why a branch with this diff may not be pushed: it adds a secret, or touches a path its playbook forbids. */
-function pushRefusal(diff: string, redactor: Redactor, forbidden?: Forbidden): PushRefusal | undefined {
-  const secrets = findSecrets(diff, redactor);
-  if (secrets.length) return { type: FailureType.SecretInDiff, message: `the change adds what looks like a secret (${describeSecrets(secrets)})` };
-  const paths = forbiddenPathsIn(parseDiff(diff).map((f) => f.path), forbidden);
-  if (paths.length) return { type: FailureType.ForbiddenPath, message: `the change touches ${paths.join(', ')}, which its playbook forbids changing (${forbidden!.paths.join(', ')})` };
-  return undefined;
 }

@@ -6,6 +6,7 @@ import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FailureType } from '../../workflows/failures.js';
+import { parseRawChanges, type BranchChange, type PushRefusal } from '../review/checks.js';
 import { ErrandFailure } from '../failures.js';
 import type { GitRemote } from '../forge/forge.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
@@ -22,16 +23,12 @@ export interface PushRequest {
   baseSha: string;
   remote: GitRemote;
   /**
-   * Reads the change as it would be pushed and says why it may not be, if it may not. The diff
-   * is made here, by the worker's git from the bundle's objects: the sandbox's git (its config,
-   * its attributes, a diff driver) is the agent's, so nothing it says is what gets checked.
+   * Reads the change as it would be pushed and says why it may not be, if it may not. The
+   * change is read here, by the worker's git from the bundle's objects: the sandbox's git (its
+   * config, its attributes, a diff driver) is the agent's, so nothing it says is what gets
+   * checked. Its paths come NUL-separated, as git stores them, never quoted.
    */
-  vet: (diff: string) => PushRefusal | undefined;
-}
-
-export interface PushRefusal {
-  type: FailureType;
-  message: string;
+  vet: (change: BranchChange) => PushRefusal | undefined;
 }
 
 /** HEAD of the sandbox's repository, pushed to `branch` on the remote unless `vet` refused it; with the diff that was vetted. */
@@ -46,8 +43,10 @@ export async function pushFromSandbox(sandbox: SandboxdClient, req: PushRequest)
       // The bundle's prerequisite is the base commit, which the remote has.
       await git(['fetch', '-q', '--depth=1', req.remote.url, req.baseSha], 'fetching the base commit', req.remote.env, pushFailure);
       await git(['fetch', '-q', bundle, `HEAD:refs/heads/${req.branch}`], 'reading the bundle');
-      const diff = String(await git(['diff', '--no-renames', '--no-ext-diff', '--no-textconv', '--text', req.baseSha, `refs/heads/${req.branch}`], 'reading the change'));
-      const refused = req.vet(diff);
+      const range = [req.baseSha, `refs/heads/${req.branch}`];
+      const diff = await git(['diff', '--no-renames', '--no-ext-diff', '--no-textconv', '--text', ...range], 'reading the change');
+      const paths = parseRawChanges(await git(['diff', '--raw', '-z', '--no-renames', '--no-abbrev', ...range], 'listing the paths the change touches'));
+      const refused = req.vet({ diff, paths });
       if (refused) return { head, diff, refused };
       await git(['push', '-q', '--force', req.remote.url, `refs/heads/${req.branch}:refs/heads/${req.branch}`], `pushing ${req.branch}`, req.remote.env, pushFailure);
       return { head, diff };

@@ -10,11 +10,22 @@ import { parseToolArguments, type ToolCall } from '../../workflows/tool-calls.js
 
 export type Forbidden = PlaybookRun['forbidden'];
 
-/** The paths in `paths` that a pattern of `forbidden.paths` matches. */
+/**
+ * The paths in `paths` that a pattern of `forbidden.paths` matches, compared in Unicode's
+ * composed form (a name in NFD is the same name). A path ending in `/` stands for everything
+ * beneath it (a link or a submodule in the tree): it matches when anything beneath it could.
+ */
 export function forbiddenPathsIn(paths: string[], forbidden: Forbidden | undefined): string[] {
   if (!forbidden?.paths.length) return [];
-  const matches = picomatch(forbidden.paths, { dot: true });
-  return paths.filter((p) => matches(posix.normalize(p).replace(/^\.\//, '')));
+  const patterns = forbidden.paths.map((p) => p.normalize('NFC'));
+  const matches = picomatch(patterns, { dot: true });
+  const clean = (p: string) => posix.normalize(p.normalize('NFC')).replace(/^\.\//, '').replace(/\/+$/, '');
+  const beneath = (dir: string) =>
+    patterns.some((pattern) => {
+      const { base, glob } = picomatch.scan(pattern);
+      return base === dir || base.startsWith(`${dir}/`) || (!base && matches(`${dir}/${glob}`));
+    });
+  return paths.filter((p) => matches(clean(p)) || (p.endsWith('/') && beneath(clean(p))));
 }
 
 /** Why a tool call is refused, or undefined when the playbook allows it. */

@@ -11,6 +11,7 @@ import { api } from '../support/errand-process.js';
 import { readEvents } from '../support/sse.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
 import { useErrand } from '../support/use.js';
+import { shellQuote } from '../../activities/sandbox/sandboxd/shell-quote.js';
 
 const t = useErrand({ ERRAND_CHECKPOINT_EVERY_STEPS: '1' });
 
@@ -173,5 +174,24 @@ describe('playbooks', () => {
     const task = await waitForStatus(t.errand, id, 'failed');
     expect(task.error).toBe('not pushed: the change touches package.json, secrets/key, which its playbook forbids changing (package.json, secrets/**)');
     expect(() => git(origin, 'rev-parse', '--verify', '-q', `refs/heads/errand/${id}`)).toThrow();
+  });
+
+  it('reads the names a change touches as git stores them: a name git would quote cannot slip past a forbidden path', async () => {
+    const origin = repoWith({ tidy: TIDY_PLAYBOOK('[pb-forbid-quoted]').replace('"secrets/**"]', '"secrets/**", ".github/**"]') });
+    // Non-ASCII bytes, a quote, a backslash and a tab: `git diff` prints each such name quoted
+    // and escaped ("b/\303\251t\303\251.yml"), which no glob of the playbook's matches.
+    const names = ['.github/workflows/été.yml', '.github/workflows/q"uote.yml', '.github/workflows/back\\slash.yml', 'secrets/ü.txt', 'secrets/tab\there'];
+    const create = names.map((n) => `printf 'on: push\\n' > ${shellQuote(n)}`);
+    t.model.script('[pb-forbid-quoted]', [call('shell', { command: `mkdir -p .github/workflows secrets && ${create.join(' && ')} && ls .github/workflows secrets` }), FIX_SUM, FINISH]);
+    const id = await createTask(t.errand, { repo: origin, playbook: 'tidy', maxReviewRounds: 0 });
+    const task = await waitForStatus(t.errand, id, 'failed');
+    expect(task.error).toMatch(/^not pushed: the change touches .*, which its playbook forbids changing \(package\.json, secrets\/\*\*, \.github\/\*\*\)$/);
+    expect(task.error).toContain('.github/workflows/été.yml');
+    expect(task.error).toContain('secrets/ü.txt');
+    expect(task.error).toContain('".github/workflows/q\\"uote.yml"');
+    expect(task.error).toContain('"secrets/tab\\there"');
+    expect(() => git(origin, 'rev-parse', '--verify', '-q', `refs/heads/errand/${id}`)).toThrow();
+    const blocked = (await eventsOf(id)).filter((e) => e.type === 'checkpoint_blocked');
+    expect(blocked.length).toBeGreaterThan(0);
   });
 });

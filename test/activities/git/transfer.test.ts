@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { pushFromSandbox } from '../../../activities/git/transfer.js';
-import { findSecrets } from '../../../activities/review/checks.js';
+import { findSecrets, pushRefusal } from '../../../activities/review/checks.js';
 import { Redactor } from '../../../activities/store/redactor.js';
 import { FailureType } from '../../../workflows/failures.js';
 import { commitWorkInProgress, prepareWorkspace, restoreWork, squashForPublishing } from '../../../activities/git/workspace.js';
@@ -104,11 +104,64 @@ describe('git between the worker and a sandbox', () => {
       branch: 'errand/t2',
       baseSha: prepared.baseSha,
       remote,
-      vet: (diff) => (findSecrets(diff, redactor).length ? { type: FailureType.SecretInDiff, message: 'a secret' } : undefined),
+      vet: ({ diff }) => (findSecrets(diff, redactor).length ? { type: FailureType.SecretInDiff, message: 'a secret' } : undefined),
     });
     expect(pushed.refused).toEqual({ type: FailureType.SecretInDiff, message: 'a secret' });
     expect(pushed.diff).toContain(secret);
     expect(() => git(origin, 'rev-parse', '--verify', '-q', 'refs/heads/errand/t2')).toThrow();
+  });
+
+  describe('refuses a push by what git stores, whatever kind of entry carries it', () => {
+    const SECRET = 'hunter2-very-secret-value';
+    const redactor = new Redactor([SECRET]);
+    const forbidden = { paths: ['.github/**', 'secrets/**', 'deploy/**'], commands: [] };
+    const AUTHOR = '-c user.name=agent -c user.email=agent@example.com';
+    let n = 0;
+    /** A change made by `command` in a fresh workspace, and what vetting it as a push says. */
+    async function vetted(command: string) {
+      const origin = makeOriginRepo({ ...BUGGY_SUM, '.github/workflows/ci.yml': 'on: push\n', 'secrets/key': 'k\n' });
+      const branch = `errand/kinds-${++n}`;
+      const prepared = await prepareWorkspace(sandbox, { remote: { url: origin, env: {} }, baseBranch: 'main', branch });
+      const ran = await sandbox.exec({ cmd: command });
+      expect(ran).toMatchObject({ exitCode: 0 });
+      await commitWorkInProgress(sandbox, { step: 1 });
+      const pushed = await pushFromSandbox(sandbox, { branch, baseSha: prepared.baseSha, remote: { url: origin, env: {} }, vet: (change) => pushRefusal(change, redactor, forbidden) });
+      const landed = git(origin, 'for-each-ref', '--format=%(refname)', `refs/heads/${branch}`).trim() !== '';
+      return { refused: pushed.refused, landed };
+    }
+
+    it.each([
+      ['a mode change', 'chmod +x .github/workflows/ci.yml', '.github/workflows/ci.yml'],
+      ['a rename out of a forbidden directory', 'git mv secrets/key moved-key', 'secrets/key'],
+      ['a file turned into a link', 'rm secrets/key && ln -s ../sum.js secrets/key', 'secrets/key'],
+      ['a link standing for a forbidden directory', 'mkdir -p docs/workflows && echo "on: push" > docs/workflows/x.yml && ln -s docs deploy', 'deploy'],
+      ['a link into a forbidden path', 'mkdir docs && ln -s ../.github/workflows/ci.yml docs/ci.yml', 'docs/ci.yml'],
+      ['a submodule entry', `mkdir -p .github/actions/evil && git -C .github/actions/evil init -q && git -C .github/actions/evil ${AUTHOR} commit -q --allow-empty -m x`, '.github/actions/evil'],
+    ])('%s', async (_kind, command, touched) => {
+      const { refused, landed } = await vetted(command);
+      expect(refused).toEqual({ type: FailureType.ForbiddenPath, message: `the change touches ${touched}, which its playbook forbids changing (.github/**, secrets/**, deploy/**)` });
+      expect(landed).toBe(false);
+    });
+
+    it.each([
+      ['a file name', `printf '${SECRET.slice(0, 8)}' > a && printf '${SECRET.slice(8)}' > b && touch "leak-$(cat a b).txt" && rm a b`, 'configured secret in leak-[REDACTED].txt'],
+      ['a directory name', `mkdir "dir-${SECRET}" && touch "dir-${SECRET}/f.txt"`, 'configured secret in dir-[REDACTED]/f.txt'],
+      ['a link target', `ln -s "${SECRET}" link`, 'configured secret at link:1'],
+      ['a name, base64-encoded', `touch "$(printf ${SECRET} | base64)"`, 'configured secret in [REDACTED]Q=='],
+      ['lines split by a line break', `printf '${SECRET.slice(0, 9)}\\n${SECRET.slice(9)}\\n' > config.txt`, 'configured secret in config.txt'],
+      ['lines joined by a line continuation', `printf 'x = "${SECRET.slice(0, 9)}\\\\\\n${SECRET.slice(9)}"\\n' > config.py`, 'configured secret in config.py'],
+    ])('a secret in %s', async (_where, command, described) => {
+      const { refused, landed } = await vetted(command);
+      expect(refused).toEqual({ type: FailureType.SecretInDiff, message: `the change adds what looks like a secret (${described})` });
+      expect(JSON.stringify(refused)).not.toContain(SECRET);
+      expect(landed).toBe(false);
+    });
+
+    it('pushes a change that touches none of it, a link and a submodule elsewhere included', async () => {
+      const { refused, landed } = await vetted(`ln -s sum.js alias.js && mkdir -p vendor/lib && git -C vendor/lib init -q && git -C vendor/lib ${AUTHOR} commit -q --allow-empty -m x && echo '// ok' >> sum.js`);
+      expect(refused).toBeUndefined();
+      expect(landed).toBe(true);
+    });
   });
 
   it('records the commit it made, whatever a hook the agent planted prints', async () => {

@@ -1,5 +1,9 @@
 // The deterministic checks before review: reading a diff, finding secrets it adds (by file
 // and line, never quoting them), and files outside the task's allowed paths.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { describeSecrets, findSecrets, outsideAllowedPaths, parseDiff } from '../../../activities/review/checks.js';
 import { Redactor } from '../../../activities/store/redactor.js';
@@ -35,6 +39,33 @@ describe('parseDiff', () => {
     expect(files.map((f) => [f.path, f.deleted])).toEqual([['src/app.js', false], ['config/prod.env', false], ['old.txt', true]]);
     expect(files[0]!.added).toEqual([{ line: 2, text: 'const b = 3;' }, { line: 3, text: "const key = 'AKIAIOSFODNN7EXAMPLE';" }]);
     expect(parseDiff('')).toEqual([]);
+  });
+
+  it('takes a line that adds "++ b/…" as an added line, not as a new name for the file', () => {
+    const files = parseDiff('diff --git a/.github/ci.yml b/.github/ci.yml\nnew file mode 100644\n--- /dev/null\n+++ b/.github/ci.yml\n@@ -0,0 +1,2 @@\n+on: push\n+++ b/docs/readme.md\n');
+    expect(files).toEqual([{ path: '.github/ci.yml', deleted: false, added: [{ line: 1, text: 'on: push' }, { line: 2, text: '++ b/docs/readme.md' }] }]);
+  });
+
+  it('reads the names git quotes (non-ASCII, quotes, backslashes, control characters) as the names they are', () => {
+    const repo = mkdtempSync(path.join(os.tmpdir(), 'errand-quoted-'));
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { encoding: 'utf8' });
+    git('init', '-q');
+    writeFileSync(path.join(repo, 'run.sh'), 'echo hi\n');
+    git('add', '.');
+    git('commit', '-qm', 'base');
+    const names = ['été.yml', 'é x.yml', 'q"uote.yml', 'back\\slash.yml', 'tab\there', 'new\nline', 'plain name.txt', 'ü/ß.txt'];
+    mkdirSync(path.join(repo, 'ü'));
+    for (const name of names) writeFileSync(path.join(repo, name), 'on: push\n');
+    writeFileSync(path.join(repo, 'ä.bin'), Buffer.from([0, 1, 2]));
+    chmodSync(path.join(repo, 'run.sh'), 0o755);
+    git('add', '.');
+    git('commit', '-qm', 'change');
+    // As git prints it by default (core.quotePath on), and with binary files and a mode-only change.
+    const diff = git('diff', 'HEAD~1', 'HEAD');
+    expect(diff).toContain('"b/\\303\\251t\\303\\251.yml"');
+    const files = parseDiff(diff);
+    expect(files.map((f) => f.path).sort()).toEqual([...names, 'ä.bin', 'run.sh'].sort());
+    expect(files.find((f) => f.path === 'q"uote.yml')!.added).toEqual([{ line: 1, text: 'on: push' }]);
   });
 });
 
