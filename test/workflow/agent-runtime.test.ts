@@ -277,6 +277,58 @@ describe('redaction', () => {
     expect(task.summary).toBe('fixed sum; note the password [REDACTED] in deploy.env');
   });
 
+  it('keeps a secret out in the forms a command makes of it, and never pushes one spelled in names', async () => {
+    const origin = makeOriginRepo({ ...BUGGY_SUM, 'deploy.env': `DB_PASSWORD=${SECRET}\n` });
+    const encode = [
+      'cut -d= -f2 deploy.env | rev',
+      'base64 deploy.env',
+      'cut -c2- deploy.env | base64 -w 8',
+      'xxd -p deploy.env',
+      'od -An -tx1 deploy.env',
+      `cut -d= -f2 deploy.env | sed 's/./&\\xe2\\x80\\x8b/g'`,
+      'cut -d= -f2 deploy.env | fold -w1',
+    ];
+    const script = t.model.script('[redact-encoded]', [
+      call('shell', { command: encode.join('; echo; ') }),
+      // Two halves no check can see as a secret, joined by the shell into names.
+      call('write_file', { path: 'a', content: SECRET.slice(0, 8) }),
+      call('write_file', { path: 'b', content: SECRET.slice(8) }),
+      call('shell', { command: 'touch "leak-$(cat a b).txt" && mkdir "dir-$(cat a b)" && touch "dir-$(cat a b)/f.txt" && rm a b && ls' }),
+      FIX_SUM,
+      call('finish', { summary: 'fixed sum' }),
+    ]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[redact-encoded] Fix sum.' });
+    const task = await waitForStatus(t.errand, id, 'failed');
+
+    const reversed = [...SECRET].reverse().join('');
+    const hex = Buffer.from(SECRET).toString('hex');
+    const seen = resultOf(script.requests, 0);
+    expect(seen.match(/\[REDACTED\]/g)!.length).toBeGreaterThanOrEqual(encode.length);
+    for (const form of [SECRET, reversed, hex, Buffer.from(`DB_PASSWORD=${SECRET}`).toString('base64').slice(0, 30)]) expect(seen).not.toContain(form);
+    expect(resultOf(script.requests, 3)).toContain('leak-[REDACTED].txt');
+    expect(task.error).toMatch(/the change adds what looks like a secret \(configured secret in (dir|leak)-\[REDACTED\]/);
+    // Nothing spelled it anywhere: not the task, its transcript, events or history, nor the branch.
+    const shown = {
+      task: JSON.stringify(task),
+      transcript: JSON.stringify((await api(t.errand.url, 'GET', `/tasks/${id}/transcript`)).body),
+      events: readFileSync(path.join(t.errand.stateDir, 'artifacts', 'tasks', id, 'events.jsonl'), 'utf8'),
+      history: await historyText(id),
+      logs: t.errand.output(),
+    };
+    for (const [where, text] of Object.entries(shown)) {
+      const bare = text.replace(/\s|\u200b|\\n|\\u200b/g, '');
+      expect({ where, leaked: [SECRET, reversed, hex].some((f) => bare.includes(f)) }).toEqual({ where, leaked: false });
+    }
+    const pushed = (() => {
+      try {
+        return git(origin, 'ls-tree', '-r', '--name-only', `errand/${id}`);
+      } catch {
+        return '';
+      }
+    })();
+    expect(pushed).not.toContain(SECRET);
+  });
+
   it('redacts every string a model answers with: tool-call ids, tool names, and the review', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     t.model.script('[redact-all]', [

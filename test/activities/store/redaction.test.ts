@@ -25,6 +25,44 @@ describe('Redactor', () => {
   it('leaves values too short to be secrets alone', () => {
     expect(redactor.redact('a short note')).toBe('a short note');
   });
+
+  // What `rev`, `base64`, `xxd -p`, `od`, a URL or a JSON string make of a configured secret, and
+  // the secret with invisible or blank characters between its letters.
+  const SECRET = 's3cr3t-value/+42';
+  const encoded = new Redactor([SECRET]);
+  const b64 = (prefix: string) => Buffer.from(prefix + SECRET + '!').toString('base64');
+  it.each([
+    ['reversed', [...SECRET].reverse().join('')],
+    ['base64', b64('')],
+    ['base64 after one byte', b64('x')],
+    ['base64 after two bytes', b64('xy')],
+    ['base64url', Buffer.from('xy' + SECRET).toString('base64url')],
+    ['base64 wrapped over lines', b64('x').replace(/(.{4})/g, '$1\n')],
+    ['hex', Buffer.from(SECRET).toString('hex')],
+    ['HEX', Buffer.from(SECRET).toString('hex').toUpperCase()],
+    ['URL-encoded', encodeURIComponent(SECRET)],
+    ['every byte percent-encoded', [...Buffer.from(SECRET)].map((b) => `%${b.toString(16)}`).join('')],
+    ['split by a zero-width space', SECRET.slice(0, 6) + '\u200b' + SECRET.slice(6)],
+    ['split by soft hyphens and joiners', [...SECRET].join('\u00ad\u2060')],
+    ['one letter a line', [...SECRET].join('\n')],
+    ['spaced out', [...SECRET].join(' ')],
+    ['as JSON escapes a line break in it', JSON.stringify(SECRET.slice(0, 5) + '\n' + SECRET.slice(5)).slice(1, -1)],
+  ])('redacts a configured secret %s, and finds it as a secret', (_how, form) => {
+    const text = `before ${form} after`;
+    expect(encoded.redact(text)).toMatch(/^before .*\[REDACTED\].* after$/s);
+    expect(encoded.redact(text)).not.toContain(form);
+    expect(encoded.kindsIn(text)).toEqual(['configured secret']);
+  });
+
+  it('keeps JSON it redacts a secret out of JSON', () => {
+    const line = JSON.stringify({ output: `x ${SECRET.slice(0, 4)}\n${SECRET.slice(4)} y`, n: 1 });
+    expect(JSON.parse(encoded.redact(line))).toEqual({ output: 'x [REDACTED] y', n: 1 });
+  });
+
+  it('leaves ordinary text, hex and base64 alone', () => {
+    const text = `sha ${'ab12'.repeat(10)} ${Buffer.from('an ordinary sentence of text').toString('base64')} s3cr3t value`;
+    expect(encoded.redact(text)).toBe(text);
+  });
 });
 
 describe('RedactingStore and EventLogReader', () => {
