@@ -9,6 +9,7 @@ import type { SandboxdClient } from './sandbox/sandboxd-client.js';
 import type { ArtifactStore } from './store/artifact-store.js';
 import { recordEvent } from './store/events.js';
 import type { Redactor } from './store/redactor.js';
+import type { RepoLimits } from './git/transfer.js';
 import type { Registries } from './dependencies/registries.js';
 import type { AdmissionRequest } from '../workflows/contracts.js';
 
@@ -26,7 +27,7 @@ export interface ActivityDeps {
   /** Already redacting (RedactingStore): everything put here is safe to show. */
   store: ArtifactStore;
   redactor: Redactor;
-  limits: { setupTimeoutMs: number };
+  limits: { setupTimeoutMs: number; repo: RepoLimits };
   /** Where dependency bumps ask what is newer, and where the sandbox's package managers fetch from. */
   registries: Registries;
 }

@@ -8,6 +8,7 @@ import type { GitHubSettings } from '../activities/forge/github.js';
 import { parseEgressRule, type EgressRule as SandboxEgressRule } from '../activities/sandbox/sandboxd/egress.js';
 import type { EgressRule, KubernetesSandboxOptions } from '../activities/sandbox/kubernetes-objects.js';
 import type { ModelSettings } from '../activities/agent/model-client.js';
+import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../activities/git/transfer.js';
 import { NETWORK_POLICIES, type Budget, type NetworkPolicy } from '../workflows/contracts.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -59,6 +60,9 @@ const Env = z.object({
   ERRAND_MAX_COST_USD: optionalPositive,
   ERRAND_MAX_WALL_CLOCK_MINUTES: optionalPositive,
   ERRAND_SETUP_TIMEOUT_SECONDS: positiveInt.default(900),
+  ERRAND_REPO_MAX_FILES: positiveInt.default(DEFAULT_REPO_LIMITS.maxEntries),
+  ERRAND_REPO_MAX_MB: positiveInt.default(DEFAULT_REPO_LIMITS.maxBytes / 2 ** 20),
+  ERRAND_REPO_MAX_FILE_MB: positiveInt.default(DEFAULT_REPO_LIMITS.maxFileBytes / 2 ** 20),
   ERRAND_CHECKPOINT_EVERY_STEPS: positiveInt.max(1_000).default(5),
   ERRAND_MAX_REVIEW_ROUNDS: z.coerce.number().int().min(0).max(10).default(2),
   ERRAND_AWAIT_FEEDBACK_MINUTES: z.coerce.number().min(0).max(30 * 24 * 60).default(0),
@@ -221,6 +225,8 @@ export interface Config {
   reviewer?: ModelSettings;
   /** How long a repository's setup script may run. */
   setupTimeoutMs: number;
+  /** What a branch may check out to, checked before a sandbox gets it and before a push. */
+  repoLimits: RepoLimits;
   sandbox: {
     provider: 'local' | 'kubernetes';
     kubernetes: Omit<KubernetesSandboxOptions, 'kubeConfig'> & { kubeconfig?: string };
@@ -318,6 +324,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     reviewer: reviewerSettings(e),
     setupTimeoutMs: e.ERRAND_SETUP_TIMEOUT_SECONDS * 1000,
+    repoLimits: { maxEntries: e.ERRAND_REPO_MAX_FILES, maxBytes: e.ERRAND_REPO_MAX_MB * 2 ** 20, maxFileBytes: e.ERRAND_REPO_MAX_FILE_MB * 2 ** 20 },
     sandbox: {
       provider: e.ERRAND_SANDBOX_PROVIDER,
       kubernetes: {

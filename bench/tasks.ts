@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pushFromSandbox } from '../activities/git/transfer.js';
+import { DEFAULT_REPO_LIMITS, pushFromSandbox } from '../activities/git/transfer.js';
 import { prepareWorkspace } from '../activities/git/workspace.js';
 import type { LocalSandboxProvider } from '../activities/sandbox/local.js';
 import { SandboxdClient } from '../activities/sandbox/sandboxd-client.js';
@@ -96,7 +96,7 @@ export async function direct(model: ModelServer, sandboxes: LocalSandboxProvider
   await sandboxes.provision({ taskId: sandboxId, sandboxId, allowNetwork: false });
   const sandbox = new SandboxdClient(sandboxId, await sandboxes.endpoint(sandboxId));
   const remote = { url: origin, env: {} };
-  await prepareWorkspace(sandbox, { remote, baseBranch: 'main', branch: `errand/${sandboxId}` });
+  await prepareWorkspace(sandbox, { remote, baseBranch: 'main', branch: `errand/${sandboxId}`, limits: DEFAULT_REPO_LIMITS });
   const start = Date.now() - t;
 
   const messages: unknown[] = [
@@ -118,7 +118,7 @@ export async function direct(model: ModelServer, sandboxes: LocalSandboxProvider
   await chat(REVIEWER_MODEL, [{ role: 'user', content: `${marker} review` }]);
   // Errand pushes from the worker, never from the sandbox (the forge token stays out of it).
   const baseSha = execFileSync('git', ['-C', origin, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
-  await pushFromSandbox(sandbox, { branch: `errand/${sandboxId}`, baseSha, remote, vet: () => undefined });
+  await pushFromSandbox(sandbox, { branch: `errand/${sandboxId}`, baseSha, remote, limits: DEFAULT_REPO_LIMITS, vet: () => undefined });
   const finish = Date.now() - t;
   await sandboxes.destroy(sandboxId);
   rmSync(path.dirname(origin), { recursive: true, force: true });

@@ -25,6 +25,8 @@ export const FailureType = {
   /** The forge did not answer (5xx, rate limited, unreachable): retried. */
   ForgeUnavailable: 'ForgeUnavailable',
   PushRejected: 'PushRejected',
+  /** A branch checks out to more files or bytes than ERRAND_REPO_MAX_* allow: not handed to a sandbox, not pushed. */
+  RepoTooLarge: 'RepoTooLarge',
   /** The sandbox cannot start (an image that cannot be pulled, an unschedulable pod, a crash loop). */
   SandboxUnavailable: 'SandboxUnavailable',
 } as const;

@@ -25,7 +25,7 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
       restoreFrom?: string;
     }): Promise<git.PreparedWorkspace> {
       const remote = await forge.cloneRemote(req.repo);
-      const prepared = await withHeartbeat(async (signal) => git.prepareWorkspace(await connect(req.sandboxId, signal), { ...req, remote }));
+      const prepared = await withHeartbeat(async (signal) => git.prepareWorkspace(await connect(req.sandboxId, signal), { ...req, remote, limits: limits.repo }));
       await event(req.taskId, { id: `workspace:${req.sandboxId}`, type: 'workspace_ready', sandboxId: req.sandboxId, baseSha: prepared.baseSha, testCommand: prepared.testCommand ?? null });
       return prepared;
     },
@@ -87,7 +87,7 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
         const sandbox = await connect(req.sandboxId, signal);
         const head = await git.commitWorkInProgress(sandbox, req);
         if (head === (req.lastPushed ?? req.baseSha)) return {};
-        const { refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), vet: (change) => pushRefusal(change, redactor, req.forbidden) });
+        const { refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), limits: limits.repo, vet: (change) => pushRefusal(change, redactor, req.forbidden) });
         if (refused) {
           await event(req.taskId, { id: `checkpoint:${head}`, type: 'checkpoint_blocked', step: req.step, reason: refused.message });
           return { blocked: refused.message };
@@ -102,7 +102,7 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
       return withHeartbeat(async (signal) => {
         const sandbox = await connect(req.sandboxId, signal);
         const headSha = await git.squashForPublishing(sandbox, req);
-        const { diff, refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), vet: (change) => pushRefusal(change, redactor, req.forbidden) });
+        const { diff, refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), limits: limits.repo, vet: (change) => pushRefusal(change, redactor, req.forbidden) });
         if (refused) throw ErrandFailure.permanent(refused.type, `not pushed: ${refused.message}`);
         const diffKey = taskKeys(req.taskId).diff;
         await store.put(diffKey, diff);

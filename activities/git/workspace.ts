@@ -14,7 +14,7 @@ import type { ArtifactStore } from '../store/artifact-store.js';
 import { taskKeys } from '../store/keys.js';
 import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
 import { detectTestCommand } from './test-command.js';
-import { fetchIntoSandbox } from './transfer.js';
+import { fetchIntoSandbox, type RepoLimits } from './transfer.js';
 
 const GIT_AUTHOR = '-c user.name=Errand -c user.email=errand@localhost';
 const COMMIT_MESSAGE = '.git/errand-commit-message';
@@ -50,13 +50,13 @@ export interface PreparedWorkspace {
  */
 export async function prepareWorkspace(
   sandbox: SandboxdClient,
-  req: { remote: GitRemote; baseBranch: string; branch: string; testCommand?: string; restoreFrom?: string },
+  req: { remote: GitRemote; baseBranch: string; branch: string; testCommand?: string; restoreFrom?: string; limits: RepoLimits },
 ): Promise<PreparedWorkspace> {
   // A retried attempt starts from an empty workspace. The remote is named for the agent's
   // information only: the sandbox holds no credential for it. (Commands are joined where they
   // can be: each is a confined process of its own.)
   await run(sandbox, `find . -mindepth 1 -maxdepth 1 -exec rm -rf {} + && git init -q && git remote add origin ${shellQuote(req.remote.url)}`, 'creating the repository');
-  await fetchIntoSandbox(sandbox, { remote: req.remote, branches: req.restoreFrom ? [req.baseBranch, req.branch] : [req.baseBranch] });
+  await fetchIntoSandbox(sandbox, { remote: req.remote, branches: req.restoreFrom ? [req.baseBranch, req.branch] : [req.baseBranch], limits: req.limits });
   const origin = (b: string) => shellQuote(`refs/remotes/origin/${b}`);
   const baseSha = (
     await run(

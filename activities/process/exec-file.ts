@@ -10,6 +10,8 @@ export interface ExecFileOptions {
   env?: NodeJS.ProcessEnv;
   maxBuffer?: number;
   timeout?: number;
+  /** Written to its stdin (none: stdin is empty). */
+  input?: string;
 }
 
 /** A failed command, as Node's execFile reports it: exit code (or errno string), signal, output. */

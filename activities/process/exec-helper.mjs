@@ -20,10 +20,14 @@ process.on('message', (req) => {
 
 function handle(req) {
   if (req.kind === 'exec') {
-    execFile(req.file, req.args, { ...req.options, encoding: 'utf8' }, (err, stdout, stderr) => {
+    const { input, ...options } = req.options;
+    const child = execFile(req.file, req.args, { ...options, encoding: 'utf8' }, (err, stdout, stderr) => {
       const error = err && { message: err.message, code: err.code, signal: err.signal, killed: err.killed };
       process.send({ id: req.id, error, stdout, stderr });
     });
+    // A command that exits without reading all of it must not take this process down.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input ?? '');
   } else if (req.kind === 'detached') {
     let log;
     try {

@@ -2,7 +2,7 @@
 // detached child process on loopback. Detached so a crashed or redeployed worker does not take
 // the sandbox (and the command running in it) down with it; a new worker finds it by its id.
 import { randomBytes } from 'node:crypto';
-import { chown, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { unreachableAncestor, type Confinement, type RunAs } from './sandboxd/bubblewrap.js';
@@ -64,7 +64,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     const { sandboxId } = spec;
     if ((await this.status(sandboxId)) === 'running') return { sandboxId };
     const dir = this.sandboxDir(sandboxId);
-    await rm(dir, { recursive: true, force: true });
+    await this.discard(sandboxId);
     const workspace = this.workspaceDir(sandboxId);
     const home = path.join(dir, 'home');
     await mkdir(workspace, { recursive: true });
@@ -142,10 +142,32 @@ export class LocalSandboxProvider implements SandboxProvider {
       signalGroup(meta.pid, 'SIGKILL');
     }
     await this.opts.cpuGroups?.remove(sandboxId);
-    await rm(this.sandboxDir(sandboxId), { recursive: true, force: true });
+    await this.discard(sandboxId);
   }
 
+  /**
+   * Takes a sandbox's directory away at once (a rename) and removes it in the background, by
+   * `rm -rf` in a process of its own: a workspace may hold a million files, or directories
+   * deeper than a path can name, and walking it inside the worker costs memory and time in
+   * proportion (Node's recursive rm grew a worker by 2 GB, then failed).
+   */
+  private async discard(sandboxId: string): Promise<void> {
+    const trash = path.join(this.opts.dir, TRASH);
+    await mkdir(trash, { recursive: true });
+    const doomed = path.join(trash, `${sandboxId}.${randomBytes(4).toString('hex')}`);
+    const moved = await rename(this.sandboxDir(sandboxId), doomed).then(
+      () => true,
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return false;
+        throw err;
+      },
+    );
+    if (moved) await removeInBackground(doomed);
+  }
+
+  /** Sandboxes on this host, for the reaper; it also sweeps what a crashed worker left in the trash. */
   async list(): Promise<{ sandboxId: string; workflowId?: string }[]> {
+    await this.sweepTrash();
     const ids = await readdir(this.opts.dir).catch(() => [] as string[]);
     const out: { sandboxId: string; workflowId?: string }[] = [];
     for (const sandboxId of ids.filter((id) => /^[A-Za-z0-9_-]+$/.test(id))) {
@@ -153,6 +175,16 @@ export class LocalSandboxProvider implements SandboxProvider {
       out.push({ sandboxId, workflowId: meta?.taskId ? taskWorkflowId(meta.taskId) : undefined });
     }
     return out;
+  }
+
+  /** Removes what is left in the trash after ten minutes (a removal a crashed worker started, or one that failed). */
+  private async sweepTrash(): Promise<void> {
+    const trash = path.join(this.opts.dir, TRASH);
+    for (const entry of await readdir(trash).catch(() => [] as string[])) {
+      const doomed = path.join(trash, entry);
+      const { mtimeMs } = await stat(doomed).catch(() => ({ mtimeMs: Date.now() }));
+      if (Date.now() - mtimeMs > 10 * 60_000) await removeInBackground(doomed);
+    }
   }
 
   private sandboxDir(sandboxId: string): string {
@@ -168,6 +200,13 @@ export class LocalSandboxProvider implements SandboxProvider {
     const raw = await readFile(this.metaFile(sandboxId), 'utf8').catch(() => undefined);
     return raw ? (JSON.parse(raw) as SandboxMeta) : undefined;
   }
+}
+
+/** Sandboxes on their way out, inside the sandboxes directory (a rename never crosses file systems); not a sandbox id. */
+const TRASH = '.trash';
+
+async function removeInBackground(dir: string): Promise<void> {
+  await spawnDetached('rm', ['-rf', '--one-file-system', dir], { cwd: path.dirname(dir), env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, logFile: '/dev/null' });
 }
 
 /** Where a sandbox's egress proxy listens: in its own directory, never in the workspace. */

@@ -92,7 +92,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
     },
     store: new RedactingStore(new LocalArtifactStore(dirs.artifacts), redactor),
     redactor,
-    limits: { setupTimeoutMs: config.setupTimeoutMs },
+    limits: { setupTimeoutMs: config.setupTimeoutMs, repo: config.repoLimits },
     registries: config.registries,
   });
   const traced = tracingWorkerOptions(tracing);

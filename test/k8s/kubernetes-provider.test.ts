@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { NetworkingV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
+import { DEFAULT_REPO_LIMITS } from '../../activities/git/transfer.js';
 import { ErrandFailure } from '../../activities/failures.js';
 import { createActivities } from '../../activities/index.js';
 import type { KubernetesSandboxOptions } from '../../activities/sandbox/kubernetes-objects.js';
@@ -230,7 +231,7 @@ describeWithPart(
           models: {},
           store,
           redactor: new Redactor([]),
-          limits: { setupTimeoutMs: 60_000 },
+          limits: { setupTimeoutMs: 60_000, repo: DEFAULT_REPO_LIMITS },
           registries: { npm: 'https://registry.npmjs.org', goProxy: 'https://proxy.golang.org' },
         });
         const reaped = await activities.reapSandboxes();

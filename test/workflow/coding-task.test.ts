@@ -1,10 +1,10 @@
 // A task end to end on a real Temporal server: Errand runs as a real process (worker + API),
 // the model is the scripted OpenAI-compatible fixture server, the repo is a real bare git repo.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { call, fail, lastToolResult } from '../fixtures/model-server.js';
-import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
+import { BUGGY_SUM, explodingRepo, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, findProcesses, isRunning, temporalClient } from '../support/errand-process.js';
 import { useErrand } from '../support/use.js';
 import { createTask as createTaskVia, waitForStatus as waitFor } from '../support/tasks.js';
@@ -125,6 +125,35 @@ describe('codingTask', () => {
 
     const again = await api(t.errand.url, 'POST', `/tasks/${id}/cancel`);
     expect(again.status).toBe(409);
+  });
+
+  it('fails before anything is checked out or published when the repository explodes into a million files', async () => {
+    // ~10 KB of git objects; checked out, 1,000,000 empty files in 111,111 directories.
+    const origin = explodingRepo(BUGGY_SUM, 6);
+    const script = t.model.script('[boom]', [call('finish', { summary: 'should not be asked' })]);
+    const id = await createTask(origin, '[boom] Fix sum.');
+    const task = await waitForStatus(id, 'failed', 60_000);
+    expect(task.error).toBe(`main of ${origin} checks out to 1111114 files and directories, more than the 250000 ERRAND_REPO_MAX_FILES allows; nothing was checked out`);
+    expect(script.requests).toHaveLength(0);
+    expect(task.pr).toBeUndefined();
+    expect(git(origin, 'for-each-ref', `refs/heads/errand/${id}`)).toBe('');
+    await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
+  });
+
+  it('completes, and removes its sandbox, when the agent left directories deeper than a path can name', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    // 2,500 levels: a path of 22,500 bytes, past PATH_MAX; removing it by path fails.
+    t.model.script('[deep]', [
+      call('shell', { command: 'for i in $(seq 2500); do mkdir dddddddd && cd dddddddd || exit 1; done; touch leaf; echo deep' }),
+      call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' }),
+      call('finish', { summary: 'sum adds' }),
+    ]);
+    const id = await createTask(origin, '[deep] Fix sum.');
+    const task = await waitForStatus(id, 'completed');
+    expect(task.pr).toMatchObject({ number: expect.any(Number) });
+    await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
+    // Removed in the background, by a process of its own: nothing is left behind.
+    await eventually(async () => (readdirSync(path.join(t.errand.stateDir, 'sandboxes', '.trash')).some((e) => e.startsWith(`${id}.`)) ? undefined : true), 60_000, 'the removal to finish');
   });
 
   it('completes when the model answers 500 twice before it succeeds (activity retry)', async () => {

@@ -17,6 +17,7 @@ const NON_RETRYABLE = [
   FailureType.ForbiddenPath,
   FailureType.ForgeRejected,
   FailureType.PushRejected,
+  FailureType.RepoTooLarge,
 ];
 /**
  * How long a running activity may go without a heartbeat before Temporal retries it elsewhere:

@@ -1,7 +1,7 @@
 // The task's sandbox over its life: provisioned with the repository set up and the work
 // restored, used by every phase through `inSandbox`, and replaced when it is lost, with what
 // survived told to the model. Reusable by any workflow whose run is a TaskRun.
-import { ApplicationFailure, CancellationScope, patched } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, log, patched } from '@temporalio/workflow';
 import type { SandboxLoss } from '../contracts.js';
 import { describeFailure, FailureType } from '../failures.js';
 import { decideRecovery, lostAfterStep, restoredFrom, restoreNote } from '../recovery.js';
@@ -108,7 +108,15 @@ export async function provisionAndPrepare(run: TaskRun, restoreFrom?: string, re
   state.instructionsFrom ??= setup.instructionsFrom;
 }
 
-/** Destroys a sandbox even while the task is being cancelled: cleanup is not skipped. */
+/**
+ * Destroys a sandbox even while the task is being cancelled: cleanup is not skipped. A sandbox
+ * that will not go is left to the reaper, which deletes sandboxes whose workflow has closed: a
+ * task that did its work (a published PR) never fails for its cleanup.
+ */
 export async function destroy(sandboxId: string): Promise<void> {
-  await CancellationScope.nonCancellable(() => sandboxes.destroySandbox({ sandboxId }));
+  try {
+    await CancellationScope.nonCancellable(() => sandboxes.destroySandbox({ sandboxId }));
+  } catch (err) {
+    log.warn('the sandbox could not be destroyed; the reaper removes it once the task has closed', { sandboxId, error: describeFailure(err) });
+  }
 }

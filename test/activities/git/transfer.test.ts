@@ -7,14 +7,14 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { pushFromSandbox } from '../../../activities/git/transfer.js';
+import { DEFAULT_REPO_LIMITS, pushFromSandbox } from '../../../activities/git/transfer.js';
 import { findSecrets, pushRefusal } from '../../../activities/review/checks.js';
 import { Redactor } from '../../../activities/store/redactor.js';
-import { FailureType } from '../../../workflows/failures.js';
+import { failureType, FailureType } from '../../../workflows/failures.js';
 import { commitWorkInProgress, prepareWorkspace, restoreWork, squashForPublishing } from '../../../activities/git/workspace.js';
 import { SandboxdClient } from '../../../activities/sandbox/sandboxd-client.js';
 import { startSandboxd } from '../../../activities/sandbox/sandboxd/server.js';
-import { BUGGY_SUM, git, makeOriginRepo } from '../../fixtures/repos.js';
+import { BUGGY_SUM, explodingRepo, git, makeOriginRepo } from '../../fixtures/repos.js';
 
 const TOKEN = 'ghp_forgeTokenThatMustStayInTheWorker0123';
 const HEADER = Buffer.from(`x-access-token:${TOKEN}`).toString('base64');
@@ -64,14 +64,14 @@ describe('git between the worker and a sandbox', () => {
     const checkpoint = git(work, 'rev-parse', 'HEAD').trim();
     const remote = { url: origin, env: credentialEnv };
 
-    const prepared = await prepareWorkspace(sandbox, { remote, baseBranch: 'main', branch: 'errand/t1', restoreFrom: checkpoint });
+    const prepared = await prepareWorkspace(sandbox, { remote, baseBranch: 'main', branch: 'errand/t1', restoreFrom: checkpoint, limits: DEFAULT_REPO_LIMITS });
     expect(prepared).toEqual({ baseSha: git(origin, 'rev-parse', 'main').trim(), testCommand: 'npm test' });
     await restoreWork(sandbox, checkpoint);
     expect((await sandbox.exec({ cmd: 'git rev-parse HEAD; git branch --show-current; git remote get-url origin' })).stdout).toBe(`${checkpoint}\nerrand/t1\n${origin}\n`);
 
     await sandbox.writeFile({ path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
     const head = await commitWorkInProgress(sandbox, { step: 2 });
-    const pushed = await pushFromSandbox(sandbox, { branch: 'errand/t1', baseSha: prepared.baseSha, remote, vet: () => undefined });
+    const pushed = await pushFromSandbox(sandbox, { limits: DEFAULT_REPO_LIMITS, branch: 'errand/t1', baseSha: prepared.baseSha, remote, vet: () => undefined });
     expect(pushed.head).toBe(head);
     expect(pushed.diff).toContain('+exports.sum = (a, b) => a + b;');
     expect(git(origin, 'show', 'errand/t1:sum.js')).toContain('a + b');
@@ -88,7 +88,7 @@ describe('git between the worker and a sandbox', () => {
   it('vets the change with its own git, so a sandbox whose git hides a file cannot push a secret past the check', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const remote = { url: origin, env: {} };
-    const prepared = await prepareWorkspace(sandbox, { remote, baseBranch: 'main', branch: 'errand/t2' });
+    const prepared = await prepareWorkspace(sandbox, { remote, baseBranch: 'main', branch: 'errand/t2', limits: DEFAULT_REPO_LIMITS });
     const secret = 'ghp_' + 'a'.repeat(36);
     // The agent owns the sandbox's repository: attributes that make every file "binary" and an
     // external diff that prints nothing hide the secret from any diff made in there.
@@ -101,6 +101,7 @@ describe('git between the worker and a sandbox', () => {
 
     const redactor = new Redactor([]);
     const pushed = await pushFromSandbox(sandbox, {
+      limits: DEFAULT_REPO_LIMITS,
       branch: 'errand/t2',
       baseSha: prepared.baseSha,
       remote,
@@ -121,11 +122,11 @@ describe('git between the worker and a sandbox', () => {
     async function vetted(command: string) {
       const origin = makeOriginRepo({ ...BUGGY_SUM, '.github/workflows/ci.yml': 'on: push\n', 'secrets/key': 'k\n' });
       const branch = `errand/kinds-${++n}`;
-      const prepared = await prepareWorkspace(sandbox, { remote: { url: origin, env: {} }, baseBranch: 'main', branch });
+      const prepared = await prepareWorkspace(sandbox, { remote: { url: origin, env: {} }, baseBranch: 'main', branch, limits: DEFAULT_REPO_LIMITS });
       const ran = await sandbox.exec({ cmd: command });
       expect(ran).toMatchObject({ exitCode: 0 });
       await commitWorkInProgress(sandbox, { step: 1 });
-      const pushed = await pushFromSandbox(sandbox, { branch, baseSha: prepared.baseSha, remote: { url: origin, env: {} }, vet: (change) => pushRefusal(change, redactor, forbidden) });
+      const pushed = await pushFromSandbox(sandbox, { limits: DEFAULT_REPO_LIMITS, branch, baseSha: prepared.baseSha, remote: { url: origin, env: {} }, vet: (change) => pushRefusal(change, redactor, forbidden) });
       const landed = git(origin, 'for-each-ref', '--format=%(refname)', `refs/heads/${branch}`).trim() !== '';
       return { refused: pushed.refused, landed };
     }
@@ -164,9 +165,39 @@ describe('git between the worker and a sandbox', () => {
     });
   });
 
+  describe('measures what a branch checks out to before a sandbox gets it, and before a push', () => {
+    const limits = { maxEntries: 1_000, maxBytes: 2 ** 20, maxFileBytes: 512 * 1024 };
+    const refusal = async (promise: Promise<unknown>) =>
+      promise.then(
+        () => undefined,
+        (err: Error) => ({ type: failureType(err) ?? (err as { type?: string }).type, message: err.message }),
+      );
+
+    it.each([
+      ['a few KB of objects that check out to 10,000 files and 1,111 directories', () => explodingRepo(BUGGY_SUM, 4), 'checks out to 11114 files and directories, more than the 1000 ERRAND_REPO_MAX_FILES allows'],
+      ['one file larger than a file may be', () => makeOriginRepo({ ...BUGGY_SUM, 'big.bin': 'x'.repeat(3 * 2 ** 20) }), 'holds a file of 3 MB, more than the 1 MB ERRAND_REPO_MAX_FILE_MB allows'],
+      ['files that add up to more than a checkout may be', () => makeOriginRepo({ ...BUGGY_SUM, ...Object.fromEntries([1, 2, 3].map((i) => [`part${i}.bin`, `${i}`.repeat(400 * 1024)])) }), 'checks out to 2 MB, more than the 1 MB ERRAND_REPO_MAX_MB allows'],
+    ])('refuses %s, and checks nothing out', async (_what, make, says) => {
+      const origin = make();
+      const failed = await refusal(prepareWorkspace(sandbox, { remote: { url: origin, env: {} }, baseBranch: 'main', branch: 'errand/big', limits }));
+      expect(failed).toEqual({ type: FailureType.RepoTooLarge, message: `main of ${origin} ${says}; nothing was checked out` });
+      expect((await sandbox.list({ path: '.' })).entries.map((e) => e.name)).toEqual(['.git']);
+    });
+
+    it('refuses to push a branch the agent made too large, and pushes nothing', async () => {
+      const origin = makeOriginRepo(BUGGY_SUM);
+      const prepared = await prepareWorkspace(sandbox, { remote: { url: origin, env: {} }, baseBranch: 'main', branch: 'errand/grown', limits });
+      await sandbox.exec({ cmd: 'mkdir many && cd many && for i in $(seq 1000); do : > f$i; done' });
+      await commitWorkInProgress(sandbox, { step: 1 });
+      const pushed = await pushFromSandbox(sandbox, { branch: 'errand/grown', baseSha: prepared.baseSha, remote: { url: origin, env: {} }, limits, vet: () => undefined });
+      expect(pushed.refused).toEqual({ type: FailureType.RepoTooLarge, message: 'the branch checks out to 1004 files and directories, more than the 1000 ERRAND_REPO_MAX_FILES allows' });
+      expect(git(origin, 'for-each-ref', 'refs/heads/errand/grown')).toBe('');
+    });
+  });
+
   it('records the commit it made, whatever a hook the agent planted prints', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
-    const prepared = await prepareWorkspace(sandbox, { remote: { url: origin, env: {} }, baseBranch: 'main', branch: 'errand/t3' });
+    const prepared = await prepareWorkspace(sandbox, { remote: { url: origin, env: {} }, baseBranch: 'main', branch: 'errand/t3', limits: DEFAULT_REPO_LIMITS });
     // A hook the agent owns (--no-verify skips the pre-commit ones, not post-commit) prints
     // something that looks like a commit; the commit and the reading of HEAD are one command.
     await sandbox.writeFile({ path: '.git/hooks/post-commit', content: '#!/bin/sh\necho ' + 'f'.repeat(40) + '\n' });
