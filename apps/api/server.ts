@@ -94,8 +94,10 @@ export async function startApi(config: Config, client: Client, log: Logger, trac
     res.once('finish', () => requests.observe({ method: req.method ?? '', route: req.route?.path ?? 'unmatched', status: String(res.statusCode) }, (performance.now() - started) / 1000));
     next();
   });
-  // Webhook bodies stay raw: their signature is checked on the exact bytes before parsing.
+  // Webhook bodies stay raw: their signature is checked on the exact bytes before parsing. They
+  // are bounded like every other body (GitHub's events that Errand acts on are far smaller).
   app.useBodyParser('json', { limit: JSON_BODY_LIMIT, type: (req: IncomingMessage) => !req.url?.startsWith('/webhooks/') && /\bjson\b/.test(String(req.headers['content-type'] ?? '')) });
+  app.useBodyParser('raw', { limit: JSON_BODY_LIMIT, type: (req: IncomingMessage) => Boolean(req.url?.startsWith('/webhooks/')) });
   await app.listen(config.api.port, config.api.host);
   const address = app.getHttpServer().address() as { port: number };
   const url = config.api.publicUrl ?? `http://${config.api.host === '0.0.0.0' ? 'localhost' : config.api.host}:${address.port}`;

@@ -141,7 +141,7 @@ describe('the OpenAPI document', () => {
   it('declares 413 on every route that takes a body: the JSON parser refuses one over 1 MB before any handler', async () => {
     const doc = await documentOf(t.errand.url);
     // The handlers that read a body, by Nest's metadata of their arguments (whatever validates it).
-    // The webhook reads its raw body itself, with GitHub's limit, and declares that 413 itself.
+    // The webhook's body is read by server.ts's raw parser with the same 1 MB limit; the route declares that 413 itself.
     const bodyRoutes = CONTROLLERS.flatMap((controller) =>
       Object.getOwnPropertyNames(controller.prototype).flatMap((name) => {
         const args = Object.keys(Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, name) ?? {});

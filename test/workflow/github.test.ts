@@ -159,9 +159,9 @@ describe('GitHub App', () => {
   });
 });
 
-/** Signs a payload as GitHub does and delivers it (to the file's Errand unless `to` says). */
+/** Signs a payload (a string is sent as it is) as GitHub does and delivers it (to the file's Errand unless `to` says). */
 async function deliver(event: string, payload: unknown, opts: { id?: string; secret?: string; signature?: string | null; to?: ErrandProcess } = {}) {
-  const body = JSON.stringify(payload);
+  const body = typeof payload === 'string' ? payload : JSON.stringify(payload);
   const signature = opts.signature === null ? undefined : (opts.signature ?? `sha256=${createHmac('sha256', opts.secret ?? WEBHOOK_SECRET).update(body).digest('hex')}`);
   const res = await fetch(`${(opts.to ?? errand).url}/webhooks/github`, {
     method: 'POST',
@@ -184,17 +184,18 @@ describe('webhooks', () => {
     github.addRepo('Codertocat/Hello-World', BUGGY_SUM, { collaborators: { Codertocat: 'admin' } });
     const payload = example('issues', 'labeled');
     payload.label.name = 'errand';
-    // GitHub passes control characters through; the commit and the PR must still be clean text.
-    payload.issue.title = '[gh-issue] The sum\u0000 test\u0007 fails';
-    payload.issue.body = 'sum subtracts; it should add.';
+    payload.issue.title = '[gh-issue] The sum test fails';
+    // Tabs and newlines are text (control characters are refused: "refuses control characters..." below).
+    payload.issue.body = 'sum subtracts;\tit should add.\r\n\r\nSee sum.js.';
     payload.issue.updated_at = now();
-    model.script('[gh-issue]', [FIX_SUM, FINISH]);
+    const coder = model.script('[gh-issue]', [FIX_SUM, FINISH]);
     const res = await deliver('issues', payload);
     expect(res).toMatchObject({ status: 202, body: { status: 'task_started', taskId: expect.stringMatching(/^[a-f0-9]{12}$/) } });
     // The audit log says who started it, and through which delivery.
     const audit = await api(errand.url, 'GET', `/audit?task=${res.body.taskId}`);
     expect(audit.body.entries).toEqual([expect.objectContaining({ actor: 'github:Codertocat', via: 'webhook', action: 'webhook.task_started', from: expect.stringMatching(/^delivery [0-9a-f-]+$/) })]);
     await waitForStatus(errand, res.body.taskId, 'completed');
+    expect(JSON.stringify(coder.requests[0]!.messages)).toContain(JSON.stringify(`[gh-issue] The sum test fails\n\nsum subtracts;\tit should add.\r\n\r\nSee sum.js.\n\n(GitHub issue #${payload.issue.number}: ${payload.issue.html_url})`).slice(1, -1));
     const comment = github.comments.find((c) => c.repo === 'Hello-World' && c.number === payload.issue.number)!;
     expect(comment.body).toContain(`Errand is on it: [task \`${res.body.taskId}\`](http://127.0.0.1:`);
     const bare = github.bareRepo('Codertocat', 'Hello-World');
@@ -323,6 +324,153 @@ describe('webhooks', () => {
     expect(task.feedbackRounds).toBe(1);
     expect(coder.requests).toHaveLength(4);
     expect(git(github.bareRepo('octo', 'waiting'), 'show', `errand/${id}:README.md`)).toBe('# sum\n');
+  });
+});
+
+describe('webhook bodies', () => {
+  // Every refusal is a problem document (RFC 9457) naming what to fix, given before anything starts.
+  const problemOf = (res: Awaited<ReturnType<typeof deliver>>) => ({ status: res.status, type: res.headers.get('content-type'), issues: res.body.issues });
+  const PROBLEM = 'application/problem+json; charset=utf-8';
+  const labelled = (title: string) => {
+    const payload = example('issues', 'labeled');
+    payload.label.name = 'errand';
+    payload.issue.title = title;
+    payload.issue.updated_at = now();
+    return payload;
+  };
+  /** A comment mentioning the bot, from a writer, on what looks like an Errand pull request. */
+  const reviewComment = (body: string) => {
+    const payload = example('pull_request_review_comment', 'created');
+    payload.repository.full_name = 'octo/bodies';
+    payload.pull_request.head.ref = 'errand/0000deadbeef';
+    payload.pull_request.base.ref = 'main';
+    payload.comment.body = body;
+    payload.comment.updated_at = now();
+    payload.sender.login = 'Codertocat';
+    return payload;
+  };
+  beforeAll(() => {
+    github.addRepo('octo/bodies', BUGGY_SUM, { collaborators: { Codertocat: 'write' } });
+  });
+
+  it('refuses a signed body over 1 MB at once with a 413, before Temporal ever sees it', async () => {
+    const coder = model.script('[gh-huge]', [FIX_SUM, FINISH]);
+    const payload = labelled('[gh-huge] Fix sum');
+    payload.issue.body = 'x'.repeat(10 * 1024 * 1024);
+    const started = Date.now();
+    const res = await deliver('issues', payload);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(problemOf(res)).toEqual({ status: 413, type: PROBLEM, issues: [{ field: 'body', message: expect.stringContaining('larger than 1 MB') }] });
+    expect(coder.requests).toHaveLength(0);
+  });
+
+  it('answers 400, not 500, to JSON nested 100,000 deep, in an event it acts on and in one it ignores', async () => {
+    const deep = `${'['.repeat(100_000)}1${']'.repeat(100_000)}`;
+    const issue = JSON.stringify(labelled('[gh-deep] Fix sum')).replace(/"number":1,/, `"number":${deep},`);
+    expect(issue).toContain(deep);
+    const ignored = JSON.stringify({ action: 'NESTED', repository: { full_name: 'octo/bodies' } }).replace('"NESTED"', deep);
+    for (const [event, body] of [['issues', issue], ['star', ignored]] as const) {
+      const res = await deliver(event, body);
+      expect(problemOf(res)).toEqual({ status: 400, type: PROBLEM, issues: [{ field: 'body', message: expect.stringContaining('nested deeper than') }] });
+    }
+  });
+
+  it('answers 400 naming each field an event it acts on lacks or has malformed; an event it ignores stays ignored', async () => {
+    const coder = model.script('[gh-malformed]', [FIX_SUM, FINISH]);
+    const cases: [string, string, (p: Record<string, any>) => unknown, string][] = [
+      ['issues', 'no sender', (p) => delete p.sender, 'sender'],
+      ['issues', 'no repository', (p) => delete p.repository, 'repository'],
+      ['issues', 'no label', (p) => delete p.label, 'label'],
+      ['issues', 'a number that is a string', (p) => (p.issue.number = 'one'), 'issue.number'],
+      ['issues', 'no title', (p) => delete p.issue.title, 'issue.title'],
+      ['issues', 'a repository that is not owner/name', (p) => (p.repository.full_name = '../../etc'), 'repository.full_name'],
+      ['issue_comment', 'no sender', (p) => delete p.sender, 'sender'],
+      ['pull_request_review', 'no head', (p) => delete p.pull_request.head, 'pull_request.head'],
+      ['pull_request_review_comment', 'a body that is a number', (p) => (p.comment.body = 5), 'comment.body'],
+    ];
+    // Each event as Errand would act on it, before one field is spoiled.
+    const valid: Record<string, () => Record<string, any>> = {
+      issues: () => labelled('[gh-malformed] Fix sum'),
+      issue_comment: () => {
+        const payload = example('issue_comment', 'created');
+        payload.issue.pull_request = { url: 'https://api.github.com/repos/octo/bodies/pulls/1' };
+        Object.assign(payload.comment, { body: '@errand-bot [gh-malformed]', updated_at: now() });
+        return payload;
+      },
+      pull_request_review: () => {
+        const payload = example('pull_request_review', 'submitted');
+        Object.assign(payload.review, { body: '@errand-bot [gh-malformed]', submitted_at: now() });
+        return payload;
+      },
+      pull_request_review_comment: () => reviewComment('@errand-bot [gh-malformed]'),
+    };
+    const answers = [];
+    for (const [event, what, change] of cases) {
+      const payload = valid[event]!();
+      change(payload);
+      const res = await deliver(event, payload);
+      answers.push({ event, what, ...problemOf(res), fields: (res.body.issues as { field: string }[] | undefined)?.map((i) => i.field) });
+    }
+    expect(answers).toEqual(cases.map(([event, what, , field]) => ({ event, what, status: 400, type: PROBLEM, issues: expect.any(Array), fields: [field] })));
+    // A body that is JSON but no object.
+    for (const body of ['null', '[]', '"labeled"', '42']) {
+      expect(problemOf(await deliver('issues', body))).toEqual({ status: 400, type: PROBLEM, issues: [{ field: 'body', message: expect.stringContaining('JSON object') }] });
+    }
+    // Events and actions Errand does not act on are ignored, whatever their body holds.
+    for (const [event, body] of [
+      ['star', { action: { created: [[1]] } }],
+      ['star', {}],
+      ['ping', { zen: 'Keep it logically awesome.', hook_id: 1 }],
+      ['issues', { action: 'opened', issue: 'not an issue' }],
+      ['issue_comment', { action: ['created'], repository: { full_name: 'octo/bodies' } }],
+    ] as const) {
+      expect(await deliver(event, body)).toMatchObject({ status: 202, body: { status: 'ignored' } });
+    }
+    expect(coder.requests).toHaveLength(0);
+  });
+
+  it('refuses control characters in what would become a task, naming the field; ignores them where it acts on nothing', async () => {
+    const coder = model.script('[gh-control]', [FIX_SUM, FINISH]);
+    const ringing = labelled('[gh-control] Fix sum');
+    ringing.issue.body = 'Fix sum.\n\tding\u0007';
+    const cases: [string, Record<string, any>, string, string][] = [
+      ['issues', labelled('[gh-control] The sum\u0000 test fails'), 'issue.title', 'U+0000'],
+      ['issues', labelled('[gh-control] The sum \u001b[31mtest\u001b[0m fails'), 'issue.title', 'U+001B'],
+      ['issues', ringing, 'issue.body', 'U+0007'],
+      ['pull_request_review_comment', reviewComment('@errand-bot [gh-control] \u001b]8;;https://evil.example\u0007add a comment\u001b]8;;\u0007'), 'comment.body', 'U+001B'],
+    ];
+    const answers = [];
+    for (const [event, payload] of cases) answers.push(problemOf(await deliver(event, payload)));
+    expect(answers).toEqual(cases.map(([, , field, code]) => ({ status: 400, type: PROBLEM, issues: [{ field, message: expect.stringContaining(`must not contain control characters (found ${code})`) }] })));
+    // Where Errand would act on nothing, they are none of its business.
+    const bug = labelled('[gh-control] \u0000 bug');
+    bug.label.name = 'bug';
+    expect(await deliver('issues', bug)).toMatchObject({ status: 202, body: { status: 'ignored' } });
+    expect(await deliver('pull_request_review_comment', reviewComment('no mention \u001b[1m here'))).toMatchObject({ status: 202, body: { status: 'ignored' } });
+    expect(coder.requests).toHaveLength(0);
+  });
+
+  it('bounds what goes into a task by GitHub’s own limits: a longer title or body is refused, not cut', async () => {
+    const coder = model.script('[gh-long]', [FIX_SUM, FINISH]);
+    const longBody = labelled('[gh-long] Fix sum');
+    longBody.issue.body = 'x'.repeat(65_537);
+    const longTitle = labelled(`[gh-long] ${'x'.repeat(247)}`);
+    expect(longTitle.issue.title).toHaveLength(257);
+    const cases: [string, Record<string, any>, string][] = [
+      ['issues', longBody, 'issue.body'],
+      ['issues', longTitle, 'issue.title'],
+      ['pull_request_review_comment', reviewComment(`@errand-bot [gh-long] ${'x'.repeat(65_536)}`), 'comment.body'],
+    ];
+    const answers = [];
+    for (const [event, payload] of cases) answers.push(problemOf(await deliver(event, payload)));
+    expect(answers).toEqual(cases.map(([, , field]) => ({ status: 400, type: PROBLEM, issues: [{ field, message: expect.stringContaining('too long: GitHub allows at most') }] })));
+    // GitHub counts characters, not UTF-16 units: its longest body of emoji is within the bound
+    // (the fields of an event Errand acts on are validated whatever its label: this one passed).
+    const emoji = labelled('[gh-long] Fix sum');
+    emoji.label.name = 'bug';
+    emoji.issue.body = '🦀'.repeat(65_536);
+    expect(await deliver('issues', emoji)).toMatchObject({ status: 202, body: { status: 'ignored' } });
+    expect(coder.requests).toHaveLength(0);
   });
 });
 

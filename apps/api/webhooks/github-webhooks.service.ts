@@ -5,11 +5,16 @@
 // task; a review or comment that mentions the bot on an Errand PR, from someone with write
 // access, becomes another round: a signal to the task when it still listens, else a follow-up
 // task on the same branch that updates the same PR.
+// A signed body is still input: the fields each event Errand acts on uses are validated by a
+// schema (400 naming each one), text is bounded by GitHub's own limits, and what would go into a
+// task carries no control characters, like every other input of the API.
 import { createHash } from 'node:crypto';
 import { BadRequestException, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { verify } from '@octokit/webhooks-methods';
 import { Client } from '@temporalio/client';
+import { z } from 'zod';
 import type { Forge } from '../../../activities/forge/forge.js';
+import { parseRepoName } from '../../../activities/forge/github.js';
 import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
 import { webhookEventKey } from '../../../activities/store/keys.js';
 import { feedbackSignal } from '../../../workflows/contracts.js';
@@ -17,6 +22,7 @@ import { taskIdOfBranch, taskWorkflowId } from '../../../workflows/names.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import { TasksService, idFromKey } from '../tasks/tasks.service.js';
+import { badRequest, ZodPipe } from '../tasks/task-request.js';
 import { ARTIFACT_STORE, CONFIG, FORGE, LOGGER, TEMPORAL_CLIENT } from '../tokens.js';
 
 export interface WebhookOutcome {
@@ -30,8 +36,72 @@ export interface WebhookOutcome {
 const WRITERS = ['admin', 'maintain', 'write'];
 /** GitHub's delivery ids are GUIDs; anything else is refused before it is used anywhere. */
 const DELIVERY_ID = /^[A-Fa-f0-9-]{1,64}$/;
+/**
+ * How deep a body's arrays and objects may nest. GitHub's payloads nest under 10 deep; one nested
+ * far deeper is no delivery of GitHub's, and would overflow the stack of whatever serialises it.
+ */
+const MAX_NESTING = 64;
 
-type Payload = Record<string, any>;
+type Payload = Record<string, unknown>;
+
+/**
+ * Text as GitHub limits it: at most `max` characters as it counts them (code points). GitHub
+ * sends no longer title (256) or body (65,536), so a longer one is refused, not cut (a cut issue
+ * asks for something else); a task's prompt thus stays near 66,000 characters, far under
+ * Temporal's 4 MB payload limit.
+ */
+function githubText(max: number) {
+  return z.string().refine((s) => s.length <= max || (s.length <= 2 * max && [...s].length <= max), `too long: GitHub allows at most ${max.toLocaleString('en')} characters`);
+}
+const TITLE = githubText(256).min(1, 'required: the issue needs a title');
+const BODY = githubText(65_536).nullish();
+const NUMBER = z.number().int().positive();
+const TIME = z.iso.datetime({ offset: true });
+const URL_ = z.url({ protocol: /^https?$/ });
+const REF = z.string().min(1).max(255);
+const Repository = z.object({
+  full_name: z.string().refine((name) => {
+    const parsed = parseRepoName(name);
+    return parsed !== undefined && `${parsed.owner}/${parsed.repo}` === name;
+  }, 'must be owner/name'),
+});
+/** Logins are letters, digits and dashes (underscores for managed users), apps' with `[bot]`. */
+const Sender = z.object({ login: z.string().max(100).regex(/^[A-Za-z0-9][A-Za-z0-9_-]*(\[bot\])?$/, 'must be a GitHub login'), id: NUMBER });
+const PullRequest = z.object({ number: NUMBER, head: z.object({ ref: REF }), base: z.object({ ref: REF }) });
+const Comment = z.object({ body: BODY, html_url: URL_, updated_at: TIME });
+
+/** Per event and action Errand acts on, the fields it reads (the rest of the body is dropped). */
+const ACTED_ON = {
+  'issues.labeled': z.object({
+    action: z.literal('labeled'),
+    label: z.object({ name: z.string().max(100) }),
+    issue: z.object({ number: NUMBER, title: TITLE, body: BODY, html_url: URL_, updated_at: TIME }),
+    repository: Repository,
+    sender: Sender,
+  }),
+  'issue_comment.created': z.object({
+    action: z.literal('created'),
+    issue: z.object({ number: NUMBER, pull_request: z.object({}).nullish() }),
+    comment: Comment,
+    repository: Repository,
+    sender: Sender,
+  }),
+  'pull_request_review.submitted': z.object({
+    action: z.literal('submitted'),
+    pull_request: PullRequest,
+    review: z.object({ body: BODY, html_url: URL_, submitted_at: TIME }),
+    repository: Repository,
+    sender: Sender,
+  }),
+  'pull_request_review_comment.created': z.object({
+    action: z.literal('created'),
+    pull_request: PullRequest,
+    comment: Comment.extend({ path: z.string().max(4_096).nullish(), line: z.number().int().nullish() }),
+    repository: Repository,
+    sender: Sender,
+  }),
+};
+type ActedOn = { [K in keyof typeof ACTED_ON]: { kind: K; p: z.output<(typeof ACTED_ON)[K]> } }[keyof typeof ACTED_ON];
 
 @Injectable()
 export class GitHubWebhooksService {
@@ -55,12 +125,8 @@ export class GitHubWebhooksService {
     const event = header(headers, 'x-github-event');
     if (!delivery || !event) throw new BadRequestException('X-GitHub-Delivery and X-GitHub-Event headers are required');
     if (!DELIVERY_ID.test(delivery)) throw new BadRequestException('X-GitHub-Delivery: must be the GUID GitHub gives each delivery (hex digits and dashes)');
-    let payload: Payload;
-    try {
-      payload = JSON.parse(raw.toString('utf8')) as Payload;
-    } catch {
-      throw new BadRequestException('the body is not JSON; set the webhook content type to application/json');
-    }
+    const payload = parsePayload(raw);
+    const acted = actedOn(event, payload);
     const at = eventTime(event, payload);
     const maxAgeMs = this.config.webhooks.maxAgeMinutes * 60_000;
     if (at && Date.now() - at.getTime() > maxAgeMs) {
@@ -74,8 +140,8 @@ export class GitHubWebhooksService {
       return { status: 'duplicate', detail: `this ${event} event was handled already (delivery ${delivery})` };
     }
     try {
-      const outcome = await this.route(event, payload, signed);
-      this.log.info({ delivery, event, action: payload.action, outcome }, 'github webhook');
+      const outcome = await this.route(event, payload, acted, signed);
+      this.log.info({ delivery, event, action: actionOf(payload), outcome }, 'github webhook');
       return outcome;
     } catch (err) {
       // Not acted on: a redelivery of the same event may try again.
@@ -85,19 +151,23 @@ export class GitHubWebhooksService {
   }
 
   /** `signed`: the event's identity, which task ids and start requests derive from. */
-  private async route(event: string, p: Payload, signed: string): Promise<WebhookOutcome> {
+  private async route(event: string, payload: Payload, acted: ActedOn | undefined, signed: string): Promise<WebhookOutcome> {
     const collaboration = this.forge.collaboration;
     if (!collaboration) return ignored('this Errand does not use the GitHub forge (ERRAND_FORGE=github)');
-    const repo = p.repository?.full_name as string | undefined;
-    if (!repo) return ignored('the payload names no repository');
-    if (event === 'issues' && p.action === 'labeled') {
-      if (p.label?.name !== this.config.webhooks.triggerLabel) return ignored(`label ${p.label?.name} is not ${this.config.webhooks.triggerLabel}`);
-      return this.startFromIssue(repo, p, signed);
+    const action = actionOf(payload);
+    if (!acted) return ignored(`${event}${action ? `.${action}` : ''} is not something Errand acts on`);
+    if (acted.kind === 'issues.labeled') {
+      const { label } = acted.p;
+      if (label.name !== this.config.webhooks.triggerLabel) return ignored(`label ${label.name} is not ${this.config.webhooks.triggerLabel}`);
+      refuseControlCharacters(acted);
+      return this.startFromIssue(acted.p, signed);
     }
-    const mention = feedbackOf(event, p);
-    if (!mention) return ignored(`${event}.${p.action} is not something Errand acts on`);
+    const mention = feedbackOf(acted);
+    if (!mention) return ignored(`${event}.${action} is not something Errand acts on`);
     if (!this.mentionsBot(mention.body)) return ignored(`the ${event} does not mention @${this.config.webhooks.botLogin}`);
-    const login = p.sender?.login as string;
+    refuseControlCharacters(acted);
+    const repo = acted.p.repository.full_name;
+    const login = acted.p.sender.login;
     const permission = await collaboration.permissionOf(repo, login);
     if (!WRITERS.includes(permission)) return ignored(`${login} has ${permission} access to ${repo}; only people with write access steer Errand`);
     const refs = mention.head && mention.base ? { head: mention.head, base: mention.base } : await collaboration.pullRequestRefs(repo, mention.prNumber);
@@ -107,20 +177,18 @@ export class GitHubWebhooksService {
     return this.feedback(repo, { ...mention, head, base: refs.base, parentTaskId, login }, signed);
   }
 
-  private async startFromIssue(repo: string, p: Payload, signed: string): Promise<WebhookOutcome> {
-    const issue = p.issue;
+  private async startFromIssue({ issue, label, repository, sender }: Extract<ActedOn, { kind: 'issues.labeled' }>['p'], signed: string): Promise<WebhookOutcome> {
     const taskId = idFromKey(`github-event:${signed}`);
-    const login = p.sender.login as string;
     const input = this.tasks.taskInput(taskId, {
-      repo,
+      repo: repository.full_name,
       baseBranch: '',
       prompt: `${issue.title}\n\n${issue.body ?? ''}\n\n(GitHub issue #${issue.number}: ${issue.html_url})`.trim(),
-      requester: login,
-      coAuthor: coAuthorFor(p.sender),
+      requester: sender.login,
+      coAuthor: coAuthorFor(sender),
       notify: { issueNumber: issue.number },
     });
     await this.tasks.start(input, signed, true);
-    return { status: 'task_started', detail: `issue #${issue.number} labelled ${p.label.name}`, taskId, sender: login };
+    return { status: 'task_started', detail: `issue #${issue.number} labelled ${label.name}`, taskId, sender: sender.login };
   }
 
   private async feedback(
@@ -164,8 +232,62 @@ function header(headers: Record<string, string | string[] | undefined>, name: st
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** The body as a JSON object; 400 when it is none, or nests deeper than any GitHub delivery. */
+function parsePayload(raw: Buffer): Payload {
+  if (nestsDeeperThan(raw, MAX_NESTING)) throw badRequest([{ field: 'body', message: `nested deeper than ${MAX_NESTING} levels; GitHub's payloads nest under 10` }]);
+  let payload: unknown;
+  try {
+    payload = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw badRequest([{ field: 'body', message: 'not JSON; set the webhook content type to application/json' }]);
+  }
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) throw badRequest([{ field: 'body', message: 'send a JSON object, as GitHub does' }]);
+  return payload as Payload;
+}
+
+/** Whether the arrays and objects of a JSON text nest deeper than `max`, read from its bytes before any parser builds them. */
+function nestsDeeperThan(raw: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const byte = raw[i];
+    if (inString) {
+      if (byte === 0x5c /* \ */) i++;
+      else if (byte === 0x22 /* " */) inString = false;
+    } else if (byte === 0x22) inString = true;
+    else if (byte === 0x5b /* [ */ || byte === 0x7b /* { */) {
+      if (++depth > max) return true;
+    } else if (byte === 0x5d /* ] */ || byte === 0x7d /* } */) depth--;
+  }
+  return false;
+}
+
+/** The payload's action, as far as it names one (it is only echoed in answers and the log). */
+function actionOf(payload: Payload): string | undefined {
+  return typeof payload.action === 'string' ? payload.action.slice(0, 100) : undefined;
+}
+
+/** The fields an event Errand acts on uses, validated (400 naming each one); undefined for the events it ignores. */
+function actedOn(event: string, payload: Payload): ActedOn | undefined {
+  const kind = `${event}.${String(actionOf(payload))}`;
+  if (!Object.hasOwn(ACTED_ON, kind)) return undefined;
+  const parsed = ACTED_ON[kind as ActedOn['kind']].safeParse(payload);
+  if (!parsed.success) throw badRequest(parsed.error.issues.map((issue) => ({ field: issue.path.join('.') || 'body', message: issue.message })));
+  return { kind, p: parsed.data } as ActedOn;
+}
+
+/**
+ * The fields of an event Errand acts on, once it is known to: refused (400, by field) if one holds
+ * a control character, as every input of the API is (a NUL or an escape sequence in a prompt
+ * reaches a commit, a terminal, a log line). Checked only then: a title Errand was not asked to
+ * act on is none of its business.
+ */
+function refuseControlCharacters(acted: ActedOn): void {
+  new ZodPipe<z.ZodType>(ACTED_ON[acted.kind]).transform(acted.p);
+}
+
 /** When the event happened, from the payload (GitHub signs no timestamp). */
-function eventTime(event: string, p: Payload): Date | undefined {
+function eventTime(event: string, p: Record<string, any>): Date | undefined {
   const at =
     event === 'issues' ? p.issue?.updated_at : event === 'pull_request_review' ? p.review?.submitted_at : event.endsWith('comment') ? (p.comment?.updated_at ?? p.comment?.created_at) : undefined;
   const date = typeof at === 'string' ? new Date(at) : undefined;
@@ -173,18 +295,22 @@ function eventTime(event: string, p: Payload): Date | undefined {
 }
 
 /** The PR feedback in a review or comment event, if this event carries any. */
-function feedbackOf(event: string, p: Payload): { prNumber: number; head?: string; base?: string; body: string; url?: string } | undefined {
-  if (event === 'issue_comment' && p.action === 'created' && p.issue?.pull_request) {
-    return { prNumber: p.issue.number, body: p.comment.body ?? '', url: p.comment.html_url };
+function feedbackOf(acted: Exclude<ActedOn, { kind: 'issues.labeled' }>): { prNumber: number; head?: string; base?: string; body: string; url?: string } | undefined {
+  switch (acted.kind) {
+    case 'issue_comment.created': {
+      const { issue, comment } = acted.p;
+      return issue.pull_request ? { prNumber: issue.number, body: comment.body ?? '', url: comment.html_url } : undefined;
+    }
+    case 'pull_request_review.submitted': {
+      const { pull_request: pr, review } = acted.p;
+      return { prNumber: pr.number, head: pr.head.ref, base: pr.base.ref, body: review.body ?? '', url: review.html_url };
+    }
+    case 'pull_request_review_comment.created': {
+      const { pull_request: pr, comment } = acted.p;
+      const where = comment.path ? ` (on ${comment.path}${comment.line ? `:${comment.line}` : ''})` : '';
+      return { prNumber: pr.number, head: pr.head.ref, base: pr.base.ref, body: `${comment.body ?? ''}${where}`, url: comment.html_url };
+    }
   }
-  if (event === 'pull_request_review' && p.action === 'submitted') {
-    return { prNumber: p.pull_request.number, head: p.pull_request.head.ref, base: p.pull_request.base.ref, body: p.review.body ?? '', url: p.review.html_url };
-  }
-  if (event === 'pull_request_review_comment' && p.action === 'created') {
-    const where = p.comment.path ? ` (on ${p.comment.path}${p.comment.line ? `:${p.comment.line}` : ''})` : '';
-    return { prNumber: p.pull_request.number, head: p.pull_request.head.ref, base: p.pull_request.base.ref, body: `${p.comment.body ?? ''}${where}`, url: p.comment.html_url };
-  }
-  return undefined;
 }
 
 /** GitHub's no-reply address for a user, which credits them on the commit. */
