@@ -55,7 +55,9 @@ export interface Forge {
   resolveRepository(repo: string, baseBranch?: string): Promise<ResolvedRepository>;
   /**
    * The name resolveRepository gives `repo` when it resolves, worked out without asking anyone
-   * (undefined: it is not one), so an access check reaches for no repository it refuses.
+   * (undefined: it is not one), so an access check reaches for no repository it refuses. It is
+   * where the forge really acts: the local forge names a path on this host by the git directory
+   * it leads to (reading the filesystem, running nothing); GitHub's is owner/name, from the text.
    */
   nameOf(repo: string): string | undefined;
   /** Set when the forge sends webhooks about pull requests (GitHub). */

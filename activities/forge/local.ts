@@ -1,7 +1,9 @@
 // The local forge: repositories are git URLs or paths the worker can reach, and pull requests
 // are JSON records on disk. The embedded default; iteration on a PR goes through
-// POST /tasks/:id/messages while the task waits for feedback.
+// POST /tasks/:id/messages while the task waits for feedback. A repository on this host is named
+// by where git really reaches it, so a token's allowlist holds for where a push lands.
 import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { PullRequestRef } from '../../workflows/contracts.js';
@@ -23,15 +25,25 @@ export class LocalForge implements Forge {
 
   constructor(private readonly dir: string) {}
 
-  /** Any git URL or absolute path, probed now with git, so a typo is a 400; the default branch resolved. */
+  /**
+   * Any git URL or absolute path, probed now with git, so a typo is a 400; the default branch
+   * resolved. A repository on this host is probed, and recorded, by where it really is.
+   */
   async resolveRepository(repo: string, baseBranch?: string): Promise<ResolvedRepository> {
-    const probe = await probeRepo(repo, baseBranch);
+    const probe = await probeRepo(this.nameOf(repo), baseBranch);
     return probe.ok ? { repo: probe.repo, baseBranch: probe.baseBranch } : { field: probe.field, message: probe.message };
   }
 
-  /** Local repositories keep the name they were given. */
+  /**
+   * A repository on this host (an absolute path, a file:// URL) by the real path of the git
+   * directory git enters for it: a name that leads elsewhere (a link, `..` after one, a `.git`
+   * link or gitfile, a name git completes, a worktree's commondir) is named where it leads.
+   * Anything else (another host's URL, a path that leads to no repository) keeps the name it was
+   * given. It reads the filesystem (stat, readlink, a small file or two) and runs nothing.
+   */
   nameOf(repo: string): string {
-    return repo;
+    const local = hostPathOf(repo);
+    return (local !== undefined && gitDirectoryOf(local)) || repo;
   }
 
   /** resolveRepository already probed the repository and branch (and resolved the default). */
@@ -148,5 +160,116 @@ export class LocalForge implements Forge {
 
   private ref(pr: LocalPullRequest): PullRequestRef {
     return { number: pr.number, url: `file://${this.file(pr.number)}`, title: pr.title, base: pr.base, head: pr.head, draft: pr.draft };
+  }
+}
+
+/** The path git takes a local repository at: an absolute path as written, a file:// URL's path as git decodes it. */
+function hostPathOf(repo: string): string | undefined {
+  if (path.isAbsolute(repo)) return repo;
+  if (!repo.startsWith('file://')) return undefined;
+  // As git's url_decode (%XX, never %00 nor `+`), then its parse_connect_url: the host, which
+  // git ignores for file://, ends at the first `/` (after a bracketed `[…]` or `…@[…]`).
+  const bytes: number[] = [];
+  for (let i = 0; i < repo.length; i++) {
+    const hex = repo[i] === '%' ? /^[0-9A-Fa-f]{2}/.exec(repo.slice(i + 1, i + 3))?.[0] : undefined;
+    if (hex && hex !== '00') {
+      bytes.push(Number.parseInt(hex, 16));
+      i += 2;
+    } else bytes.push(...Buffer.from(repo[i]!));
+  }
+  const decoded = Buffer.from(bytes).toString('utf8');
+  // Bytes that are no UTF-8 have no name to compare; they are left as given.
+  if (!Buffer.from(decoded).equals(Buffer.from(bytes))) return undefined;
+  const rest = decoded.slice('file://'.length);
+  const start = rest.indexOf('@[') + 1; // git's host_end: at `…@[`, else at the start
+  const hostEnd = rest[start] === '[' ? Math.max(rest.indexOf(']', start + 1), 0) : 0;
+  const slash = rest.indexOf('/', hostEnd);
+  return slash >= 0 ? rest.slice(slash) : undefined;
+}
+
+/**
+ * Where git's upload-pack and receive-pack go for `given` (git's enter_repo): the first of
+ * `given/.git`, `given`, `given.git/.git`, `given.git` that is a git directory or a file, a
+ * gitfile followed; then its common directory (a worktree's refs are its repository's). Paths
+ * are joined as strings and resolved by libc's realpath (`realpathSync.native`: Node's own
+ * resolves `..` before links), never normalized first, so `..` after a link goes where git's
+ * goes. Undefined when there is no repository there.
+ */
+function gitDirectoryOf(given: string): string | undefined {
+  const base = given.replace(/(?<=.)\/+$/, '');
+  for (const suffix of ['/.git', '', '.git/.git', '.git']) {
+    const candidate = `${base}${suffix}`;
+    const stat = tryFs(() => statSync(candidate));
+    if (stat?.isDirectory() && isGitDirectory(candidate)) {
+      // A working copy's own .git (a directory, no link, no commondir) is named by the working
+      // copy, as people write it: the same repository, wherever its name is resolved.
+      const own = suffix === '/.git' && !tryFs(() => lstatSync(candidate))?.isSymbolicLink() && commonPathOf(candidate) === candidate;
+      return own ? tryFs(() => realpathSync.native(base)) : commonDirectoryOf(candidate);
+    }
+    if (stat?.isFile()) {
+      const target = gitfileTarget(candidate);
+      // A file that is no gitfile is a bundle to fetch from: it is where git goes.
+      if (target === undefined) return tryFs(() => realpathSync.native(candidate));
+      return isGitDirectory(target) ? commonDirectoryOf(target) : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** A gitfile's `gitdir: <path>`, relative to the file's directory; undefined when it is no gitfile. */
+function gitfileTarget(file: string): string | undefined {
+  const text = headOf(file);
+  const target = text?.startsWith('gitdir: ') ? text.slice('gitdir: '.length).replace(/[\r\n]+$/, '') : undefined;
+  if (!target) return undefined;
+  return path.isAbsolute(target) ? target : `${path.dirname(file)}/${target}`;
+}
+
+/** Git's is_git_directory: a valid HEAD here, objects/ and refs/ in its common directory. */
+function isGitDirectory(dir: string): boolean {
+  const head = `${dir}/HEAD`;
+  const link = tryFs(() => lstatSync(head));
+  const headValid = link?.isSymbolicLink()
+    ? Boolean(tryFs(() => readlinkSync(head))?.startsWith('refs/'))
+    : /^(ref:\s*refs\/|[0-9a-f]{40})/.test(headOf(head) ?? '');
+  if (!headValid) return false;
+  const common = commonPathOf(dir);
+  return ['objects', 'refs'].every((sub) => tryFs(() => statSync(`${common}/${sub}`))?.isDirectory());
+}
+
+/** The real path of `dir`'s common directory (its `commondir` file's, else its own). */
+function commonDirectoryOf(dir: string): string | undefined {
+  return tryFs(() => realpathSync.native(commonPathOf(dir)));
+}
+
+function commonPathOf(dir: string): string {
+  const named = headOf(`${dir}/commondir`)?.replace(/[\r\n]+$/, '');
+  if (!named) return dir;
+  return path.isAbsolute(named) ? named : `${dir}/${named}`;
+}
+
+/**
+ * The first 4 KiB of a regular file (all a gitfile, HEAD or commondir holds): a name may point at
+ * a log of gigabytes or a FIFO, and this runs on the API's event loop.
+ */
+function headOf(file: string): string | undefined {
+  const fd = tryFs(() => openSync(file, constants.O_RDONLY | constants.O_NONBLOCK));
+  if (fd === undefined) return undefined;
+  try {
+    if (!fstatSync(fd).isFile()) return undefined;
+    const buffer = Buffer.alloc(4096);
+    return buffer.toString('utf8', 0, readSync(fd, buffer, 0, buffer.length, 0));
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The answer of a filesystem call, or undefined where there is nothing (or nothing readable). */
+function tryFs<T>(call: () => T): T | undefined {
+  try {
+    return call();
+  } catch {
+    return undefined;
   }
 }

@@ -1,12 +1,14 @@
 // The tasks API over real HTTP, against a real Errand process and Temporal server: what a
 // caller gets back for good and bad input.
-import { writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
 import { hashToken, newToken, SCOPES, type Scope } from '../../apps/api/auth/api-tokens.js';
-import { ErrandRequester } from '../../workflows/contracts.js';
+import { ErrandPhase, ErrandRepo, ErrandRequester } from '../../workflows/contracts.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, startErrand, temporalAddress } from '../support/errand-process.js';
 import { writeTokensFile, type TokenEntry } from '../support/tokens-file.js';
@@ -251,9 +253,37 @@ describe('API tokens', () => {
       // Naming another repository: 403, naming it and the token.
       const refused = await call(limited, 'POST', '/tasks', { repo: theirs, prompt: 'x' });
       expect({ status: refused.status, detail: refused.body.detail }).toEqual({ status: 403, detail: expect.stringContaining(`token team-web may not act on ${theirs}`) });
-      // A path that only looks like one of ours is theirs: dot segments are refused, not resolved.
+      // A path that only looks like one of ours is theirs: `..` goes where the filesystem takes it.
       const sneaky = `${path.dirname(ours)}/../${path.basename(path.dirname(theirs))}/origin.git`;
       expect((await call(limited, 'POST', '/tasks', { repo: sneaky, prompt: 'x' })).status).toBe(403);
+      // The allowlist is compared with where a repository really is, not with the name given:
+      // in ours' directory, names its glob matches that git follows to theirs (a .git link or
+      // gitfile, a link, a name git completes to a link, `..` after a link, a file:// URL), on
+      // every route that names a repository. The refusal names what was given and nothing of
+      // where it leads (an oracle of other repositories' places).
+      const ourDir = path.dirname(ours);
+      mkdirSync(`${ourDir}/dotgit-link.git`);
+      symlinkSync(theirs, `${ourDir}/dotgit-link.git/.git`);
+      mkdirSync(`${ourDir}/dotgit-file.git`);
+      writeFileSync(`${ourDir}/dotgit-file.git/.git`, `gitdir: ${theirs}\n`);
+      symlinkSync(theirs, `${ourDir}/link.git`);
+      symlinkSync(theirs, `${ourDir}/completed.git.git`);
+      symlinkSync(path.dirname(theirs), `${ourDir}/up.git`);
+      const leadingToTheirs = [
+        `${ourDir}/dotgit-link.git`,
+        `${ourDir}/dotgit-file.git`,
+        `${ourDir}/link.git`,
+        `${ourDir}/completed.git`,
+        `${ourDir}/up.git/../${path.basename(path.dirname(theirs))}/origin.git`,
+        pathToFileURL(`${ourDir}/dotgit-link.git`).href,
+      ];
+      for (const repo of leadingToTheirs) {
+        const task = await call(limited, 'POST', '/tasks', { repo, prompt: 'x' });
+        expect({ repo, status: task.status, detail: task.body.detail }).toEqual({ repo, status: 403, detail: expect.stringContaining(`may not act on ${repo};`) });
+        expect(task.body.detail).not.toContain(path.dirname(theirs));
+        expect({ repo, status: (await call(limited, 'GET', `/playbooks?repo=${encodeURIComponent(repo)}`)).status }).toEqual({ repo, status: 403 });
+        expect({ repo, status: (await call(limited, 'POST', '/schedules', { id: 'linked-bump', repo, playbook: 'dependency-bump', cron: '0 6 * * MON' })).status }).toEqual({ repo, status: 403 });
+      }
       // A repository it may not name is refused before the server reaches for it.
       const knocked: string[] = [];
       const listener = net.createServer((socket) => {
@@ -280,6 +310,12 @@ describe('API tokens', () => {
       const other = await call(admin, 'POST', '/tasks', { repo: theirs, prompt: 'x' });
       expect(other.status).toBe(201);
       handles.push(mine.body.id, other.body.id);
+      // A task recorded under a name that leads to theirs (as one started before names were
+      // resolved was) is theirs: a recorded name is compared by where it leads too.
+      const recordedId = randomBytes(6).toString('hex');
+      await temporal.client.workflow.start('codingTask', { workflowId: `task-${recordedId}`, taskQueue: guarded.taskQueue, args: [{}], typedSearchAttributes: [{ key: ErrandRepo, value: `${ourDir}/link.git` }, { key: ErrandPhase, value: 'queued' }] });
+      handles.push(recordedId);
+      expect((await call(limited, 'GET', `/tasks/${recordedId}`)).status).toBe(404);
       expect((await call(admin, 'POST', '/schedules', { id: 'theirs-bump', repo: theirs, playbook: 'dependency-bump', cron: '0 6 * * MON' })).status).toBe(201);
       expect((await call(limited, 'POST', '/schedules', { id: 'ours-bump', repo: ours, playbook: 'dependency-bump', cron: '0 6 * * MON' })).status).toBe(201);
 
@@ -300,16 +336,25 @@ describe('API tokens', () => {
         const unknown = await call(limited, method, route.replace(other.body.id, '0000deadbeef').replace('theirs-bump', 'no-such-schedule'), body);
         expect({ route, status: hidden.status, detail: hidden.body.detail.replace(other.body.id, 'ID').replace('theirs-bump', 'ID') }).toEqual({ route, status: 404, detail: unknown.body.detail.replace('0000deadbeef', 'ID').replace('no-such-schedule', 'ID') });
       }
-      // Moving one of ours to theirs is acting on theirs.
+      // Moving one of ours to theirs is acting on theirs, by any name that leads there.
       expect((await call(limited, 'PATCH', '/schedules/ours-bump', { repo: theirs })).status).toBe(403);
+      for (const repo of leadingToTheirs) expect({ repo, status: (await call(limited, 'PATCH', '/schedules/ours-bump', { repo })).status }).toEqual({ repo, status: 403 });
+      // A name elsewhere that leads to ours is ours: the task records where it really is.
+      const alias = `${path.dirname(theirs)}/alias-of-ours.git`;
+      symlinkSync(ours, alias);
+      const aliased = await call(limited, 'POST', '/tasks', { repo: alias, prompt: 'x' });
+      expect({ status: aliased.status, repo: aliased.body.repo }).toEqual({ status: 201, repo: ours });
+      handles.push(aliased.body.id);
       expect((await call(limited, 'GET', `/tasks/${mine.body.id}`)).body).toMatchObject({ id: mine.body.id, repo: ours });
       expect((await call(limited, 'POST', `/tasks/${mine.body.id}/pause`, {})).status).toBe(202);
 
       // Lists hold only its repositories' entries; an admin sees all.
       await eventually(async () => {
         const ids = (await call(admin, 'GET', '/tasks')).body.tasks.map((x: { id: string }) => x.id);
-        return ids.includes(mine.body.id) && ids.includes(other.body.id) ? true : undefined;
-      }, 20_000, 'both tasks listed to the admin');
+        return [mine.body.id, other.body.id, recordedId, aliased.body.id].every((id) => ids.includes(id)) ? true : undefined;
+      }, 20_000, 'the tasks listed to the admin');
+      // Filtering by a repository is by where it leads, as the forge names it.
+      expect((await call(limited, 'GET', `/tasks?repo=${encodeURIComponent(alias)}`)).body.tasks.map((x: { id: string }) => x.id)).toEqual(expect.arrayContaining([mine.body.id, aliased.body.id]));
       expect((await call(limited, 'GET', '/tasks')).body.tasks.map((x: { repo: string }) => x.repo)).toEqual(expect.arrayContaining([ours]));
       expect(new Set((await call(limited, 'GET', '/tasks')).body.tasks.map((x: { repo: string }) => x.repo))).toEqual(new Set([ours]));
       expect((await call(limited, 'GET', '/schedules')).body.schedules.map((s: { id: string }) => s.id)).toEqual(['ours-bump']);
@@ -322,6 +367,46 @@ describe('API tokens', () => {
     } finally {
       for (const id of handles) await temporal.client.workflow.getHandle(`task-${id}`).terminate('test cleanup').catch(() => undefined);
       for (const id of ['ours-bump', 'theirs-bump']) await temporal.client.schedule.getHandle(`schedule-${id}`).delete().catch(() => undefined);
+      await guarded.stop();
+    }
+  });
+
+  it("scopes an Idempotency-Key to who asks: another requester's same key starts its own task and learns nothing of the first", async () => {
+    const guarded = await startErrand({ command: 'api', env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture', ERRAND_API_TOKENS_FILE: file } });
+    const post = async (url: string, scope: Scope | undefined, key: string, body: unknown) => {
+      const res = await fetch(`${url}/tasks`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key, ...(scope && { authorization: `Bearer ${tokens[scope]}` }) }, body: JSON.stringify(body) });
+      return { status: res.status, replayed: res.headers.get('idempotent-replayed'), body: (await res.json()) as Record<string, any> };
+    };
+    const started: string[] = [];
+    try {
+      const key = `shared-${Date.now()}`;
+      const asked = { repo: origin, prompt: 'Fix sum' };
+      const first = await post(guarded.url, 'tasks:write', key, asked);
+      expect(first.status).toBe(201);
+      started.push(first.body.id);
+      // Another token with the same key: a task of its own, as if the key were new (no 422
+      // saying the key is taken, no replay of the first's task).
+      const second = await post(guarded.url, 'admin', key, asked);
+      expect({ status: second.status, replayed: second.replayed }).toEqual({ status: 201, replayed: null });
+      expect(second.body.id).not.toBe(first.body.id);
+      started.push(second.body.id);
+      // Each requester's retry is its own replay; each one's other request with its key, a 422.
+      expect(await post(guarded.url, 'tasks:write', key, asked)).toMatchObject({ status: 201, replayed: 'true', body: { id: first.body.id } });
+      expect(await post(guarded.url, 'admin', key, asked)).toMatchObject({ status: 201, replayed: 'true', body: { id: second.body.id } });
+      for (const scope of ['tasks:write', 'admin'] as const) {
+        const other = await post(guarded.url, scope, key, { ...asked, prompt: 'Something else' });
+        expect({ scope, status: other.status, detail: other.body.detail }).toEqual({ scope, status: 422, detail: expect.stringContaining('Idempotency-Key was already used for a different request') });
+      }
+      // Without tokens the requester is who the request says it is: the same key is one task per requester.
+      const anonymousKey = `anonymous-${Date.now()}`;
+      const alice = await post(t.errand.url, undefined, anonymousKey, { ...asked, requester: 'alice' });
+      const bob = await post(t.errand.url, undefined, anonymousKey, { ...asked, requester: 'bob' });
+      expect([alice.status, bob.status]).toEqual([201, 201]);
+      started.push(alice.body.id, bob.body.id);
+      expect(bob.body.id).not.toBe(alice.body.id);
+      expect(await post(t.errand.url, undefined, anonymousKey, { ...asked, requester: 'alice' })).toMatchObject({ status: 201, replayed: 'true', body: { id: alice.body.id } });
+    } finally {
+      for (const id of started) await temporal.client.workflow.getHandle(`task-${id}`).terminate('test cleanup').catch(() => undefined);
       await guarded.stop();
     }
   });

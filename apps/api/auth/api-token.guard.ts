@@ -6,10 +6,13 @@
 //
 // A token limited to some repositories may use only routes that declare where their repository
 // comes from (`repoFrom`); any other route (metrics, which span every repository) refuses it, so a
-// new route is closed to it until it says. A repository the caller names (body, query) is
-// named as the handler will name it (without reaching for it) and refused with a 403 naming it; a task or schedule of
-// another repository answers the very 404 an unknown id does (a 403 would confirm it exists and
-// name its repository); lists hold only its repositories' entries (@Visible).
+// new route is closed to it until it says. Every repository is compared with the allowlist as
+// the forge names it (Forge.nameOf, without asking anyone): GitHub's owner/name, or where a
+// local path really leads (a link, a `.git` gitfile), never the name as given. One the caller
+// names (body, query) outside it is refused with a 403 naming what the caller gave (not where it
+// leads: that would tell of other repositories); a task or schedule of another repository answers
+// the very 404 an unknown id does (a 403 would confirm it exists and name its repository); lists
+// hold only its repositories' entries (@Visible).
 import type { IncomingMessage } from 'node:http';
 import { createParamDecorator, ForbiddenException, Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Forge } from '../../../activities/forge/forge.js';
@@ -20,7 +23,14 @@ import { taskNotFound, TasksService } from '../tasks/tasks.service.js';
 import { CONFIG, FORGE } from '../tokens.js';
 import { allows, hashToken, repoAllowed, type ApiToken } from './api-tokens.js';
 
-type WithToken = IncomingMessage & { errandToken?: ApiToken; body?: unknown; query?: unknown; params?: Record<string, string> };
+type WithToken = IncomingMessage & {
+  errandToken?: ApiToken;
+  /** Whether the token may see a repository's entries in a list (set for a token limited to some). */
+  errandVisible?: (repo: string | undefined) => boolean;
+  body?: unknown;
+  query?: unknown;
+  params?: Record<string, string>;
+};
 
 @Injectable()
 export class ApiTokenGuard implements CanActivate {
@@ -46,9 +56,17 @@ export class ApiTokenGuard implements CanActivate {
     if (!token) throw new UnauthorizedException('send Authorization: Bearer <token>, with a token from ERRAND_API_TOKENS_FILE (`errand token create` makes one)');
     const needed = scopeOf(handler);
     if (!allows(token, needed)) throw new ForbiddenException(`token ${token.name} lacks the scope ${needed} (it has ${token.scopes.join(', ')}); ask for a token with ${needed}`);
-    if (token.repos) await this.checkRepositories(token, repoSourcesOf(handler), req);
+    if (token.repos) {
+      await this.checkRepositories(token, repoSourcesOf(handler), req);
+      req.errandVisible = (repo) => repo !== undefined && this.allowed(token, repo);
+    }
     req.errandToken = token;
     return true;
+  }
+
+  /** Whether `token` may act on `repo`, as the forge names it: where it really is, for a local one. */
+  private allowed(token: ApiToken, repo: string): boolean {
+    return repoAllowed(token, this.forge.nameOf(repo) ?? repo);
   }
 
   /**
@@ -64,16 +82,17 @@ export class ApiTokenGuard implements CanActivate {
       if (source === 'body' || source === 'query') {
         const given = (source === 'body' ? req.body : req.query) as { repo?: unknown; baseBranch?: unknown } | undefined;
         if (typeof given?.repo !== 'string') continue;
-        // Named as the handler will name it, without reaching for it: a repository this token
-        // may not name is never probed.
-        const repo = this.forge.nameOf(given.repo.trim()) ?? given.repo.trim();
-        if (!repoAllowed(token, repo)) throw new ForbiddenException(`token ${token.name} may not act on ${repo}; it may act on ${token.repos!.join(', ')}`);
+        // Compared as the handler will name it, worked out without asking anyone: a repository
+        // this token may not name is never probed.
+        const repo = given.repo.trim();
+        if (!this.allowed(token, repo)) throw new ForbiddenException(`token ${token.name} may not act on ${repo}; it may act on ${token.repos!.join(', ')}`);
       } else if (source === 'task' && id) {
+        // A recorded name is compared by where it leads now too (a task started before names were resolved).
         const repo = await this.tasks.repoOf(id);
-        if (repo !== undefined && !repoAllowed(token, repo)) throw taskNotFound(id);
+        if (repo !== undefined && !this.allowed(token, repo)) throw taskNotFound(id);
       } else if (source === 'schedule' && id) {
         const schedule = await this.schedules.repoOf(id);
-        if (schedule && (schedule.repo === undefined || !repoAllowed(token, schedule.repo))) throw scheduleNotFound(id);
+        if (schedule && (schedule.repo === undefined || !this.allowed(token, schedule.repo))) throw scheduleNotFound(id);
       }
     }
   }
@@ -85,8 +104,8 @@ export const Caller = createParamDecorator((_: unknown, context: ExecutionContex
 /** The token the request came with (undefined on a server without tokens). */
 export const CallerToken = createParamDecorator((_: unknown, context: ExecutionContext): ApiToken | undefined => context.switchToHttp().getRequest<WithToken>().errandToken);
 
-/** Which repositories' entries the caller may see in a list: all, unless its token is limited to some. */
+/** Which repositories' entries the caller may see in a list: all, unless its token is limited to some (the guard says which). */
 export const Visible = createParamDecorator((_: unknown, context: ExecutionContext): ((repo: string | undefined) => boolean) => {
-  const token = context.switchToHttp().getRequest<WithToken>().errandToken;
-  return token?.repos ? (repo) => repo !== undefined && repoAllowed(token, repo) : () => true;
+  const req = context.switchToHttp().getRequest<WithToken>();
+  return req.errandVisible ?? (req.errandToken?.repos ? () => false : () => true);
 });

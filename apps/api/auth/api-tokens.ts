@@ -3,7 +3,10 @@
 // random bytes, so a plain hash is enough (no guessing to slow down, unlike a password).
 // `errand token create` makes one and prints the file's entry. A token's name is who Errand
 // records for what it does (requester, who paused, who cancelled). A token may be limited to
-// repositories by globs (`repos`); auth/repo-access.ts enforces it.
+// repositories by globs (`repos`); api-token.guard.ts enforces it, on each repository as the forge
+// names it: owner/name on GitHub; with the local forge, a repository on this host by the real
+// path of the git directory git reaches (links, a `.git` gitfile followed), so `/srv/git/*.git`
+// for bare repositories and `/home/dev/src/*/.git` for working copies.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import picomatch from 'picomatch';
@@ -19,7 +22,7 @@ const TokenEntry = z
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$/, 'a name of letters, digits and . _ @ - (it is recorded as who acted)'),
     sha256: z.string().regex(/^[a-f0-9]{64}$/, 'the hex SHA-256 of the token (errand token create prints it)'),
     scopes: z.array(z.enum(SCOPES, { error: `scopes are ${SCOPES.join(', ')}` })).min(1),
-    /** Globs of the repositories it may act on, as the forge names them (acme/*, /srv/git/*.git); none: all. */
+    /** Globs of the repositories it may act on, as the forge names them (acme/*; /srv/git/*.git, real paths); none: all. */
     repos: z.array(z.string().trim().min(1).max(500)).min(1, 'at least one glob, or leave repos out for every repository').optional(),
   })
   .refine((t) => !(t.repos && t.scopes.includes('admin')), { path: ['repos'], message: 'admin may do anything anywhere (the audit log, metrics of every repository); give a limited token the scopes it needs instead' });

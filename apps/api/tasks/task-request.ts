@@ -74,7 +74,7 @@ export const MessageBody = z.strictObject({
 });
 export type MessageBody = z.infer<typeof MessageBody>;
 
-/** A client's key for retrying POST /tasks safely: the same key always means the same task. */
+/** A client's key for retrying POST /tasks safely: the same key from the same requester always means the same task. */
 export const IdempotencyKey = z
   .string()
   .trim()

@@ -12,7 +12,7 @@ import { OVER_DAILY_BUDGET, TaskChange, TaskList, TaskView, Text, Transcript } f
 export class TasksController {
   constructor(@Inject(TasksService) private readonly tasks: TasksService) {}
 
-  /** With an Idempotency-Key header, a retried request returns the task the first one started. */
+  /** With an Idempotency-Key header, a retried request returns the task the first one started (the same requester's). */
   @Post()
   @HttpCode(201)
   @Answers({
@@ -20,10 +20,11 @@ export class TasksController {
     scope: 'tasks:write',
     repoFrom: ['body'],
     summary: 'Start a task (or a playbook run)',
-    description: 'With an Idempotency-Key the same key always names the same task: a repeat answers 201 with header Idempotent-Replayed: true.',
+    description:
+      "With an Idempotency-Key the same key from the same requester (the token; without tokens, the body's requester) always names the same task: a repeat answers 201 with header Idempotent-Replayed: true. Another requester's same key is a key of its own.",
     ok: { description: 'the task, started (or the one this key started before)', schema: TaskView },
     headers: z.object({ 'idempotency-key': IdempotencyKey }),
-    problems: { 422: 'this Idempotency-Key was used for a different request', 429: OVER_DAILY_BUDGET },
+    problems: { 422: 'this requester used this Idempotency-Key for a different request', 429: OVER_DAILY_BUDGET },
   })
   async create(
     @Body(new ZodPipe(CreateTaskBody)) body: CreateTaskBody,

@@ -83,8 +83,11 @@ export class TasksService implements OnModuleDestroy {
   ) {}
 
   /**
-   * Starts a task. With an Idempotency-Key the task id is derived from the key, so a retried
-   * request finds the task the first one started (`replayed`) instead of starting another.
+   * Starts a task. With an Idempotency-Key the task id is derived from the key and the requester
+   * (a token's name, set by the controller; without tokens, the body's own), so a retried request
+   * finds the task the first one started (`replayed`) instead of starting another, and another
+   * requester's same key is another task: a key is never a way to learn of, or block, someone
+   * else's request.
    */
   async create(body: CreateTaskBody, idempotencyKey?: string): Promise<TaskView & { replayed?: boolean }> {
     // The dependency-bump playbook needs no model; everything else does.
@@ -94,7 +97,9 @@ export class TasksService implements OnModuleDestroy {
     }
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
     if (!idempotencyKey) return this.startNew(randomUUID().replace(/-/g, '').slice(0, 12), body, requestHash, false);
-    const taskId = idFromKey(`idempotency:${idempotencyKey}`);
+    // JSON, so no requester and key run together into another pair's. (Tasks started before keys
+    // were scoped had ids of the key alone: a retry of one starts a new task.)
+    const taskId = idFromKey(`idempotency:${JSON.stringify([body.requester ?? null, idempotencyKey])}`);
     // A client that retries at once (or sends twice) gets the first request's answer, with no
     // second round of calls to Temporal.
     const inFlight = this.creating.get(taskId);
@@ -211,6 +216,7 @@ export class TasksService implements OnModuleDestroy {
         throw err;
       });
     if (!description) return undefined;
+    // Only the same requester's key names this task, so this tells nothing of anyone else's.
     if ((await description.memo)?.requestHash !== requestHash) {
       throw new UnprocessableEntityException('this Idempotency-Key was already used for a different request; use a new key for a new task');
     }
@@ -296,7 +302,8 @@ export class TasksService implements OnModuleDestroy {
   async list(q: ListTasksQuery, visible: (repo: string | undefined) => boolean = () => true): Promise<{ tasks: TaskView[] }> {
     // A dependency bump is a task too (its groups' coding tasks are listed beside it).
     const clauses = [`(WorkflowType = '${TASK_WORKFLOW_TYPE}' OR WorkflowType = '${DEPENDENCY_BUMP_WORKFLOW_TYPE}')`];
-    if (q.repo) clauses.push(`${ErrandRepo.name} = ${JSON.stringify(q.repo)}`);
+    // As tasks record it: where the repository really is, for one on the local forge's host.
+    if (q.repo) clauses.push(`${ErrandRepo.name} = ${JSON.stringify(this.forge.nameOf(q.repo) ?? q.repo)}`);
     if (q.requester) clauses.push(`${ErrandRequester.name} = ${JSON.stringify(q.requester)}`);
     if (q.status) clauses.push(`ExecutionStatus = '${visibilityStatus(q.status)}'`);
     const tasks: TaskView[] = [];

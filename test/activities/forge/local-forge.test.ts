@@ -1,10 +1,13 @@
 // The local forge's pull requests: one per branch however often it is asked (an activity retried),
 // numbers never shared, and opening one never depends on the records of the others (a forge
-// with thousands of them, or one a person or tool left unreadable).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// with thousands of them, or one a person or tool left unreadable). And the name it gives a
+// repository on this host, which a token's allowlist is compared with.
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { LocalForge } from '../../../activities/forge/local.js';
+import { BUGGY_SUM, git, makeOriginRepo } from '../../fixtures/repos.js';
 
 const request = (head: string) => ({ taskId: 't1', repo: '/srv/repos/app.git', base: 'main', head, title: `t ${head}`, body: 'b', draft: true, diff: 'd' });
 
@@ -36,5 +39,73 @@ describe('LocalForge pull requests', () => {
     const forge = new LocalForge(dir);
     const opened = await Promise.all(Array.from({ length: 20 }, (_, i) => forge.openPullRequest(request(`errand/${i}`))));
     expect(new Set(opened.map((pr) => pr.number)).size).toBe(20);
+  });
+});
+
+// A token's repository allowlist is compared with the name the forge gives a repository, so that
+// name must be where git really goes: git completes a path (`x` to `x/.git`, `x.git`, …), follows
+// a `.git` link or gitfile, a link anywhere in the path, `..` after a link, and a worktree's
+// commondir. Each case pushes through the path it gives and finds the push in the repository
+// the forge named: the name is proven against git itself, not against this test's idea of it.
+describe('LocalForge names a repository by where git really reaches', () => {
+  let root: string;
+  let plain: string;
+  let work: string;
+  beforeAll(() => {
+    root = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'errand-local-names-')));
+    const origin = makeOriginRepo(BUGGY_SUM);
+    plain = realpathSync(origin);
+    work = path.join(path.dirname(plain), 'work');
+  });
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  const at = (name: string) => path.join(root, name);
+
+  it.each<[string, () => string]>([
+    ['a directory whose .git is a link', () => (mkdirSync(at('dotgit-link')), symlinkSync(plain, at('dotgit-link/.git')), at('dotgit-link'))],
+    ['a directory whose .git is a gitfile', () => (mkdirSync(at('dotgit-file')), writeFileSync(at('dotgit-file/.git'), `gitdir: ${plain}\n`), at('dotgit-file'))],
+    ['a directory whose .git is a relative gitfile', () => (mkdirSync(at('dotgit-relative')), writeFileSync(at('dotgit-relative/.git'), `gitdir: ${path.relative(at('dotgit-relative'), plain)}\n`), at('dotgit-relative'))],
+    ['a path that is itself a gitfile', () => (writeFileSync(at('bare-gitfile'), `gitdir: ${plain}\n`), at('bare-gitfile'))],
+    ['a path that is a link', () => (symlinkSync(plain, at('link.git')), at('link.git'))],
+    ['a path with a trailing slash', () => (symlinkSync(plain, at('slash.git')), `${at('slash.git')}/`)],
+    ['a name git completes with .git', () => (symlinkSync(plain, at('completed.git')), at('completed'))],
+    ['a name ending in .git that git completes with another', () => (symlinkSync(plain, at('twice.git.git')), at('twice.git'))],
+    // Lexically this is root/origin.git; the kernel takes `..` after the link from where it leads.
+    ['.. after a link', () => (symlinkSync(plain, at('up.git')), `${at('up.git')}/../${path.basename(plain)}`)],
+    ['a worktree-like git directory whose commondir is another repository', () => {
+      mkdirSync(at('common.git'));
+      writeFileSync(at('common.git/HEAD'), 'ref: refs/heads/main\n');
+      writeFileSync(at('common.git/commondir'), `${plain}\n`);
+      return at('common.git');
+    }],
+    ['a file:// URL', () => (mkdirSync(at('url')), symlinkSync(plain, at('url/.git')), pathToFileURL(at('url')).href)],
+    // git ignores a file:// URL's host, and decodes %2e%2e only after the URL is split: `..` then goes after the link.
+    ['a file:// URL with a host', () => (symlinkSync(plain, at('hosted.git')), `file://elsewhere${at('hosted.git')}`)],
+    ['a file:// URL with an encoded .. after a link', () => (symlinkSync(plain, at('encoded.git')), `file://${at('encoded.git')}/%2e%2e/${path.basename(plain)}`)],
+  ])('names %s by the repository git pushes into', async (_what, make) => {
+    const given = make();
+    const forge = new LocalForge(mkdtempSync(path.join(root, 'prs-')));
+    expect(forge.nameOf(given)).toBe(plain);
+    const branch = `probe-${Math.random().toString(36).slice(2, 8)}`;
+    git(work, 'push', '-q', given, `HEAD:refs/heads/${branch}`);
+    expect(git(plain, 'rev-parse', '--verify', '-q', `refs/heads/${branch}`).trim()).toMatch(/^[0-9a-f]{40}$/);
+    // What a task records, and reads its files from, is that same repository.
+    expect(await forge.resolveRepository(given)).toEqual({ repo: plain, baseBranch: 'main' });
+    expect(await forge.readFile(plain, 'main', 'sum.js')).toBe(BUGGY_SUM['sum.js']);
+  });
+
+  it('names a repository as it is when it is already where git goes, a working copy by its directory', () => {
+    const forge = new LocalForge(mkdtempSync(path.join(root, 'prs-')));
+    expect(forge.nameOf(plain)).toBe(plain);
+    expect(forge.nameOf(forge.nameOf(plain)!)).toBe(plain);
+    expect(forge.nameOf(work)).toBe(work);
+  });
+
+  it('leaves what is not a repository on this host as it was given, reaching for no other host', () => {
+    const forge = new LocalForge(mkdtempSync(path.join(root, 'prs-')));
+    mkdirSync(at('not-a-repo'));
+    for (const given of ['ssh://git@127.0.0.1:1/x.git', 'https://127.0.0.1:1/x.git', 'git@127.0.0.1:x.git', 'relative/path', at('missing.git'), at('not-a-repo'), `${at('missing')}/../x.git`]) {
+      expect(forge.nameOf(given)).toBe(given);
+    }
   });
 });
