@@ -32,10 +32,11 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
 
     /**
      * The repository's setup on the base as the base branch holds it (its instructions, its
-     * setup script), in a sandbox where nothing of the agent's has run yet; then the work is
-     * restored. So an agent that edits the setup script or the instructions never gets them
-     * run or read with the setup's network.
-     * `network`: for the setup script; `agentNetwork`: for everything after it.
+     * setup script), then Errand's own change (a dependency bump) on that same base, in a
+     * sandbox where nothing of the agent's has run yet; only then is the work restored. So an
+     * agent that edits the setup script, the instructions, a manifest, a lockfile, `.npmrc` or
+     * a `file:` dependency never gets any of it run or read with the setup's network.
+     * `network`: for the setup script and the change; `agentNetwork`: for everything after.
      */
     async setupRepository(req: {
       taskId: string;
@@ -51,8 +52,8 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
       const { setup, head } = await withHeartbeat(async (signal) => {
         const sandbox = await connect(req.sandboxId, signal);
         const done = await setupRepository(sandbox, store, { ...req, timeoutMs: limits.setupTimeoutMs });
-        const restored = req.restore ? await git.restoreWork(sandbox, req.restore.ref) : undefined;
         if (req.change) done.change = await applyChange(sandbox, store, { ...req, change: req.change, timeoutMs: limits.setupTimeoutMs });
+        const restored = req.restore ? await git.restoreWork(sandbox, req.restore.ref) : undefined;
         return { setup: done, head: restored };
       });
       if (req.network && req.agentNetwork === false) await sandboxes.restrictEgress?.(req.sandboxId);

@@ -1,6 +1,6 @@
 // Repository setup, before the agent starts: the repo's instructions for agents (which go into
 // the system prompt) and its setup script, run with a timeout and its log kept; then the change
-// Errand prepared itself, if any (a dependency bump), with the same network.
+// Errand prepared itself, if any (a dependency bump), with the same network, on the same base.
 import type { TestResult } from '../../workflows/contracts.js';
 import { FailureType } from '../../workflows/failures.js';
 import { ErrandFailure } from '../failures.js';
@@ -42,9 +42,11 @@ export async function setupRepository(
 }
 
 /**
- * Errand's own change (a dependency bump), after the setup and any restored work, with the
- * setup's network: on a restored workspace it runs again, which installs what the restored
- * lockfile names. How it went is returned; a failure is the workflow's to handle.
+ * Errand's own change (a dependency bump), after the setup and before any work is restored,
+ * with the setup's network: always on the base, never in a tree the agent wrote (its manifest,
+ * lockfile or `.npmrc` would choose what runs, install scripts included). On a replacement
+ * sandbox it runs again on the base, so what it installed is there when the work comes back,
+ * as it was in the first sandbox. How it went is returned; a failure is the workflow's to handle.
  */
 export async function applyChange(
   sandbox: SandboxdClient,

@@ -20,6 +20,8 @@ export interface FixturePackage {
   files?: Record<string, string>;
   dependencies?: Record<string, string>;
   repository?: string;
+  /** Lifecycle scripts (`install`, `postinstall`…): what a package runs on whoever installs it. */
+  scripts?: Record<string, string>;
   /** The dist-tag (npm refuses to tag an older line `latest` implicitly, e.g. a 1.x after 2.0.0). */
   tag?: string;
 }
@@ -123,7 +125,7 @@ export async function startNpmRegistry(host = '127.0.0.1'): Promise<NpmRegistry>
         await mkdir(path.dirname(path.join(pkgDir, rel)), { recursive: true });
         await writeFile(path.join(pkgDir, rel), content);
       }
-      const manifest = { name: pkg.name, version: pkg.version, dependencies: pkg.dependencies, repository: pkg.repository };
+      const manifest = { name: pkg.name, version: pkg.version, dependencies: pkg.dependencies, repository: pkg.repository, scripts: pkg.scripts };
       await writeFile(path.join(pkgDir, 'package.json'), JSON.stringify(manifest, null, 2));
       try {
         await run('npm', ['publish', '--registry', url, '--userconfig', userconfig, '--cache', cache, '--no-audit', '--no-fund', ...(pkg.tag ? ['--tag', pkg.tag] : [])], {

@@ -11,8 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { LocalSandboxProvider } from '../../activities/sandbox/local.js';
 import { probeBubblewrap } from '../../apps/worker/confinement.js';
-import { call } from '../fixtures/model-server.js';
+import { approve, call, gate } from '../fixtures/model-server.js';
 import { git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, startErrand, type ErrandProcess } from '../support/errand-process.js';
 import { startGoProxy, type GoProxy } from '../support/go-proxy.js';
@@ -67,6 +68,15 @@ beforeAll(async () => {
     await npm.publish({ name, version, files, repository });
     if (daysAgo) await npm.setPublishTime(name, version, new Date(Date.now() - daysAgo * DAY));
   }
+  // A package whose install script calls out, and leaves a mark in the project when it got through.
+  await npm.publish({
+    name: 'callhome',
+    version: '1.0.0',
+    // Through the sandbox's egress proxy when it has one (Node's http ignores HTTP_PROXY), else direct.
+    scripts: {
+      install: `node -e "const p = process.env.http_proxy, r = process.env.npm_config_registry; require('http').get(p ? { host: new URL(p).hostname, port: new URL(p).port, path: r } : r, () => require('fs').writeFileSync(process.env.INIT_CWD + '/CALLED-HOME', 'an install script reached the network')).on('error', () => {})"`,
+    },
+  });
   const greet = (word: string) => ({ 'greet.go': `package greet\n\nfunc Hello() string { return "${word}" }\n` });
   goProxy.publish('example.com/greet', 'v1.0.0', greet('hello'), new Date(Date.now() - 30 * DAY));
   goProxy.publish('example.com/greet', 'v1.2.0', greet('hello'), new Date(Date.now() - 10 * DAY));
@@ -228,6 +238,41 @@ describe('dependency-bump', () => {
     expect(done).toMatchObject({ status: 'completed', dependencyGroups: [{ name: 'all', status: 'no_pull_request' }] });
     expect(pullRequestsOf(t.errand, origin)).toEqual([]);
     expect(git(origin, 'branch', '--list', 'errand-deps/*')).toBe('');
+  });
+
+  it("never runs the agent's code with the network: a replacement sandbox makes the update on the base, then restores the work", async () => {
+    const origin = await BREAKY();
+    const group = (id: string) => `${id}-all`;
+    let bumpId = '';
+    // The agent fixes the test, and adds a dependency whose install script calls out: with no
+    // network (`setup`), nothing installs it in its sandbox.
+    t.model.script('bump breaky from 1.0.0 to 1.1.0', [
+      call('write_file', { path: 'package.json', content: JSON.stringify({ name: 'shop', version: '1.0.0', private: true, scripts: { test: 'node --test' }, dependencies: { breaky: '^1.1.0', callhome: '1.0.0' } }, null, 2) }),
+      call('write_file', { path: 'shop.test.js', content: "const test = require('node:test');\nconst assert = require('node:assert');\ntest('greets', () => assert.strictEqual(require('breaky').salute('ada'), 'hello ada'));\n" }),
+      call('finish', { summary: 'breaky 1.1 renamed greet to salute' }),
+    ]);
+    // Its sandbox is lost while the review reads the pushed branch: a replacement publishes it.
+    const reviewing = gate();
+    const sandboxes = new LocalSandboxProvider({ dir: path.join(t.errand.stateDir, 'sandboxes'), sandboxdCommand: [] });
+    const held = t.model.reviews('chore(deps):', [{ kind: 'later', after: reviewing.promise, reply: approve() }]);
+    try {
+      const created = await api(t.errand.url, 'POST', '/tasks', { repo: origin, playbook: 'dependency-bump', params: {} });
+      bumpId = created.body.id;
+      await eventually(async () => (held.requests.length ? true : undefined), 120_000, 'the review');
+      await sandboxes.destroy(group(bumpId));
+      reviewing.open();
+      const done = await ended(t.errand, bumpId);
+      expect(done).toMatchObject({ status: 'completed', dependencyGroups: [{ name: 'all', status: 'pull_request' }] });
+    } finally {
+      reviewing.open();
+      reviews = t.model.reviews('chore(deps):');
+    }
+    const task = (await api(t.errand.url, 'GET', `/tasks/${group(bumpId)}`)).body;
+    expect(task.sandboxLosses).toBe(1);
+    // The work is published as the agent left it, and nothing it added ran with the network.
+    const head = 'errand-deps/all';
+    expect(JSON.parse(fileAt(origin, head, 'package.json')).dependencies).toEqual({ breaky: '^1.1.0', callhome: '1.0.0' });
+    expect(git(origin, 'ls-tree', '--name-only', head)).not.toContain('CALLED-HOME');
   });
 
   const goMissing = (() => {
