@@ -8,9 +8,9 @@ import { ApplicationFailure, defineQuery, ParentClosePolicy, patched, proxyActiv
 import type { createActivities } from '../activities/index.js';
 import { forge } from './coding-task/activities.js';
 import { codingTask } from './coding-task/index.js';
-import { ErrandPhase, ErrandRepo, initialTaskState, stateQuery, type PullRequestRef, type TaskInput, type TaskState } from './contracts.js';
+import { ErrandPhase, initialTaskState, stateQuery, type PullRequestRef, type TaskInput, type TaskState } from './contracts.js';
 import { describeFailure, FailureType } from './failures.js';
-import { taskWorkflowId } from './names.js';
+import { taskLinks, taskStart } from './task-start.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -93,17 +93,11 @@ export async function dependencyBump(input: DependencyBumpInput): Promise<Depend
           prompt,
           change,
           branch,
-          links: { task: input.links.task && `${input.links.task}${taskId}`, temporalUi: input.links.temporalUi && `${input.links.temporalUi}${taskWorkflowId(taskId)}` },
+          links: taskLinks(input.links, taskId),
         };
-        const handle = await startChild(codingTask, {
-          workflowId: taskWorkflowId(taskId),
-          args: [task],
-          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-          typedSearchAttributes: [
-            { key: ErrandRepo, value: input.repo },
-            { key: ErrandPhase, value: 'queued' },
-          ],
-        });
+        // Groups started before they carried the requester keep the search attributes they had.
+        const requester = patched('task-start-requester') ? input.task.requester : undefined;
+        const handle = await startChild(codingTask, { ...taskStart({ taskId, repo: input.repo, requester }), args: [task], parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL });
         return { entry, result: handle.result() };
       }),
     );

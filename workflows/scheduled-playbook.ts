@@ -8,9 +8,10 @@ import { isCancellation, ParentClosePolicy, proxyActivities, startChild, uuid4 }
 import type { createActivities } from '../activities/index.js';
 import { codingTask } from './coding-task/index.js';
 import { dependencyBump, type DependencyBumpInput } from './dependency-bump.js';
-import { ErrandPhase, ErrandRepo, ErrandRequester, type ScheduledRun, type ScheduledRunResult, type TaskInput } from './contracts.js';
+import type { ScheduledRun, ScheduledRunResult, TaskInput } from './contracts.js';
 import { describeFailure, FailureType } from './failures.js';
-import { taskWorkflowId, temporalScheduleId } from './names.js';
+import { temporalScheduleId } from './names.js';
+import { taskLinks, taskStart } from './task-start.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -23,16 +24,11 @@ export async function scheduledPlaybook(run: ScheduledRun): Promise<ScheduledRun
   const taskId = `${run.scheduleId.slice(0, 44)}-${uuid4().replace(/-/g, '').slice(0, 12)}`;
   try {
     const prepared = await playbooks.preparePlaybookRun({ repo: run.repo, ref: run.baseBranch, name: run.playbook, params: run.params });
-    const links = { task: run.links.task && `${run.links.task}${taskId}`, temporalUi: run.links.temporalUi && `${run.links.temporalUi}${taskWorkflowId(taskId)}` };
+    const links = taskLinks(run.links, taskId);
     const options = {
-      workflowId: taskWorkflowId(taskId),
+      ...taskStart({ taskId, repo: run.repo, requester: run.task.requester }),
       // A run stopped by hand stops its task; a schedule deleted or paused does not touch either.
       parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      typedSearchAttributes: [
-        { key: ErrandRepo, value: run.repo },
-        { key: ErrandPhase, value: 'queued' },
-        ...(run.task.requester ? [{ key: ErrandRequester, value: run.task.requester }] : []),
-      ],
     };
     let result: ScheduledRunResult;
     if (prepared.runs === 'dependency-bump') {

@@ -117,8 +117,8 @@ const ALPHA_BETA_GAMMA = () => npmRepo({ alpha: '1.0.0', beta: '1.0.0', gamma: '
 const BREAKY = () => npmRepo({ breaky: '1.0.0' }, "test('greets', () => assert.strictEqual(require('breaky').greet('ada'), 'hello ada'));");
 
 /** POST /tasks with the playbook; the run's view once it has ended (completed or failed). */
-async function bump(errand: ErrandProcess, repo: string, params: Record<string, unknown>): Promise<any> {
-  const created = await api(errand.url, 'POST', '/tasks', { repo, playbook: 'dependency-bump', params });
+async function bump(errand: ErrandProcess, repo: string, params: Record<string, unknown>, fields: Record<string, unknown> = {}): Promise<any> {
+  const created = await api(errand.url, 'POST', '/tasks', { repo, playbook: 'dependency-bump', params, ...fields });
   expect(created).toMatchObject({ status: 201 });
   return ended(errand, created.body.id);
 }
@@ -194,7 +194,7 @@ describe('dependency-bump', () => {
 
   it('groups: named groups first, then one PR per package; nothing outdated opens nothing and says up to date', async () => {
     const origin = await ALPHA_BETA_GAMMA();
-    const grouped = await bump(t.errand, origin, { update: 'major', grouping: 'each', groups: ['ab=alpha,beta'] });
+    const grouped = await bump(t.errand, origin, { update: 'major', grouping: 'each', groups: ['ab=alpha,beta'] }, { requester: 'deps-bot' });
     expect(grouped.status).toBe('completed');
     const groups = Object.fromEntries(grouped.dependencyGroups.map((g: { name: string }) => [g.name, g]));
     expect(Object.keys(groups).sort()).toEqual(['ab', 'gamma']);
@@ -207,6 +207,9 @@ describe('dependency-bump', () => {
       return body.tasks.length === 3 ? body.tasks.map((task: { id: string }) => task.id).sort() : undefined;
     }, 30_000, 'the bump and its groups in GET /tasks');
     expect(listed).toEqual([grouped.id, groups.ab.taskId, groups.gamma.taskId].sort());
+    // Each group's task is the requester's too: filtered by requester, the same three.
+    const mine = (await api(t.errand.url, 'GET', `/tasks?repo=${encodeURIComponent(origin)}&requester=deps-bot`)).body.tasks;
+    expect(mine.map((task: { id: string; requester?: string }) => [task.id, task.requester]).sort()).toEqual([grouped.id, groups.ab.taskId, groups.gamma.taskId].sort().map((id) => [id, 'deps-bot']));
 
     // beta 1.2.0 exists, but it is a minor update: under `patch`, 1.1.0 is up to date.
     const patchOnly = await bump(t.errand, await npmRepo({ beta: '1.1.0' }, "test('ok', () => {});"), { update: 'patch' });

@@ -17,6 +17,7 @@ import { AdmissionService } from '../admission/admission.service.js';
 import { DEPENDENCY_BUMP_WORKFLOW_TYPE, TASK_WORKFLOW_TYPE, taskIdOfWorkflow, taskWorkflowId } from '../../../workflows/names.js';
 import type { DependencyBumpInput } from '../../../workflows/dependency-bump.js';
 import { describeFailure } from '../../../workflows/failures.js';
+import { taskLinks, taskStart } from '../../../workflows/task-start.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readTranscript } from '../../../activities/agent/conversation.js';
 import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
@@ -140,7 +141,7 @@ export class TasksService implements OnModuleDestroy {
 
   /** A task with the server's defaults for whatever `fields` leaves out (webhooks start tasks this way). */
   taskInput(taskId: string, fields: Partial<TaskInput> & Pick<TaskInput, 'repo' | 'baseBranch' | 'prompt'>): TaskInput {
-    return { ...this.withDefaults(fields), taskId, links: { task: this.taskUrl(taskId), temporalUi: this.links(taskId).temporalUi } };
+    return { ...this.withDefaults(fields), taskId, links: taskLinks(this.linkBases(), taskId) };
   }
 
   /** `fields` with the server's defaults for what they leave out. */
@@ -175,16 +176,11 @@ export class TasksService implements OnModuleDestroy {
     let runId: string;
     try {
       ({ firstExecutionRunId: runId } = await this.client.workflow.start(workflowType, {
-        workflowId: taskWorkflowId(taskId),
+        ...taskStart({ taskId, repo: input.repo, requester: requesterOf(input) }),
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         memo: { requestHash },
-        typedSearchAttributes: [
-          { key: ErrandRepo, value: input.repo },
-          { key: ErrandPhase, value: 'queued' },
-          ...(requesterOf(input) ? [{ key: ErrandRequester, value: requesterOf(input)! }] : []),
-        ],
       }));
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
@@ -462,12 +458,6 @@ export class TasksService implements OnModuleDestroy {
       if (err instanceof WorkflowNotFoundError) throw taskNotFound(taskId);
       throw err;
     }
-  }
-
-  /** The task's address as users reach the API (ERRAND_PUBLIC_URL, else where it listens). */
-  private taskUrl(taskId: string): string | undefined {
-    const base = this.linkBases().task;
-    return base && `${base}${taskId}`;
   }
 
   private links(taskId: string) {
