@@ -317,7 +317,10 @@ describe('API tokens', () => {
       handles.push(recordedId);
       expect((await call(limited, 'GET', `/tasks/${recordedId}`)).status).toBe(404);
       expect((await call(admin, 'POST', '/schedules', { id: 'theirs-bump', repo: theirs, playbook: 'dependency-bump', cron: '0 6 * * MON' })).status).toBe(201);
-      expect((await call(limited, 'POST', '/schedules', { id: 'ours-bump', repo: ours, playbook: 'dependency-bump', cron: '0 6 * * MON' })).status).toBe(201);
+      // A schedule's runs are its creator's: the token's name, whatever the body claims, also when it is changed.
+      const scheduled = await call(limited, 'POST', '/schedules', { id: 'ours-bump', repo: ours, playbook: 'dependency-bump', cron: '0 6 * * MON', requester: 'someone-else' });
+      expect(scheduled).toMatchObject({ status: 201, body: { requester: 'team-web' } });
+      expect(await call(limited, 'PATCH', '/schedules/ours-bump', { requester: 'someone-else' })).toMatchObject({ status: 200, body: { requester: 'team-web' } });
 
       // Another repository's task or schedule does not exist for this token: the very 404 an
       // unknown id gets (a 403 would say it exists, and name its repository).

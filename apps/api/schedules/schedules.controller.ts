@@ -17,8 +17,9 @@ export class SchedulesController {
   @Post()
   @HttpCode(201)
   @Answers({ audit: 'schedule.create', scope: 'schedules:write', repoFrom: ['body'], summary: 'Schedule a playbook', ok: { description: 'the schedule', schema: ScheduleView }, problems: { 409: 'a schedule with this id exists' } })
-  create(@Body(new ZodPipe(CreateScheduleBody)) body: CreateScheduleBody) {
-    return this.schedules.create(body);
+  create(@Body(new ZodPipe(CreateScheduleBody)) body: CreateScheduleBody, @Caller() caller: string | undefined) {
+    // With tokens, the requester of the schedule's runs is the token's name, not what the body claims.
+    return this.schedules.create(caller ? { ...body, requester: caller } : body);
   }
 
   @Get()
@@ -35,8 +36,8 @@ export class SchedulesController {
 
   @Patch(':id')
   @Answers({ audit: 'schedule.update', scope: 'schedules:write', repoFrom: ['schedule', 'body'], summary: 'Change a schedule', ok: { description: 'the schedule', schema: ScheduleView }, problems: { 409: "Errand's own schedules cannot be changed" } })
-  update(@Param('id', IdPipe()) id: string, @Body(new ZodPipe(UpdateScheduleBody)) body: UpdateScheduleBody) {
-    return this.schedules.update(id, body);
+  update(@Param('id', IdPipe()) id: string, @Body(new ZodPipe(UpdateScheduleBody)) body: UpdateScheduleBody, @Caller() caller: string | undefined) {
+    return this.schedules.update(id, caller && body.requester !== undefined ? { ...body, requester: caller } : body);
   }
 
   @Post(':id/pause')

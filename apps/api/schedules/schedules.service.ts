@@ -124,8 +124,9 @@ export class SchedulesService {
       links: { self: `/schedules/${id}`, temporalUi: `${this.config.temporal.uiUrl}/namespaces/${encodeURIComponent(this.config.temporal.namespace)}/schedules/${encodeURIComponent(description.scheduleId)}` },
     };
     if (id === REAPER_SCHEDULE) return { ...view, system: true, interval: `${this.config.sandbox.reaperIntervalMinutes} minutes` };
-    const { task: _task, links: _links, timing, scheduleId: _id, ...run } = this.runOf(description);
-    return { ...view, ...run, ...timing };
+    const { task, links: _links, timing, scheduleId: _id, ...run } = this.runOf(description);
+    // Whose its runs are: the token that made it (on a server without tokens, what it was told).
+    return { ...view, ...run, ...timing, ...(task.requester && { requester: task.requester }) };
   }
 
   async pause(id: string, body: NoteBody): Promise<ScheduleView> {
