@@ -9,6 +9,7 @@ import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor }
 import type { Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
+import { ensureSearchAttributes } from '../temporal-search-attributes.js';
 import { startTracing, tracingClientInterceptors } from '../tracing.js';
 import { startApi, type RunningApi } from './server.js';
 
@@ -26,11 +27,13 @@ export async function startApiWithConnection(config: Config, log: Logger): Promi
   const tracing = startTracing('errand-api');
   const connection = await Connection.connect({ ...temporalConnectionOptions(config), interceptors: [API_GRPC_RETRIES] });
   const client = new Client({ connection, namespace: config.temporal.namespace, interceptors: tracingClientInterceptors(tracing) });
-  const api = await startApi(config, client, log, tracing).catch(async (err: unknown) => {
-    await connection.close();
-    await tracing?.shutdown();
-    throw err;
-  });
+  const api = await ensureSearchAttributes(connection, config.temporal.namespace, log)
+    .then(() => startApi(config, client, log, tracing))
+    .catch(async (err: unknown) => {
+      await connection.close();
+      await tracing?.shutdown();
+      throw err;
+    });
   return {
     url: api.url,
     close: async () => {

@@ -14,6 +14,7 @@ import { Redactor } from '../../activities/store/redactor.js';
 import { stateDirs, type Config } from '../config.js';
 import { forgeFromConfig, sandboxesFromConfig } from '../providers.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
+import { ensureSearchAttributes } from '../temporal-search-attributes.js';
 import { tracingClientInterceptors, tracingWorkerOptions, type Tracing } from '../tracing.js';
 import type { Logger } from '../logger.js';
 import { chooseConfinement, chooseCpuGroups } from './confinement.js';
@@ -75,6 +76,8 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
   // A client too, for what activities ask Temporal (the reaper, schedules) and for the reaper's schedule.
   const clientConnection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace, interceptors: tracingClientInterceptors(tracing) });
+  // Before any workflow runs: every task upserts its phase, and the API lists by these.
+  await ensureSearchAttributes(clientConnection, config.temporal.namespace, log);
   const activities = createActivities({
     sandboxes: sandboxesFromConfig(config, {
       sandboxdCommand: config.sandbox.provider === 'local' ? await bundleSandboxd(dirs.sandboxd) : [],
