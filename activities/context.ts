@@ -6,9 +6,9 @@ import type { Forge } from './forge/forge.js';
 import { SandboxConnections } from './sandbox/connections.js';
 import type { SandboxProvider } from './sandbox/provider.js';
 import type { SandboxdClient } from './sandbox/sandboxd-client.js';
-import type { ArtifactStore } from './store/artifact-store.js';
 import { recordEvent } from './store/events.js';
 import type { Redactor } from './store/redactor.js';
+import type { BlobStore, Storage } from './store/storage.js';
 import type { RepoLimits } from './git/transfer.js';
 import type { Registries } from './dependencies/registries.js';
 import type { AdmissionRequest } from '../workflows/contracts.js';
@@ -24,8 +24,8 @@ export interface ActivityDeps {
   forge: Forge;
   /** Undefined when no model is configured: the API refuses tasks before they get here. */
   models: { coder?: ModelClient; reviewer?: ModelClient };
-  /** Already redacting (RedactingStore): everything put here is safe to show. */
-  store: ArtifactStore;
+  /** Already redacting (storage.ts `redacting`): everything written here is safe to show. */
+  storage: Storage;
   redactor: Redactor;
   limits: { setupTimeoutMs: number; repo: RepoLimits };
   /** Where dependency bumps ask what is newer, and where the sandbox's package managers fetch from. */
@@ -47,6 +47,8 @@ export interface ScheduleControl {
 }
 
 export interface ActivityContext extends ActivityDeps {
+  /** storage.blobs: transcripts, tool arguments, logs, diffs. */
+  blobs: BlobStore;
   connections: SandboxConnections;
   /** sandboxd of `sandboxId`, its calls cancelled with `signal`. */
   connect(sandboxId: string, signal?: AbortSignal): Promise<SandboxdClient>;
@@ -58,9 +60,10 @@ export function activityContext(deps: ActivityDeps): ActivityContext {
   const connections = new SandboxConnections(deps.sandboxes);
   return {
     ...deps,
+    blobs: deps.storage.blobs,
     connections,
     connect: (sandboxId, signal) => connections.client(sandboxId, signal),
-    event: (taskId, ...events) => recordEvent(deps.store, taskId, ...events),
+    event: (taskId, ...events) => recordEvent(deps.storage.logs, taskId, ...events),
   };
 }
 

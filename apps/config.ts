@@ -88,6 +88,12 @@ const Env = z.object({
     }),
   ERRAND_REDACT: list(','),
   ERRAND_FORGE: z.enum(['local', 'github']).default('local'),
+  ERRAND_STORE: z.enum(['local', 's3']).default('local'),
+  ERRAND_S3_BUCKET: optionalText,
+  ERRAND_S3_PREFIX: z.string().default('').transform((v) => v.replace(/^\/+|\/+$/g, '')),
+  ERRAND_S3_ENDPOINT: optionalText.pipe(z.string().url().optional()),
+  ERRAND_S3_REGION: optionalText,
+  ERRAND_S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   ERRAND_SANDBOX_PROVIDER: z.enum(['local', 'kubernetes']).default('local'),
   ERRAND_KUBECONFIG: optionalText,
   ERRAND_K8S_NAMESPACE: z.string().min(1).default('errand-sandboxes'),
@@ -249,6 +255,8 @@ export interface Config {
   apiTokens: ApiToken[];
   /** Where repositories and pull requests live. */
   forge: { kind: 'local' } | { kind: 'github'; github: GitHubSettings };
+  /** Where transcripts, logs, diffs, events and the audit trail live: the state directory, or S3-compatible object storage shared by every replica. */
+  storage: { kind: 'local' } | { kind: 's3'; s3: S3Settings };
   /** GitHub webhooks (POST /webhooks/github); off without a secret. */
   webhooks: { secret?: string; botLogin: string; triggerLabel: string; maxAgeMinutes: number };
   /** Values redacted from transcripts, events and logs: keys, tokens and ERRAND_REDACT. */
@@ -362,6 +370,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     registries: { npm: e.ERRAND_NPM_REGISTRY.replace(/\/$/, ''), goProxy: e.ERRAND_GOPROXY, goSumDb: e.ERRAND_GOSUMDB },
     apiTokens: e.ERRAND_API_TOKENS_FILE ? apiTokensFrom(e.ERRAND_API_TOKENS_FILE) : [],
     forge: github ? { kind: 'github', github } : { kind: 'local' },
+    storage: storageSettings(e),
     webhooks: {
       secret: e.ERRAND_GITHUB_WEBHOOK_SECRET,
       botLogin: e.ERRAND_GITHUB_BOT_LOGIN.replace(/^@/, ''),
@@ -380,6 +389,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.ERRAND_LOG_LEVEL,
     narrate: e.ERRAND_NARRATE,
     temporalCli: e.TEMPORAL_CLI,
+  };
+}
+
+/** S3-compatible object storage (ERRAND_STORE=s3); credentials come from the AWS SDK's own chain (environment, a mounted file, workload identity). */
+export interface S3Settings {
+  bucket: string;
+  prefix?: string;
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+}
+
+function storageSettings(e: z.output<typeof Env>): Config['storage'] {
+  if (e.ERRAND_STORE === 'local') return { kind: 'local' };
+  if (!e.ERRAND_S3_BUCKET) throw new ConfigError('invalid configuration:\n  ERRAND_S3_BUCKET: required with ERRAND_STORE=s3 (the bucket Errand keeps transcripts, logs, events and the audit trail in)');
+  return {
+    kind: 's3',
+    s3: { bucket: e.ERRAND_S3_BUCKET, prefix: e.ERRAND_S3_PREFIX || undefined, endpoint: e.ERRAND_S3_ENDPOINT, region: e.ERRAND_S3_REGION, forcePathStyle: e.ERRAND_S3_FORCE_PATH_STYLE },
   };
 }
 
@@ -429,8 +456,9 @@ export const stateDirs = (c: Config) => ({
   sandboxes: path.join(c.stateDir, 'sandboxes'),
   /** The bundled sandboxd the local provider runs (apps/worker/sandboxd-bundle.ts). */
   sandboxd: path.join(c.stateDir, 'sandboxd'),
+  /** The local storage (ERRAND_STORE=local): blobs and logs, the audit trail's included. */
   artifacts: path.join(c.stateDir, 'artifacts'),
-  /** Who did what through the API (apps/api/audit). */
-  audit: path.join(c.stateDir, 'audit'),
+  /** Where the audit trail was kept before it moved into storage: read once and moved (apps/api/audit). */
+  legacyAudit: path.join(c.stateDir, 'audit'),
   forge: path.join(c.stateDir, 'forge', 'pulls'),
 });

@@ -1,5 +1,5 @@
-// The providers the configuration names: the forge (worker and API) and the sandbox provider
-// (worker), so each process wires the same choice the same way.
+// The providers the configuration names: the forge and storage (worker and API) and the sandbox
+// provider (worker), so each process wires the same choice the same way; nothing else builds one.
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Forge } from '../activities/forge/forge.js';
 import { GitHubForge } from '../activities/forge/github.js';
@@ -7,7 +7,10 @@ import { LocalForge } from '../activities/forge/local.js';
 import { KubernetesSandboxProvider } from '../activities/sandbox/kubernetes.js';
 import { LocalSandboxProvider, type LocalSandboxOptions } from '../activities/sandbox/local.js';
 import type { SandboxProvider } from '../activities/sandbox/provider.js';
-import { stateDirs, type Config } from './config.js';
+import { localDirectoryStorage } from '../activities/store/local-storage.js';
+import { Redactor } from '../activities/store/redactor.js';
+import { redacting, type Storage } from '../activities/store/storage.js';
+import { ConfigError, stateDirs, type Config } from './config.js';
 
 export function forgeFromConfig(config: Config): Forge {
   return config.forge.kind === 'github' ? new GitHubForge(config.forge.github) : new LocalForge(stateDirs(config).forge);
@@ -30,4 +33,10 @@ export function sandboxesFromConfig(
     return new KubernetesSandboxProvider({ ...options, kubeConfig: kubeConfigFrom(kubeconfig) });
   }
   return new LocalSandboxProvider({ dir: stateDirs(config).sandboxes, ...local });
+}
+
+/** Where transcripts, logs, diffs, events and the audit trail live; everything written to it is redacted first. */
+export function storageFromConfig(config: Config, redactor = new Redactor(config.secrets)): Storage {
+  if (config.storage.kind === 's3') throw new ConfigError('invalid configuration:\n  ERRAND_STORE: s3 is not built into this version yet; use local');
+  return redacting(localDirectoryStorage(stateDirs(config).artifacts), redactor);
 }

@@ -21,8 +21,8 @@ const MAX_TEXT_BYTES = 2_000;
 const SECRET_NOTE =
   '\n[errand: your arguments held something that looks like a secret; it was replaced with [REDACTED]. Read secrets from the environment instead of writing them.]';
 
-export function createAgentActivities({ connect, event, models, store, redactor }: ActivityContext) {
-  const conversations = new ConversationCache(store);
+export function createAgentActivities({ connect, event, models, blobs, redactor }: ActivityContext) {
+  const conversations = new ConversationCache(blobs);
   return {
     async modelTurn(req: {
       taskId: string;
@@ -42,7 +42,7 @@ export function createAgentActivities({ connect, event, models, store, redactor 
       let history = await conversations.load(req.taskId, req.step);
       if (history.length === 0) {
         if (!req.task) throw new Error(`the transcript of task ${req.taskId} is missing its start`);
-        const instructions = req.task.instructionsKey ? await store.get(req.task.instructionsKey) : undefined;
+        const instructions = req.task.instructionsKey ? await blobs.get(req.task.instructionsKey) : undefined;
         history = [
           { role: 'system', content: coderSystemPrompt(req.task, instructions) },
           { role: 'user', content: req.task.prompt },
@@ -64,7 +64,7 @@ export function createAgentActivities({ connect, event, models, store, redactor 
         // The answer arrives redacted (RedactingModelClient): a secret never flows from the model
         // into the sandbox or history, and the model is told.
         const args = c.function.arguments;
-        toolCalls.push(await claimCheck(store, req.taskId, req.step, { id: c.id, name: c.function.name, arguments: args, ...(args.includes(REDACTED) && { redacted: true }) }));
+        toolCalls.push(await claimCheck(blobs, req.taskId, req.step, { id: c.id, name: c.function.name, arguments: args, ...(args.includes(REDACTED) && { redacted: true }) }));
       }
       const answer: ChatCompletionMessageParam = { role: 'assistant', content: message.content ?? null, ...(message.tool_calls?.length ? { tool_calls: message.tool_calls } : {}) };
       await conversations.save(req.taskId, req.step, history, [...incoming, answer]);
@@ -89,7 +89,7 @@ export function createAgentActivities({ connect, event, models, store, redactor 
     },
 
     async runTool(req: { taskId: string; sandboxId: string; step: number; call: ToolCall; mode?: AgentMode; forbidden?: Forbidden }): Promise<ToolOutcome> {
-      const call = await withArguments(store, req.call);
+      const call = await withArguments(blobs, req.call);
       const base = { step: req.step, tool: call.name, toolCallId: call.id };
       await event(req.taskId, { id: `step:${req.step}:${call.id}:called`, type: 'tool_called', ...base, arguments: call.arguments.slice(0, EVENT_EXCERPT) });
       const refused = refusal(call, req.forbidden);

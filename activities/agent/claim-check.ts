@@ -2,7 +2,7 @@
 // are stored and passed by key, and the text of an ending tool, which the workflow reads, is
 // capped; the tool activity puts stored arguments back.
 import { endingText, ENDING_TOOLS, type EndingTool, type ToolCall } from '../../workflows/tool-calls.js';
-import type { ArtifactStore } from '../store/artifact-store.js';
+import type { BlobStore } from '../store/storage.js';
 import { taskKeys } from '../store/keys.js';
 import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
 
@@ -10,7 +10,7 @@ import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
 const INLINE_ARGUMENTS_BYTES = 8_000;
 const MAX_ENDING_TEXT_BYTES = 8_000;
 
-export async function claimCheck(store: ArtifactStore, taskId: string, step: number, call: ToolCall): Promise<ToolCall> {
+export async function claimCheck(store: BlobStore, taskId: string, step: number, call: ToolCall): Promise<ToolCall> {
   const rule = ENDING_TOOLS[call.name as EndingTool];
   if (rule) {
     const text = endingText(call);
@@ -23,6 +23,6 @@ export async function claimCheck(store: ArtifactStore, taskId: string, step: num
 }
 
 /** The call with its arguments back from the store, when they were kept there. */
-export async function withArguments(store: ArtifactStore, call: ToolCall): Promise<ToolCall> {
+export async function withArguments(store: BlobStore, call: ToolCall): Promise<ToolCall> {
   return call.argumentsKey ? { ...call, arguments: (await store.get(call.argumentsKey)) ?? '' } : call;
 }

@@ -1,13 +1,13 @@
-// The coder's conversation, kept in the ArtifactStore one file per step (claim-check): step N's
+// The coder's conversation, kept in the BlobStore one file per step (claim-check): step N's
 // file holds the tool results that led into it and the model's answer. A retried step
 // overwrites its own file, so the transcript never holds a step twice.
 import path from 'node:path';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { ArtifactStore } from '../store/artifact-store.js';
+import type { BlobStore } from '../store/storage.js';
 import { taskKeys } from '../store/keys.js';
 
 
-export async function loadConversation(store: ArtifactStore, taskId: string, beforeStep: number): Promise<ChatCompletionMessageParam[]> {
+export async function loadConversation(store: BlobStore, taskId: string, beforeStep: number): Promise<ChatCompletionMessageParam[]> {
   const messages: ChatCompletionMessageParam[] = [];
   for (let step = 0; step < beforeStep; step++) {
     const raw = await store.get(taskKeys(taskId).transcriptStep(step));
@@ -41,7 +41,7 @@ export class ConversationCache {
   private bytes = 0;
 
   constructor(
-    private readonly store: ArtifactStore,
+    private readonly store: BlobStore,
     private readonly maxBytes = 64 * 2 ** 20,
   ) {}
 
@@ -80,7 +80,7 @@ export class ConversationCache {
 }
 
 /** The whole stored conversation, each message tagged with the step it belongs to. */
-export async function readTranscript(store: ArtifactStore, taskId: string): Promise<(ChatCompletionMessageParam & { step: number })[]> {
+export async function readTranscript(store: BlobStore, taskId: string): Promise<(ChatCompletionMessageParam & { step: number })[]> {
   const out: (ChatCompletionMessageParam & { step: number })[] = [];
   for (const key of await store.list(taskKeys(taskId).transcript)) {
     const step = Number.parseInt(path.posix.basename(key), 10);

@@ -16,7 +16,7 @@ const SandboxConfig = z.strictObject({ image: z.string().regex(IMAGE_REFERENCE, 
  * Each heartbeats while it waits on the forge, so an attempt whose worker died is retried within
  * the heartbeat timeout rather than after its whole limit (workflows/coding-task/activities.ts).
  */
-export function createForgeActivities({ forge, store, event, redactor }: ActivityContext) {
+export function createForgeActivities({ forge, blobs, event, redactor }: ActivityContext) {
   const activities = {
     /** Fails at once, with the forge's message, on a missing repo or branch or missing permissions. */
     async checkRepository(req: { repo: string; baseBranch: string }): Promise<{ baseBranch: string; sandboxImage?: string }> {
@@ -32,7 +32,7 @@ export function createForgeActivities({ forge, store, event, redactor }: Activit
      */
     async openPullRequest(req: Omit<OpenPullRequest, 'diff'> & { diffKey?: string }): Promise<PullRequestRef> {
       const { diffKey, ...pr } = req;
-      const diff = diffKey ? await store.get(diffKey) : undefined;
+      const diff = diffKey ? await blobs.get(diffKey) : undefined;
       const { existing, ...opened } = await forge.openPullRequest({ ...pr, diff });
       if (existing) {
         const updated = await forge.updatePullRequest({ repo: req.repo, number: opened.number, title: req.title, body: req.body, diff, ready: !req.draft });
@@ -46,7 +46,7 @@ export function createForgeActivities({ forge, store, event, redactor }: Activit
     /** `round` (the feedback round) keeps the event of a retried update from counting twice. */
     async updatePullRequest(req: Omit<UpdatePullRequest, 'diff'> & { taskId: string; diffKey?: string; round: number }): Promise<PullRequestRef> {
       const { diffKey, taskId, round, ...update } = req;
-      const diff = diffKey ? await store.get(diffKey) : undefined;
+      const diff = diffKey ? await blobs.get(diffKey) : undefined;
       const updated = await forge.updatePullRequest({ ...update, diff });
       await event(taskId, { id: `pr:${updated.number}:round:${round}:${update.body ? 'published' : 'found'}`, type: 'pr_updated', number: updated.number, url: updated.url, draft: updated.draft });
       return updated;

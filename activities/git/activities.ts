@@ -12,7 +12,7 @@ import { applyChange, setupRepository, type RepoSetup } from './repo-setup.js';
 import { pushFromSandbox } from './transfer.js';
 import * as git from './workspace.js';
 
-export function createGitActivities({ connect, event, forge, sandboxes, store, redactor, limits }: ActivityContext) {
+export function createGitActivities({ connect, event, forge, sandboxes, blobs, redactor, limits }: ActivityContext) {
   return {
     async prepareWorkspace(req: {
       taskId: string;
@@ -51,8 +51,8 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
     }): Promise<RepoSetup> {
       const { setup, head } = await withHeartbeat(async (signal) => {
         const sandbox = await connect(req.sandboxId, signal);
-        const done = await setupRepository(sandbox, store, { ...req, timeoutMs: limits.setupTimeoutMs });
-        if (req.change) done.change = await applyChange(sandbox, store, { ...req, change: req.change, timeoutMs: limits.setupTimeoutMs });
+        const done = await setupRepository(sandbox, blobs, { ...req, timeoutMs: limits.setupTimeoutMs });
+        if (req.change) done.change = await applyChange(sandbox, blobs, { ...req, change: req.change, timeoutMs: limits.setupTimeoutMs });
         const restored = req.restore ? await git.restoreWork(sandbox, req.restore.ref) : undefined;
         return { setup: done, head: restored };
       });
@@ -65,14 +65,14 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
     },
 
     async runTests(req: { taskId: string; sandboxId: string; command: string }): Promise<TestResult> {
-      const test = await withHeartbeat(async (signal) => git.runTests(await connect(req.sandboxId, signal), store, req));
+      const test = await withHeartbeat(async (signal) => git.runTests(await connect(req.sandboxId, signal), blobs, req));
       const safe = { ...test, outputTail: redactor.redact(test.outputTail) };
       await event(req.taskId, { id: 'tests', type: 'tests_finished', command: safe.command, passed: safe.passed, exitCode: safe.exitCode });
       return safe;
     },
 
     async runPostconditions(req: { taskId: string; sandboxId: string; commands: string[]; round: number }): Promise<PostconditionResult[]> {
-      const results = await withHeartbeat(async (signal) => git.runPostconditions(await connect(req.sandboxId, signal), store, req));
+      const results = await withHeartbeat(async (signal) => git.runPostconditions(await connect(req.sandboxId, signal), blobs, req));
       const safe = results.map((r) => ({ ...r, outputTail: redactor.redact(r.outputTail) }));
       await event(req.taskId, { id: `postconditions:${req.round}`, type: 'postconditions_checked', round: req.round, passed: safe.filter((r) => r.passed).map((r) => r.command), failed: safe.filter((r) => !r.passed).map((r) => r.command) });
       return safe;
@@ -106,7 +106,7 @@ export function createGitActivities({ connect, event, forge, sandboxes, store, r
         const { diff, refused } = await pushFromSandbox(sandbox, { branch: req.branch, baseSha: req.baseSha, remote: await forge.pushRemote(req.repo), limits: limits.repo, vet: (change) => pushRefusal(change, redactor, req.forbidden) });
         if (refused) throw ErrandFailure.permanent(refused.type, `not pushed: ${refused.message}`);
         const diffKey = taskKeys(req.taskId).diff;
-        await store.put(diffKey, diff);
+        await blobs.put(diffKey, diff);
         await event(req.taskId, { id: `published:${headSha}`, type: 'branch_published', sha: headSha });
         return { headSha, diffKey };
       });

@@ -5,7 +5,7 @@ import type { TestResult } from '../../workflows/contracts.js';
 import { FailureType } from '../../workflows/failures.js';
 import { ErrandFailure } from '../failures.js';
 import { SandboxdRequestError, type SandboxdClient } from '../sandbox/sandboxd-client.js';
-import type { ArtifactStore } from '../store/artifact-store.js';
+import type { BlobStore } from '../store/storage.js';
 import { taskKeys } from '../store/keys.js';
 
 /** Looked for in this order; the first one found is used. */
@@ -23,7 +23,7 @@ export interface RepoSetup {
 
 export async function setupRepository(
   sandbox: SandboxdClient,
-  store: ArtifactStore,
+  store: BlobStore,
   req: { taskId: string; setupScript?: string; timeoutMs: number; network: boolean },
 ): Promise<RepoSetup> {
   const result: RepoSetup = {};
@@ -50,7 +50,7 @@ export async function setupRepository(
  */
 export async function applyChange(
   sandbox: SandboxdClient,
-  store: ArtifactStore,
+  store: BlobStore,
   req: { taskId: string; timeoutMs: number; network: boolean; change: { command: string; env: Record<string, string> } },
 ): Promise<TestResult> {
   const r = await sandbox.exec({ cmd: req.change.command, env: req.change.env, timeoutMs: req.timeoutMs, maxOutputBytes: 200_000, network: req.network });
@@ -60,7 +60,7 @@ export async function applyChange(
   return { command: req.change.command, exitCode: r.exitCode ?? -1, passed: r.exitCode === 0, outputTail: log.slice(-2000), logKey };
 }
 
-async function runSetupScript(sandbox: SandboxdClient, store: ArtifactStore, req: { taskId: string; timeoutMs: number; network: boolean }, script: string, result: RepoSetup): Promise<void> {
+async function runSetupScript(sandbox: SandboxdClient, store: BlobStore, req: { taskId: string; timeoutMs: number; network: boolean }, script: string, result: RepoSetup): Promise<void> {
   const r = await sandbox.exec({ cmd: script, timeoutMs: req.timeoutMs, maxOutputBytes: 200_000, network: req.network });
   result.setupLogKey = taskKeys(req.taskId).log('setup');
   const log = `$ ${script}\n${r.stdout}${r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''}`;

@@ -10,7 +10,7 @@ import { ErrandFailure } from '../failures.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
 import type { ExecRequest, ExecResponse } from '../sandbox/sandboxd/protocol.js';
 import type { GitRemote } from '../forge/forge.js';
-import type { ArtifactStore } from '../store/artifact-store.js';
+import type { BlobStore } from '../store/storage.js';
 import { taskKeys } from '../store/keys.js';
 import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
 import { detectTestCommand } from './test-command.js';
@@ -90,7 +90,7 @@ export async function restoreWork(sandbox: SandboxdClient, restoreFrom?: string)
 
 export async function runTests(
   sandbox: SandboxdClient,
-  store: ArtifactStore,
+  store: BlobStore,
   req: { taskId: string; command: string },
 ): Promise<TestResult> {
   const r = await sandbox.exec({ cmd: req.command, timeoutMs: 900_000, maxOutputBytes: 400_000 });
@@ -104,7 +104,7 @@ export async function runTests(
  * The playbook's postconditions, each run by Errand (not the agent) in the workspace as the
  * agent left it; all run, so the agent hears every failure at once. The full output is one log.
  */
-export async function runPostconditions(sandbox: SandboxdClient, store: ArtifactStore, req: { taskId: string; commands: string[] }): Promise<PostconditionResult[]> {
+export async function runPostconditions(sandbox: SandboxdClient, store: BlobStore, req: { taskId: string; commands: string[] }): Promise<PostconditionResult[]> {
   const results: PostconditionResult[] = [];
   const log: string[] = [];
   for (const command of req.commands) {

@@ -13,7 +13,7 @@ import { forbiddenPathsIn } from '../playbooks/forbidden.js';
 import { describeSecrets, findSecrets, outsideAllowedPaths, parseDiff } from './checks.js';
 import { runReview } from './reviewer.js';
 
-export function createReviewActivities({ connect, event, models, store, redactor }: ActivityContext) {
+export function createReviewActivities({ connect, event, models, blobs, redactor }: ActivityContext) {
   /** The verdict in the task's timeline, with the summary and each comment to read (redacted: the model wrote them). */
   const finished = (req: { taskId: string; round: number }, review: ReviewResult) =>
     event(req.taskId, {
@@ -80,9 +80,9 @@ export function createReviewActivities({ connect, event, models, store, redactor
           await finished(req, review);
           return { review, usage: { prompt: 0, completion: 0 }, costUsd: 0 };
         }
-        const instructions = req.instructionsKey ? await store.get(req.instructionsKey) : undefined;
+        const instructions = req.instructionsKey ? await blobs.get(req.instructionsKey) : undefined;
         const run = await runReview(tellingRetries(reviewer, event, req.taskId, { round: req.round }), { ...req, diff, instructions, outsideAllowedPaths: outside }, signal);
-        await store.put(taskKeys(req.taskId).reviewRound(req.round), JSON.stringify(run.messages));
+        await blobs.put(taskKeys(req.taskId).reviewRound(req.round), JSON.stringify(run.messages));
         const review: ReviewResult = { ...run.result, outsideAllowedPaths: outside };
         await finished(req, review);
         return { review, usage: run.usage, costUsd: callCost(reviewer.settings, run.usage) };

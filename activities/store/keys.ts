@@ -1,6 +1,7 @@
-// Where each thing Errand stores lives in the ArtifactStore, in one place: every key is built
-// here, from ids that were validated or hashed, so a key cannot name a place outside its prefix
-// (the store refuses one anyway).
+// Where each thing Errand stores lives in Storage, in one place: every blob key and log name is
+// built here, from ids that were validated or hashed, so a key cannot name a place outside its
+// prefix (the store refuses one anyway). Blob keys are recorded in workflow history: a running
+// task holds them, so they do not change.
 import { createHash } from 'node:crypto';
 
 const padded = (n: number) => String(n).padStart(6, '0');
@@ -9,8 +10,8 @@ const padded = (n: number) => String(n).padStart(6, '0');
 export function taskKeys(taskId: string) {
   const root = `tasks/${taskId}`;
   return {
-    /** One JSON line per event, tailed by GET /tasks/:id/events. */
-    events: `${root}/events.jsonl`,
+    /** The task's event log (a log, not a blob), tailed by GET /tasks/:id/events. */
+    events: `${root}/events`,
     /** The conversation, one file per step. */
     transcript: `${root}/transcript`,
     transcriptStep: (step: number) => `${root}/transcript/${padded(step)}.json`,
@@ -23,6 +24,10 @@ export function taskKeys(taskId: string) {
     diff: `${root}/diff.patch`,
   };
 }
+
+/** The audit trail of a day (a log), `YYYY-MM-DD` in UTC. */
+export const auditLog = (day: string) => `${AUDIT}/${day}`;
+export const AUDIT = 'audit';
 
 /** A webhook event handled (or being handled), known by the sha256 of its signed body. */
 export const webhookEventKey = (bodySha256: string) => `webhooks/github/events/${bodySha256}`;

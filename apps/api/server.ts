@@ -6,7 +6,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Client } from '@temporalio/client';
-import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
+import type { Storage } from '../../activities/store/storage.js';
 import { stateDirs, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ApiTokenGuard } from './auth/api-token.guard.js';
@@ -22,8 +22,8 @@ import { AdmissionController } from './admission/admission.controller.js';
 import { WhoamiController } from './auth/whoami.controller.js';
 import { ConsoleController } from './console/console.controller.js';
 import { AdmissionService } from './admission/admission.service.js';
-import { forgeFromConfig } from '../providers.js';
-import { ARTIFACT_STORE, AUDIT, CONFIG, FORGE, LOGGER, METRICS, OPENAPI, TEMPORAL_CLIENT } from './tokens.js';
+import { forgeFromConfig, storageFromConfig } from '../providers.js';
+import { AUDIT, CONFIG, FORGE, LOGGER, METRICS, OPENAPI, STORAGE, TEMPORAL_CLIENT } from './tokens.js';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { AuditLog } from './audit/audit-log.js';
@@ -42,7 +42,7 @@ export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesContr
 
 @Module({})
 class ApiModule {
-  static forRoot(config: Config, client: Client, log: Logger): DynamicModule {
+  static forRoot(config: Config, client: Client, log: Logger, storage: Storage, audit: AuditLog): DynamicModule {
     return {
       module: ApiModule,
       controllers: CONTROLLERS,
@@ -51,10 +51,9 @@ class ApiModule {
         { provide: TEMPORAL_CLIENT, useValue: client },
         { provide: LOGGER, useValue: log },
         { provide: METRICS, useValue: new ApiMetrics(client) },
-        { provide: AUDIT, useValue: new AuditLog(stateDirs(config).audit, log) },
+        { provide: AUDIT, useValue: audit },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
-        // Read-only here: the worker writes (and redacts) everything the API shows.
-        { provide: ARTIFACT_STORE, useValue: new LocalArtifactStore(stateDirs(config).artifacts) },
+        { provide: STORAGE, useValue: storage },
         { provide: FORGE, useValue: forgeFromConfig(config) },
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         // Built at the first request for it (the server's URL is known by then).
@@ -76,7 +75,10 @@ export interface RunningApi {
 
 /** `tracing`: a span per request (apps/tracing.ts); give `client` its interceptors too. */
 export async function startApi(config: Config, client: Client, log: Logger, tracing?: Tracing): Promise<RunningApi> {
-  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config, client, log), {
+  const storage = storageFromConfig(config);
+  const audit = new AuditLog(storage.logs, log);
+  await audit.adopt(stateDirs(config).legacyAudit);
+  const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config, client, log, storage, audit), {
     logger: {
       log: (msg: unknown) => log.debug({ nest: true }, String(msg)),
       error: (msg: unknown, trace?: unknown) => log.error({ nest: true, trace }, String(msg)),

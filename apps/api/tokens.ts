@@ -2,7 +2,7 @@
 export const CONFIG = Symbol('CONFIG');
 export const TEMPORAL_CLIENT = Symbol('TEMPORAL_CLIENT');
 export const LOGGER = Symbol('LOGGER');
-export const ARTIFACT_STORE = Symbol('ARTIFACT_STORE');
+export const STORAGE = Symbol('STORAGE');
 export const FORGE = Symbol('FORGE');
 export const OPENAPI = Symbol('OPENAPI');
 export const METRICS = Symbol('METRICS');

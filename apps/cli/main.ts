@@ -3,12 +3,12 @@
 import { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import { startApiThread, startApiWithConnection } from '../api/api-thread.js';
+import { storageFromConfig } from '../providers.js';
 import { ConfigError, loadConfig, stateDirs, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
 import { startWorker } from '../worker/worker.js';
 import { startTracing } from '../tracing.js';
-import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
 import { Redactor } from '../../activities/store/redactor.js';
 import { startNarrator } from './narrator.js';
 import { ensureSandboxPackages } from './sandbox-packages.js';
@@ -48,7 +48,7 @@ async function serve(config: Config, log: Logger, parts: { api: boolean; worker:
     const narrate = parts.worker && (config.narrate === 'true' || (config.narrate === 'auto' && process.stderr.isTTY));
     const connection = narrate ? await Connection.connect(temporalConnectionOptions(config)) : undefined;
     const narrator = connection
-      ? startNarrator({ client: new Client({ connection, namespace: config.temporal.namespace }), store: new LocalArtifactStore(stateDirs(config).artifacts), redactor: new Redactor(config.secrets), taskQueue: config.temporal.taskQueue })
+      ? startNarrator({ client: new Client({ connection, namespace: config.temporal.namespace }), logs: storageFromConfig(config).logs, redactor: new Redactor(config.secrets), taskQueue: config.temporal.taskQueue })
       : undefined;
     stops.unshift(async () => {
       await narrator?.stop();

@@ -3,8 +3,8 @@
 // with the reason, cancelled. It watches Temporal's visibility for this task queue's tasks and
 // tails each running task's event log; it only reads, and what it prints is redacted.
 import type { Client } from '@temporalio/client';
-import type { ArtifactStore } from '../../activities/store/artifact-store.js';
-import { EventLogReader, type TaskEvent } from '../../activities/store/events.js';
+import { taskEvents, type TaskEvent } from '../../activities/store/events.js';
+import type { LogCursor, LogStore } from '../../activities/store/storage.js';
 import type { Redactor } from '../../activities/store/redactor.js';
 import { ErrandRepo, stateQuery, type TaskState } from '../../workflows/contracts.js';
 import { TASK_WORKFLOW_TYPE, taskIdOfWorkflow } from '../../workflows/names.js';
@@ -13,7 +13,7 @@ const EVERY_MS = 1_000;
 
 export interface NarratorOptions {
   client: Client;
-  store: ArtifactStore;
+  logs: LogStore;
   redactor: Redactor;
   taskQueue: string;
   /** Where lines go (stderr by default). */
@@ -23,7 +23,7 @@ export interface NarratorOptions {
 export function startNarrator(opts: NarratorOptions): { stop(): Promise<void> } {
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));
   const say = (taskId: string, text: string) => write(opts.redactor.redact(`errand: task ${taskId} ${text}`));
-  const tasks = new Map<string, EventLogReader>();
+  const tasks = new Map<string, LogCursor<TaskEvent>>();
   const since = new Date().toISOString();
   let stopped = false;
 
@@ -52,13 +52,13 @@ export function startNarrator(opts: NarratorOptions): { stop(): Promise<void> } 
       if (status === 'CONTINUED_AS_NEW' || done.has(taskId)) continue; // a later run goes on; or told already
       let reader = tasks.get(taskId);
       if (!reader) {
-        reader = new EventLogReader(opts.store, taskId);
+        reader = taskEvents(opts.logs, taskId);
         tasks.set(taskId, reader);
         // A task that was running before this process started is picked up quietly.
         if (wf.startTime.toISOString() > since) say(taskId, `started on ${String(wf.typedSearchAttributes.get(ErrandRepo) ?? 'its repository')}`);
         else await reader.next(); // what happened before is not news
       }
-      for (const { event } of await reader.next()) told(taskId, event);
+      for (const { record } of await reader.next()) told(taskId, record);
       if (status !== 'RUNNING') {
         await ended(taskId, wf.workflowId, status);
         tasks.delete(taskId);

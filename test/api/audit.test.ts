@@ -2,10 +2,13 @@
 // worker) and Temporal server: every act on a task and a schedule a token makes is read back from
 // GET /audit once, by actor and by task, with who made it, when and from where; a request the
 // task refuses is no act. (The webhook's acts: test/workflow/github.test.ts.)
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { call, FINISH, FIX_SUM, gate } from '../fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, GiveUp } from '../support/errand-process.js';
+import { api, eventually, GiveUp, startErrand } from '../support/errand-process.js';
 import { writeTokensFile } from '../support/tokens-file.js';
 import { useErrand } from '../support/use.js';
 
@@ -126,5 +129,27 @@ describe('GET /audit', () => {
       working.open();
       await as(operator, 'DELETE', `/schedules/${scheduleId}`);
     }
+  });
+});
+
+describe('an audit trail kept before it moved into storage', () => {
+  it('is moved in once, by the first API to start, and read back with the rest', async () => {
+    // As earlier versions kept it: a file per day and API process under the state directory.
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'errand-state-'));
+    mkdirSync(path.join(stateDir, 'audit'));
+    const old = { id: '7d0f3c1e-0000-4000-8000-000000000001', at: '2026-11-30T09:00:00.000Z', actor: 'ops-bot', via: 'token', action: 'task.cancel', taskId: 'abc123abc123', from: '127.0.0.1' };
+    writeFileSync(path.join(stateDir, 'audit', '2026-11-30.host.4242.jsonl'), `${JSON.stringify(old)}\n`);
+    const env = { ERRAND_API_TOKENS_FILE: tokensFile, ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture' };
+    for (let replica = 0; replica < 2; replica++) {
+      const errand = await startErrand({ command: 'api', stateDir, env });
+      try {
+        const { body } = await api(errand.url, 'GET', '/audit?since=2026-11-29T00:00:00Z&task=abc123abc123', undefined, auditor);
+        expect(body.entries).toEqual([old]);
+      } finally {
+        await errand.stop();
+      }
+    }
+    expect(readdirSync(stateDir)).toContain('audit.moved');
+    expect(existsSync(path.join(stateDir, 'audit'))).toBe(false);
   });
 });

@@ -14,7 +14,7 @@ import { createActivities } from '../../activities/index.js';
 import type { KubernetesSandboxOptions } from '../../activities/sandbox/kubernetes-objects.js';
 import { KubernetesSandboxProvider } from '../../activities/sandbox/kubernetes.js';
 import { SandboxdClient } from '../../activities/sandbox/sandboxd-client.js';
-import { LocalArtifactStore } from '../../activities/store/artifact-store.js';
+import { localDirectoryStorage } from '../../activities/store/local-storage.js';
 import { Redactor } from '../../activities/store/redactor.js';
 import { LocalForge } from '../../activities/forge/local.js';
 import { startSandboxd } from '../../activities/sandbox/sandboxd/server.js';
@@ -223,13 +223,12 @@ describeWithPart(
           await runPod(`errand-${taskId}`);
           await p;
         }
-        const store = new LocalArtifactStore(mkdtempSync(path.join(os.tmpdir(), 'errand-reaper-')));
         const activities = createActivities({
           sandboxes: provider,
           workflows: { status: (id) => workflowStatus(client, id) },
           forge: new LocalForge(mkdtempSync(path.join(os.tmpdir(), 'errand-forge-'))),
           models: {},
-          store,
+          storage: localDirectoryStorage(mkdtempSync(path.join(os.tmpdir(), 'errand-reaper-'))),
           redactor: new Redactor([]),
           limits: { setupTimeoutMs: 60_000, repo: DEFAULT_REPO_LIMITS },
           registries: { npm: 'https://registry.npmjs.org', goProxy: 'https://proxy.golang.org' },

@@ -3,11 +3,11 @@
 // task has closed, and ends with an `end` event that carries the task's final status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EventLogReader } from '../../../activities/store/events.js';
-import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
+import { taskEvents } from '../../../activities/store/events.js';
+import type { LogStore } from '../../../activities/store/storage.js';
 
 export interface EventStreamOptions {
-  store: ArtifactStore;
+  logs: LogStore;
   taskId: string;
   /** The task's status while running, or its final status once closed. */
   status: () => Promise<{ closed: boolean; status: string }>;
@@ -32,15 +32,15 @@ export async function streamTaskEvents(req: IncomingMessage, res: ServerResponse
   req.once('close', () => {
     gone = true;
   });
-  const reader = new EventLogReader(o.store, o.taskId);
+  // Every replica numbers a task's events alike (the log's seq), so a client resumes on any.
+  const reader = taskEvents(o.logs, o.taskId, skipThrough);
   const pollMs = o.pollMs ?? 250;
   const statusEveryMs = o.statusEveryMs ?? 1_000;
   const keepAliveMs = o.keepAliveMs ?? 15_000;
   let lastStatusCheck = 0;
   let lastWrite = Date.now();
   const flush = async () => {
-    for (const { seq, event } of await reader.next()) {
-      if (seq <= skipThrough) continue;
+    for (const { seq, record: event } of await reader.next()) {
       res.write(`id: ${seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       lastWrite = Date.now();
     }

@@ -20,9 +20,9 @@ import { describeFailure } from '../../../workflows/failures.js';
 import { taskLinks, taskStart } from '../../../workflows/task-start.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readTranscript } from '../../../activities/agent/conversation.js';
-import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
+import type { Storage } from '../../../activities/store/storage.js';
 import { taskKeys } from '../../../activities/store/keys.js';
-import { ARTIFACT_STORE, CONFIG, FORGE, TEMPORAL_CLIENT } from '../tokens.js';
+import { CONFIG, FORGE, STORAGE, TEMPORAL_CLIENT } from '../tokens.js';
 import { streamTaskEvents } from './event-stream.js';
 import type { Forge } from '../../../activities/forge/forge.js';
 import { preparePlaybookRun } from '../../../activities/playbooks/catalog.js';
@@ -78,7 +78,7 @@ export class TasksService implements OnModuleDestroy {
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @Inject(TEMPORAL_CLIENT) private readonly client: Client,
-    @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
+    @Inject(STORAGE) private readonly storage: Storage,
     @Inject(FORGE) private readonly forge: Forge,
     @Inject(AdmissionService) private readonly admission: AdmissionService,
   ) {}
@@ -400,7 +400,7 @@ export class TasksService implements OnModuleDestroy {
 
   async log(taskId: string, name: LogName): Promise<string> {
     const description = await this.describe(taskId);
-    const log = await this.store.get(taskKeys(taskId).log(name));
+    const log = await this.storage.blobs.get(taskKeys(taskId).log(name));
     if (log !== undefined) return log;
     if (description.status.name === 'RUNNING') throw new NotFoundException(`task ${taskId} has no ${name} log yet: ${NO_LOG_YET[name]}`);
     throw new NotFoundException(`task ${taskId} has no ${name} log: ${NO_LOG[name]}`);
@@ -409,14 +409,14 @@ export class TasksService implements OnModuleDestroy {
   /** The change the task published, as a unified diff (`git diff` of its base and its branch). */
   async diff(taskId: string): Promise<string> {
     const description = await this.describe(taskId);
-    const diff = await this.store.get(taskKeys(taskId).diff);
+    const diff = await this.storage.blobs.get(taskKeys(taskId).diff);
     if (diff !== undefined) return diff;
     throw new NotFoundException(`task ${taskId} has no diff${description.status.name === 'RUNNING' ? ' yet: it is written when the work is published' : ': it published no change'}`);
   }
 
   async transcript(taskId: string) {
     await this.describe(taskId);
-    const messages = await readTranscript(this.store, taskId);
+    const messages = await readTranscript(this.storage.blobs, taskId);
     return { id: taskId, steps: messages.reduce((max, m) => Math.max(max, m.step), 0), messages };
   }
 
@@ -424,7 +424,7 @@ export class TasksService implements OnModuleDestroy {
   async streamEvents(taskId: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     await this.describe(taskId);
     await streamTaskEvents(req, res, {
-      store: this.store,
+      logs: this.storage.logs,
       taskId,
       signal: this.shutdown.signal,
       status: async () => {

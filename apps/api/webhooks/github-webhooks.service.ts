@@ -15,7 +15,7 @@ import { Client } from '@temporalio/client';
 import { z } from 'zod';
 import type { Forge } from '../../../activities/forge/forge.js';
 import { parseRepoName } from '../../../activities/forge/github.js';
-import type { ArtifactStore } from '../../../activities/store/artifact-store.js';
+import type { Storage } from '../../../activities/store/storage.js';
 import { webhookEventKey } from '../../../activities/store/keys.js';
 import { feedbackSignal } from '../../../workflows/contracts.js';
 import { taskIdOfBranch, taskWorkflowId } from '../../../workflows/names.js';
@@ -23,7 +23,7 @@ import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import { TasksService, idFromKey } from '../tasks/tasks.service.js';
 import { badRequest, ZodPipe } from '../tasks/task-request.js';
-import { ARTIFACT_STORE, CONFIG, FORGE, LOGGER, TEMPORAL_CLIENT } from '../tokens.js';
+import { CONFIG, FORGE, LOGGER, STORAGE, TEMPORAL_CLIENT } from '../tokens.js';
 
 export interface WebhookOutcome {
   status: 'task_started' | 'feedback_sent' | 'ignored' | 'duplicate';
@@ -108,7 +108,7 @@ export class GitHubWebhooksService {
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @Inject(TEMPORAL_CLIENT) private readonly client: Client,
-    @Inject(ARTIFACT_STORE) private readonly store: ArtifactStore,
+    @Inject(STORAGE) private readonly storage: Storage,
     @Inject(FORGE) private readonly forge: Forge,
     @Inject(TasksService) private readonly tasks: TasksService,
     @Inject(LOGGER) private readonly log: Logger,
@@ -136,7 +136,7 @@ export class GitHubWebhooksService {
     // new id, or under another event header, is the same event and acts at most once.
     const signed = createHash('sha256').update(raw).digest('hex');
     const seen = webhookEventKey(signed);
-    if (!(await this.store.createExclusive(seen, JSON.stringify({ event, delivery, at: new Date().toISOString() })))) {
+    if (!(await this.storage.blobs.createIfAbsent(seen, JSON.stringify({ event, delivery, at: new Date().toISOString() })))) {
       return { status: 'duplicate', detail: `this ${event} event was handled already (delivery ${delivery})` };
     }
     try {
@@ -145,7 +145,7 @@ export class GitHubWebhooksService {
       return outcome;
     } catch (err) {
       // Not acted on: a redelivery of the same event may try again.
-      await this.store.delete(seen);
+      await this.storage.blobs.delete(seen);
       throw err;
     }
   }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { ConversationCache, loadConversation } from '../../../activities/agent/conversation.js';
-import { LocalArtifactStore } from '../../../activities/store/artifact-store.js';
+import { localDirectoryStorage } from '../../../activities/store/local-storage.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'errand-conversation-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -19,7 +19,7 @@ const answer = (text: string): ChatCompletionMessageParam[] => [{ role: 'user', 
 
 describe('ConversationCache', () => {
   it('gives each step the stored conversation, across steps on one worker', async () => {
-    const store = new LocalArtifactStore(path.join(root, 'one'));
+    const store = localDirectoryStorage(path.join(root, 'one')).blobs;
     const worker = new ConversationCache(store);
     await worker.save('t1', 0, [], start);
     for (let step = 1; step <= 5; step++) {
@@ -31,7 +31,7 @@ describe('ConversationCache', () => {
   });
 
   it("shows the model another worker's retry of a step, not its own lost answer", async () => {
-    const store = new LocalArtifactStore(path.join(root, 'two'));
+    const store = localDirectoryStorage(path.join(root, 'two')).blobs;
     const [a, b] = [new ConversationCache(store), new ConversationCache(store)];
     await a.save('t2', 0, [], start);
     await a.save('t2', 1, await a.load('t2', 1), answer('first'));

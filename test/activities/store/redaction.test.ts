@@ -1,12 +1,12 @@
-// Secrets never reach the store or the event stream: the redactor, the store that applies it,
-// and the event log reader that the SSE endpoint tails.
-import { appendFileSync, mkdtempSync } from 'node:fs';
+// Secrets never reach storage or the event stream: the redactor, the storage that applies it,
+// and the task's events as the SSE endpoint tails them.
+import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { LocalArtifactStore, RedactingStore } from '../../../activities/store/artifact-store.js';
-import { EventLogReader, recordEvent } from '../../../activities/store/events.js';
-import { taskKeys } from '../../../activities/store/keys.js';
+import { recordEvent, taskEvents } from '../../../activities/store/events.js';
+import { localDirectoryStorage } from '../../../activities/store/local-storage.js';
+import { redacting } from '../../../activities/store/storage.js';
 import { Redactor } from '../../../activities/store/redactor.js';
 
 describe('Redactor', () => {
@@ -65,27 +65,33 @@ describe('Redactor', () => {
   });
 });
 
-describe('RedactingStore and EventLogReader', () => {
+describe("redacting storage, and a task's events", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-store-'));
-  const store = new RedactingStore(new LocalArtifactStore(dir), new Redactor(['db-password-42']));
+  const storage = redacting(localDirectoryStorage(dir), new Redactor(['db-password-42']));
 
-  it('redacts what is put and appended', async () => {
-    await store.put('a/b.txt', 'pw db-password-42');
-    expect(await store.get('a/b.txt')).toBe('pw [REDACTED]');
-    await recordEvent(store, 't1', { id: 'e1', type: 'tool_result', output: 'db-password-42' });
-    expect(await store.get(taskKeys('t1').events)).not.toContain('db-password-42');
+  it('redacts what is put, created and appended, keys and values alike', async () => {
+    await storage.blobs.put('a/b.txt', 'pw db-password-42');
+    expect(await storage.blobs.get('a/b.txt')).toBe('pw [REDACTED]');
+    expect(await storage.blobs.createIfAbsent('a/c.txt', 'db-password-42')).toBe(true);
+    expect(await storage.blobs.get('a/c.txt')).toBe('[REDACTED]');
+    await recordEvent(storage.logs, 't1', { id: 'e1', type: 'tool_result', output: 'db-password-42', 'db-password-42': ['db-password-42'] });
+    const [event] = await taskEvents(storage.logs, 't1').next();
+    expect(event!.record).toMatchObject({ id: 'e1', output: '[REDACTED]', '[REDACTED]': ['[REDACTED]'] });
+    expect(readFileSync(path.join(dir, 'tasks', 't1', 'events.jsonl'), 'utf8')).not.toContain('db-password-42');
   });
 
   it('reads new events incrementally, once per id, leaving a half-written line for later', async () => {
-    const reader = new EventLogReader(store, 't2');
+    const reader = taskEvents(storage.logs, 't2');
     expect(await reader.next()).toEqual([]);
-    await recordEvent(store, 't2', { id: 'step:1:started', type: 'step_started', step: 1 });
-    await recordEvent(store, 't2', { id: 'step:1:started', type: 'step_started', step: 1 }); // a retried activity
-    const file = path.join(dir, taskKeys('t2').events);
+    await recordEvent(storage.logs, 't2', { id: 'step:1:started', type: 'step_started', step: 1 });
+    await recordEvent(storage.logs, 't2', { id: 'step:1:started', type: 'step_started', step: 1 }); // a retried activity
+    const file = path.join(dir, 'tasks', 't2', 'events.jsonl');
     appendFileSync(file, '{"id":"step:1:model","type":"model_an');
-    expect((await reader.next()).map((e) => [e.seq, e.event.id])).toEqual([[0, 'step:1:started']]);
+    expect((await reader.next()).map((e) => [e.seq, e.record.id])).toEqual([[0, 'step:1:started']]);
     appendFileSync(file, 'swered"}\nnot json\n');
-    expect((await reader.next()).map((e) => [e.seq, e.event.type])).toEqual([[1, 'model_answered']]);
+    expect((await reader.next()).map((e) => [e.seq, e.record.type])).toEqual([[1, 'model_answered']]);
     expect(await reader.next()).toEqual([]);
+    // A reader that resumes after an event (an SSE client's Last-Event-ID) starts right after it.
+    expect((await taskEvents(storage.logs, 't2', 0).next()).map((e) => [e.seq, e.record.type])).toEqual([[1, 'model_answered']]);
   });
 });
