@@ -8,7 +8,8 @@ import type { SandboxProvider } from './sandbox/provider.js';
 import type { SandboxdClient } from './sandbox/sandboxd-client.js';
 import { recordEvent } from './store/events.js';
 import type { Redactor } from './store/redactor.js';
-import type { BlobStore, Storage } from './store/storage.js';
+import type { BlobStore, LogRecord, Storage } from './store/storage.js';
+import { heartbeatingWhile } from './heartbeat.js';
 import type { RepoLimits } from './git/transfer.js';
 import type { Registries } from './dependencies/registries.js';
 import type { AdmissionRequest } from '../workflows/contracts.js';
@@ -58,12 +59,36 @@ export interface ActivityContext extends ActivityDeps {
 
 export function activityContext(deps: ActivityDeps): ActivityContext {
   const connections = new SandboxConnections(deps.sandboxes);
+  const storage = heartbeating(deps.storage);
   return {
     ...deps,
-    blobs: deps.storage.blobs,
+    storage,
+    blobs: storage.blobs,
     connections,
     connect: (sandboxId, signal) => connections.client(sandboxId, signal),
-    event: (taskId, ...events) => recordEvent(deps.storage.logs, taskId, ...events),
+    event: (taskId, ...events) => recordEvent(storage.logs, taskId, ...events),
+  };
+}
+
+/** `storage` whose every call heartbeats while it waits: object storage away for a while is waited out, not taken for a dead worker. */
+function heartbeating(storage: Storage): Storage {
+  const { blobs, logs } = storage;
+  return {
+    blobs: {
+      put: (key, data) => heartbeatingWhile(() => blobs.put(key, data)),
+      createIfAbsent: (key, data) => heartbeatingWhile(() => blobs.createIfAbsent(key, data)),
+      get: (key) => heartbeatingWhile(() => blobs.get(key)),
+      list: (prefix) => heartbeatingWhile(() => blobs.list(prefix)),
+      delete: (key) => heartbeatingWhile(() => blobs.delete(key)),
+    },
+    logs: {
+      append: (log, records) => heartbeatingWhile(() => logs.append(log, records)),
+      tail: <R extends LogRecord>(log: string, after?: number) => {
+        const cursor = logs.tail<R>(log, after);
+        return { next: () => heartbeatingWhile(() => cursor.next()) };
+      },
+      logs: (prefix) => heartbeatingWhile(() => logs.logs(prefix)),
+    },
   };
 }
 

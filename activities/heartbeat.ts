@@ -17,3 +17,18 @@ export async function withHeartbeat<T>(work: (signal: AbortSignal) => Promise<T>
     clearInterval(timer);
   }
 }
+
+/**
+ * `work` as an activity waits for it: heartbeating, when it runs in an activity that heartbeats
+ * (not a local one), so a wait that lasts (storage riding out an outage) is a live activity, not
+ * a dead worker's. Outside an activity, just `work`.
+ */
+export async function heartbeatingWhile<T>(work: () => Promise<T>): Promise<T> {
+  let inActivity = false;
+  try {
+    inActivity = !Context.current().info.isLocal;
+  } catch {
+    // not in an activity
+  }
+  return inActivity ? withHeartbeat(work) : work();
+}

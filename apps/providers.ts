@@ -10,6 +10,7 @@ import type { SandboxProvider } from '../activities/sandbox/provider.js';
 import { localDirectoryStorage } from '../activities/store/local-storage.js';
 import { Redactor } from '../activities/store/redactor.js';
 import { redacting, type Storage } from '../activities/store/storage.js';
+import { randomUUID } from 'node:crypto';
 import { ConfigError, stateDirs, type Config } from './config.js';
 
 export function forgeFromConfig(config: Config): Forge {
@@ -35,8 +36,22 @@ export function sandboxesFromConfig(
   return new LocalSandboxProvider({ dir: stateDirs(config).sandboxes, ...local });
 }
 
-/** Where transcripts, logs, diffs, events and the audit trail live; everything written to it is redacted first. */
-export function storageFromConfig(config: Config, redactor = new Redactor(config.secrets)): Storage {
-  if (config.storage.kind === 's3') throw new ConfigError('invalid configuration:\n  ERRAND_STORE: s3 is not built into this version yet; use local');
-  return redacting(localDirectoryStorage(stateDirs(config).artifacts), redactor);
+/**
+ * Where transcripts, logs, diffs, events and the audit trail live; everything written to it is
+ * redacted first. Object storage is checked once as it opens: webhook dedupe and the ordering of
+ * every log rest on its conditional writes, which some S3-compatible servers accept and ignore.
+ */
+export async function openStorage(config: Config, redactor = new Redactor(config.secrets)): Promise<Storage> {
+  if (config.storage.kind === 'local') return redacting(localDirectoryStorage(stateDirs(config).artifacts), redactor);
+  const { s3 } = config.storage;
+  // Loaded only here: the embedded default never loads the AWS SDK.
+  const { s3Storage } = await import('../activities/store/s3-storage.js');
+  const storage = s3Storage(s3);
+  const probe = `errand/probes/${randomUUID()}`;
+  const [first, second] = [await storage.blobs.createIfAbsent(probe, 'probe'), await storage.blobs.createIfAbsent(probe, 'probe')];
+  await storage.blobs.delete(probe);
+  if (!first || second) {
+    throw new ConfigError(`invalid configuration:\n  ERRAND_S3_ENDPOINT: ${s3.endpoint ?? 'S3'} (bucket ${s3.bucket}) does not refuse a second write of a key under If-None-Match: * (HTTP 412); Errand needs S3's conditional writes, so use a server that has them`);
+  }
+  return redacting(storage, redactor);
 }

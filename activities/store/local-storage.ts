@@ -85,13 +85,13 @@ class LocalLogStore implements LogStore {
   constructor(private readonly files: Files) {}
 
   async append(log: string, records: LogRecord[]): Promise<void> {
+    const file = this.files.path(`${checkStorageKey(log)}${LOG_SUFFIX}`);
     if (!records.length) return;
-    const file = this.files.path(`${log}${LOG_SUFFIX}`);
     await this.files.inDirOf(file, () => appendFile(file, records.map((r) => `${JSON.stringify(r)}\n`).join('')));
   }
 
   tail<R extends LogRecord = LogRecord>(log: string, after = -1): LogCursor<R> {
-    return new LocalLogCursor<R>(this.files.path(`${log}${LOG_SUFFIX}`), after);
+    return new LocalLogCursor<R>(this.files.path(`${checkStorageKey(log)}${LOG_SUFFIX}`), after);
   }
 
   async logs(prefix: string): Promise<string[]> {

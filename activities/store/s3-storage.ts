@@ -31,7 +31,7 @@
 // s3:GetObject, s3:PutObject and s3:DeleteObject on the bucket.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
 import { checkStorageKey, type BlobStore, type LogCursor, type LogEntry, type LogRecord, type LogStore, type Storage } from './storage.js';
 
 export interface S3StorageOptions {
@@ -44,6 +44,8 @@ export interface S3StorageOptions {
   region?: string;
   /** `http://host/bucket/key` rather than `http://bucket.host/key`, as most S3-compatible servers want. */
   forcePathStyle?: boolean;
+  /** How long a request waits for S3 to come back (refused connections, 5xx) before it fails; 2 minutes when absent. */
+  outageMs?: number;
 }
 
 /** S3 answered 403: the credentials lack a permission the store needs. */
@@ -57,7 +59,7 @@ export class CorruptS3Log extends Error {}
  * region and forcePathStyle are then the client's business.
  */
 export function s3Storage(options: S3StorageOptions, client: S3Client = defaultClient(options)): Storage {
-  const bucket = new Bucket(client, options.bucket, options.prefix);
+  const bucket = new Bucket(client, options.bucket, options.prefix, options.outageMs ?? OUTAGE_MS);
   return { blobs: new S3BlobStore(bucket), logs: new S3LogStore(bucket) };
 }
 
@@ -83,6 +85,7 @@ class Bucket {
     private readonly client: S3Client,
     private readonly name: string,
     prefix: string | undefined,
+    private readonly outageMs: number,
   ) {
     const trimmed = prefix?.replace(/^\/+|\/+$/g, '');
     this.root = trimmed ? `${checkStorageKey(trimmed)}/` : '';
@@ -109,7 +112,7 @@ class Bucket {
   }
 
   async put(key: string, body: string): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body })).catch((e) => {
+    await this.putObject(key, body).catch((e) => {
       throw this.refusal(e, 'write', key);
     });
   }
@@ -118,7 +121,7 @@ class Bucket {
   async create(key: string, body: string, metadata?: Record<string, string>): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body, IfNoneMatch: '*', Metadata: metadata }));
+        await this.putObject(key, body, { IfNoneMatch: '*', Metadata: metadata });
         return true;
       } catch (e) {
         if (status(e) === 412) return false;
@@ -133,9 +136,14 @@ class Bucket {
     }
   }
 
+  private putObject(key: string, body: string, condition: Pick<PutObjectCommandInput, 'IfNoneMatch' | 'Metadata'> = {}) {
+    // The length given: the SDK leaves it out for an empty body, and then warns of a stream.
+    return this.send(() => this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body, ContentLength: Buffer.byteLength(body), ...condition })));
+  }
+
   async get(key: string): Promise<string | undefined> {
     try {
-      const { Body } = await this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key }));
+      const { Body } = await this.send(() => this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key })));
       return (await Body?.transformToString('utf8')) ?? '';
     } catch (e) {
       if (status(e) === 404) return undefined;
@@ -146,7 +154,7 @@ class Bucket {
   /** The object's user metadata; undefined when it is gone. */
   async metadata(key: string): Promise<Record<string, string> | undefined> {
     try {
-      return (await this.client.send(new HeadObjectCommand({ Bucket: this.name, Key: key }))).Metadata ?? {};
+      return (await this.send(() => this.client.send(new HeadObjectCommand({ Bucket: this.name, Key: key })))).Metadata ?? {};
     } catch (e) {
       if (status(e) === 404) return undefined;
       throw this.refusal(e, 'read', key);
@@ -154,7 +162,7 @@ class Bucket {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.name, Key: key })).catch((e) => {
+    await this.send(() => this.client.send(new DeleteObjectCommand({ Bucket: this.name, Key: key }))).catch((e) => {
       throw this.refusal(e, 'delete', key);
     });
   }
@@ -165,8 +173,8 @@ class Bucket {
     const folders: string[] = [];
     let token: string | undefined;
     do {
-      const page = await this.client
-        .send(new ListObjectsV2Command({ Bucket: this.name, Prefix: folder, Delimiter: '/', StartAfter: startAfter, ContinuationToken: token }))
+      const page = await this
+        .send(() => this.client.send(new ListObjectsV2Command({ Bucket: this.name, Prefix: folder, Delimiter: '/', StartAfter: startAfter, ContinuationToken: token })))
         .catch((e) => {
           throw this.refusal(e, 'list', folder);
         });
@@ -177,6 +185,25 @@ class Bucket {
     return { objects, folders };
   }
 
+  /**
+   * Sends a request, riding out an outage: a request that fails for want of S3 (refused or reset
+   * connections, timeouts, 5xx and throttling) is sent again, further apart each time, for up to
+   * `outageMs`, so an activity waits (heartbeating) instead of failing and running again what it
+   * already did. Repeating a write is safe: puts are whole, and a conditional put that landed
+   * before its answer was lost is recognised by its 412.
+   */
+  private async send<T>(request: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.outageMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await request();
+      } catch (e) {
+        if (!unavailable(e) || Date.now() > deadline) throw e;
+        await sleep(Math.min(8_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
   /** What to throw for S3's answer `e`: the same, or for 403 what to grant. */
   private refusal(e: unknown, verb: string, key: string): unknown {
     if (status(e) !== 403) return e;
@@ -185,6 +212,22 @@ class Bucket {
       { cause: e },
     );
   }
+}
+
+/** How long a request waits for S3 to come back, by default, before it fails (its caller's retries take over then). */
+const OUTAGE_MS = 120_000;
+
+/** Whether `e` says S3 could not be reached or could not answer now, rather than answering no. */
+function unavailable(e: unknown): boolean {
+  const code = status(e);
+  if (code !== undefined) return code >= 500 || code === 429 || (e as Error).name === 'SlowDown';
+  // The SDK may hand the socket's error on wrapped ("AWS SDK error wrapper for Error: connect
+  // ECONNREFUSED …"), its code in the message only.
+  const err = e as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+  const codes = ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'];
+  if (codes.includes(err?.code ?? err?.cause?.code ?? '')) return true;
+  if (['TimeoutError', 'RequestTimeout'].includes(err?.name ?? '')) return true;
+  return new RegExp(`\\b(${codes.join('|')})\\b`).test(String(err?.message ?? ''));
 }
 
 function status(e: unknown): number | undefined {
@@ -291,9 +334,14 @@ class S3LogStore implements LogStore {
 
 /** Adds `batch`, the next object of the log, to what `writer` knows. */
 function learn(writer: LogWriter, batch: Batch): void {
-  if (batch.firstSeq !== writer.next) throw new CorruptS3Log(`${batch.key} starts at seq ${batch.firstSeq}, but the log's objects before it end at ${writer.next}`);
+  mustFollow(batch, writer.next);
   for (const record of batch.records) writer.ids.add(record.id);
   writer.next += batch.records.length;
+}
+
+/** Throws unless `batch` starts where the log's objects before it end. */
+function mustFollow(batch: Batch, end: number): void {
+  if (batch.firstSeq !== end) throw new CorruptS3Log(`${batch.key} starts at seq ${batch.firstSeq}, but the log's objects before it end at ${end}`);
 }
 
 /** `records` less those whose id is in `ids` or came earlier in `records`. */
@@ -385,7 +433,7 @@ class S3LogCursor<R extends LogRecord> implements LogCursor<R> {
   private take(batches: Batch[]): LogEntry<R>[] {
     const entries: LogEntry<R>[] = [];
     for (const batch of batches) {
-      if (this.placed && batch.firstSeq !== this.nextSeq) throw new CorruptS3Log(`${batch.key} starts at seq ${batch.firstSeq}, but the log's objects before it end at ${this.nextSeq}`);
+      if (this.placed) mustFollow(batch, this.nextSeq);
       batch.records.forEach((record, i) => {
         const seq = batch.firstSeq + i;
         if (seq > this.after && !this.seen.has(record.id)) entries.push({ seq, record: record as R });

@@ -22,7 +22,7 @@ import { AdmissionController } from './admission/admission.controller.js';
 import { WhoamiController } from './auth/whoami.controller.js';
 import { ConsoleController } from './console/console.controller.js';
 import { AdmissionService } from './admission/admission.service.js';
-import { forgeFromConfig, storageFromConfig } from '../providers.js';
+import { forgeFromConfig, openStorage } from '../providers.js';
 import { AUDIT, CONFIG, FORGE, LOGGER, METRICS, OPENAPI, STORAGE, TEMPORAL_CLIENT } from './tokens.js';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
@@ -75,7 +75,7 @@ export interface RunningApi {
 
 /** `tracing`: a span per request (apps/tracing.ts); give `client` its interceptors too. */
 export async function startApi(config: Config, client: Client, log: Logger, tracing?: Tracing): Promise<RunningApi> {
-  const storage = storageFromConfig(config);
+  const storage = await openStorage(config);
   const audit = new AuditLog(storage.logs, log);
   await audit.adopt(stateDirs(config).legacyAudit);
   const app = await NestFactory.create<NestExpressApplication>(ApiModule.forRoot(config, client, log, storage, audit), {

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { Client, Connection } from '@temporalio/client';
 import { startApiThread, startApiWithConnection } from '../api/api-thread.js';
-import { storageFromConfig } from '../providers.js';
+import { openStorage } from '../providers.js';
 import { ConfigError, loadConfig, stateDirs, type Config } from '../config.js';
 import { createLogger, type Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
@@ -48,7 +48,7 @@ async function serve(config: Config, log: Logger, parts: { api: boolean; worker:
     const narrate = parts.worker && (config.narrate === 'true' || (config.narrate === 'auto' && process.stderr.isTTY));
     const connection = narrate ? await Connection.connect(temporalConnectionOptions(config)) : undefined;
     const narrator = connection
-      ? startNarrator({ client: new Client({ connection, namespace: config.temporal.namespace }), logs: storageFromConfig(config).logs, redactor: new Redactor(config.secrets), taskQueue: config.temporal.taskQueue })
+      ? startNarrator({ client: new Client({ connection, namespace: config.temporal.namespace }), logs: (await openStorage(config)).logs, redactor: new Redactor(config.secrets), taskQueue: config.temporal.taskQueue })
       : undefined;
     stops.unshift(async () => {
       await narrator?.stop();

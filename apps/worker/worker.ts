@@ -11,7 +11,7 @@ import { HEARTBEAT_EVERY_MS } from '../../activities/heartbeat.js';
 import { createActivities } from '../../activities/index.js';
 import { Redactor } from '../../activities/store/redactor.js';
 import { stateDirs, type Config } from '../config.js';
-import { forgeFromConfig, sandboxesFromConfig, storageFromConfig } from '../providers.js';
+import { forgeFromConfig, openStorage, sandboxesFromConfig } from '../providers.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
 import { ensureSearchAttributes } from '../temporal-search-attributes.js';
 import { tracingClientInterceptors, tracingWorkerOptions, type Tracing } from '../tracing.js';
@@ -92,7 +92,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
       coder: config.model ? new RedactingModelClient(new OpenAIModelClient(config.model), redactor) : undefined,
       reviewer: config.reviewer ? new RedactingModelClient(new OpenAIModelClient(config.reviewer), redactor) : undefined,
     },
-    storage: storageFromConfig(config, redactor),
+    storage: await openStorage(config, redactor),
     redactor,
     limits: { setupTimeoutMs: config.setupTimeoutMs, repo: config.repoLimits },
     registries: config.registries,

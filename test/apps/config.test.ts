@@ -12,6 +12,8 @@ describe('loadConfig', () => {
   it('names the variable when a value is bad', () => {
     expect(() => loadConfig({ ERRAND_API_PORT: 'eighty' })).toThrow(/ERRAND_API_PORT/);
     expect(() => loadConfig({ ERRAND_MODEL_BASE_URL: 'not a url', ERRAND_MODEL: 'm' })).toThrow(/ERRAND_MODEL_BASE_URL/);
+    expect(() => loadConfig({ ERRAND_STORE: 's3' })).toThrow(/ERRAND_S3_BUCKET: required with ERRAND_STORE=s3/);
+    expect(() => loadConfig({ ERRAND_STORE: 'gcs' })).toThrow(/ERRAND_STORE/);
   });
 
   it('asks for both model variables when only one is set', () => {
