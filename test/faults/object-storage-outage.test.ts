@@ -50,7 +50,8 @@ describeWithPart(versitygwPart, 'object storage away mid-task', () => {
     try {
       await new Promise((r) => setTimeout(r, OUTAGE_MS));
       // Waiting, not failed: its activities heartbeat while storage is away.
-      expect((await api(t.errand.url, 'GET', `/tasks/${id}`)).body).toMatchObject({ status: 'running', error: undefined });
+      const waiting = (await api(t.errand.url, 'GET', `/tasks/${id}`)).body;
+      expect([waiting.status, waiting.error]).toEqual(['running', undefined]);
     } finally {
       await s3.resume();
     }
