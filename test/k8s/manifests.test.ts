@@ -21,6 +21,7 @@ import { useControlPlane } from '../support/use.js';
 const run = promisify(execFile);
 const CHART = path.join(PROJECT_ROOT, 'helm', 'errand');
 const FULL = path.join(PROJECT_ROOT, 'test', 'k8s', 'values-full.yaml');
+const OBJECT_STORAGE = path.join(PROJECT_ROOT, 'test', 'k8s', 'values-object-storage.yaml');
 const helm = async (...args: string[]) => run(HELM, args, { maxBuffer: 16 * 1024 * 1024 }).then(
   (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
   (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
@@ -82,7 +83,7 @@ describeWithPart(
       }
     });
 
-    it.each([['default values', []], ['full values', ['-f', FULL]]])('renders objects the API server accepts (%s)', async (_what, values) => {
+    it.each([['default values', []], ['full values', ['-f', FULL]], ['object storage', ['-f', OBJECT_STORAGE]]])('renders objects the API server accepts (%s)', async (_what, values) => {
       const rendered = await template(...values);
       expect(rendered.stderr).toBe('');
       const applied = await applyManifests(k.cp, rendered.stdout, { dryRun: true, namespace: 'errand' });
@@ -91,7 +92,32 @@ describeWithPart(
       for (const kind of ['Deployment', 'Service', 'ConfigMap', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'NetworkPolicy', 'ServiceAccount']) {
         expect(kinds).toContain(kind);
       }
-      if (values.length) expect(kinds).toEqual(expect.arrayContaining(['Ingress', 'PrometheusRule']));
+      if (values.includes(FULL)) expect(kinds).toEqual(expect.arrayContaining(['Ingress', 'PrometheusRule']));
+    });
+
+    it('on object storage makes no volume at all, and hands the store to both processes as their configuration reads it', async () => {
+      const docs = parseAllDocuments((await template('-f', OBJECT_STORAGE)).stdout).map((d) => d.toJS() as any);
+      expect(docs.filter((d) => d?.kind === 'PersistentVolumeClaim')).toEqual([]);
+      const configMap = docs.find((d) => d?.kind === 'ConfigMap' && d.data?.ERRAND_TASK_QUEUE);
+      expect(loadConfig({ ...configMap.data, ERRAND_GITHUB_TOKEN: 'from-the-secret' }).storage).toEqual({
+        kind: 's3',
+        s3: { bucket: 'errand-artifacts', prefix: 'prod/errand', region: 'us-east-1', endpoint: 'http://s3.storage.svc:7070', forcePathStyle: true },
+      });
+      for (const component of ['api', 'worker']) {
+        const pod = docs.find((d) => d?.kind === 'Deployment' && d.metadata.name.endsWith(`-${component}`)).spec.template.spec;
+        expect(pod.volumes.find((v: { name: string }) => v.name === 'state')).toEqual({ name: 'state', emptyDir: {} });
+        expect(JSON.stringify(pod.volumes)).not.toContain('persistentVolumeClaim');
+        // Keys from the Secret, never in the ConfigMap; the workload identity on the ServiceAccount.
+        expect(pod.containers[0].env).toEqual(expect.arrayContaining([
+          { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: { name: 'errand-s3', key: 'AWS_ACCESS_KEY_ID' } } },
+          { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: { name: 'errand-s3', key: 'AWS_SECRET_ACCESS_KEY' } } },
+        ]));
+        const account = docs.find((d) => d?.kind === 'ServiceAccount' && d.metadata.name === pod.serviceAccountName);
+        expect(account.metadata.annotations).toEqual({ 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/errand' });
+      }
+      // Without it, the volume as before.
+      const local = parseAllDocuments((await template()).stdout).map((d) => d.toJS() as any);
+      expect(local.filter((d) => d?.kind === 'PersistentVolumeClaim')).toHaveLength(1);
     });
 
     it('hands the admission limits and the tracing endpoint to the API and the workers as their configuration reads them', async () => {
@@ -152,6 +178,9 @@ describeWithPart(
       ['a misspelled key', ['--set', 'api.replicaz=2'], "at '/api': additional properties 'replicaz' not allowed"],
       ['an egress rule that is not a CIDR', ['--set', 'sandbox.egress.allowlist[0]=github.com'], "at '/sandbox/egress/allowlist/0': 'github.com' does not match pattern"],
       ['a Temporal address without a port', ['--set', 'temporal.address=temporal'], "at '/temporal/address'"],
+      ['object storage without a bucket', ['--set', 'objectStorage.endpoint=http://s3.storage.svc:7070'], "at '/objectStorage/bucket'"],
+      ['a bucket with neither its region nor an endpoint', ['--set', 'objectStorage.bucket=errand-artifacts'], "at '/objectStorage'"],
+      ['a bucket name S3 would refuse', ['--set', 'objectStorage.bucket=Errand_Artifacts', '--set', 'objectStorage.region=us-east-1'], "at '/objectStorage/bucket'"],
     ])('refuses %s with a message naming the value', async (_what, args, message) => {
       const rendered = await template(...args);
       expect(rendered.code).not.toBe(0);

@@ -24,6 +24,7 @@ app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
 {{- define "errand.workerServiceAccount" -}}{{ include "errand.fullname" . }}-worker{{- end -}}
+{{- define "errand.apiServiceAccount" -}}{{ include "errand.fullname" . }}-api{{- end -}}
 
 {{- define "errand.stateClaim" -}}
 {{- .Values.persistence.existingClaim | default (printf "%s-state" (include "errand.fullname" .)) -}}
@@ -38,6 +39,12 @@ env:
   {{- with .Values.model.apiKey.secretName }}
   - name: ERRAND_MODEL_API_KEY
     valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.model.apiKey.key }}}}
+  {{- end }}
+  {{- with .Values.objectStorage.credentialsSecret.name }}
+  - name: AWS_ACCESS_KEY_ID
+    valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.objectStorage.credentialsSecret.accessKeyIdKey }}}}
+  - name: AWS_SECRET_ACCESS_KEY
+    valueFrom: {secretKeyRef: {name: {{ . }}, key: {{ $.Values.objectStorage.credentialsSecret.secretAccessKeyKey }}}}
   {{- end }}
   {{- with .Values.temporal.apiKey.secretName }}
   - name: ERRAND_TEMPORAL_API_KEY
@@ -63,11 +70,15 @@ env:
   {{- end }}
 {{- end -}}
 
-{{/* Volumes both processes share: the state volume, a writable /tmp, and Temporal's TLS files. */}}
+{{/* Volumes both processes share: the state volume (none with object storage), a writable /tmp, and Temporal's TLS files. */}}
 {{- define "errand.volumes" -}}
 - name: state
+  {{- if .Values.objectStorage.bucket }}
+  emptyDir: {}
+  {{- else }}
   persistentVolumeClaim:
     claimName: {{ include "errand.stateClaim" . }}
+  {{- end }}
 - name: tmp
   emptyDir: {}
 {{- if and .Values.temporal.tls.enabled .Values.temporal.tls.secretName }}
