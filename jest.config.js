@@ -9,8 +9,9 @@ export default {
   // The long lanes run apart from `npm test` (CI runs every lane): fault injection (killed
   // workers, a restarted Temporal, 1,000 steps; `npm run test:faults`) and Kubernetes (a real
   // kube-apiserver and helm; `npm run test:k8s`) and the API fuzzed by schemathesis (`npm run
-  // test:fuzz`) and the web console in Chromium (`npm run test:console`). ERRAND_TEST_LANE names
-  // the lane being run.
+  // test:fuzz`) and the web console in Chromium (`npm run test:console`); `npm run test:cluster`
+  // runs the workflow, API and fault suites on a Temporal cluster (ERRAND_TEST_TEMPORAL=cluster,
+  // test/support/global-setup.mjs). ERRAND_TEST_LANE names the lane being run.
   testPathIgnorePatterns: process.env.ERRAND_TEST_LANE ? ['/node_modules/'] : ['/node_modules/', '<rootDir>/test/faults/', '<rootDir>/test/k8s/', '<rootDir>/test/fuzz/', '<rootDir>/test/console/'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
