@@ -177,7 +177,7 @@ export interface TestResult {
   command: string;
   exitCode: number;
   passed: boolean;
-  /** The last lines of the output; the full log is in the ArtifactStore under `logKey`. */
+  /** The last lines of the output; the full log is a blob in storage under `logKey`. */
   outputTail: string;
   logKey: string;
 }

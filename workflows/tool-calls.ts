@@ -8,7 +8,7 @@ export interface ToolCall {
   name: string;
   /** Raw JSON arguments as the model sent them; parsed by the tool activity. Empty when stored. */
   arguments: string;
-  /** Large arguments (a whole file to write) stay in the ArtifactStore, out of history. */
+  /** Large arguments (a whole file to write) stay in storage (blobs), out of history. */
   argumentsKey?: string;
   /** Something in the arguments looked like a secret and was replaced with [REDACTED]. */
   redacted?: boolean;

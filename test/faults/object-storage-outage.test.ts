@@ -9,7 +9,7 @@ import { call, FIX_SUM } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually } from '../support/errand-process.js';
 import { describeWithPart } from '../support/required-part.js';
-import { startS3Server, versitygwPart, type S3Server } from '../support/s3-server.js';
+import { s3StorageEnv, startS3Server, versitygwPart, type S3Server } from '../support/s3-server.js';
 import { readEvents } from '../support/sse.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
 import { useErrand } from '../support/use.js';
@@ -24,15 +24,7 @@ describeWithPart(versitygwPart, 'object storage away mid-task', () => {
   afterAll(async () => {
     await s3?.stop();
   });
-  const t = useErrand(() => ({
-    ERRAND_STORE: 's3',
-    ERRAND_S3_BUCKET: s3.bucket,
-    ERRAND_S3_ENDPOINT: s3.endpoint,
-    ERRAND_S3_REGION: s3.region,
-    ERRAND_S3_FORCE_PATH_STYLE: 'true',
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  }));
+  const t = useErrand(() => s3StorageEnv(s3));
 
   it('waits for it, then completes with nothing lost and nothing done twice', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);

@@ -115,3 +115,17 @@ function accepts(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
+
+/** What an Errand process is given to keep its storage on `server`, as a deployment gives it (the AWS SDK's own chain reads the keys). */
+export function s3StorageEnv(server: S3Server, prefix?: string): Record<string, string> {
+  return {
+    ERRAND_STORE: 's3',
+    ERRAND_S3_BUCKET: server.bucket,
+    ...(prefix && { ERRAND_S3_PREFIX: prefix }),
+    ERRAND_S3_ENDPOINT: server.endpoint,
+    ERRAND_S3_REGION: server.region,
+    ERRAND_S3_FORCE_PATH_STYLE: 'true',
+    AWS_ACCESS_KEY_ID: server.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: server.secretAccessKey,
+  };
+}

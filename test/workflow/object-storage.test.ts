@@ -10,7 +10,7 @@ import { call, FIX_SUM } from '../fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { api, startErrand, type ErrandProcess } from '../support/errand-process.js';
 import { describeWithPart } from '../support/required-part.js';
-import { startS3Server, versitygwPart, type S3Server } from '../support/s3-server.js';
+import { s3StorageEnv, startS3Server, versitygwPart, type S3Server } from '../support/s3-server.js';
 import { readEvents } from '../support/sse.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
 import { useErrand } from '../support/use.js';
@@ -23,17 +23,7 @@ describeWithPart(versitygwPart, 'on object storage', () => {
   afterAll(async () => {
     await s3?.stop();
   });
-  const storageEnv = () => ({
-    ERRAND_STORE: 's3',
-    ERRAND_S3_BUCKET: s3.bucket,
-    ERRAND_S3_PREFIX: 'errand',
-    ERRAND_S3_ENDPOINT: s3.endpoint,
-    ERRAND_S3_REGION: s3.region,
-    ERRAND_S3_FORCE_PATH_STYLE: 'true',
-    // As a deployment gives them: the AWS SDK's own chain reads them.
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-  });
+  const storageEnv = () => s3StorageEnv(s3, 'errand');
   const t = useErrand(storageEnv);
   let replica: ErrandProcess;
   beforeAll(async () => {
