@@ -2,17 +2,17 @@
 // local ones, production Kubernetes and GitHub ones), plus the two things they all do: reach a
 // sandbox and record a task's events.
 import type { ModelClient } from './agent/model-client.js';
-import type { Forge } from './forge/forge.js';
+import type { Forge } from '../lib/forge/forge.js';
 import { SandboxConnections } from './sandbox/connections.js';
 import type { SandboxProvider } from './sandbox/provider.js';
 import type { SandboxdClient } from './sandbox/sandboxd-client.js';
-import { recordEvent } from './store/events.js';
-import type { Redactor } from './store/redactor.js';
-import type { BlobStore, LogRecord, Storage } from './store/storage.js';
+import { recordEvent } from '../lib/storage/events.js';
+import type { Redactor } from '../lib/storage/redactor.js';
+import type { BlobStore, LogRecord, Storage } from '../lib/storage/storage.js';
 import { heartbeatingWhile } from './heartbeat.js';
 import type { RepoLimits } from './git/transfer.js';
 import type { Registries } from './dependencies/registries.js';
-import type { AdmissionRequest } from '../workflows/contracts.js';
+import type { AdmissionRequest } from '../workflows/contracts/admission.js';
 
 export interface ActivityDeps {
   sandboxes: SandboxProvider;

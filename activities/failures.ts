@@ -1,32 +1,9 @@
-// Failures the providers and helpers throw without knowing Temporal: a stable type (one of
-// FailureType), whether retrying can help, and how long to wait first. The activity layer turns
-// them, and every other error, into what Temporal carries (toActivityFailure), redacted, in
-// this one place.
+// Where every failure of an activity becomes what Temporal carries (toActivityFailure), redacted,
+// in this one place: an ErrandFailure (lib/failures/errand-failure.ts, what providers and helpers
+// throw without knowing Temporal) with its type and retry advice, any other error as it is.
 import { ApplicationFailure } from '@temporalio/common';
-import type { FailureType } from '../workflows/failures.js';
-import type { Redactor } from './store/redactor.js';
-
-export class ErrandFailure extends Error {
-  constructor(
-    readonly type: FailureType,
-    message: string,
-    /** Retrying can help (a 5xx, a rate limit); otherwise the task ends with this. */
-    readonly retryable = false,
-    /** Wait this long before the next attempt (Retry-After), instead of the policy's back-off. */
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = type;
-  }
-
-  static permanent(type: FailureType, message: string): ErrandFailure {
-    return new ErrandFailure(type, message, false);
-  }
-
-  static transient(type: FailureType, message: string, retryAfterMs?: number): ErrandFailure {
-    return new ErrandFailure(type, message, true, retryAfterMs);
-  }
-}
+import { ErrandFailure } from '../lib/failures/errand-failure.js';
+import type { Redactor } from '../lib/storage/redactor.js';
 
 /**
  * What an activity's failure becomes on its way to Temporal: ours as an ApplicationFailure

@@ -11,7 +11,7 @@ import { createGitActivities } from './git/activities.js';
 import { createPlaybookActivities } from './playbooks/activities.js';
 import { createReviewActivities } from './review/activities.js';
 import { createSandboxActivities } from './sandbox/activities.js';
-import type { Redactor } from './store/redactor.js';
+import type { Redactor } from '../lib/storage/redactor.js';
 
 export type { ActivityDeps };
 

@@ -4,12 +4,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { loadApiTokens, type ApiToken } from './api/auth/api-tokens.js';
-import type { GitHubSettings } from '../activities/forge/github.js';
+import type { GitHubSettings } from '../lib/forge/github.js';
 import { parseEgressRule, type EgressRule as SandboxEgressRule } from '../activities/sandbox/sandboxd/egress.js';
 import type { EgressRule, KubernetesSandboxOptions } from '../activities/sandbox/kubernetes-objects.js';
 import type { ModelSettings } from '../activities/agent/model-client.js';
 import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../activities/git/transfer.js';
-import { NETWORK_POLICIES, type Budget, type NetworkPolicy } from '../workflows/contracts.js';
+import type { Budget } from '../workflows/budget.js';
+import { NETWORK_POLICIES, type NetworkPolicy } from '../workflows/contracts/task.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();

@@ -1,7 +1,7 @@
 // One structured log line per event, JSON on stdout; carry `taskId` wherever there is one.
 // Every line passes through the redactor, so a configured secret never reaches a log.
 import { pino, type Logger } from 'pino';
-import { Redactor } from '../activities/store/redactor.js';
+import { Redactor } from '../lib/storage/redactor.js';
 
 export type { Logger };
 

@@ -1,15 +1,15 @@
 // The providers the configuration names: the forge and storage (worker and API) and the sandbox
 // provider (worker), so each process wires the same choice the same way; nothing else builds one.
 import { KubeConfig } from '@kubernetes/client-node';
-import type { Forge } from '../activities/forge/forge.js';
-import { GitHubForge } from '../activities/forge/github.js';
-import { LocalForge } from '../activities/forge/local.js';
+import type { Forge } from '../lib/forge/forge.js';
+import { GitHubForge } from '../lib/forge/github.js';
+import { LocalForge } from '../lib/forge/local.js';
 import { KubernetesSandboxProvider } from '../activities/sandbox/kubernetes.js';
 import { LocalSandboxProvider, type LocalSandboxOptions } from '../activities/sandbox/local.js';
 import type { SandboxProvider } from '../activities/sandbox/provider.js';
-import { localDirectoryStorage } from '../activities/store/local-storage.js';
-import { Redactor } from '../activities/store/redactor.js';
-import { redacting, type Storage } from '../activities/store/storage.js';
+import { localDirectoryStorage } from '../lib/storage/local-storage.js';
+import { Redactor } from '../lib/storage/redactor.js';
+import { redacting, type Storage } from '../lib/storage/storage.js';
 import { randomUUID } from 'node:crypto';
 import { ConfigError, stateDirs, type Config } from './config.js';
 
@@ -45,7 +45,7 @@ export async function openStorage(config: Config, redactor = new Redactor(config
   if (config.storage.kind === 'local') return redacting(localDirectoryStorage(stateDirs(config).artifacts), redactor);
   const { s3 } = config.storage;
   // Loaded only here: the embedded default never loads the AWS SDK.
-  const { s3Storage } = await import('../activities/store/s3-storage.js');
+  const { s3Storage } = await import('../lib/storage/s3-storage.js');
   const storage = s3Storage(s3);
   const probe = `errand/probes/${randomUUID()}`;
   const [first, second] = [await storage.blobs.createIfAbsent(probe, 'probe'), await storage.blobs.createIfAbsent(probe, 'probe')];

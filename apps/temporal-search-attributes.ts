@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isGrpcServiceError, type Connection } from '@temporalio/client';
 import type { SearchAttributeType } from '@temporalio/common';
-import { SEARCH_ATTRIBUTES } from '../workflows/contracts.js';
+import { SEARCH_ATTRIBUTES } from '../workflows/contracts/search-attributes.js';
 import type { Logger } from './logger.js';
 
 /** gRPC status codes the operator API answers with here. */

@@ -8,7 +8,7 @@
 // report it with their release, for the API's daily budget.
 import { allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { createActivities } from '../activities/index.js';
-import { admissionQuery, admissionReleaseSignal, admissionRequestSignal, admittedSignal, type AdmissionLimits, type AdmissionView } from './contracts.js';
+import { admissionQuery, admissionReleaseSignal, admissionRequestSignal, admittedSignal, type AdmissionLimits, type AdmissionView } from './contracts/admission.js';
 
 const { endedWorkflows } = proxyActivities<Pick<ReturnType<typeof createActivities>, 'endedWorkflows'>>({
   startToCloseTimeout: '1 minute',

@@ -8,7 +8,9 @@ import { ApplicationFailure, defineQuery, ParentClosePolicy, patched, proxyActiv
 import type { createActivities } from '../activities/index.js';
 import { forge } from './coding-task/activities.js';
 import { codingTask } from './coding-task/index.js';
-import { ErrandPhase, initialTaskState, stateQuery, type PullRequestRef, type TaskInput, type TaskState } from './contracts.js';
+import { stateQuery } from './contracts/control.js';
+import { ErrandPhase } from './contracts/search-attributes.js';
+import { initialTaskState, type PullRequestRef, type TaskInput, type TaskState } from './contracts/task.js';
 import { describeFailure, FailureType } from './failures.js';
 import { taskLinks, taskStart } from './task-start.js';
 

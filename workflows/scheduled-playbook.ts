@@ -8,7 +8,8 @@ import { isCancellation, ParentClosePolicy, proxyActivities, startChild, uuid4 }
 import type { createActivities } from '../activities/index.js';
 import { codingTask } from './coding-task/index.js';
 import { dependencyBump, type DependencyBumpInput } from './dependency-bump.js';
-import type { ScheduledRun, ScheduledRunResult, TaskInput } from './contracts.js';
+import type { ScheduledRun, ScheduledRunResult } from './contracts/schedules.js';
+import type { TaskInput } from './contracts/task.js';
 import { describeFailure, FailureType } from './failures.js';
 import { temporalScheduleId } from './names.js';
 import { taskLinks, taskStart } from './task-start.js';

@@ -3,7 +3,7 @@
 // Pure and workflow-safe, so the API's client.workflow.start and a workflow's startChild (a
 // dependency bump's groups, a schedule's runs) start every task alike.
 import type { SearchAttributePair } from '@temporalio/common';
-import { ErrandPhase, ErrandRepo, ErrandRequester } from './contracts.js';
+import { ErrandPhase, ErrandRepo, ErrandRequester } from './contracts/search-attributes.js';
 import { taskWorkflowId } from './names.js';
 
 /** Where tasks' pages and Temporal UI runs are: a task's is its base and its id (its workflow id for Temporal UI). */

@@ -1,7 +1,7 @@
 // What tasks and the admission workflow (workflows/admission.ts) ask of Temporal: a lease, and
 // which lease holders have closed without giving theirs back.
 import type { ActivityContext } from '../context.js';
-import type { AdmissionRequest } from '../../workflows/contracts.js';
+import type { AdmissionRequest } from '../../workflows/contracts/admission.js';
 
 export function createAdmissionActivities(ctx: ActivityContext) {
   return {

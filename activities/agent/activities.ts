@@ -5,7 +5,7 @@ import type { AgentMode, ModelTurnResult, ToolCall, ToolOutcome } from '../../wo
 import { EVENT_EXCERPT, type ActivityContext } from '../context.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
-import { REDACTED } from '../store/redactor.js';
+import { REDACTED } from '../../lib/storage/redactor.js';
 import { refusal, type Forbidden } from '../playbooks/forbidden.js';
 import { claimCheck, withArguments } from './claim-check.js';
 import { fitToWindow } from './context-window.js';

@@ -2,8 +2,8 @@
 // are stored and passed by key, and the text of an ending tool, which the workflow reads, is
 // capped; the tool activity puts stored arguments back.
 import { endingText, ENDING_TOOLS, type EndingTool, type ToolCall } from '../../workflows/tool-calls.js';
-import type { BlobStore } from '../store/storage.js';
-import { taskKeys } from '../store/keys.js';
+import type { BlobStore } from '../../lib/storage/storage.js';
+import { taskKeys } from '../../lib/storage/keys.js';
 import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
 
 /** Tool-call arguments above this size go to the store, not history. */

@@ -1,24 +1,11 @@
-// The coder's conversation, kept in the BlobStore one file per step (claim-check): step N's
-// file holds the tool results that led into it and the model's answer. A retried step
-// overwrites its own file, so the transcript never holds a step twice.
-import path from 'node:path';
+// The coder's conversation as a worker keeps it between steps: saved to the BlobStore one file
+// per step (claim-check, read back by lib/transcripts/transcript.ts): step N's file holds the
+// tool results that led into it and the model's answer. A retried step overwrites its own file,
+// so the transcript never holds a step twice.
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { BlobStore } from '../store/storage.js';
-import { taskKeys } from '../store/keys.js';
-
-
-export async function loadConversation(store: BlobStore, taskId: string, beforeStep: number): Promise<ChatCompletionMessageParam[]> {
-  const messages: ChatCompletionMessageParam[] = [];
-  for (let step = 0; step < beforeStep; step++) {
-    const raw = await store.get(taskKeys(taskId).transcriptStep(step));
-    if (raw === undefined) {
-      if (step === 0) return [];
-      throw new Error(`transcript of task ${taskId} has no step ${step}`);
-    }
-    messages.push(...(JSON.parse(raw) as ChatCompletionMessageParam[]));
-  }
-  return messages;
-}
+import type { BlobStore } from '../../lib/storage/storage.js';
+import { taskKeys } from '../../lib/storage/keys.js';
+import { loadConversation } from '../../lib/transcripts/transcript.js';
 
 interface Cached {
   /** The conversation through step `through`, as this worker saved it. */
@@ -77,16 +64,4 @@ export class ConversationCache {
     this.entries.delete(taskId);
     this.bytes -= entry.bytes;
   }
-}
-
-/** The whole stored conversation, each message tagged with the step it belongs to. */
-export async function readTranscript(store: BlobStore, taskId: string): Promise<(ChatCompletionMessageParam & { step: number })[]> {
-  const out: (ChatCompletionMessageParam & { step: number })[] = [];
-  for (const key of await store.list(taskKeys(taskId).transcript)) {
-    const step = Number.parseInt(path.posix.basename(key), 10);
-    const raw = await store.get(key);
-    if (raw === undefined || Number.isNaN(step)) continue;
-    for (const message of JSON.parse(raw) as ChatCompletionMessageParam[]) out.push({ step, ...message });
-  }
-  return out;
 }

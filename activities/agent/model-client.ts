@@ -5,8 +5,8 @@
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
 import { FailureType } from '../../workflows/failures.js';
-import { ErrandFailure } from '../failures.js';
-import type { Redactor } from '../store/redactor.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
+import type { Redactor } from '../../lib/storage/redactor.js';
 
 export interface ModelSettings {
   baseUrl: string;

@@ -4,7 +4,7 @@
 import { Context } from '@temporalio/activity';
 import { FailureType } from '../../workflows/failures.js';
 import type { ActivityContext } from '../context.js';
-import { ErrandFailure } from '../failures.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import type { ModelClient } from './model-client.js';
 
 export function tellingRetries(client: ModelClient, event: ActivityContext['event'], taskId: string, at: { step: number } | { round: number }): ModelClient {

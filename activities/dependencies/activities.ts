@@ -1,14 +1,15 @@
 // The dependency-bump activity: what a repository depends on (its files at the base branch,
 // read through the forge before any sandbox exists), what the registries have newer within the
 // policy, and each group of updates as a change a coding task makes and checks.
-import type { DependencyGroup, PreparedChange } from '../../workflows/contracts.js';
+import type { DependencyGroup, PreparedChange } from '../../workflows/contracts/playbooks.js';
 import { FailureType } from '../../workflows/failures.js';
 import type { ActivityContext } from '../context.js';
-import { ErrandFailure } from '../failures.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { bumpCommand, bumpEnv, bumpPrompt, bumpTable } from './bump.js';
 import { goDependencies, MANIFEST_FILES, nodeDependencies, type Dependency } from './manifests.js';
-import { bumpSettings, chooseUpdate, groupBranch, groupUpdates, isAllowed } from './policy.js';
+import { bumpSettings } from '../../lib/playbooks/dependency-bump-settings.js';
+import { chooseUpdate, groupBranch, groupUpdates, isAllowed } from './policy.js';
 import { goVersions, npmVersions } from './registries.js';
 
 /** Registry requests at once: enough to be quick, few enough not to be throttled. */

@@ -3,7 +3,7 @@
 // lockfile is written the way it writes it), the environment pointing at the registries, and
 // the pull request's title and table. Every name and version is shell-quoted and table-escaped:
 // they come from the repository's files and the registries. Pure.
-import type { BumpedPackage, DependencyGroup } from '../../workflows/contracts.js';
+import type { BumpedPackage, DependencyGroup } from '../../workflows/contracts/playbooks.js';
 import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
 import type { Registries } from './registries.js';
 

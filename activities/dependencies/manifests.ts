@@ -4,7 +4,7 @@
 // names are left out rather than sent anywhere. Pure.
 import semver from 'semver';
 import { parse as parseYaml } from 'yaml';
-import type { BumpedPackage } from '../../workflows/contracts.js';
+import type { BumpedPackage } from '../../workflows/contracts/playbooks.js';
 
 export type Manager = BumpedPackage['manager'];
 

@@ -3,20 +3,8 @@
 // then the updates grouped (all in one, one per package, or named groups). Pure.
 import picomatch from 'picomatch';
 import semver from 'semver';
-import type { BumpedPackage, DependencyGroup } from '../../workflows/contracts.js';
-
-export const UPDATE_LEVELS = ['patch', 'minor', 'major'] as const;
-
-export interface BumpPolicy {
-  /** How far an update may go: within the minor (`patch`), the major (`minor`), or anywhere. */
-  update: (typeof UPDATE_LEVELS)[number];
-  /** Package name globs: only these (none: all). */
-  allow: string[];
-  /** Package name globs: never these. */
-  deny: string[];
-  /** A version younger than this (by its publish time in the registry) is not taken yet. */
-  minReleaseAgeDays: number;
-}
+import type { BumpedPackage, DependencyGroup } from '../../workflows/contracts/playbooks.js';
+import type { BumpPolicy, NamedGroup } from '../../lib/playbooks/dependency-bump-settings.js';
 
 export interface PublishedVersion {
   version: string;
@@ -57,23 +45,6 @@ export function chooseUpdate(current: string, versions: PublishedVersion[], poli
   return { to: best.to, kind: diff === 'major' ? 'major' : diff === 'minor' ? 'minor' : 'patch' };
 }
 
-export interface NamedGroup {
-  name: string;
-  patterns: string[];
-}
-
-/**
- * Reads named groups as the playbook's parameter gives them: `name=glob,glob` per entry, e.g.
- * `react=react,react-dom,@types/react*`. Returns what is wrong with an entry as an error.
- */
-export function parseNamedGroups(entries: string[]): NamedGroup[] {
-  return entries.map((entry) => {
-    const m = /^([a-z0-9][a-z0-9-]{0,40})=(.+)$/.exec(entry.trim());
-    if (!m) throw new Error(`"${entry}" is not a group: write name=glob,glob (a name of lower-case letters, digits and dashes)`);
-    return { name: m[1]!, patterns: m[2]!.split(',').map((p) => p.trim()).filter(Boolean) };
-  });
-}
-
 /**
  * The pull requests the updates go out in: a package in a named group goes there (the first
  * that matches); the rest all together (`all`) or one per package (`each`). Ordered by name.
@@ -95,27 +66,3 @@ export function slug(name: string): string {
 
 /** The branch a group's pull request lives on, the same every run, so its open PR is updated. */
 export const groupBranch = (group: string) => `errand-deps/${group}`;
-
-/** The dependency-bump playbook's parameters, as the policy and grouping they say. */
-export interface BumpSettings {
-  policy: BumpPolicy;
-  grouping: 'all' | 'each';
-  named: NamedGroup[];
-  onFailure: 'draft' | 'none';
-}
-
-/** Reads the playbook's (already type-checked) parameters; a named group that does not parse throws, naming it. */
-export function bumpSettings(params: Record<string, unknown>): BumpSettings {
-  const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
-  return {
-    policy: {
-      update: (UPDATE_LEVELS as readonly string[]).includes(String(params.update)) ? (params.update as BumpPolicy['update']) : 'minor',
-      allow: list(params.allow),
-      deny: list(params.deny),
-      minReleaseAgeDays: typeof params.minReleaseAgeDays === 'number' ? params.minReleaseAgeDays : 0,
-    },
-    grouping: params.grouping === 'each' ? 'each' : 'all',
-    named: parseNamedGroups(list(params.groups)),
-    onFailure: params.onFailure === 'none' ? 'none' : 'draft',
-  };
-}

@@ -1,12 +1,12 @@
 // The forge activities: the repository checked before any sandbox exists (and the sandbox image
 // it asks for), pull requests opened and brought up to date, comments written.
 import { z } from 'zod';
-import { IMAGE_REFERENCE, type PullRequestRef } from '../../workflows/contracts.js';
+import { IMAGE_REFERENCE, type PullRequestRef } from '../../workflows/contracts/task.js';
 import { FailureType } from '../../workflows/failures.js';
 import type { ActivityContext } from '../context.js';
-import { ErrandFailure } from '../failures.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import { withHeartbeat } from '../heartbeat.js';
-import type { OpenPullRequest, UpdatePullRequest } from './forge.js';
+import type { OpenPullRequest, UpdatePullRequest } from '../../lib/forge/forge.js';
 
 /** Where a repository names the sandbox image its toolchain needs: `{"image": "ghcr.io/acme/sandbox-node22:1"}`. */
 const SANDBOX_CONFIG_FILE = '.errand/sandbox.json';

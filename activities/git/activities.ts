@@ -1,13 +1,14 @@
 // The workspace activities: the repository brought into a sandbox and set up, the tests run,
 // the work in progress committed and pushed as it goes, and the final branch published. Git's
 // data crosses as bundles (transfer.ts); the forge's credentials stay in the worker.
-import type { PostconditionResult, TestResult } from '../../workflows/contracts.js';
+import type { PostconditionResult } from '../../workflows/contracts/playbooks.js';
+import type { TestResult } from '../../workflows/contracts/task.js';
 import type { ActivityContext } from '../context.js';
-import { ErrandFailure } from '../failures.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import { withHeartbeat } from '../heartbeat.js';
 import type { Forbidden } from '../playbooks/forbidden.js';
 import { pushRefusal } from '../review/checks.js';
-import { taskKeys } from '../store/keys.js';
+import { taskKeys } from '../../lib/storage/keys.js';
 import { applyChange, setupRepository, type RepoSetup } from './repo-setup.js';
 import { pushFromSandbox } from './transfer.js';
 import * as git from './workspace.js';

@@ -1,12 +1,12 @@
 // Repository setup, before the agent starts: the repo's instructions for agents (which go into
 // the system prompt) and its setup script, run with a timeout and its log kept; then the change
 // Errand prepared itself, if any (a dependency bump), with the same network, on the same base.
-import type { TestResult } from '../../workflows/contracts.js';
+import type { TestResult } from '../../workflows/contracts/task.js';
 import { FailureType } from '../../workflows/failures.js';
-import { ErrandFailure } from '../failures.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import { SandboxdRequestError, type SandboxdClient } from '../sandbox/sandboxd-client.js';
-import type { BlobStore } from '../store/storage.js';
-import { taskKeys } from '../store/keys.js';
+import type { BlobStore } from '../../lib/storage/storage.js';
+import { taskKeys } from '../../lib/storage/keys.js';
 
 /** Looked for in this order; the first one found is used. */
 export const INSTRUCTION_FILES = ['AGENTS.md', 'CLAUDE.md', '.github/copilot-instructions.md'];

@@ -7,11 +7,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { FailureType } from '../../workflows/failures.js';
 import { parseRawChanges, type BranchChange, type PushRefusal } from '../review/checks.js';
-import { ErrandFailure } from '../failures.js';
-import type { GitRemote } from '../forge/forge.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
+import type { GitRemote } from '../../lib/forge/forge.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
 import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
-import { execFile as run } from '../process/exec-file.js';
+import { execFile as run } from '../../lib/process/exec-file.js';
 
 const PUSH_BUNDLE = '.git/errand-push.bundle';
 const INCOMING = '.git/errand-incoming';

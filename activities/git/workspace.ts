@@ -2,16 +2,15 @@
 // squash for publishing. Everything runs through sandboxd, so it works the same in a local dir
 // and in a pod. Fetching and pushing are not here: they run in the worker (transfer.ts), away
 // from the agent's repository.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type PostconditionResult, type TestResult } from '../../workflows/contracts.js';
+import type { PostconditionResult } from '../../workflows/contracts/playbooks.js';
+import type { TestResult } from '../../workflows/contracts/task.js';
 import { FailureType } from '../../workflows/failures.js';
-import { ErrandFailure } from '../failures.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
 import type { ExecRequest, ExecResponse } from '../sandbox/sandboxd/protocol.js';
-import type { GitRemote } from '../forge/forge.js';
-import type { BlobStore } from '../store/storage.js';
-import { taskKeys } from '../store/keys.js';
+import type { GitRemote } from '../../lib/forge/forge.js';
+import type { BlobStore } from '../../lib/storage/storage.js';
+import { taskKeys } from '../../lib/storage/keys.js';
 import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
 import { detectTestCommand } from './test-command.js';
 import { fetchIntoSandbox, type RepoLimits } from './transfer.js';
@@ -23,12 +22,6 @@ const COMMIT_MESSAGE = '.git/errand-commit-message';
 export function commitMessageText(text: string): string {
   const clean = text.replace(/\r\n?/g, '\n').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trim();
   return `${clean || 'Errand change'}\n`;
-}
-
-/** The origin's path on this host when the repo is local (a path or file:// URL). */
-export function localRepoPath(repo: string): string | undefined {
-  if (repo.startsWith('file://')) return fileURLToPath(repo);
-  return path.isAbsolute(repo) ? repo : undefined;
 }
 
 async function run(sandbox: SandboxdClient, cmd: string, what: string, extra: Partial<ExecRequest> = {}): Promise<ExecResponse> {

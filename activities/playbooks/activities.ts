@@ -3,8 +3,8 @@
 // schedule, which pauses itself after too many failures in a row.
 import { FailureType } from '../../workflows/failures.js';
 import type { ActivityContext } from '../context.js';
-import { ErrandFailure } from '../failures.js';
-import { preparePlaybookRun } from './catalog.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
+import { preparePlaybookRun } from '../../lib/playbooks/catalog.js';
 
 export function createPlaybookActivities({ forge, schedules }: ActivityContext) {
   return {

@@ -5,7 +5,7 @@
 // the sandbox (no credentials, its egress policy), which holds whatever the agent writes.
 import { posix } from 'node:path';
 import picomatch from 'picomatch';
-import type { PlaybookRun } from '../../workflows/contracts.js';
+import type { PlaybookRun } from '../../workflows/contracts/playbooks.js';
 import { parseToolArguments, type ToolCall } from '../../workflows/tool-calls.js';
 
 export type Forbidden = PlaybookRun['forbidden'];

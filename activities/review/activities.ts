@@ -1,14 +1,15 @@
 // The review activity: the deterministic checks (no empty diff, no secret, the allowed paths),
 // then the review agent, on the branch as it stands.
-import type { ReviewResult, TestResult } from '../../workflows/contracts.js';
+import type { ReviewResult } from '../../workflows/contracts/review.js';
+import type { TestResult } from '../../workflows/contracts/task.js';
 import { FailureType } from '../../workflows/failures.js';
 import { callCost } from '../agent/model-client.js';
 import { tellingRetries } from '../agent/model-retries.js';
 import type { ActivityContext } from '../context.js';
-import { ErrandFailure } from '../failures.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import * as git from '../git/workspace.js';
 import { withHeartbeat } from '../heartbeat.js';
-import { taskKeys } from '../store/keys.js';
+import { taskKeys } from '../../lib/storage/keys.js';
 import { forbiddenPathsIn } from '../playbooks/forbidden.js';
 import { describeSecrets, findSecrets, outsideAllowedPaths, parseDiff } from './checks.js';
 import { runReview } from './reviewer.js';

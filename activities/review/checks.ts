@@ -5,7 +5,7 @@ import { posix } from 'node:path';
 import picomatch from 'picomatch';
 import { FailureType } from '../../workflows/failures.js';
 import { forbiddenPathsIn, type Forbidden } from '../playbooks/forbidden.js';
-import type { Redactor } from '../store/redactor.js';
+import type { Redactor } from '../../lib/storage/redactor.js';
 
 export interface DiffFile {
   path: string;

@@ -4,7 +4,8 @@
 // does not, counts as "changes requested" with the reason.
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import { z } from 'zod';
-import type { ReviewResult, TestResult } from '../../workflows/contracts.js';
+import type { ReviewResult } from '../../workflows/contracts/review.js';
+import type { TestResult } from '../../workflows/contracts/task.js';
 import type { ModelClient } from '../agent/model-client.js';
 import { truncateMiddle } from '../sandbox/sandboxd/truncate.js';
 

@@ -1,7 +1,7 @@
 // The sandbox activities: provision one (telling of the loss it replaces first), destroy one,
 // and reap those whose workflow is gone.
 import { Context } from '@temporalio/activity';
-import type { SandboxLoss } from '../../workflows/contracts.js';
+import type { SandboxLoss } from '../../workflows/contracts/task.js';
 import type { ActivityContext } from '../context.js';
 import { withHeartbeat } from '../heartbeat.js';
 

@@ -8,7 +8,7 @@ import { ApiException, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptio
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailureType } from '../../workflows/failures.js';
 import { taskWorkflowId } from '../../workflows/names.js';
-import { ErrandFailure } from '../failures.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import { detectAgentSandbox, readyClaimIp, SandboxClaims, type SandboxClaim } from './agent-sandbox.js';
 import { describeEnd, egressRules, HOPELESS, isGone, isReady, LABELS, sandboxNetworkPolicy, sandboxPod, TOKEN_KEY, WORKFLOW_ANNOTATION, type KubernetesSandboxOptions } from './kubernetes-objects.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';

@@ -9,7 +9,7 @@ import { unreachableAncestor, type Confinement, type RunAs } from './sandboxd/bu
 import type { EgressPolicy } from './sandboxd/egress.js';
 import { taskWorkflowId } from '../../workflows/names.js';
 import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
-import { spawnDetached } from '../process/exec-file.js';
+import { spawnDetached } from '../../lib/process/exec-file.js';
 import type { SandboxCpuGroups } from './cpu-group.js';
 
 export interface LocalSandboxOptions {

@@ -1,7 +1,7 @@
 // SandboxProvider: where a task's sandbox runs. Every provider runs sandboxd inside the
 // sandbox and hands back its endpoint; everything else goes through the sandboxd client.
 import { FailureType } from '../../workflows/failures.js';
-import { ErrandFailure } from '../failures.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 
 export interface SandboxSpec {
   taskId: string;

@@ -6,7 +6,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Client } from '@temporalio/client';
-import type { Storage } from '../../activities/store/storage.js';
+import type { Storage } from '../../lib/storage/storage.js';
 import { stateDirs, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { ApiTokenGuard } from './auth/api-token.guard.js';
@@ -17,7 +17,11 @@ import { PlaybooksController } from './playbooks/playbooks.controller.js';
 import { SchedulesController } from './schedules/schedules.controller.js';
 import { SchedulesService } from './schedules/schedules.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
-import { TasksService } from './tasks/tasks.service.js';
+import { TaskArtifacts } from './tasks/task-artifacts.js';
+import { TaskControl } from './tasks/task-control.js';
+import { TaskGateway } from './tasks/task-gateway.js';
+import { TaskReading } from './tasks/task-reading.js';
+import { TaskStarting } from './tasks/task-starting.js';
 import { AdmissionController } from './admission/admission.controller.js';
 import { WhoamiController } from './auth/whoami.controller.js';
 import { ConsoleController } from './console/console.controller.js';
@@ -59,7 +63,11 @@ class ApiModule {
         // Built at the first request for it (the server's URL is known by then).
         { provide: OPENAPI, useValue: lazy(() => openApiDocument(CONTROLLERS, { version: VERSION, serverUrl: config.api.publicUrl, guarded: config.apiTokens.length > 0 })) },
         { provide: APP_FILTER, useClass: ProblemDetailsFilter },
-        TasksService,
+        TaskGateway,
+        TaskStarting,
+        TaskReading,
+        TaskControl,
+        TaskArtifacts,
         AdmissionService,
         SchedulesService,
         GitHubWebhooksService,

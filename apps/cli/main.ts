@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../logger.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';
 import { startWorker } from '../worker/worker.js';
 import { startTracing } from '../tracing.js';
-import { Redactor } from '../../activities/store/redactor.js';
+import { Redactor } from '../../lib/storage/redactor.js';
 import { startNarrator } from './narrator.js';
 import { ensureSandboxPackages } from './sandbox-packages.js';
 import { registerScheduleCommands } from './schedule-commands.js';

@@ -3,10 +3,12 @@
 // with the reason, cancelled. It watches Temporal's visibility for this task queue's tasks and
 // tails each running task's event log; it only reads, and what it prints is redacted.
 import type { Client } from '@temporalio/client';
-import { taskEvents, type TaskEvent } from '../../activities/store/events.js';
-import type { LogCursor, LogStore } from '../../activities/store/storage.js';
-import type { Redactor } from '../../activities/store/redactor.js';
-import { ErrandRepo, stateQuery, type TaskState } from '../../workflows/contracts.js';
+import { taskEvents, type TaskEvent } from '../../lib/storage/events.js';
+import type { LogCursor, LogStore } from '../../lib/storage/storage.js';
+import type { Redactor } from '../../lib/storage/redactor.js';
+import { stateQuery } from '../../workflows/contracts/control.js';
+import { ErrandRepo } from '../../workflows/contracts/search-attributes.js';
+import type { TaskState } from '../../workflows/contracts/task.js';
 import { TASK_WORKFLOW_TYPE, taskIdOfWorkflow } from '../../workflows/names.js';
 
 const EVERY_MS = 1_000;

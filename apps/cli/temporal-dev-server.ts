@@ -5,7 +5,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../../workflows/contracts.js';
+import { SEARCH_ATTRIBUTES } from '../../workflows/contracts/search-attributes.js';
 import { stopChild } from './stop-child.js';
 import { requireTemporalCli } from './temporal-cli.js';
 

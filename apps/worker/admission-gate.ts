@@ -6,7 +6,7 @@ import type { Client } from '@temporalio/client';
 import picomatch from 'picomatch';
 import type { AdmissionGate } from '../../activities/context.js';
 import { admissionActive, type Config } from '../config.js';
-import { admissionRequestSignal } from '../../workflows/contracts.js';
+import { admissionRequestSignal } from '../../workflows/contracts/admission.js';
 import { ADMISSION_WORKFLOW_TYPE, admissionWorkflowId } from '../../workflows/names.js';
 
 /** Undefined when no limit or budget is set: tasks then run at once, and ask nobody. */

@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Context } from '@temporalio/activity';
 import type { ActivityInboundCallsInterceptor, ActivityInterceptors, InjectedSinks } from '@temporalio/worker';
-import type { ErrandSinks } from '../../workflows/contracts.js';
+import type { ErrandSinks } from '../../workflows/contracts/sinks.js';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from '../logger.js';
 
@@ -35,7 +35,7 @@ export class WorkerMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'errand_worker_' });
   }
 
-  /** What workflows report (workflows/contracts.ts ErrandSinks); not again when a task is replayed. */
+  /** What workflows report (workflows/contracts/sinks.ts ErrandSinks); not again when a task is replayed. */
   readonly sinks: InjectedSinks<ErrandSinks> = {
     metrics: {
       stepFinished: { fn: (_info, seconds) => this.step.observe(seconds), callDuringReplay: false },

@@ -4,7 +4,7 @@
 // conflict-checked update, so it needs no store of its own and no eventually consistent listing.
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import type { ScheduleControl } from '../../activities/context.js';
-import type { ScheduledRun } from '../../workflows/contracts.js';
+import type { ScheduledRun } from '../../workflows/contracts/schedules.js';
 
 export function scheduleControl(client: Client): ScheduleControl {
   return {

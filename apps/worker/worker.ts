@@ -9,7 +9,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { OpenAIModelClient, RedactingModelClient } from '../../activities/agent/model-client.js';
 import { HEARTBEAT_EVERY_MS } from '../../activities/heartbeat.js';
 import { createActivities } from '../../activities/index.js';
-import { Redactor } from '../../activities/store/redactor.js';
+import { Redactor } from '../../lib/storage/redactor.js';
 import { stateDirs, type Config } from '../config.js';
 import { forgeFromConfig, openStorage, sandboxesFromConfig } from '../providers.js';
 import { temporalConnectionOptions } from '../temporal-connection.js';

@@ -3,8 +3,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { ApplicationFailure } from '@temporalio/common';
 import OpenAI from 'openai';
-import { ErrandFailure, toActivityFailure } from '../../activities/failures.js';
-import { Redactor } from '../../activities/store/redactor.js';
+import { ErrandFailure } from '../../lib/failures/errand-failure.js';
+import { toActivityFailure } from '../../activities/failures.js';
+import { Redactor } from '../../lib/storage/redactor.js';
 import { classifyModelError } from '../../activities/agent/model-client.js';
 import { detectTestCommand } from '../../activities/git/test-command.js';
 import { HeadTailBuffer, truncateMiddle } from '../../activities/sandbox/sandboxd/truncate.js';

@@ -160,7 +160,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('declares 429 on every route that starts a task, since its requester may be over the daily budget', async () => {
-    // Each goes through TasksService.start, which refuses a requester over ERRAND_DAILY_BUDGET_USD
+    // Each goes through TaskStarting.start, which refuses a requester over ERRAND_DAILY_BUDGET_USD
     // (test/workflow/admission.test.ts and github.test.ts meet those 429s on a live server).
     // POST /schedules/{id}/trigger starts none itself: the schedule's run starts its task inside
     // Temporal, and the budget does not refuse scheduled runs.

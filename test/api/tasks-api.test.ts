@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { stringify } from 'yaml';
 import { hashToken, newToken, SCOPES, type Scope } from '../../apps/api/auth/api-tokens.js';
-import { ErrandPhase, ErrandRepo, ErrandRequester } from '../../workflows/contracts.js';
+import { ErrandPhase, ErrandRepo, ErrandRequester } from '../../workflows/contracts/search-attributes.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, startErrand, temporalAddress } from '../support/errand-process.js';
 import { writeTokensFile, type TokenEntry } from '../support/tokens-file.js';

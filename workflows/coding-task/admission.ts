@@ -3,7 +3,8 @@
 // without one. While it waits for the lease it is `queued`. A server without limits or budget
 // grants at once (the activity says so) and is never told anything.
 import { CancellationScope, condition, getExternalWorkflowHandle, patched, proxySinks, setHandler, workflowInfo } from '@temporalio/workflow';
-import { admissionReleaseSignal, admittedSignal, type ErrandSinks } from '../contracts.js';
+import { admissionReleaseSignal, admittedSignal } from '../contracts/admission.js';
+import type { ErrandSinks } from '../contracts/sinks.js';
 import { admissionWorkflowId } from '../names.js';
 import { admission } from './activities.js';
 import type { TaskRun } from './run.js';

@@ -3,7 +3,8 @@
 // new when a run's history grows long.
 import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, proxySinks, workflowInfo } from '@temporalio/workflow';
 import { describeBudgetStop, exhaustedBudget } from '../budget.js';
-import type { ErrandSinks, TaskPhase } from '../contracts.js';
+import type { ErrandSinks } from '../contracts/sinks.js';
+import type { TaskPhase } from '../contracts/task.js';
 import { FailureType } from '../failures.js';
 import { isCheckpointStep, mayChangeFiles, shouldContinueAsNew } from '../recovery.js';
 import { endingText, endingTool, ENDING_TOOLS, type AgentMode, type ToolCall, type ToolOutcome } from '../tool-calls.js';

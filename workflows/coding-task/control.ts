@@ -12,7 +12,7 @@ import {
   stateQuery,
   type Feedback,
   type SteeringMessage,
-} from '../contracts.js';
+} from '../contracts/control.js';
 import type { TaskRun } from './run.js';
 
 export function handleControl(run: TaskRun): void {

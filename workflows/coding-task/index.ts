@@ -5,7 +5,8 @@
 // the branch and the PR follow the work (branch.ts, pull-request-text.ts); a long task
 // continues as new, carrying only its run's small state (run.ts).
 import { CancellationScope, ContinueAsNew, isCancellation, patched, proxySinks } from '@temporalio/workflow';
-import type { ErrandSinks, TaskInput, TaskResult } from '../contracts.js';
+import type { ErrandSinks } from '../contracts/sinks.js';
+import type { TaskInput, TaskResult } from '../contracts/task.js';
 import { describeFailure } from '../failures.js';
 import { forge, workspace } from './activities.js';
 import { admit, giveBack, handleAdmission } from './admission.js';

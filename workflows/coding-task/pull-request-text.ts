@@ -1,7 +1,9 @@
 // What Errand writes for people: the commit title, the pull request's body (while the work is
 // in progress, and when it is done), the comment on the issue a task came from, and the note
 // that hands a review back to the agent. Pure.
-import type { PlaybookRun, PostconditionResult, ReviewComment, SandboxLoss, TaskInput, TaskState, TestResult } from '../contracts.js';
+import type { PlaybookRun, PostconditionResult } from '../contracts/playbooks.js';
+import type { ReviewComment } from '../contracts/review.js';
+import type { SandboxLoss, TaskInput, TaskState, TestResult } from '../contracts/task.js';
 
 export function commitTitle(prompt: string): string {
   const firstLine = prompt.trim().split('\n')[0] ?? '';

@@ -4,7 +4,9 @@
 // so no field is listed twice.
 import { patched, proxySinks, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
 import type { Usage } from '../budget.js';
-import { branchOf, ErrandPhase, publishBranchOf, initialTaskState, type ErrandSinks, type TaskInput, type TaskPhase, type TaskState, type TestResult } from '../contracts.js';
+import { ErrandPhase } from '../contracts/search-attributes.js';
+import type { ErrandSinks } from '../contracts/sinks.js';
+import { branchOf, publishBranchOf, initialTaskState, type TaskInput, type TaskPhase, type TaskState, type TestResult } from '../contracts/task.js';
 
 const { metrics } = proxySinks<ErrandSinks>();
 import type { ToolOutcome } from '../tool-calls.js';

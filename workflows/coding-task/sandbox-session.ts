@@ -2,7 +2,7 @@
 // restored, used by every phase through `inSandbox`, and replaced when it is lost, with what
 // survived told to the model. Reusable by any workflow whose run is a TaskRun.
 import { ApplicationFailure, CancellationScope, log, patched } from '@temporalio/workflow';
-import type { SandboxLoss } from '../contracts.js';
+import type { SandboxLoss } from '../contracts/task.js';
 import { describeFailure, FailureType } from '../failures.js';
 import { decideRecovery, lostAfterStep, restoredFrom, restoreNote } from '../recovery.js';
 import { sandboxes, workspace } from './activities.js';

@@ -5,7 +5,7 @@
 import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { Client } from '@temporalio/client';
 import { admissionActive, type Config } from '../../config.js';
-import { admissionQuery, type AdmissionView, type QueuedTask } from '../../../workflows/contracts.js';
+import { admissionQuery, type AdmissionView, type QueuedTask } from '../../../workflows/contracts/admission.js';
 import { admissionWorkflowId } from '../../../workflows/names.js';
 import { CONFIG, TEMPORAL_CLIENT } from '../tokens.js';
 

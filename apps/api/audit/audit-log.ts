@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../logger.js';
-import { AUDIT, auditLog } from '../../../activities/store/keys.js';
-import type { LogRecord, LogStore } from '../../../activities/store/storage.js';
+import { AUDIT, auditLog } from '../../../lib/storage/keys.js';
+import type { LogRecord, LogStore } from '../../../lib/storage/storage.js';
 
 export interface AuditEntry {
   id: string;

@@ -15,11 +15,12 @@
 // hold only its repositories' entries (@Visible).
 import type { IncomingMessage } from 'node:http';
 import { createParamDecorator, ForbiddenException, Inject, Injectable, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
-import type { Forge } from '../../../activities/forge/forge.js';
+import type { Forge } from '../../../lib/forge/forge.js';
 import type { Config } from '../../config.js';
 import { isOpen, repoSourcesOf, scopeOf, type RepoSource } from '../openapi/document.js';
 import { scheduleNotFound, SchedulesService } from '../schedules/schedules.service.js';
-import { taskNotFound, TasksService } from '../tasks/tasks.service.js';
+import { taskNotFound } from '../tasks/task-gateway.js';
+import { TaskReading } from '../tasks/task-reading.js';
 import { CONFIG, FORGE } from '../tokens.js';
 import { allows, hashToken, repoAllowed, type ApiToken } from './api-tokens.js';
 
@@ -40,7 +41,7 @@ export class ApiTokenGuard implements CanActivate {
   constructor(
     @Inject(CONFIG) config: Config,
     @Inject(FORGE) private readonly forge: Forge,
-    @Inject(TasksService) private readonly tasks: TasksService,
+    @Inject(TaskReading) private readonly tasks: TaskReading,
     @Inject(SchedulesService) private readonly schedules: SchedulesService,
   ) {
     this.byHash = new Map(config.apiTokens.map((t) => [t.sha256, t]));

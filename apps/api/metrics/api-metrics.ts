@@ -5,7 +5,7 @@
 // with ids; phases and statuses from fixed lists.
 import type { Client } from '@temporalio/client';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { TASK_PHASES } from '../../../workflows/contracts.js';
+import { TASK_PHASES } from '../../../workflows/contracts/task.js';
 import { TASK_WORKFLOW_TYPE } from '../../../workflows/names.js';
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -2,8 +2,8 @@
 // files of its own that cannot be run and why. Thin: validate, ask the catalog.
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { z } from 'zod';
-import type { Forge } from '../../../activities/forge/forge.js';
-import { playbooksFor } from '../../../activities/playbooks/catalog.js';
+import type { Forge } from '../../../lib/forge/forge.js';
+import { playbooksFor } from '../../../lib/playbooks/catalog.js';
 import { badRequest, ZodPipe } from '../tasks/task-request.js';
 import { FORGE } from '../tokens.js';
 import { Answers } from '../openapi/document.js';

@@ -3,7 +3,7 @@
 // and the task fields its runs take. Checked at the edge; Temporal checks the cron itself.
 import { msToNumber } from '@temporalio/common';
 import { z } from 'zod';
-import { PLAYBOOK_NAME } from '../../../activities/playbooks/playbook.js';
+import { PLAYBOOK_NAME } from '../../../lib/playbooks/playbook.js';
 import { REAPER_SCHEDULE, SCHEDULE_ID } from '../../../workflows/names.js';
 import { playbookFields, target, taskFields } from '../tasks/task-request.js';
 

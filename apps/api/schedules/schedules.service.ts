@@ -12,14 +12,15 @@ import {
   type ScheduleDescription,
   type ScheduleOptions,
 } from '@temporalio/client';
-import type { Forge } from '../../../activities/forge/forge.js';
-import { preparePlaybookRun } from '../../../activities/playbooks/catalog.js';
-import type { ScheduledRun, ScheduledRunResult, ScheduleTiming } from '../../../workflows/contracts.js';
+import type { Forge } from '../../../lib/forge/forge.js';
+import { preparePlaybookRun } from '../../../lib/playbooks/catalog.js';
+import type { ScheduledRun, ScheduledRunResult, ScheduleTiming } from '../../../workflows/contracts/schedules.js';
 import { describeFailure } from '../../../workflows/failures.js';
 import { REAPER_SCHEDULE, reaperScheduleId, SCHEDULED_PLAYBOOK_WORKFLOW_TYPE, scheduleIdOf, temporalScheduleId } from '../../../workflows/names.js';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
 import { badRequest } from '../tasks/task-request.js';
-import { coAuthorOf, resolveBudget, TasksService } from '../tasks/tasks.service.js';
+import { linkBases } from '../tasks/task-links.js';
+import { coAuthorOf, resolveBudget, TaskStarting } from '../tasks/task-starting.js';
 import { CONFIG, FORGE, TEMPORAL_CLIENT } from '../tokens.js';
 import { noteOf, type CreateScheduleBody, type NoteBody, type UpdateScheduleBody } from './schedule-request.js';
 
@@ -61,7 +62,7 @@ export class SchedulesService {
     @Inject(CONFIG) private readonly config: Config,
     @Inject(TEMPORAL_CLIENT) private readonly client: Client,
     @Inject(FORGE) private readonly forge: Forge,
-    @Inject(TasksService) private readonly tasks: TasksService,
+    @Inject(TaskStarting) private readonly tasks: TaskStarting,
   ) {}
 
   async create(body: CreateScheduleBody): Promise<ScheduleView> {
@@ -168,7 +169,7 @@ export class SchedulesService {
       params: prepared.playbook.params,
       // A scheduled run does not wait for feedback: the schedule waits for its run.
       task: this.tasks.withDefaults({ ...fields, budget: resolveBudget(this.config.defaults.budget, fields), coAuthor: coAuthorOf(fields.requester), awaitFeedbackMinutes: 0 }),
-      links: this.tasks.linkBases(),
+      links: linkBases(this.config),
       maxFailures: maxFailures ?? 3,
       timing: { cron, interval, timezone: timezone ?? 'UTC', jitter: jitter ?? '0 seconds', catchupWindow: catchupWindow ?? '1 hour', overlap: overlap ?? 'skip' },
     };

@@ -3,8 +3,8 @@
 // task has closed, and ends with an `end` event that carries the task's final status.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { taskEvents } from '../../../activities/store/events.js';
-import type { LogStore } from '../../../activities/store/storage.js';
+import { taskEvents } from '../../../lib/storage/events.js';
+import type { LogStore } from '../../../lib/storage/storage.js';
 
 export interface EventStreamOptions {
   logs: LogStore;

@@ -1,9 +1,9 @@
 // The shapes the tasks API accepts, validated at the edge; messages name the field and the fix.
 import { BadRequestException, type PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
-import { IMAGE_REFERENCE, NETWORK_POLICIES } from '../../../workflows/contracts.js';
+import { IMAGE_REFERENCE, NETWORK_POLICIES } from '../../../workflows/contracts/task.js';
 import { TASK_ID } from '../../../workflows/names.js';
-import { PLAYBOOK_NAME } from '../../../activities/playbooks/playbook.js';
+import { PLAYBOOK_NAME } from '../../../lib/playbooks/playbook.js';
 
 const BRANCH = /^(?!-)[A-Za-z0-9._/-]+$/;
 

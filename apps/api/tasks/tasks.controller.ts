@@ -1,7 +1,11 @@
-// HTTP routes for tasks; thin: validate, hand to the service.
+// HTTP routes for tasks; thin: validate, hand to the provider for the job (starting, reading,
+// control, artifacts).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { TasksService } from './tasks.service.js';
+import { TaskArtifacts } from './task-artifacts.js';
+import { TaskControl } from './task-control.js';
+import { TaskReading } from './task-reading.js';
+import { TaskStarting } from './task-starting.js';
 import { ActorBody, CreateTaskBody, IdempotencyKey, ListTasksQuery, LogName, MessageBody, TaskIdParam, ZodPipe } from './task-request.js';
 import { z } from 'zod';
 import { Answers } from '../openapi/document.js';
@@ -10,7 +14,12 @@ import { OVER_DAILY_BUDGET, TaskChange, TaskList, TaskView, Text, Transcript } f
 
 @Controller('tasks')
 export class TasksController {
-  constructor(@Inject(TasksService) private readonly tasks: TasksService) {}
+  constructor(
+    @Inject(TaskStarting) private readonly starting: TaskStarting,
+    @Inject(TaskReading) private readonly reading: TaskReading,
+    @Inject(TaskControl) private readonly control: TaskControl,
+    @Inject(TaskArtifacts) private readonly artifacts: TaskArtifacts,
+  ) {}
 
   /** With an Idempotency-Key header, a retried request returns the task the first one started (the same requester's). */
   @Post()
@@ -35,7 +44,7 @@ export class TasksController {
     // Headers take no pipes in Nest; the same pipe validates it by hand.
     const idempotencyKey = new ZodPipe(IdempotencyKey, 'Idempotency-Key').transform(rawKey);
     // With tokens, the requester is the token's name, not what the body claims.
-    const task = await this.tasks.create(caller ? { ...body, requester: caller } : body, idempotencyKey);
+    const task = await this.starting.create(caller ? { ...body, requester: caller } : body, idempotencyKey);
     if (task.replayed) res.setHeader('idempotent-replayed', 'true');
     return task;
   }
@@ -43,26 +52,26 @@ export class TasksController {
   @Get()
   @Answers({ scope: 'tasks:read', repoFrom: ['list'], summary: 'Tasks from Temporal visibility, newest first', ok: { description: 'the tasks', schema: TaskList } })
   list(@Query(new ZodPipe(ListTasksQuery, 'query')) query: ListTasksQuery, @Visible() visible: (repo: string | undefined) => boolean) {
-    return this.tasks.list(query, visible);
+    return this.reading.list(query, visible);
   }
 
   @Get(':id')
   @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: "A task's live state", ok: { description: 'the task', schema: TaskView } })
   get(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string) {
-    return this.tasks.get(id);
+    return this.reading.get(id);
   }
 
   @Get(':id/transcript')
   @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: "The agent's conversation, redacted", ok: { description: 'the transcript', schema: Transcript } })
   transcript(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string) {
-    return this.tasks.transcript(id);
+    return this.artifacts.transcript(id);
   }
 
   /** The full log of the task's tests or setup script, as plain text. */
   @Get(':id/logs/:name')
   @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: 'The full test or setup log, as text', ok: { description: 'the log', schema: Text, contentType: 'text/plain' } })
   async log(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Param('name', new ZodPipe(LogName, 'name')) name: LogName, @Res({ passthrough: true }) res: ServerResponse) {
-    const log = await this.tasks.log(id, name);
+    const log = await this.artifacts.log(id, name);
     // Only for the log itself: a 404 stays JSON, like every other error.
     res.setHeader('content-type', 'text/plain; charset=utf-8');
     return log;
@@ -72,7 +81,7 @@ export class TasksController {
   @Get(':id/diff')
   @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: 'The change the task published, as a unified diff', ok: { description: 'the diff', schema: Text, contentType: 'text/x-diff' } })
   async diff(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Res({ passthrough: true }) res: ServerResponse) {
-    const diff = await this.tasks.diff(id);
+    const diff = await this.artifacts.diff(id);
     res.setHeader('content-type', 'text/x-diff; charset=utf-8');
     return diff;
   }
@@ -81,28 +90,28 @@ export class TasksController {
   @Get(':id/events')
   @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: "The task's events as server-sent events, live until it ends", ok: { description: 'an event stream (Last-Event-ID resumes)', schema: Text, contentType: 'text/event-stream' } })
   events(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Req() req: IncomingMessage, @Res() res: ServerResponse) {
-    return this.tasks.streamEvents(id, req, res);
+    return this.artifacts.streamEvents(id, req, res);
   }
 
   @Post(':id/cancel')
   @HttpCode(202)
   @Answers({ audit: 'task.cancel', scope: 'tasks:control', repoFrom: ['task'], summary: 'Cancel: the work so far is pushed, the sandbox destroyed', ok: { description: 'cancelling', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   cancel(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
-    return this.tasks.cancel(id, caller ?? body.by);
+    return this.control.cancel(id, caller ?? body.by);
   }
 
   @Post(':id/pause')
   @HttpCode(202)
   @Answers({ audit: 'task.pause', scope: 'tasks:control', repoFrom: ['task'], summary: 'Pause between steps (the sandbox is kept)', ok: { description: 'pausing', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   pause(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
-    return this.tasks.pause(id, caller ?? body.by);
+    return this.control.pause(id, caller ?? body.by);
   }
 
   @Post(':id/resume')
   @HttpCode(202)
   @Answers({ audit: 'task.resume', scope: 'tasks:control', repoFrom: ['task'], summary: 'Resume a paused task', ok: { description: 'resuming', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   resume(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
-    return this.tasks.resume(id, caller ?? body.by);
+    return this.control.resume(id, caller ?? body.by);
   }
 
   /** Answers once the task has accepted the message (a Temporal update); 409 when it no longer can. */
@@ -110,13 +119,13 @@ export class TasksController {
   @HttpCode(202)
   @Answers({ audit: 'task.message', scope: 'tasks:control', repoFrom: ['task'], summary: 'Steer: a message the agent reads before its next model call', ok: { description: 'accepted by the task', schema: TaskChange }, problems: { 409: 'the task can no longer take messages' } })
   message(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(MessageBody)) body: MessageBody, @Caller() caller: string | undefined) {
-    return this.tasks.sendMessage(id, caller ? { ...body, from: caller } : body);
+    return this.control.sendMessage(id, caller ? { ...body, from: caller } : body);
   }
 
   @Post(':id/approve')
   @HttpCode(200)
   @Answers({ audit: 'task.approve', scope: 'tasks:control', repoFrom: ['task'], summary: "Approve the task's plan", ok: { description: 'approved', schema: TaskChange }, problems: { 409: 'the task is not awaiting approval' } })
   approve(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
-    return this.tasks.approve(id, caller ?? body.by);
+    return this.control.approve(id, caller ?? body.by);
   }
 }

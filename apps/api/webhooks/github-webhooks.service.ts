@@ -13,15 +13,15 @@ import { BadRequestException, Inject, Injectable, UnauthorizedException } from '
 import { verify } from '@octokit/webhooks-methods';
 import { Client } from '@temporalio/client';
 import { z } from 'zod';
-import type { Forge } from '../../../activities/forge/forge.js';
-import { parseRepoName } from '../../../activities/forge/github.js';
-import type { Storage } from '../../../activities/store/storage.js';
-import { webhookEventKey } from '../../../activities/store/keys.js';
-import { feedbackSignal } from '../../../workflows/contracts.js';
+import type { Forge } from '../../../lib/forge/forge.js';
+import { parseRepoName } from '../../../lib/forge/github.js';
+import type { Storage } from '../../../lib/storage/storage.js';
+import { webhookEventKey } from '../../../lib/storage/keys.js';
+import { feedbackSignal } from '../../../workflows/contracts/control.js';
 import { taskIdOfBranch, taskWorkflowId } from '../../../workflows/names.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
-import { TasksService, idFromKey } from '../tasks/tasks.service.js';
+import { TaskStarting, idFromKey } from '../tasks/task-starting.js';
 import { badRequest, ZodPipe } from '../tasks/task-request.js';
 import { CONFIG, FORGE, LOGGER, STORAGE, TEMPORAL_CLIENT } from '../tokens.js';
 
@@ -110,7 +110,7 @@ export class GitHubWebhooksService {
     @Inject(TEMPORAL_CLIENT) private readonly client: Client,
     @Inject(STORAGE) private readonly storage: Storage,
     @Inject(FORGE) private readonly forge: Forge,
-    @Inject(TasksService) private readonly tasks: TasksService,
+    @Inject(TaskStarting) private readonly tasks: TaskStarting,
     @Inject(LOGGER) private readonly log: Logger,
   ) {}
 

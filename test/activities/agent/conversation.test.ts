@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { ConversationCache, loadConversation } from '../../../activities/agent/conversation.js';
-import { localDirectoryStorage } from '../../../activities/store/local-storage.js';
+import { ConversationCache } from '../../../activities/agent/conversation.js';
+import { loadConversation } from '../../../lib/transcripts/transcript.js';
+import { localDirectoryStorage } from '../../../lib/storage/local-storage.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'errand-conversation-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

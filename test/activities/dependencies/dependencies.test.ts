@@ -5,9 +5,10 @@
 import { describe, expect, it } from '@jest/globals';
 import { bumpCommand, bumpTable, bumpTitle } from '../../../activities/dependencies/bump.js';
 import { detectNodeManager, goDependencies, nodeDependencies } from '../../../activities/dependencies/manifests.js';
-import { bumpSettings, chooseUpdate, groupUpdates, parseNamedGroups, type BumpPolicy } from '../../../activities/dependencies/policy.js';
+import { chooseUpdate, groupUpdates } from '../../../activities/dependencies/policy.js';
+import { bumpSettings, parseNamedGroups, type BumpPolicy } from '../../../lib/playbooks/dependency-bump-settings.js';
 import { escapeModulePath, goProxyUrl, releaseNotesUrl } from '../../../activities/dependencies/registries.js';
-import type { BumpedPackage } from '../../../workflows/contracts.js';
+import type { BumpedPackage } from '../../../workflows/contracts/playbooks.js';
 
 const NOW = new Date('2026-11-28T12:00:00Z');
 const daysAgo = (n: number) => new Date(NOW.getTime() - n * 86_400_000);

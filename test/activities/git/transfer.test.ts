@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DEFAULT_REPO_LIMITS, pushFromSandbox } from '../../../activities/git/transfer.js';
 import { findSecrets, pushRefusal } from '../../../activities/review/checks.js';
-import { Redactor } from '../../../activities/store/redactor.js';
+import { Redactor } from '../../../lib/storage/redactor.js';
 import { failureType, FailureType } from '../../../workflows/failures.js';
 import { commitWorkInProgress, prepareWorkspace, restoreWork, squashForPublishing } from '../../../activities/git/workspace.js';
 import { SandboxdClient } from '../../../activities/sandbox/sandboxd-client.js';

@@ -3,7 +3,7 @@
 // forbidden lists refuse.
 import { describe, expect, it } from '@jest/globals';
 import { forbiddenPathsIn, refusal } from '../../../activities/playbooks/forbidden.js';
-import { checkParams, parsePlaybook, PlaybookError, renderPlaybook } from '../../../activities/playbooks/playbook.js';
+import { checkParams, parsePlaybook, PlaybookError, renderPlaybook } from '../../../lib/playbooks/playbook.js';
 
 const MIGRATE = `---
 name: migrate-logger

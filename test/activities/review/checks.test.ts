@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { describeSecrets, findSecrets, outsideAllowedPaths, parseDiff } from '../../../activities/review/checks.js';
-import { Redactor } from '../../../activities/store/redactor.js';
+import { Redactor } from '../../../lib/storage/redactor.js';
 
 const DIFF = `diff --git a/src/app.js b/src/app.js
 index 1111111..2222222 100644

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { localDirectoryStorage } from '../../../activities/store/local-storage.js';
+import { localDirectoryStorage } from '../../../lib/storage/local-storage.js';
 
 describe('local storage', () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'errand-store-'));

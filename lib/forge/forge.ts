@@ -1,6 +1,6 @@
 // Forge: where repositories and pull requests live. GitHub in production (Octokit); the local
 // forge (bare repos on disk, PR records as JSON) by default.
-import type { PullRequestRef } from '../../workflows/contracts.js';
+import type { PullRequestRef } from '../../workflows/contracts/task.js';
 
 /** Where git fetches or pushes, and the environment that carries credentials for that one command. */
 export interface GitRemote {

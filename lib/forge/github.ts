@@ -5,9 +5,9 @@
 import { createAppAuth } from '@octokit/auth-app';
 import { RequestError } from '@octokit/request-error';
 import { Octokit } from '@octokit/rest';
-import { type PullRequestRef } from '../../workflows/contracts.js';
+import type { PullRequestRef } from '../../workflows/contracts/task.js';
 import { FailureType } from '../../workflows/failures.js';
-import { ErrandFailure } from '../failures.js';
+import { ErrandFailure } from '../failures/errand-failure.js';
 import type { Forge, ForgeCollaboration, GitRemote, OpenPullRequest, Permission, ResolvedRepository, UpdatePullRequest } from './forge.js';
 
 export interface GitHubSettings {

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { PullRequestRef } from '../../workflows/contracts.js';
-import { localRepoPath } from '../git/workspace.js';
+import { fileURLToPath } from 'node:url';
+import type { PullRequestRef } from '../../workflows/contracts/task.js';
 import type { Forge, GitRemote, OpenPullRequest, ResolvedRepository, UpdatePullRequest } from './forge.js';
 import { probeRepo } from './repo-probe.js';
 import { execFile as run } from '../process/exec-file.js';
@@ -161,6 +161,12 @@ export class LocalForge implements Forge {
   private ref(pr: LocalPullRequest): PullRequestRef {
     return { number: pr.number, url: `file://${this.file(pr.number)}`, title: pr.title, base: pr.base, head: pr.head, draft: pr.draft };
   }
+}
+
+/** The origin's path on this host when the repo is local (a path or file:// URL). */
+function localRepoPath(repo: string): string | undefined {
+  if (repo.startsWith('file://')) return fileURLToPath(repo);
+  return path.isAbsolute(repo) ? repo : undefined;
 }
 
 /** The path git takes a local repository at: an absolute path as written, a file:// URL's path as git decodes it. */

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from '@jest/globals';
-import { execFile, spawnDetached, type ExecFileError } from '../../../activities/process/exec-file.js';
+import { execFile, spawnDetached, type ExecFileError } from '../../../lib/process/exec-file.js';
 import { PROJECT_ROOT } from '../../support/errand-process.js';
 
 const alive = (pid: number) => {
@@ -46,7 +46,7 @@ describe('execFile through the helper', () => {
   });
 
   it('goes away when the process it serves is killed', async () => {
-    const script = "import { execFile } from './activities/process/exec-file.ts'; console.log((await execFile('sh', ['-c', 'echo $PPID'])).stdout.trim()); setInterval(() => {}, 1000);";
+    const script = "import { execFile } from './lib/process/exec-file.ts'; console.log((await execFile('sh', ['-c', 'echo $PPID'])).stdout.trim()); setInterval(() => {}, 1000);";
     const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     const pid = await new Promise<number>((resolve) => parent.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))));
     expect(alive(pid)).toBe(true);

@@ -4,8 +4,8 @@
 // one that does not parse is listed with what is wrong, and cannot be run.
 import { readdir, readFile } from 'node:fs/promises';
 import type { Forge } from '../forge/forge.js';
-import type { PlaybookRun } from '../../workflows/contracts.js';
-import { bumpSettings } from '../dependencies/policy.js';
+import type { PlaybookRun } from '../../workflows/contracts/playbooks.js';
+import { bumpSettings } from './dependency-bump-settings.js';
 import { checkParams, parsePlaybook, PLAYBOOK_NAME, PlaybookError, renderPlaybook, type Playbook } from './playbook.js';
 
 export const REPO_PLAYBOOKS_DIR = '.errand/playbooks';

@@ -1,4 +1,4 @@
-// What every Storage promises (activities/store/storage.ts), asserted the same way on each: the
+// What every Storage promises (lib/storage/storage.ts), asserted the same way on each: the
 // local directory, and S3 on a real S3 server (versitygw). Separate store instances stand for
 // separate processes (each S3 one has its own client and its own writer state, as a worker
 // would), so the races here are the races of a deployment with many replicas.
@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { localDirectoryStorage } from '../../../activities/store/local-storage.js';
-import { s3Storage } from '../../../activities/store/s3-storage.js';
-import { InvalidStorageKey, type LogEntry, type LogRecord, type Storage } from '../../../activities/store/storage.js';
+import { localDirectoryStorage } from '../../../lib/storage/local-storage.js';
+import { s3Storage } from '../../../lib/storage/s3-storage.js';
+import { InvalidStorageKey, type LogEntry, type LogRecord, type Storage } from '../../../lib/storage/storage.js';
 import { describeWithPart } from '../../support/required-part.js';
 import { startS3Server, versitygwPart, type S3Server } from '../../support/s3-server.js';
 

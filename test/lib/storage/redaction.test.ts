@@ -4,10 +4,10 @@ import { appendFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { recordEvent, taskEvents } from '../../../activities/store/events.js';
-import { localDirectoryStorage } from '../../../activities/store/local-storage.js';
-import { redacting } from '../../../activities/store/storage.js';
-import { Redactor } from '../../../activities/store/redactor.js';
+import { recordEvent, taskEvents } from '../../../lib/storage/events.js';
+import { localDirectoryStorage } from '../../../lib/storage/local-storage.js';
+import { redacting } from '../../../lib/storage/storage.js';
+import { Redactor } from '../../../lib/storage/redactor.js';
 
 describe('Redactor', () => {
   const redactor = new Redactor(['db-password-42', 'short', undefined]);

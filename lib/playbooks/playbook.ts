@@ -5,7 +5,7 @@
 // Errand (builtin/); a repository adds its own as `.errand/playbooks/<name>.md`.
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
+import { shellQuote } from '../../activities/sandbox/sandboxd/shell-quote.js';
 
 const described = { description: z.string().optional() };
 const Param = z.discriminatedUnion('type', [

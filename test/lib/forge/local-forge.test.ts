@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSyn
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LocalForge } from '../../../activities/forge/local.js';
+import { LocalForge } from '../../../lib/forge/local.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../../fixtures/repos.js';
 
 const request = (head: string) => ({ taskId: 't1', repo: '/srv/repos/app.git', base: 'main', head, title: `t ${head}`, body: 'b', draft: true, diff: 'd' });

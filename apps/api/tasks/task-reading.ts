@@ -1,0 +1,96 @@
+// Reads tasks for the API: one task's live view, the list from Temporal visibility, and the
+// repository a task works on (which the token guard checks). Temporal is asked through the gateway.
+import { Inject, Injectable } from '@nestjs/common';
+import type { Forge } from '../../../lib/forge/forge.js';
+import type { QueuedTask } from '../../../workflows/contracts/admission.js';
+import { ErrandPhase, ErrandRepo, ErrandRequester } from '../../../workflows/contracts/search-attributes.js';
+import type { TaskState } from '../../../workflows/contracts/task.js';
+import { taskIdOfWorkflow } from '../../../workflows/names.js';
+import type { Config } from '../../config.js';
+import { AdmissionService } from '../admission/admission.service.js';
+import { CONFIG, FORGE } from '../tokens.js';
+import { statusName, TaskGateway } from './task-gateway.js';
+import { viewLinks, type ViewLinks } from './task-links.js';
+import type { ListTasksQuery } from './task-request.js';
+
+export interface TaskView extends Partial<TaskState> {
+  /** Its place while it waits for a slot to run (running-task limits). */
+  queue?: QueuedTask;
+  /** Who asked for it (the list has it from the search attribute). */
+  requester?: string;
+  id: string;
+  status: string;
+  /** Set when the worker was slow to answer: the state is the one it gave at this time. */
+  stateAsOf?: string;
+  startedAt?: string;
+  closedAt?: string;
+  links: ViewLinks;
+}
+
+@Injectable()
+export class TaskReading {
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(FORGE) private readonly forge: Forge,
+    @Inject(AdmissionService) private readonly admission: AdmissionService,
+    @Inject(TaskGateway) private readonly gateway: TaskGateway,
+  ) {}
+
+  /** The task as it is now; with no state from the worker in time, what its search attributes tell. */
+  async get(taskId: string): Promise<TaskView> {
+    const { description, state, stateAsOf } = await this.gateway.read(taskId);
+    const status = statusName(description);
+    const view: TaskView = {
+      id: taskId,
+      status,
+      ...state,
+      ...(stateAsOf && { stateAsOf }),
+      startedAt: description.startTime.toISOString(),
+      closedAt: description.closeTime?.toISOString(),
+      links: viewLinks(this.config, taskId),
+    };
+    if (!state) {
+      view.repo = description.typedSearchAttributes.get(ErrandRepo);
+      view.phase = description.typedSearchAttributes.get(ErrandPhase) as TaskState['phase'];
+    }
+    if (status === 'running' && view.phase === 'queued') view.queue = (await this.admission.places()).get(taskId);
+    if (status === 'failed' && !view.error) view.error = await this.gateway.failure(taskId, description.runId);
+    return view;
+  }
+
+  /** The repository a task works on; undefined when there is no such task. */
+  async repoOf(taskId: string): Promise<string | undefined> {
+    return (await this.gateway.find(taskId))?.typedSearchAttributes.get(ErrandRepo);
+  }
+
+  /** The newest tasks the caller may see (`visible`: by repository, for tokens limited to some). */
+  async list(q: ListTasksQuery, visible: (repo: string | undefined) => boolean = () => true): Promise<{ tasks: TaskView[] }> {
+    // As tasks record it: where the repository really is, for one on the local forge's host.
+    const recorded = q.repo && (this.forge.nameOf(q.repo) ?? q.repo);
+    const tasks: TaskView[] = [];
+    for await (const wf of this.gateway.list({ ...q, repo: recorded })) {
+      const id = taskIdOfWorkflow(wf.workflowId) ?? wf.workflowId;
+      const repo = wf.typedSearchAttributes.get(ErrandRepo);
+      if (!visible(repo)) continue;
+      tasks.push({
+        id,
+        status: wf.status.name.toLowerCase(),
+        repo,
+        requester: wf.typedSearchAttributes.get(ErrandRequester),
+        phase: wf.typedSearchAttributes.get(ErrandPhase) as TaskState['phase'],
+        startedAt: wf.startTime.toISOString(),
+        closedAt: wf.closeTime?.toISOString(),
+        // As of its last phase (workflows/coding-task/run.ts keeps them in the memo).
+        costUsd: wf.memo?.costUsd as number | undefined,
+        pr: wf.memo?.pr as TaskView['pr'],
+        links: viewLinks(this.config, id),
+      });
+      if (tasks.length >= q.limit) break;
+    }
+    if (tasks.some((t) => t.phase === 'queued')) {
+      const places = await this.admission.places();
+      for (const t of tasks) t.queue = places.get(t.id);
+    }
+    return { tasks };
+  }
+}
