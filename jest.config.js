@@ -11,8 +11,8 @@ export default {
   // kube-apiserver and helm; `npm run test:k8s`) and the API fuzzed by schemathesis (`npm run
   // test:fuzz`) and the web console in Chromium (`npm run test:console`); `npm run test:cluster`
   // runs the workflow, API and fault suites on a Temporal cluster (ERRAND_TEST_TEMPORAL=cluster,
-  // test/support/global-setup.mjs). ERRAND_TEST_LANE names the lane being run.
-  testPathIgnorePatterns: process.env.ERRAND_TEST_LANE ? ['/node_modules/'] : ['/node_modules/', '<rootDir>/test/faults/', '<rootDir>/test/k8s/', '<rootDir>/test/fuzz/', '<rootDir>/test/console/'],
+  // test/support/global-setup.mjs), and there two workers and two APIs on one bucket (test/replicas). ERRAND_TEST_LANE names the lane being run.
+  testPathIgnorePatterns: process.env.ERRAND_TEST_LANE ? ['/node_modules/'] : ['/node_modules/', '<rootDir>/test/faults/', '<rootDir>/test/k8s/', '<rootDir>/test/fuzz/', '<rootDir>/test/console/', '<rootDir>/test/replicas/'],
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
