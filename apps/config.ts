@@ -124,7 +124,8 @@ const Env = z.object({
   ERRAND_GOSUMDB: optionalText,
   ERRAND_API_TOKENS_FILE: optionalText,
   ERRAND_TEMPORAL_API_KEY: optionalText,
-  ERRAND_TEMPORAL_TLS: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  // Unset is not 'false': unset, an API key turns TLS on (Temporal Cloud); 'false' keeps it off.
+  ERRAND_TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
   ERRAND_TEMPORAL_TLS_CA_FILE: optionalText,
   ERRAND_TEMPORAL_TLS_CERT_FILE: optionalText,
   ERRAND_TEMPORAL_TLS_KEY_FILE: optionalText,
@@ -217,8 +218,12 @@ export interface Config {
     uiUrl: string;
     taskQueue: string;
     apiKey?: string;
-    /** Off, on with the system's CAs, or with a CA and a client certificate (mTLS). */
-    tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string };
+    /**
+     * On with the system's CAs, or with a CA and a client certificate (mTLS); false: off, even with
+     * an API key (a self-hosted server that checks JWTs behind a mesh's mTLS, say); unset: on
+     * only with an API key.
+     */
+    tls?: { caFile?: string; certFile?: string; keyFile?: string; serverName?: string } | false;
     /** Activities one worker runs at once (most wait on a model). */
     maxActivities: number;
     /** Where the worker serves /metrics (its host is the API's). */
@@ -301,9 +306,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       taskQueue: e.ERRAND_TASK_QUEUE,
       apiKey: e.ERRAND_TEMPORAL_API_KEY,
       tls:
-        e.ERRAND_TEMPORAL_TLS || e.ERRAND_TEMPORAL_TLS_CERT_FILE
+        e.ERRAND_TEMPORAL_TLS === 'true' || e.ERRAND_TEMPORAL_TLS_CERT_FILE
           ? { caFile: e.ERRAND_TEMPORAL_TLS_CA_FILE, certFile: e.ERRAND_TEMPORAL_TLS_CERT_FILE, keyFile: e.ERRAND_TEMPORAL_TLS_KEY_FILE, serverName: e.ERRAND_TEMPORAL_TLS_SERVER_NAME }
-          : undefined,
+          : e.ERRAND_TEMPORAL_TLS === 'false'
+            ? false
+            : undefined,
       maxActivities: e.ERRAND_WORKER_MAX_ACTIVITIES,
       metricsPort: e.ERRAND_WORKER_METRICS_PORT,
     },

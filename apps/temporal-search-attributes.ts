@@ -56,7 +56,8 @@ function refusal(err: unknown, namespace: string, missing: Key[]): Error {
   const why =
     err.code === UNIMPLEMENTED
       ? 'this Temporal does not offer the operator API (Temporal Cloud adds them with tcld or the cloud ops API)'
-      : `Errand's credentials lack the permission to add them (the operator API's AddSearchAttributes, which a namespace admin has): ${err.details}`;
+      : // The server's own words ("Request unauthorized."), quoted so they end no sentence of ours.
+        `Errand's credentials lack the permission to add them (the operator API's AddSearchAttributes, which a namespace admin has; Temporal answered "${err.details.replace(/\.$/, '')}")`;
   // The CLI takes one type a command, and many names.
   const types = [...new Set(missing.map((key) => key.type))];
   const cli = types.map((type) => `temporal operator search-attribute create --namespace ${namespace} ${missing.filter((key) => key.type === type).map((key) => `--name ${key.name}`).join(' ')} --type ${cliType(type)}`).join('\n  ');

@@ -4,6 +4,10 @@
 // tool with `go install` into .tools/ (once; about two minutes) and installs PostgreSQL from
 // Debian when it is missing; `startTemporalCluster` starts one (about ten seconds) and gives its
 // address. Nothing of Errand's is registered here: Errand registers its own search attributes.
+// With `authorization` the server checks every call's JWT (Temporal's default claim mapper and
+// authorizer, keys from a JWKS URL; test/support/temporal-jwt.ts issues them), as a platform
+// team's cluster does, and the server's own system workers reach it through an internal frontend
+// that does not.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -43,6 +47,13 @@ export function temporalClusterMissing(): string | undefined {
   return undefined;
 }
 
+/** For describeWithPart, in a test that starts a cluster of its own. */
+export const temporalClusterPart = {
+  name: `the Temporal server ${TEMPORAL_SERVER_VERSION} and PostgreSQL`,
+  missing: temporalClusterMissing(),
+  install: 'run `npm run setup:cluster` (it builds the server with Go and installs PostgreSQL)',
+};
+
 /** Builds the server and its SQL tool (kept when built already) and installs PostgreSQL when it is missing and we may. */
 export async function setupTemporalCluster(log: (msg: string) => void = console.error): Promise<void> {
   const go = findExecutable('go');
@@ -67,14 +78,22 @@ export async function setupTemporalCluster(log: (msg: string) => void = console.
   log(`Temporal server ${TEMPORAL_SERVER_VERSION}: ${SERVER}; PostgreSQL: ${postgresBin()}`);
 }
 
+/** A server that authorizes callers by JWT: keys from `jwksUrl`; `adminToken`, a system admin's, for the launcher's own calls. */
+export interface ClusterAuthorization {
+  jwksUrl: string;
+  adminToken: string;
+}
+
 export interface TemporalCluster {
   address: string;
   namespace: string;
+  /** The processes it runs (the server; PostgreSQL, whose backends are its children), for the bench's CPU figures. */
+  pids: number[];
   stop(): Promise<void>;
 }
 
 /** A PostgreSQL cluster of its own in a temporary directory, then the Temporal server on it, then the `default` namespace. */
-export async function startTemporalCluster(opts: { namespace?: string; log?: (msg: string) => void } = {}): Promise<TemporalCluster> {
+export async function startTemporalCluster(opts: { namespace?: string; log?: (msg: string) => void; authorization?: ClusterAuthorization } = {}): Promise<TemporalCluster> {
   const missing = temporalClusterMissing();
   if (missing) throw new Error(`${missing}: run npm run setup:cluster`);
   const root = mkdtempSync(path.join(os.tmpdir(), 'errand-cluster-'));
@@ -95,10 +114,15 @@ export async function startTemporalCluster(opts: { namespace?: string; log?: (ms
     const ports = { frontend: await freePort(), history: await freePort(), matching: await freePort(), worker: await freePort(), http: await freePort() };
     // Membership ports are kept in a smallint column: below 32768.
     const membership = { frontend: await freeLowPort(), history: await freeLowPort(), matching: await freeLowPort(), worker: await freeLowPort() };
+    const authorization = opts.authorization && { jwksUrl: opts.authorization.jwksUrl, internalFrontend: { grpc: await freePort(), http: await freePort(), membership: await freeLowPort() } };
     mkdirSync(path.join(root, 'config'), { recursive: true });
-    writeFileSync(path.join(root, 'config', 'development.yaml'), serverConfig(pgPort, ports, membership, path.join(root, 'config', 'dynamicconfig.yaml')));
+    writeFileSync(path.join(root, 'config', 'development.yaml'), serverConfig(pgPort, ports, membership, path.join(root, 'config', 'dynamicconfig.yaml'), authorization));
     writeFileSync(path.join(root, 'config', 'dynamicconfig.yaml'), DYNAMIC_CONFIG);
-    const server = spawn(SERVER, ['--root', root, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Without an authorizer the server wants to be told that is meant; with one, it runs the internal frontend too.
+    const args = opts.authorization
+      ? ['start', ...['frontend', 'internal-frontend', 'history', 'matching', 'worker'].flatMap((name) => ['--service', name])]
+      : ['--allow-no-auth', 'start'];
+    const server = spawn(SERVER, ['--root', root, '--config', 'config', '--env', 'development', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     started.push(server);
     let output = '';
     const keep = (chunk: Buffer) => void (output = (output + chunk.toString()).slice(-8_000));
@@ -109,7 +133,7 @@ export async function startTemporalCluster(opts: { namespace?: string; log?: (ms
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       if (server.exitCode !== null) throw new Error(`the Temporal server exited (${server.exitCode}): ${output.slice(-3_000)}`);
-      const ready = await registerNamespace(address, namespace).then(
+      const ready = await registerNamespace(address, namespace, opts.authorization?.adminToken).then(
         () => true,
         () => false,
       );
@@ -117,8 +141,8 @@ export async function startTemporalCluster(opts: { namespace?: string; log?: (ms
       if (Date.now() > deadline) throw new Error(`the Temporal server did not serve namespace ${namespace} within ${START_TIMEOUT_MS / 1000} s: ${output.slice(-3_000)}`);
       await sleep(500);
     }
-    opts.log?.(`Temporal cluster (server ${TEMPORAL_SERVER_VERSION}, PostgreSQL, ${HISTORY_SHARDS} shards, SQL visibility) on ${address}`);
-    return { address, namespace, stop };
+    opts.log?.(`Temporal cluster (server ${TEMPORAL_SERVER_VERSION}, PostgreSQL, ${HISTORY_SHARDS} shards, SQL visibility${authorization ? ', JWT authorization' : ''}) on ${address}`);
+    return { address, namespace, pids: started.map((child) => child.pid!).filter(Boolean), stop };
   } catch (err) {
     await stop();
     throw err;
@@ -126,8 +150,9 @@ export async function startTemporalCluster(opts: { namespace?: string; log?: (ms
 }
 
 /** Registers `namespace` (a namespace that exists already is fine) and waits until it is served. */
-async function registerNamespace(address: string, namespace: string): Promise<void> {
-  const connection = await Connection.connect({ address, connectTimeout: 2_000 });
+async function registerNamespace(address: string, namespace: string, token?: string): Promise<void> {
+  // The token as a bearer over plaintext gRPC: this server has no TLS (the SDK's `apiKey` would turn TLS on by itself).
+  const connection = await Connection.connect({ address, connectTimeout: 2_000, ...(token && { apiKey: token, tls: false }) });
   try {
     await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') }).catch((err: { code?: number }) => {
       if (err.code !== 6) throw err; // ALREADY_EXISTS
@@ -187,8 +212,18 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The server's static configuration: development-postgres12.yaml as the server ships it, on these ports. */
-function serverConfig(pgPort: number, grpc: Record<'frontend' | 'history' | 'matching' | 'worker' | 'http', number>, membership: Record<'frontend' | 'history' | 'matching' | 'worker', number>, dynamicConfig: string): string {
+/**
+ * The server's static configuration: development-postgres12.yaml as the server ships it, on these
+ * ports; with `authorization`, the JWT block of the server's docker.yaml (default claim mapper and
+ * authorizer) and the internal frontend its system workers use instead of the authorizing one.
+ */
+function serverConfig(
+  pgPort: number,
+  grpc: Record<'frontend' | 'history' | 'matching' | 'worker' | 'http', number>,
+  membership: Record<'frontend' | 'history' | 'matching' | 'worker', number>,
+  dynamicConfig: string,
+  authorization?: { jwksUrl: string; internalFrontend: { grpc: number; http: number; membership: number } },
+): string {
   const store = (db: string, conns: number) => `
       sql:
         pluginName: "postgres12"
@@ -206,6 +241,26 @@ function serverConfig(pgPort: number, grpc: Record<'frontend' | 'history' | 'mat
       grpcPort: ${grpc[name]}
       membershipPort: ${membership[name]}
       bindOnLocalHost: true`;
+  const authorizationBlock = authorization
+    ? `
+  authorization:
+    jwtKeyProvider:
+      keySourceURIs:
+        - "${authorization.jwksUrl}"
+      refreshInterval: 1m
+    permissionsClaimName: permissions
+    authorizer: default
+    claimMapper: default`
+    : '';
+  const internalFrontend = authorization
+    ? `
+  internal-frontend:
+    rpc:
+      grpcPort: ${authorization.internalFrontend.grpc}
+      membershipPort: ${authorization.internalFrontend.membership}
+      bindOnLocalHost: true
+      httpPort: ${authorization.internalFrontend.http}`
+    : '';
   return `log:
   stdout: true
   level: warn
@@ -219,14 +274,14 @@ persistence:
 global:
   membership:
     maxJoinDuration: 30s
-    broadcastAddress: "127.0.0.1"
+    broadcastAddress: "127.0.0.1"${authorizationBlock}
 services:
   frontend:
     rpc:
       grpcPort: ${grpc.frontend}
       membershipPort: ${membership.frontend}
       bindOnLocalHost: true
-      httpPort: ${grpc.http}${service('matching')}${service('history')}${service('worker')}
+      httpPort: ${grpc.http}${internalFrontend}${service('matching')}${service('history')}${service('worker')}
 clusterMetadata:
   enableGlobalNamespace: false
   failoverVersionIncrement: 10
