@@ -28,15 +28,16 @@ export function cpuSeconds(pid: number | undefined): number {
 export const ownCpuSeconds = (pid: number | undefined) => (pid ? ticks(pid, 13) : 0);
 
 /**
- * CPU seconds so far of Errand's process (its own threads), of Temporal, and of everything else
+ * CPU seconds so far of Errand's process (its own threads), of Temporal (the dev server; or the
+ * cluster's server with its PostgreSQL and the database's backends), and of everything else
  * the machine ran except this process and the commands it reaped: the sandboxes, their commands
  * and git. Those are counted from the machine's total (/proc/stat), not from a process tree:
  * sandboxd runs detached, and one whose starter exited first is reparented out of any tree (a
  * tree sum then went negative). Assumes the bench has the machine to itself.
  */
-export function cpuSplit(errandPid: number | undefined, temporalPid: number | undefined): { errand: number; temporal: number; children: number } {
+export function cpuSplit(errandPid: number | undefined, temporalPids: number[]): { errand: number; temporal: number; children: number } {
   const errand = ownCpuSeconds(errandPid);
-  const temporal = cpuSeconds(temporalPid);
+  const temporal = temporalPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
   return { errand, temporal, children: machineCpuSeconds() - errand - temporal - ticks(process.pid, 15) };
 }
 

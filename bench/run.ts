@@ -1,10 +1,11 @@
 // `npm run bench`: what Errand's durability costs a task, and how far one machine goes. A real
-// Temporal dev server (SQLite, as `npm start` runs it), a real `errand serve`, the fixture model
-// server and real git. Each figure is printed next to its baseline measured in the same run
+// Temporal (the CLI's dev server on SQLite, as `npm start` runs it; with `--temporal cluster` the
+// server on PostgreSQL with several history shards, as production runs it; `dev,cluster` both, one
+// after the other, compared at the end), a real `errand serve`, the fixture model server and real git. Each figure is printed next to its baseline measured in the same run
 // where one exists (the same model calls and sandboxd requests made directly, with no workflow
 // in between; one task alone for the figures under load), and all of them are written as JSON.
 // Figures vary with the machine: read the ratios, and compare runs on one machine only.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { Worker } from 'node:worker_threads';
 import os from 'node:os';
@@ -19,6 +20,7 @@ import { SandboxCpuGroups } from '../activities/sandbox/cpu-group.js';
 import { bundleSandboxd } from '../apps/worker/sandboxd-bundle.js';
 import { taskWorkflowId } from '../workflows/names.js';
 import { startErrandWithModel, temporalClient } from '../test/support/errand-process.js';
+import { HISTORY_SHARDS, startTemporalCluster, TEMPORAL_SERVER_VERSION, temporalClusterMissing } from '../test/support/temporal-cluster.js';
 import { freePort } from '../test/support/free-port.js';
 import { startTempRoot } from '../test/support/temp-root.js';
 import { cpuSeconds, cpuSplit, eventTimes, median, percentile, rssMb, samplePeak, samplePss } from './measure.js';
@@ -30,6 +32,14 @@ const whole = (min: number) => (value: string) => {
   return n;
 };
 const list = (value: string) => value.split(',').map((v) => whole(1)(v.trim()));
+const LANES = ['dev', 'cluster'] as const;
+type Lane = (typeof LANES)[number];
+const lanes = (value: string): Lane[] => {
+  const named = value.split(',').map((v) => v.trim());
+  const unknown = named.filter((v) => !LANES.includes(v as Lane));
+  if (unknown.length || !named.length) throw new InvalidArgumentError(`expected dev, cluster or dev,cluster; not ${unknown.join(',') || 'nothing'}`);
+  return [...new Set(named as Lane[])];
+};
 const opts = new Command('bench')
   .description('measure what running a task through Errand costs, and how far one machine goes')
   .option('--steps <n>', 'agent steps per task', whole(1), 50)
@@ -41,16 +51,19 @@ const opts = new Command('bench')
   .option('--load-steps <n>', 'steps of each overload task', whole(1), 10)
   .option('--model-latency-ms <ms>', "the model's answer time in the overload run", whole(0), 2000)
   .option('--get-rate <n>', 'GET /tasks/:id per second during the overload run (a random running task each)', whole(0), 20)
+  .option('--temporal <lanes>', 'Temporal to run on: dev (the CLI dev server), cluster (the server on PostgreSQL, several shards; npm run setup:cluster), or dev,cluster', lanes, ['dev'] as Lane[])
   .option('--sqlite-sync <mode>', "the dev server's SQLite writes: normal (WAL, as `npm start`) or full (every commit synced)", 'normal')
   .option('--json <file>', 'where the figures are written', 'bench-results.json')
   .parse()
-  .opts<{ steps: number; rounds: number; curve: number[]; startTasks: number; submit: number; load: number; loadSteps: number; modelLatencyMs: number; getRate: number; sqliteSync: 'normal' | 'full'; json: string }>();
+  .opts<{ steps: number; rounds: number; curve: number[]; startTasks: number; submit: number; load: number; loadSteps: number; modelLatencyMs: number; getRate: number; temporal: Lane[]; sqliteSync: 'normal' | 'full'; json: string }>();
 
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a');
 const row = (what: string, value: string, base = '', ratio?: number) =>
   console.log(`${what.padEnd(44)}${value.padStart(12)}${base.padStart(10)}${(ratio === undefined || !Number.isFinite(ratio) ? '' : `${ratio.toFixed(2)}x`).padStart(9)}`);
-const results: Record<string, unknown> = {};
-const record = (key: string, value: unknown) => (results[key] = value);
+const results: { machine?: unknown; options?: unknown; lanes: Partial<Record<Lane, Record<string, any>>> } = { lanes: {} };
+/** The figures of the lane being run. */
+let figures: Record<string, any> = {};
+const record = (key: string, value: unknown) => (figures[key] = value);
 
 /** The overload run's GET /tasks/:id loop, run in a worker thread: `{ ids }` starts it, `{ stop }` ends it and answers its latencies. */
 const GET_POLLER = `
@@ -77,17 +90,41 @@ parentPort.on('message', async (m) => {
 `;
 
 async function main(): Promise<void> {
+  if (opts.temporal.includes('cluster') && temporalClusterMissing()) throw new Error(`--temporal cluster: ${temporalClusterMissing()}; run npm run setup:cluster`);
   // Everything the run creates (repos, sandboxes, Errand's state) goes under it, and goes with it.
   const tmp = startTempRoot('bench');
-  const work = tmp.root;
+  try {
+    const confinement = await probeBubblewrap();
+    results.machine = { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, confined: 'bwrap' in confinement };
+    results.options = opts;
+    console.log(`errand bench: ${os.cpus().length} CPUs, Node ${process.version}; sandbox commands ${'bwrap' in confinement ? 'confined with bubblewrap' : `unconfined (${confinement.reason})`}`);
+    for (const lane of opts.temporal) {
+      figures = results.lanes[lane] = {};
+      await runLane(lane, path.join(tmp.root, lane), confinement);
+    }
+    if (opts.temporal.length > 1) compareLanes();
+  } finally {
+    tmp.remove();
+  }
+  writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nbaseline: the same model calls and sandboxd requests made directly, one after another, with no`);
+  console.log('workflow in between (first model call: provision and clone; finish: tests, commit, one review');
+  console.log(`call, push); under load, one task alone. Figures as JSON: ${opts.json}`);
+}
+
+/** Every figure, with Temporal on `lane`: its server started for the lane and stopped after it. */
+async function runLane(lane: Lane, work: string, confinement: Awaited<ReturnType<typeof probeBubblewrap>>): Promise<void> {
   const stops: (() => Promise<void>)[] = [];
   try {
-    const temporal = await startTemporalDevServer({ port: await freePort(), uiPort: 0, headless: true, dbFile: path.join(work, 'temporal.db'), sqliteSync: opts.sqliteSync, startTimeoutMs: 90_000 });
+    mkdirSync(work, { recursive: true });
+    const temporal =
+      lane === 'dev'
+        ? await startTemporalDevServer({ port: await freePort(), uiPort: 0, headless: true, dbFile: path.join(work, 'temporal.db'), sqliteSync: opts.sqliteSync, startTimeoutMs: 90_000 }).then((dev) => ({ ...dev, pids: [dev.process.pid!] }))
+        : await startTemporalCluster();
     stops.unshift(temporal.stop);
     process.env.ERRAND_TEST_TEMPORAL_ADDRESS = temporal.address;
     const { model, errand } = await startErrandWithModel();
     stops.unshift(() => model.stop(), errand.stop);
-    const confinement = await probeBubblewrap();
     const cpuGroups = await SandboxCpuGroups.create();
     const sandboxes = new LocalSandboxProvider({
       dir: path.join(work, 'sandboxes'),
@@ -95,14 +132,11 @@ async function main(): Promise<void> {
       ...('bwrap' in confinement && { confinement: { ...confinement, hide: [work] } }),
       ...(cpuGroups instanceof SandboxCpuGroups && { cpuGroups }),
     });
-    record('machine', { cpus: os.cpus().length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, confined: 'bwrap' in confinement });
-    record('options', opts);
-    console.log(`errand bench: ${os.cpus().length} CPUs, Node ${process.version}; sandbox commands ${'bwrap' in confinement ? 'confined with bubblewrap' : `unconfined (${confinement.reason})`}; Temporal dev server on SQLite`);
+    console.log(`\nTemporal: ${lane === 'dev' ? 'the CLI dev server on SQLite (as npm start)' : `the server ${TEMPORAL_SERVER_VERSION} on PostgreSQL, ${HISTORY_SHARDS} history shards, SQL visibility`}`);
     // Unmeasured: module loading and the first workflow task warm up here.
     await (await runTask(model, errand, 2))();
     await direct(model, sandboxes, 2);
-    console.log(`\n${'figure'.padEnd(44)}${'errand'.padStart(12)}${'baseline'.padStart(10)}${'ratio'.padStart(9)}`);
-
+    console.log(`${'figure'.padEnd(44)}${'errand'.padStart(12)}${'baseline'.padStart(10)}${'ratio'.padStart(9)}`);
     // One task alone against the same work done directly.
     const measured: Timing[] = [];
     const baseline: Figures[] = [];
@@ -136,7 +170,7 @@ async function main(): Promise<void> {
     // Throughput with a model that answers at once, and what it costs in CPU and memory.
     const curve: { tasks: number; stepsPerSecond: number }[] = [];
     const pss = samplePss(path.join(errand.stateDir, 'sandboxd', 'sandboxd.mjs'));
-    const cpuTotal = () => Object.values(cpuSplit(errand.process.pid, temporal.process.pid)).reduce((a, b) => a + b, 0);
+    const cpuTotal = () => Object.values(cpuSplit(errand.process.pid, temporal.pids)).reduce((a, b) => a + b, 0);
     const cpuBefore = cpuTotal();
     let curveSteps = 0;
     for (const n of opts.curve) {
@@ -161,17 +195,35 @@ async function main(): Promise<void> {
       record('submit', { requests: burst.latencies.length, p50: median(burst.latencies), p95: percentile(burst.latencies, 95), p99: percentile(burst.latencies, 99), refused: burst.failed });
     }
 
-    if (opts.load) await overload(model, errand, temporal.process.pid);
+    if (opts.load) await overload(model, errand, temporal.pids);
   } finally {
     // Whatever started, stopped, even when a later start failed.
     await closeTemporal();
     for (const stop of stops) await stop();
-    tmp.remove();
   }
-  writeFileSync(opts.json, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`\nbaseline: the same model calls and sandboxd requests made directly, one after another, with no`);
-  console.log('workflow in between (first model call: provision and clone; finish: tests, commit, one review');
-  console.log(`call, push); under load, one task alone. Figures as JSON: ${opts.json}`);
+}
+
+/** The two lanes' main figures side by side: what the cluster costs or saves against the dev server. */
+function compareLanes(): void {
+  const { dev, cluster } = results.lanes as Record<Lane, Record<string, any>>;
+  console.log(`\n${'figure'.padEnd(44)}${'dev server'.padStart(12)}${'cluster'.padStart(10)}${'ratio'.padStart(9)}`);
+  const side = (what: string, read: (f: Record<string, any>) => number | undefined, show: (n: number) => string = ms) => {
+    const [a, b] = [read(dev), read(cluster)];
+    if (a === undefined || b === undefined) return;
+    row(what, show(a), show(b), b / a);
+  };
+  const seconds = (n: number) => `${n.toFixed(2)} s`;
+  side('one agent step', (f) => f.single?.step.errand);
+  side('finish → task closed', (f) => f.single?.finish.errand);
+  side('POST /tasks → first model call, p50', (f) => f.start?.firstModelCall.p50);
+  side(`steps/s, ${opts.curve.at(-1)} tasks at once`, (f) => f.throughput?.curve.at(-1).stepsPerSecond, (n) => n.toFixed(1));
+  side('CPU per step', (f) => f.throughput?.cpuMsPerStep);
+  side(`POST /tasks, ${opts.submit} at once ×2, p99`, (f) => f.submit?.p99);
+  side(`${opts.load} tasks at once: p50`, (f) => f.overload?.p50Ms);
+  side('  GET /tasks/:id meanwhile, p99', (f) => f.overload?.getP99Ms);
+  side('  CPU a task, control plane (serve+Temporal)', (f) => f.overload && f.overload.cpuSecondsPerTaskByProcess.errand + f.overload.cpuSecondsPerTaskByProcess.temporal, seconds);
+  side('  … of which Temporal', (f) => f.overload?.cpuSecondsPerTaskByProcess.temporal, seconds);
+  side('  CPU a task, sandboxes and git', (f) => f.overload?.cpuSecondsPerTaskByProcess.children, seconds);
 }
 
 /**
@@ -180,14 +232,14 @@ async function main(): Promise<void> {
  * by overload (from the histories), the Errand process's peak memory, and GET /tasks/:id while
  * they run.
  */
-async function overload(model: Parameters<typeof runTask>[0], errand: Parameters<typeof runTask>[1], temporalPid?: number): Promise<void> {
+async function overload(model: Parameters<typeof runTask>[0], errand: Parameters<typeof runTask>[1], temporalPids: number[]): Promise<void> {
   // Read first: a pause between the task alone and the two hundred lets the API close the
   // keep-alive connections the client would reuse for them.
   const servedBefore = await servedGets(errand.url);
   const alone = await (await runTask(model, errand, opts.loadSteps, opts.modelLatencyMs))();
   const aloneMs = alone.closedAt - alone.postedAt;
   const peakRss = samplePeak(() => rssMb(errand.process.pid));
-  const cpu = () => cpuSplit(errand.process.pid, temporalPid);
+  const cpu = () => cpuSplit(errand.process.pid, temporalPids);
   const cpuBefore = cpu();
   // GETs at a steady rate, whatever their answer time (a closed loop of back-to-back requests
   // would measure how many GETs the machine can answer, and add that much load to the run), from
@@ -216,6 +268,8 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   // What caps the run on a small machine: with C cores, at best C / cpuPerTask tasks a second.
   row('  CPU per task (machine, less the bench)', `${cpuPerTask.toFixed(2)} s`);
   row('  … serve / the rest / Temporal', `${cpuParts.errand.toFixed(2)} / ${cpuParts.children.toFixed(2)} / ${cpuParts.temporal.toFixed(2)} s`);
+  // What a cluster runs on its own nodes (the sandboxes run on others): what grows with tasks.
+  row('  … control plane (serve + Temporal)', `${(cpuParts.errand + cpuParts.temporal).toFixed(2)} s`);
   const largest = [...spent].sort((a, b) => b[1] - a[1]).slice(0, 6);
   console.log("  where a task's time went (mean; the largest parts):");
   for (const [what, took] of largest) row(`    ${what}`, ms(took));
@@ -225,7 +279,7 @@ async function overload(model: Parameters<typeof runTask>[0], errand: Parameters
   row('  GET /tasks/:id meanwhile, p99', ms(percentile(gets, 99)));
   // The API's own timing, to the bucket: it counts each task's last GET too (an ended task's).
   row('  … p99 as the API timed them (bucket), at most', ms(served));
-  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, stickyScheduleToStartTimeouts: sticky, cpuSecondsPerTask: cpuPerTask, cpuSecondsPerTaskByProcess: cpuParts, meanMsPerTask: Object.fromEntries(spent), peakRssMb: peakRss(), getP50Ms: median(gets), getP99Ms: percentile(gets, 99), getServedP99AtMostMs: served, temporalCpuSeconds: cpuSeconds(temporalPid) });
+  record('overload', { tasks: opts.load, steps: opts.loadSteps, modelLatencyMs: opts.modelLatencyMs, aloneMs, p50Ms: median(took), lastMs: Math.max(...took), failed: opts.load - done.length, retries, workflowTaskTimeouts: timeouts, stickyScheduleToStartTimeouts: sticky, cpuSecondsPerTask: cpuPerTask, cpuSecondsPerTaskByProcess: cpuParts, meanMsPerTask: Object.fromEntries(spent), peakRssMb: peakRss(), getP50Ms: median(gets), getP99Ms: percentile(gets, 99), getServedP99AtMostMs: served, temporalCpuSeconds: temporalPids.reduce((sum, pid) => sum + cpuSeconds(pid), 0) });
 }
 
 /**

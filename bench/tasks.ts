@@ -36,7 +36,9 @@ let client: Promise<Client> | undefined;
 /** One Temporal client for the bench's waits, closed by `closeTemporal`. */
 const temporal = () => (client ??= temporalClient().then(({ client: c }) => c));
 export async function closeTemporal(): Promise<void> {
-  await (await client)?.connection.close();
+  const closing = client;
+  client = undefined;
+  await (await closing)?.connection.close();
 }
 
 let counter = 0;
