@@ -1,6 +1,8 @@
 // Records the workflow histories that the determinism guard (test/workflow/replay.test.ts)
 // replays: `npm run record-histories`. Each scenario runs a real task against its own Temporal
 // dev server and the fixture model, then its history is written to test/fixtures/histories/.
+// Coding tasks, and the other workflows people run with the child coding task each starts: a
+// dependency bump (`dependency-bump`, on a local npm registry) and a schedule's run (`scheduled-run`).
 // Re-record only when a workflow change is meant to be incompatible and is behind patched().
 // With scenario names (`npm run record-histories -- lost-after-finish`), only those are recorded
 // and the rest are kept: histories of older code are what prove new code still replays them.
@@ -9,10 +11,13 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { requireTemporalCli } from '../../apps/cli/temporal-cli.js';
 import { startTemporalDevServer } from '../../apps/cli/temporal-dev-server.js';
+import { taskWorkflowId } from '../../workflows/names.js';
 import { call, gate, ModelServer, type Step, FIX_SUM, FINISH } from '../fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
+import { npmOriginRepo, registriesEnv, registryHost } from './dependency-registries.js';
 import { api, eventually, PROJECT_ROOT, startErrand, temporalClient, type ErrandProcess } from './errand-process.js';
 import { freePort } from './free-port.js';
+import { startNpmRegistry } from './npm-registry.js';
 
 const OUT = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 
@@ -22,29 +27,39 @@ async function main() {
   process.env.ERRAND_TEST_TEMPORAL_ADDRESS = temporal.address;
   const model = new ModelServer();
   await model.start();
-  const errand = await startErrand({ env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ERRAND_CHECKPOINT_EVERY_STEPS: '2' } });
+  // The dependency bump's registry: one package with a minor release the bump updates to.
+  const npm = await startNpmRegistry(registryHost());
+  await npm.publish({ name: 'alpha', version: '1.0.0' });
+  await npm.publish({ name: 'alpha', version: '1.1.0' });
+  const errand = await startErrand({ env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ERRAND_CHECKPOINT_EVERY_STEPS: '2', ...(await registriesEnv({ npm })) } });
   const only = process.argv.slice(2);
   if (!only.length) rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
   const { client, close } = await temporalClient();
 
+  const wanted = (name: string) => !only.length || only.includes(name);
+  /** Writes the history of every run of `workflowId` (one file, or one per run after continue-as-new). */
+  const record = async (name: string, workflowId: string) => {
+    const runs: string[] = [];
+    for await (const execution of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(execution.runId);
+    for (const [i, runId] of runs.reverse().entries()) {
+      // The CLI writes the JSON form `temporal workflow show` gives users, which replay reads.
+      const json = execFileSync(cli, ['workflow', 'show', '--address', temporal.address, '-w', workflowId, '-r', runId, '--output', 'json'], { maxBuffer: 256 * 1024 * 1024 });
+      const file = path.join(OUT, `${name}${runs.length > 1 ? `-run${i + 1}` : ''}.json`);
+      writeFileSync(file, JSON.stringify(JSON.parse(json.toString())));
+      console.error(`recorded ${path.relative(PROJECT_ROOT, file)} (${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events)`);
+    }
+  };
+  /** A coding task started with POST /tasks, driven by `during`, recorded once its status is `until`. */
   const run = async (name: string, steps: Step[], body: Record<string, unknown>, during?: (id: string) => Promise<void>, until = 'completed') => {
-    if (only.length && !only.includes(name)) return;
+    if (!wanted(name)) return;
     model.script(`[${name}]`, steps, { indexBy: 'turn' });
     const created = await api(errand.url, 'POST', '/tasks', { repo: makeOriginRepo(BUGGY_SUM), prompt: `[${name}] Fix sum.`, ...body });
     if (created.status !== 201) throw new Error(`${name}: ${JSON.stringify(created.body)}`);
     const id = created.body.id as string;
     await during?.(id);
     await waitFor(errand, id, (t) => (t.status === until ? t : undefined));
-    const runs: string[] = [];
-    for await (const execution of client.workflow.list({ query: `WorkflowId = 'task-${id}'` })) runs.push(execution.runId);
-    for (const [i, runId] of runs.reverse().entries()) {
-      // The CLI writes the JSON form `temporal workflow show` gives users, which replay reads.
-      const json = execFileSync(cli, ['workflow', 'show', '--address', temporal.address, '-w', `task-${id}`, '-r', runId, '--output', 'json'], { maxBuffer: 256 * 1024 * 1024 });
-      const file = path.join(OUT, `${name}${runs.length > 1 ? `-run${i + 1}` : ''}.json`);
-      writeFileSync(file, JSON.stringify(JSON.parse(json.toString())));
-      console.error(`recorded ${path.relative(PROJECT_ROOT, file)} (${(JSON.parse(json.toString()) as { events: unknown[] }).events.length} events)`);
-    }
+    await record(name, taskWorkflowId(id));
   };
 
   try {
@@ -93,9 +108,39 @@ async function main() {
       finishing.open();
     });
     await run('continued-as-new', [...Array.from({ length: 101 }, () => call('list_dir', {})), FIX_SUM, FINISH], { maxSteps: 200 });
+    // A dependency bump (POST /tasks with the playbook) and the coding task of its one group, its
+    // child: the update passes the tests, so no agent; the review approves.
+    if (wanted('dependency-bump')) {
+      model.reviews('chore(deps):');
+      const origin = await npmOriginRepo(npm, { alpha: '1.0.0' }, "test('loads', () => assert.ok(require('alpha')));");
+      const created = await api(errand.url, 'POST', '/tasks', { repo: origin, playbook: 'dependency-bump', params: {} });
+      if (created.status !== 201) throw new Error(`dependency-bump: ${JSON.stringify(created.body)}`);
+      const bump = await waitFor(errand, created.body.id as string, (t) => (t.status !== 'running' ? t : undefined));
+      if (bump.status !== 'completed' || bump.dependencyGroups?.[0]?.status !== 'pull_request') throw new Error(`dependency-bump: ${JSON.stringify(bump)}`);
+      await record('dependency-bump', taskWorkflowId(bump.id));
+      await record('dependency-bump-group', taskWorkflowId(bump.dependencyGroups[0].taskId));
+    }
+    // A schedule's run, triggered now (what a Temporal Schedule starts), and the coding task it
+    // starts as its child.
+    if (wanted('scheduled-run')) {
+      model.script('[scheduled-run]', [FIX_SUM, FINISH], { indexBy: 'turn' });
+      const origin = makeOriginRepo({ ...BUGGY_SUM, '.errand/playbooks/fix-sum.md': '---\nname: fix-sum\ntitle: "[scheduled-run] Make sum add"\noutcome: sum adds.\n---\nFix sum.\n' });
+      const created = await api(errand.url, 'POST', '/schedules', { id: 'recorded', repo: origin, playbook: 'fix-sum', cron: '0 6 * * MON' });
+      if (created.status !== 201) throw new Error(`scheduled-run: ${JSON.stringify(created.body)}`);
+      await api(errand.url, 'POST', '/schedules/recorded/trigger');
+      const ran = await eventually(async () => {
+        const [last] = (await api(errand.url, 'GET', '/schedules/recorded')).body.recentRuns;
+        return last && last.status !== 'running' ? last : undefined;
+      }, 300_000, 'the scheduled run');
+      if (ran.status !== 'completed') throw new Error(`scheduled-run: ${JSON.stringify(ran)}`);
+      await record('scheduled-run', ran.workflowId);
+      await record('scheduled-run-task', taskWorkflowId(ran.result.taskId));
+      await api(errand.url, 'DELETE', '/schedules/recorded');
+    }
   } finally {
     await close();
     await errand.stop();
+    await npm.stop();
     await model.stop();
     await temporal.stop();
   }

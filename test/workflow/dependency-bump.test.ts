@@ -5,49 +5,31 @@
 // minimum release age) and grouping decide what goes where; nothing outdated opens nothing; an
 // update that breaks the tests is fixed by the (scripted) agent, or, without a model, becomes a
 // draft PR that says what broke or no PR; the next run updates the open PR rather than adding one.
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { LocalSandboxProvider } from '../../activities/sandbox/local.js';
-import { probeBubblewrap } from '../../apps/worker/confinement.js';
 import { approve, call, gate } from '../fixtures/model-server.js';
 import { git, makeOriginRepo } from '../fixtures/repos.js';
+import { npmOriginRepo, registriesEnv, registryHost } from '../support/dependency-registries.js';
 import { api, eventually, startErrand, type ErrandProcess } from '../support/errand-process.js';
 import { startGoProxy, type GoProxy } from '../support/go-proxy.js';
-import { npmEnv, startNpmRegistry, type NpmRegistry } from '../support/npm-registry.js';
+import { startNpmRegistry, type NpmRegistry } from '../support/npm-registry.js';
 import { describeWithPart } from '../support/required-part.js';
 import { useErrand } from '../support/use.js';
 
-const run = promisify(execFile);
-/**
- * The registries listen on this machine's own network address, as a company mirror would on
- * its: a sandbox sends loopback addresses to its own loopback (and Go never proxies them), so
- * it reaches these through its egress proxy, which the operator's allowlist lets through.
- */
-const REGISTRY_HOST = Object.values(os.networkInterfaces())
-  .flat()
-  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
-if (!REGISTRY_HOST) throw new Error('the dependency-bump tests need a non-loopback IPv4 address on this machine for their registries');
 const DAY = 86_400_000;
-const bubblewrap = await probeBubblewrap();
 
 let npm: NpmRegistry;
 let goProxy: GoProxy;
 
-const registriesEnv = () => ({
-  ERRAND_NPM_REGISTRY: npm.url,
-  ERRAND_GOPROXY: goProxy.url,
-  ERRAND_GOSUMDB: 'off',
-  ERRAND_SANDBOX_EGRESS_ALLOW: `${REGISTRY_HOST}:${npm.port},${REGISTRY_HOST}:${goProxy.port}`,
-  ERRAND_SANDBOX_CONFINEMENT: 'bwrap' in bubblewrap ? 'bubblewrap' : 'none',
-});
+/** Errand's environment for this file's registries. */
+const errandEnv = () => registriesEnv({ npm, goProxy });
 
 beforeAll(async () => {
-  npm = await startNpmRegistry(REGISTRY_HOST);
-  goProxy = await startGoProxy(REGISTRY_HOST);
+  npm = await startNpmRegistry(registryHost());
+  goProxy = await startGoProxy(registryHost());
   const lib = (version: string) => ({ 'index.js': `exports.version = ${JSON.stringify(version)};\n` });
   const published: [string, string, Record<string, string>, number, string?][] = [
     // name, version, files, days ago, repository
@@ -87,31 +69,15 @@ afterAll(async () => {
   await goProxy?.stop();
 });
 
-const t = useErrand(registriesEnv);
+const t = useErrand(errandEnv);
 /** The review agent reads every bump this server makes (and approves it). */
 let reviews: ReturnType<typeof t.model.reviews>;
 beforeAll(() => {
   reviews = t.model.reviews('chore(deps):');
 });
 
-/** An npm project on `deps` (name → version, saved as `^version`), with the lockfile real npm writes against the registry. */
-async function npmRepo(deps: Record<string, string>, test: string): Promise<string> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-npm-fixture-'));
-  try {
-    const pkg = { name: 'shop', version: '1.0.0', private: true, scripts: { test: 'node --test' } };
-    writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg, null, 2));
-    const specs = Object.entries(deps).map(([name, version]) => `${name}@${version}`);
-    await run('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund', '--registry', npm.url, '--cache', path.join(dir, '.cache'), ...specs], { cwd: dir, env: npmEnv() });
-    return makeOriginRepo({
-      'package.json': readFileSync(path.join(dir, 'package.json'), 'utf8'),
-      'package-lock.json': readFileSync(path.join(dir, 'package-lock.json'), 'utf8'),
-      '.gitignore': 'node_modules/\n',
-      'shop.test.js': `const test = require('node:test');\nconst assert = require('node:assert');\n${test}\n`,
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** An npm project on `deps`, with its lockfile, against this file's registry. */
+const npmRepo = (deps: Record<string, string>, test: string) => npmOriginRepo(npm, deps, test);
 
 const ALPHA_BETA_GAMMA = () => npmRepo({ alpha: '1.0.0', beta: '1.0.0', gamma: '1.0.0' }, "test('loads', () => assert.ok(require('alpha').version && require('beta').version));");
 const BREAKY = () => npmRepo({ breaky: '1.0.0' }, "test('greets', () => assert.strictEqual(require('breaky').greet('ada'), 'hello ada'));");
@@ -305,7 +271,7 @@ describe('dependency-bump', () => {
   describe('on a server without a model', () => {
     let bare: ErrandProcess;
     beforeAll(async () => {
-      bare = await startErrand({ env: registriesEnv() });
+      bare = await startErrand({ env: await errandEnv() });
     });
     afterAll(async () => {
       await bare?.stop();
@@ -329,7 +295,7 @@ describe('dependency-bump', () => {
 
       // An ended bump is read whole from its history: no worker needs to replay it for its groups.
       await bare.stop();
-      const apiAlone = await startErrand({ command: 'api', env: registriesEnv(), stateDir: bare.stateDir, taskQueue: bare.taskQueue });
+      const apiAlone = await startErrand({ command: 'api', env: await errandEnv(), stateDir: bare.stateDir, taskQueue: bare.taskQueue });
       try {
         const read = await api(apiAlone.url, 'GET', `/tasks/${none.id}`);
         expect(read.body).toMatchObject({ status: 'completed', phase: 'completed', dependencyGroups: [{ status: 'no_pull_request' }], summary: expect.stringContaining('all (no pull request)') });

@@ -11,9 +11,23 @@ const dir = path.join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
 const files = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
 
 describe('workflow determinism', () => {
-  it('has recorded histories of every scenario, continue-as-new included', () => {
+  it('has recorded histories of every scenario, continue-as-new included, and of every workflow people run', () => {
     expect(files).toEqual(
-      expect.arrayContaining(['steered.json', 'planned.json', 'sandbox-lost.json', 'cancelled.json', 'reviewed.json', 'feedback.json', 'continued-as-new-run1.json', 'lost-after-finish.json']),
+      expect.arrayContaining([
+        'steered.json',
+        'planned.json',
+        'sandbox-lost.json',
+        'cancelled.json',
+        'reviewed.json',
+        'feedback.json',
+        'continued-as-new-run1.json',
+        'lost-after-finish.json',
+        // A dependency bump and its group's coding task (a child); a schedule's run and its coding task.
+        'dependency-bump.json',
+        'dependency-bump-group.json',
+        'scheduled-run.json',
+        'scheduled-run-task.json',
+      ]),
     );
   });
 
