@@ -9,7 +9,7 @@ import { LocalSandboxProvider, type LocalSandboxOptions } from '../activities/sa
 import type { SandboxProvider } from '../activities/sandbox/provider.js';
 import { localDirectoryStorage } from '../lib/storage/local-storage.js';
 import { Redactor } from '../lib/storage/redactor.js';
-import { redacting, type Storage } from '../lib/storage/storage.js';
+import { coalescingAppends, redacting, type Storage } from '../lib/storage/storage.js';
 import { randomUUID } from 'node:crypto';
 import { ConfigError, stateDirs, type Config } from './config.js';
 
@@ -42,7 +42,7 @@ export function sandboxesFromConfig(
  * every log rest on its conditional writes, which some S3-compatible servers accept and ignore.
  */
 export async function openStorage(config: Config, redactor = new Redactor(config.secrets)): Promise<Storage> {
-  if (config.storage.kind === 'local') return redacting(localDirectoryStorage(stateDirs(config).artifacts), redactor);
+  if (config.storage.kind === 'local') return redacting(coalescingAppends(localDirectoryStorage(stateDirs(config).artifacts)), redactor);
   const { s3 } = config.storage;
   // Loaded only here: the embedded default never loads the AWS SDK.
   const { s3Storage } = await import('../lib/storage/s3-storage.js');
@@ -53,5 +53,5 @@ export async function openStorage(config: Config, redactor = new Redactor(config
   if (!first || second) {
     throw new ConfigError(`invalid configuration:\n  ERRAND_S3_ENDPOINT: ${s3.endpoint ?? 'S3'} (bucket ${s3.bucket}) does not refuse a second write of a key under If-None-Match: * (HTTP 412); Errand needs S3's conditional writes, so use a server that has them`);
   }
-  return redacting(storage, redactor);
+  return redacting(coalescingAppends(storage), redactor);
 }

@@ -95,6 +95,47 @@ export function redacting(storage: Storage, redactor: Redactor): Storage {
   };
 }
 
+/**
+ * `storage` with the appends that arrive while one to the same log is being written joined into
+ * the next write of that log: a burst of writers (four hundred audit records at once, a local
+ * file opened and closed for each, or a PUT each on S3) costs a few writes, not one each, and a
+ * lone append is written at once, as before. Each caller's promise settles with the write that
+ * holds its records; batches keep their order and stay whole inside the joined write.
+ */
+export function coalescingAppends(storage: Storage): Storage {
+  const { logs } = storage;
+  const waiting = new Map<string, { records: LogRecord[]; settle: ((err?: unknown) => void)[] }>();
+  const writing = new Set<string>();
+  const writeNext = async (log: string): Promise<void> => {
+    const next = waiting.get(log);
+    if (!next) return void writing.delete(log);
+    waiting.delete(log);
+    const failure = await logs.append(log, next.records).then(
+      () => undefined,
+      (err: unknown) => err ?? new Error('append failed'),
+    );
+    for (const settle of next.settle) settle(failure);
+    return writeNext(log);
+  };
+  return {
+    blobs: storage.blobs,
+    logs: {
+      append: (log, records) =>
+        new Promise<void>((resolve, reject) => {
+          const next = waiting.get(log) ?? { records: [], settle: [] };
+          next.records.push(...records);
+          next.settle.push((err) => (err ? reject(err) : resolve()));
+          waiting.set(log, next);
+          if (writing.has(log)) return;
+          writing.add(log);
+          void writeNext(log);
+        }),
+      tail: (log, after) => logs.tail(log, after),
+      logs: (prefix) => logs.logs(prefix),
+    },
+  };
+}
+
 /** Every string in `value` (keys too) redacted, the shape kept. */
 function redactedValue<T>(value: T, redactor: Redactor): T {
   if (typeof value === 'string') return redactor.redact(value) as T;

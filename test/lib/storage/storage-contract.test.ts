@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { localDirectoryStorage } from '../../../lib/storage/local-storage.js';
 import { s3Storage } from '../../../lib/storage/s3-storage.js';
-import { InvalidStorageKey, type LogEntry, type LogRecord, type Storage } from '../../../lib/storage/storage.js';
+import { coalescingAppends, InvalidStorageKey, type LogEntry, type LogRecord, type Storage } from '../../../lib/storage/storage.js';
 import { describeWithPart } from '../../support/required-part.js';
 import { startS3Server, versitygwPart, type S3Server } from '../../support/s3-server.js';
 
@@ -224,6 +224,52 @@ describe('storage contract: local directory', () => {
   storageContract(() => localDirectoryStorage(dir));
 });
 
+describe('storage contract: local directory, appends joined as Errand opens it', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-storage-contract-'));
+  storageContract(() => coalescingAppends(localDirectoryStorage(dir)));
+});
+
+describe('appends joined', () => {
+  it('writes a burst of appends to one log in a few writes, each caller told when its records are written, none lost or reordered', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-storage-joined-'));
+    const base = localDirectoryStorage(dir);
+    const writes: number[] = [];
+    const counted = { ...base, logs: { ...base.logs, append: (log: string, records: LogRecord[]) => (writes.push(records.length), base.logs.append(log, records)) } };
+    const { logs } = coalescingAppends(counted);
+    const written = await Promise.all(
+      Array.from({ length: 100 }, async (_, i) => {
+        await logs.append('audit/2026-12-06', [{ id: `r${i}-a` }, { id: `r${i}-b` }]);
+        // Once told, its records are there for any reader.
+        return ids(await localDirectoryStorage(dir).logs.tail('audit/2026-12-06').next()).includes(`r${i}-b`);
+      }),
+    );
+    expect(written.every(Boolean)).toBe(true);
+    // The first alone, at once; the 99 that came while it was written, together.
+    expect(writes).toEqual([2, 198]);
+    const all = ids(await base.logs.tail('audit/2026-12-06').next());
+    expect(all).toEqual(Array.from({ length: 100 }, (_, i) => [`r${i}-a`, `r${i}-b`]).flat());
+  });
+
+  it('fails every caller whose records were in a failed write, and writes the next ones', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-storage-joined-'));
+    const base = localDirectoryStorage(dir);
+    let failNext = true;
+    const append = async (log: string, records: LogRecord[]) => {
+      await new Promise((r) => setTimeout(r, 20));
+      if (failNext) {
+        failNext = false;
+        throw new Error('the store is down');
+      }
+      return base.logs.append(log, records);
+    };
+    const flaky = { ...base, logs: { ...base.logs, append } };
+    const { logs } = coalescingAppends(flaky);
+    const outcomes = await Promise.allSettled([logs.append('l', [{ id: 'a' }]), logs.append('l', [{ id: 'b' }]), logs.append('l', [{ id: 'c' }])]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect(ids(await base.logs.tail('l').next())).toEqual(['b', 'c']);
+  });
+});
+
 describeWithPart(versitygwPart, 'storage contract: S3 (versitygw)', () => {
   let server: S3Server;
   beforeAll(async () => {
@@ -233,6 +279,9 @@ describeWithPart(versitygwPart, 'storage contract: S3 (versitygw)', () => {
     await server?.stop();
   });
   storageContract(() => s3Storage({ bucket: server.bucket, prefix: 'errand' }, server.client()));
+  describe('appends joined as Errand opens it', () => {
+    storageContract(() => coalescingAppends(s3Storage({ bucket: server.bucket, prefix: 'errand-joined' }, server.client())));
+  });
 
   describe('what the S3 store relies on', () => {
     it('refuses a second PUT with If-None-Match: * (412) and keeps the first', async () => {
