@@ -73,10 +73,11 @@ export function createReviewActivities({ connect, event, models, blobs, redactor
           const passed = req.test?.passed ?? true;
           const review: ReviewResult = {
             verdict: passed ? 'approve' : 'request_changes',
-            summary: `No review model is configured; the deterministic checks passed (a change, no secret${req.allowedPaths?.length ? ', the allowed paths' : ''})${req.test ? ` and the tests ${passed ? 'passed' : 'failed'}` : ''}.`,
+            summary: `the deterministic checks passed (a change, no secret${req.allowedPaths?.length ? ', the allowed paths' : ''})${req.test ? ` and the tests ${passed ? 'passed' : 'failed'}` : ''}.`,
             comments: [],
             outsideAllowedPaths: outside,
             valid: true,
+            checksOnly: true,
           };
           await finished(req, review);
           return { review, usage: { prompt: 0, completion: 0 }, costUsd: 0 };

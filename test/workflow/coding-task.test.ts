@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
-import { call, fail, lastToolResult } from '../fixtures/model-server.js';
+import { call, fail, FIX_SUM, lastToolResult } from '../fixtures/model-server.js';
 import { BUGGY_SUM, explodingRepo, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually, findProcesses, isRunning, temporalClient } from '../support/errand-process.js';
 import { useErrand } from '../support/use.js';
@@ -107,10 +107,10 @@ describe('codingTask', () => {
     }
   });
 
-  it('is cancelled mid-loop: the running command is killed and no sandbox is left', async () => {
+  it('is cancelled mid-loop: the running command is killed, no sandbox is left, and its PR says so and carries the work', async () => {
     const origin = makeOriginRepo(BUGGY_SUM);
     const marker = `errand-cancel-${Date.now()}`;
-    t.model.script('[cancel]', [call('shell', { command: `exec -a ${marker} sleep 300`, timeoutSeconds: 600 }), fail(500, 'should not be called')]);
+    t.model.script('[cancel]', [FIX_SUM, call('shell', { command: `exec -a ${marker} sleep 300`, timeoutSeconds: 600 }), fail(500, 'should not be called')]);
     const id = await createTask(origin, '[cancel] Do something slow.');
 
     const [pid] = await eventually(async () => (findProcesses(marker).length ? findProcesses(marker) : undefined), 60_000, 'the command to start');
@@ -120,6 +120,16 @@ describe('codingTask', () => {
 
     const task = await waitForStatus(id, 'cancelled');
     expect(task.phase).toBe('cancelled');
+    // Who cancelled it, as far as a server without tokens can say.
+    expect(task.lastAction).toBe('cancelled by an API caller (this server asks for no token, so it cannot say who)');
+    // The draft PR opened at the first checkpoint no longer says Errand is working on it: it says
+    // how the task ended, and carries the work (the fix, on the branch and in its diff).
+    const pr = JSON.parse(readFileSync(path.join(t.errand.stateDir, 'forge', 'pulls', `${task.pr.number}.json`), 'utf8'));
+    expect(pr).toMatchObject({ draft: true, title: '[cancelled] [cancel] Do something slow.' });
+    expect(pr.body).toMatch(/^> \*\*Cancelled\*\*: cancelled by an API caller \(this server asks for no token, so it cannot say who\)\. Errand stopped at step 2; this branch holds the work so far/);
+    expect(pr.body).not.toContain('Work in progress');
+    expect(pr.diff).toContain('+exports.sum = (a, b) => a + b;');
+    expect(git(origin, 'show', `errand/${id}:sum.js`)).toContain('a + b');
     await eventually(async () => (existsSync(sandboxDir(id)) ? undefined : true), 20_000, 'the sandbox to be removed');
     await eventually(async () => (isRunning(pid!) ? undefined : true), 20_000, `the command (pid ${pid}) to be killed`);
 

@@ -72,7 +72,7 @@ describe('pull requests on GitHub', () => {
     const pr = github.pulls.find((p) => p.head === `errand/${id}`)!;
     expect(task.pr).toMatchObject({ number: pr.number, url: `https://github.com/octo/sum/pull/${pr.number}`, draft: false });
     expect(pr).toMatchObject({ draft: false, base: 'main', labels: ['errand', 'automated'], title: '[gh-happy] Fix sum.' });
-    expect(pr.body).toContain('Approved by the review agent after 1 round: Correct and tested.');
+    expect(pr.body).toContain('Approved by the review agent after 1 review: Correct and tested.');
     expect(pr.body).toContain(`/tasks/${id}/logs/test`);
     expect(pr.body).toContain(`workflows/task-${id}`);
     // The draft opened after the first checkpoint, before the work was done; then one update and the GraphQL ready.

@@ -42,13 +42,13 @@ describe('review rounds', () => {
     expect(asked.messages[1]!.content).toContain('+exports.sum = (a, b) => a + b;');
     expect(asked.messages[1]!.content).toContain('`npm test` passed');
     expect((asked as unknown as { tool_choice: unknown }).tool_choice).toEqual({ type: 'function', function: { name: 'submit_review' } });
-    expect(lastUserMessage(coder.requests[2]!)).toContain('[errand] The reviewer requested changes (round 1 of at most 2): Almost.');
+    expect(lastUserMessage(coder.requests[2]!)).toContain('[errand] The reviewer requested changes (round 1 of changes, of at most 2): Almost.');
 
     expect(task.review).toMatchObject({ verdict: 'approve', rounds: 2, unresolved: [] });
     expect(task.pr.draft).toBe(false);
     const pr = pullRequest(task.pr.number);
     expect(pr.draft).toBe(false);
-    expect(pr.body).toContain('Approved by the review agent after 2 rounds: Fixed and documented.');
+    expect(pr.body).toContain('Approved by the review agent after 2 reviews: Fixed and documented.');
     expect(pr.body).toMatch(/`npm test` passed \(\[log\]\(http:\/\/127\.0\.0\.1:\d+\/tasks\/[a-f0-9]+\/logs\/test\)\)/);
     expect(pr.body).toContain('[run in Temporal UI](http://localhost:8233/namespaces/default/workflows/task-');
     // One commit, with the requester as co-author; the test log is served where the PR links.
@@ -70,7 +70,7 @@ describe('review rounds', () => {
     expect(task.review).toMatchObject({ verdict: 'request_changes', rounds: 2 });
     expect(task.pr.draft).toBe(true);
     const pr = pullRequest(task.pr.number);
-    expect(pr.body).toContain('Changes requested by the review agent after 2 rounds');
+    expect(pr.body).toContain('Changes requested by the review agent after 2 reviews');
     expect(pr.body).toContain('Unresolved comments:\n- `sum.js:1` (blocking): handle strings, really');
   });
 

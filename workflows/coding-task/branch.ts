@@ -2,7 +2,7 @@
 // (the first push opens the draft PR), and the final publish (checkpoints squashed, the PR
 // brought up to date, ready only when approved and complete).
 import { forge, workspace } from './activities.js';
-import { commitTitle, pullRequestBody, workInProgressBody } from './pull-request-text.js';
+import { commitMessage, commitTitle, endedBody, pullRequestBody, workInProgressBody } from './pull-request-text.js';
 import type { TaskRun } from './run.js';
 import { inSandbox } from './sandbox-session.js';
 
@@ -34,10 +34,10 @@ export async function checkpoint(run: TaskRun, during = `the checkpoint after st
 export async function publish(run: TaskRun, summary: string): Promise<void> {
   const { input, state, taskId } = run;
   run.enter('publishing', `pushing ${run.publishBranch}`);
-  const title = `${state.stoppedBy ? '[incomplete] ' : ''}${commitTitle(input.prompt)}`;
+  const title = `${state.stoppedBy ? '[incomplete] ' : ''}${commitTitle(input.prompt, summary)}`;
   const pushed = await inSandbox(
     run,
-    (id) => workspace.publishBranch({ taskId, sandboxId: id, repo: input.repo, branch: run.publishBranch, baseSha: run.baseSha, message: title, coAuthor: input.coAuthor, forbidden: input.playbook?.forbidden }),
+    (id) => workspace.publishBranch({ taskId, sandboxId: id, repo: input.repo, branch: run.publishBranch, baseSha: run.baseSha, message: commitMessage(title, summary), coAuthor: input.coAuthor, forbidden: input.playbook?.forbidden }),
     'publishing',
   );
   state.checkpoint = { sha: pushed.headSha, step: state.step };
@@ -49,4 +49,34 @@ export async function publish(run: TaskRun, summary: string): Promise<void> {
     ? await forge.updatePullRequest({ taskId, repo: input.repo, number, title, body, ready, diffKey: pushed.diffKey, round: state.feedbackRounds ?? 0 })
     : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.publishBranch, title, body, draft: !ready, diffKey: pushed.diffKey });
   run.reviewRounds = 0;
+}
+
+/**
+ * A task that ends before it publishes (cancelled, failed): its work so far committed and pushed
+ * as it is, and its PR (a draft opened now, when there was none and there is work) saying how it
+ * ended and carrying that work. Run in
+ * a scope that cannot be cancelled; nothing here fails the ending (a sandbox already gone leaves
+ * the branch at its last checkpoint, and the PR says so all the same).
+ */
+export async function endPullRequest(run: TaskRun, how: string): Promise<void> {
+  const { input, state, taskId } = run;
+  const title = `[${state.phase}] ${commitTitle(input.prompt, state.summary)}`;
+  let diffKey: string | undefined;
+  if (run.sandboxId && run.publishBranch === run.branch) {
+    const pushed = await workspace
+      .publishBranch({ taskId, sandboxId: run.sandboxId, repo: input.repo, branch: run.branch, baseSha: run.baseSha, message: commitMessage(title, `${how}.`), coAuthor: input.coAuthor, forbidden: input.playbook?.forbidden })
+      .catch(() => undefined);
+    if (pushed) {
+      state.checkpoint = { sha: pushed.headSha, step: state.step };
+      diffKey = pushed.diffKey;
+    }
+  }
+  const number = state.pr?.number ?? input.followUp?.prNumber;
+  const body = endedBody(input, state, how);
+  if (number) {
+    state.pr = await forge.updatePullRequest({ taskId, repo: input.repo, number, title, body, ready: false, diffKey, round: state.feedbackRounds ?? 0 }).catch(() => state.pr);
+  } else if (diffKey) {
+    // Work that no checkpoint had pushed yet: a draft PR shows it, and why it stopped.
+    state.pr = await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.branch, title, body, draft: true, diffKey }).catch(() => undefined);
+  }
 }

@@ -15,6 +15,9 @@ import {
 } from '../contracts/control.js';
 import type { TaskRun } from './run.js';
 
+/** Who cancelled a task that was cancelled with no word from Errand's API (in Temporal UI, or its CLI). */
+export const CANCELLED_OUTSIDE_ERRAND = 'someone outside Errand (Temporal UI or its CLI)';
+
 export function handleControl(run: TaskRun): void {
   const { state } = run;
   setHandler(stateQuery, () => ({ ...state, elapsedMs: run.used().elapsedMs }));
@@ -54,7 +57,7 @@ export function handleControl(run: TaskRun): void {
     },
   );
   setHandler(cancelRequestedSignal, ({ by }) => {
-    state.cancelledBy = by ?? 'unknown';
+    state.cancelledBy = by ?? 'an API caller';
   });
   setHandler(feedbackSignal, (feedback: Feedback) => {
     const seq = ++state.messages.accepted;

@@ -11,8 +11,8 @@ import { describeFailure } from '../failures.js';
 import { forge, workspace } from './activities.js';
 import { admit, giveBack, handleAdmission } from './admission.js';
 import { planUntilApproved, work } from './agent.js';
-import { publish } from './branch.js';
-import { handleControl } from './control.js';
+import { endPullRequest, publish } from './branch.js';
+import { CANCELLED_OUTSIDE_ERRAND, handleControl } from './control.js';
 import { feedbackArrived } from './feedback.js';
 import { startedComment } from './pull-request-text.js';
 import { checkAndReview } from './review.js';
@@ -81,12 +81,15 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       keepSandbox = true; // the next run goes on in it
       throw err;
     }
+    // The branch keeps the work so far, and the PR says how the task ended (older runs: a WIP commit only).
+    const endsPullRequest = patched('pr-says-how-it-ended');
     if (isCancellation(err)) {
-      state.cancelledBy ??= 'unknown';
+      state.cancelledBy ??= CANCELLED_OUTSIDE_ERRAND;
       run.enter('cancelled', `cancelled by ${state.cancelledBy}`);
-      // The branch keeps the work so far; a sandbox already gone has nothing more to save.
       const id = run.sandboxId;
-      if (id) {
+      if (endsPullRequest) await CancellationScope.nonCancellable(() => endPullRequest(run, `cancelled by ${state.cancelledBy}`));
+      else if (id) {
+        // A sandbox already gone has nothing more to save.
         await CancellationScope.nonCancellable(() =>
           workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch: run.branch, baseSha: run.baseSha, step: state.step, lastPushed: state.checkpoint?.sha }).catch(() => undefined),
         );
@@ -94,6 +97,7 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
     } else {
       state.error = describeFailure(err);
       run.enter('failed', 'failed');
+      if (endsPullRequest) await CancellationScope.nonCancellable(() => endPullRequest(run, `failed: ${state.error}`));
     }
     throw err;
   } finally {

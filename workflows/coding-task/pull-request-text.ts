@@ -5,9 +5,50 @@ import type { PlaybookRun, PostconditionResult } from '../contracts/playbooks.js
 import type { ReviewComment } from '../contracts/review.js';
 import type { SandboxLoss, TaskInput, TaskState, TestResult } from '../contracts/task.js';
 
-export function commitTitle(prompt: string): string {
-  const firstLine = prompt.trim().split('\n')[0] ?? '';
-  return firstLine.length > 72 ? `${firstLine.slice(0, 69)}...` : firstLine;
+/** How long a title may be: git's customary subject line (GitHub takes 256). */
+export const TITLE_MAX = 72;
+
+/**
+ * The commit subject and PR title: never cut mid-word. The prompt's first line when it fits; else
+ * its first sentence; else the summary's first line or sentence (the agent's account of what it
+ * did); else the prompt's first line cut after its last whole word that fits, with an ellipsis.
+ */
+export function commitTitle(prompt: string, summary?: string, max = TITLE_MAX): string {
+  const fits = (text: string | undefined) => {
+    const line = firstLine(text ?? '');
+    if (!line) return undefined;
+    if (line.length <= max) return line;
+    const sentence = /^(.+?)[.!?](?:\s|$)/.exec(line)?.[1];
+    return sentence && sentence.length <= max ? sentence : undefined;
+  };
+  // The ellipsis takes one character; one more is read to see whether a word ends at the limit.
+  const line = firstLine(prompt);
+  const cut = line.slice(0, max).replace(/\s*\S*$/, '').replace(/[\s,;:(-]+$/, '');
+  return fits(prompt) ?? fits(summary) ?? `${cut || line.slice(0, max - 1)}…`;
+}
+
+/** The published commit's message: the title, then what the agent says it did. */
+export function commitMessage(title: string, summary: string): string {
+  return summary.trim() && summary.trim() !== title ? `${title}\n\n${summary.trim()}` : title;
+}
+
+const firstLine = (text: string) => text.trim().split('\n')[0]!.trim();
+
+/**
+ * The PR of a task that ended before it published (cancelled, failed): says so first, why, and
+ * that the branch holds the work so far; then what the task was.
+ */
+export function endedBody(input: TaskInput, state: TaskState, how: string): string {
+  const tokens = state.tokens.prompt + state.tokens.completion;
+  return [
+    `> **${state.phase === 'cancelled' ? 'Cancelled' : 'Failed'}**: ${how}. Errand stopped at step ${state.step}; this branch holds the work so far${state.checkpoint ? ` (\`${state.checkpoint.sha.slice(0, 12)}\`)` : ''}. Review it before you build on it; it is not marked ready.`,
+    '',
+    ...(state.summary ? ['## Summary', state.summary, ''] : []),
+    ...(state.plan ? ['## Plan', state.plan, ''] : []),
+    ...(state.losses?.length ? ['## Sandbox losses', ...state.losses.map(describeLoss), ''] : []),
+    ...(input.change ? [] : ['## Task', quote(input.prompt), '']),
+    `${taskLine(input)}: ${state.step} steps, ${tokens} tokens, $${state.costUsd.toFixed(4)}.`,
+  ].join('\n');
 }
 
 export function workInProgressBody(input: TaskInput): string {
@@ -40,7 +81,9 @@ export function pullRequestBody(input: TaskInput, state: TaskState, summary: str
     ...(review
       ? [
           `## Review`,
-          `${review.verdict === 'approve' ? 'Approved' : 'Changes requested'} by the review agent after ${review.rounds} round${review.rounds === 1 ? '' : 's'}: ${review.summary}`,
+          review.checksOnly
+            ? `Not reviewed by a model (none is configured): ${review.summary}`
+            : `${review.verdict === 'approve' ? 'Approved' : 'Changes requested'} by the review agent after ${review.rounds} review${review.rounds === 1 ? '' : 's'}: ${review.summary}`,
           ...(review.unresolved.length ? ['', 'Unresolved comments:', ...review.unresolved.map((c) => `- ${where(c)} (${c.severity}): ${c.body}`)] : []),
           ...(review.outsideAllowedPaths.length ? ['', `Files outside the paths this task may change: ${review.outsideAllowedPaths.map((f) => `\`${f}\``).join(', ')}`] : []),
           ``,
@@ -62,7 +105,7 @@ export function startedComment(input: TaskInput): string {
 
 export function reviewNote(summary: string, comments: ReviewComment[], round: number, maxRounds: number): string {
   return [
-    `[errand] The reviewer requested changes (round ${round} of at most ${maxRounds}): ${summary}`,
+    `[errand] The reviewer requested changes (round ${round} of changes, of at most ${maxRounds}): ${summary}`,
     ...comments.map((c) => `- ${where(c)} (${c.severity}): ${c.body}`),
     'Address them, run the tests, then call finish again.',
   ].join('\n');
@@ -78,7 +121,7 @@ export function brokenChangeNote(test: TestResult): string {
 
 export function postconditionsNote(failed: PostconditionResult[], round: number, maxRounds: number): string {
   return [
-    `[errand] The playbook's postconditions do not hold yet (round ${round} of at most ${maxRounds}); Errand ran them and these failed:`,
+    `[errand] The playbook's postconditions do not hold yet (round ${round} of changes, of at most ${maxRounds}); Errand ran them and these failed:`,
     ...failed.map((p) => `- \`${p.command}\` exited ${p.exitCode}; the end of its output:\n${p.outputTail}`),
     'Make them pass, then call finish again.',
   ].join('\n');

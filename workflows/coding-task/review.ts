@@ -71,7 +71,7 @@ export async function checkAndReview(run: TaskRun, summary: string): Promise<Aft
   run.addUsage(reviewed.usage, reviewed.costUsd);
   const { review } = reviewed;
   const unresolved = review.verdict === 'approve' ? [] : review.comments;
-  state.review = { verdict: review.verdict, summary: review.summary, rounds: round, unresolved, outsideAllowedPaths: review.outsideAllowedPaths };
+  state.review = { verdict: review.verdict, summary: review.summary, rounds: round, unresolved, outsideAllowedPaths: review.outsideAllowedPaths, ...(review.checksOnly && { checksOnly: true }) };
   if (review.verdict === 'approve' || !mayGoBack(run)) return stillBroken(run) ? 'drop' : 'publish';
   run.reviewRounds++;
   run.note(reviewNote(review.summary, review.comments, run.reviewRounds, input.maxReviewRounds));

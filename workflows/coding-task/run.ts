@@ -10,6 +10,7 @@ import { branchOf, publishBranchOf, initialTaskState, type TaskInput, type TaskP
 
 const { metrics } = proxySinks<ErrandSinks>();
 import type { ToolOutcome } from '../tool-calls.js';
+import { commitTitle } from './pull-request-text.js';
 
 export interface InboxItem {
   kind: 'message' | 'note';
@@ -112,7 +113,7 @@ export class TaskRun {
     const onChange = patched('visibility-on-change');
     if (!onChange || this.shown.phase !== phase) upsertSearchAttributes([{ key: ErrandPhase, value: phase }]);
     // What the task list shows beside it, read from visibility with no worker asked: as of this phase.
-    const memo = { costUsd: this.state.costUsd, ...(this.state.pr && { pr: this.state.pr }) };
+    const memo = { title: commitTitle(this.input.prompt), costUsd: this.state.costUsd, ...(this.state.pr && { pr: this.state.pr }) };
     const memoText = JSON.stringify(memo);
     if (patched('list-memo') && (!onChange || this.shown.memo !== memoText)) upsertMemo(memo);
     this.shown = { phase, memo: memoText };

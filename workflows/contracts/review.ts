@@ -18,4 +18,6 @@ export interface ReviewResult {
   outsideAllowedPaths: string[];
   /** False when the reviewer's answer never validated and this verdict stands in for it. */
   valid: boolean;
+  /** No review model is configured: Errand's deterministic checks and the tests decided. */
+  checksOnly?: boolean;
 }

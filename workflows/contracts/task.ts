@@ -93,6 +93,8 @@ export interface PullRequestRef {
 /** Live state, answered by the `state` query and shown by GET /tasks/:id. */
 export interface TaskState {
   taskId: string;
+  /** What it was asked to do (a dependency bump's own run has none: its groups' tasks do). */
+  prompt?: string;
   repo: string;
   baseBranch: string;
   branch: string;
@@ -134,7 +136,8 @@ export interface TaskState {
   /** How many times the workflow continued as new (long tasks), so 0 for most. */
   continuedAsNew: number;
   /** The review agent's latest verdict and the rounds taken. */
-  review?: { verdict: ReviewVerdict; summary: string; rounds: number; unresolved: ReviewComment[]; outsideAllowedPaths: string[] };
+  /** `rounds`: reviews made; `checksOnly`: no review model is configured, Errand's checks and the tests decided. */
+  review?: { verdict: ReviewVerdict; summary: string; rounds: number; unresolved: ReviewComment[]; outsideAllowedPaths: string[]; checksOnly?: boolean };
   /** Rounds of feedback on the PR handled so far. */
   feedbackRounds?: number;
   /** The playbook's postconditions as they last ran (a task run from a playbook that has some). */
@@ -182,6 +185,7 @@ export const publishBranchOf = (input: Pick<TaskInput, 'taskId' | 'followUp' | '
 export function initialTaskState(input: TaskInput): TaskState {
   return {
     taskId: input.taskId,
+    ...(input.prompt && { prompt: input.prompt }),
     repo: input.repo,
     baseBranch: input.baseBranch,
     branch: publishBranchOf(input),
