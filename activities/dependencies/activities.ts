@@ -57,7 +57,7 @@ export function createDependencyActivities({ forge, models, registries }: Activi
     ).flat();
     const groups = groupUpdates(updates, settings.grouping, settings.named).map((group) => ({
       group,
-      branch: groupBranch(group.name),
+      branch: groupBranch(group.name, settings),
       prompt: bumpPrompt(group),
       change: { command: bumpCommand(group), env: bumpEnv(registries), summary: bumpTable(group), agent: Boolean(models.coder), onFailure: settings.onFailure } satisfies PreparedChange,
     }));

@@ -1,10 +1,11 @@
 // Which update each dependency gets, and which pull request it goes out in: the newest version
 // within the policy (patch, minor or major; allowed and not denied; released long enough ago),
 // then the updates grouped (all in one, one per package, or named groups). Pure.
+import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
 import semver from 'semver';
 import type { BumpedPackage, DependencyGroup } from '../../workflows/contracts/playbooks.js';
-import type { BumpPolicy, NamedGroup } from '../../lib/playbooks/dependency-bump-settings.js';
+import type { BumpPolicy, BumpSettings, NamedGroup } from '../../lib/playbooks/dependency-bump-settings.js';
 
 export interface PublishedVersion {
   version: string;
@@ -64,5 +65,23 @@ export function slug(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60) || 'package';
 }
 
-/** The branch a group's pull request lives on, the same every run, so its open PR is updated. */
-export const groupBranch = (group: string) => `errand-deps/${group}`;
+/**
+ * The branch a group's pull request lives on: the same every run of one policy, so its open PR is
+ * updated in place, and another for every other policy (a weekly major bump and an ad-hoc minor
+ * one of the same repository each keep their own PR): `errand-deps/<update>-<digest>/<group>`,
+ * the digest taken over everything that decides which updates a run makes.
+ */
+export function groupBranch(group: string, settings: BumpSettings): string {
+  const { update, allow, deny, minReleaseAgeDays } = settings.policy;
+  const sorted = (xs: string[]) => [...xs].sort();
+  const decides = {
+    update,
+    allow: sorted(allow),
+    deny: sorted(deny),
+    minReleaseAgeDays,
+    grouping: settings.grouping,
+    named: [...settings.named].sort((a, b) => a.name.localeCompare(b.name)).map((g) => [g.name, sorted(g.patterns)]),
+  };
+  const digest = createHash('sha256').update(JSON.stringify(decides)).digest('hex').slice(0, 8);
+  return `errand-deps/${update}-${digest}/${group}`;
+}

@@ -67,10 +67,16 @@ export function escapeModulePath(module: string): string {
   return module.replace(/[A-Z]/g, (c) => `!${c.toLowerCase()}`);
 }
 
-/** github.com, gitlab.com or codeberg.org repositories: their releases page. */
+/**
+ * github.com, gitlab.com or codeberg.org repositories: their releases page. Also npm's short forms
+ * of a repository field: `owner/name` (GitHub), `github:owner/name`, `gitlab:owner/name`.
+ */
 export function releaseNotesUrl(repository: string | undefined): string | undefined {
-  const m = /^(?:git\+)?(?:https?:\/\/|git:\/\/|ssh:\/\/git@|git@)?(github\.com|gitlab\.com|codeberg\.org)[/:]([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?(?:[/#].*)?$/.exec(repository?.trim() ?? '');
-  return m ? `https://${m[1]}/${m[2]}/${m[3]}/releases` : undefined;
+  const text = repository?.trim() ?? '';
+  const m = /^(?:git\+)?(?:https?:\/\/|git:\/\/|ssh:\/\/git@|git@)?(github\.com|gitlab\.com|codeberg\.org)[/:]([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?(?:[/#].*)?$/.exec(text);
+  if (m) return `https://${m[1]}/${m[2]}/${m[3]}/releases`;
+  const short = /^(?:(github|gitlab):)?([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?$/.exec(text);
+  return short ? `https://${short[1] ?? 'github'}.com/${short[2]}/${short[3]}/releases` : undefined;
 }
 
 /** A proxy file over HTTP(S) or from disk; undefined when it is not there (404, 410, no file). */

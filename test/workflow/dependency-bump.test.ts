@@ -125,16 +125,17 @@ describe('dependency-bump', () => {
     expect(first).toMatchObject({ status: 'completed', result: { outcome: 'updated', groups: [{ name: 'all', status: 'pull_request', pr: { number: expect.any(Number), draft: false } }] } });
     const number = first.result.groups[0].pr.number;
     const pr = pullRequest(t.errand, number);
-    expect(pr).toMatchObject({ title: 'chore(deps): bump 2 packages', head: 'errand-deps/all', draft: false });
+    expect(pr).toMatchObject({ title: 'chore(deps): bump 2 packages', head: expect.stringMatching(/^errand-deps\/minor-[0-9a-f]{8}\/all$/), draft: false });
+    const branch = pr.head as string;
     expect(pr.body).toContain('| `alpha` | 1.0.0 | 1.1.0 (minor) | [releases](https://github.com/acme/alpha/releases) |');
     expect(pr.body).toContain('| `beta` | 1.0.0 | 1.1.0 (minor) |  |');
     expect(pr.body).not.toContain('gamma');
     // With a model configured, the review agent read the change.
     expect(JSON.stringify(reviews.requests.at(-1)?.messages)).toContain('alpha');
     // The package manager itself wrote the manifest and the lockfile.
-    const manifest = JSON.parse(fileAt(origin, 'errand-deps/all', 'package.json'));
+    const manifest = JSON.parse(fileAt(origin, branch, 'package.json'));
     expect(manifest.dependencies).toEqual({ alpha: '^1.1.0', beta: '^1.1.0', gamma: '^1.0.0' });
-    const lock = JSON.parse(fileAt(origin, 'errand-deps/all', 'package-lock.json'));
+    const lock = JSON.parse(fileAt(origin, branch, 'package-lock.json'));
     expect(lock.packages['node_modules/alpha'].version).toBe('1.1.0');
     expect(lock.packages['node_modules/gamma'].version).toBe('1.0.0');
 
@@ -151,9 +152,9 @@ describe('dependency-bump', () => {
     expect(second).toMatchObject({ status: 'completed', result: { outcome: 'updated', groups: [{ name: 'all', pr: { number } }] } });
     const updated = pullRequest(t.errand, number);
     expect(updated.body).toContain('| `alpha` | 1.0.0 | 1.1.1 (minor) |');
-    expect(JSON.parse(fileAt(origin, 'errand-deps/all', 'package.json')).dependencies.alpha).toBe('^1.1.1');
+    expect(JSON.parse(fileAt(origin, branch, 'package.json')).dependencies.alpha).toBe('^1.1.1');
     // On the new base: main's new commit is under the update.
-    expect(git(origin, 'merge-base', '--is-ancestor', 'main', 'errand-deps/all')).toBe('');
+    expect(git(origin, 'merge-base', '--is-ancestor', 'main', branch)).toBe('');
     expect(pullRequestsOf(t.errand, origin).map((p) => p.number)).toEqual([number]);
     await api(t.errand.url, 'DELETE', `/schedules/${id}`);
   });
@@ -164,9 +165,11 @@ describe('dependency-bump', () => {
     expect(grouped.status).toBe('completed');
     const groups = Object.fromEntries(grouped.dependencyGroups.map((g: { name: string }) => [g.name, g]));
     expect(Object.keys(groups).sort()).toEqual(['ab', 'gamma']);
-    expect(pullRequest(t.errand, groups.ab.pr.number)).toMatchObject({ title: 'chore(deps): bump 2 packages (ab)', head: 'errand-deps/ab' });
+    // One policy, one digest: each group's branch under it.
+    const policy = /^errand-deps\/major-[0-9a-f]{8}\//.exec(pullRequest(t.errand, groups.ab.pr.number).head)![0];
+    expect(pullRequest(t.errand, groups.ab.pr.number)).toMatchObject({ title: 'chore(deps): bump 2 packages (ab)', head: `${policy}ab` });
     expect(pullRequest(t.errand, groups.ab.pr.number).body).toContain('| `alpha` | 1.0.0 | 2.0.0 (major) |');
-    expect(pullRequest(t.errand, groups.gamma.pr.number)).toMatchObject({ title: 'chore(deps): bump gamma from 1.0.0 to 1.3.0', head: 'errand-deps/gamma' });
+    expect(pullRequest(t.errand, groups.gamma.pr.number)).toMatchObject({ title: 'chore(deps): bump gamma from 1.0.0 to 1.3.0', head: `${policy}gamma` });
     // GET /tasks lists the run and each group's task.
     const listed = await eventually(async () => {
       const { body } = await api(t.errand.url, 'GET', `/tasks?repo=${encodeURIComponent(origin)}`);
@@ -176,6 +179,15 @@ describe('dependency-bump', () => {
     // Each group's task is the requester's too: filtered by requester, the same three.
     const mine = (await api(t.errand.url, 'GET', `/tasks?repo=${encodeURIComponent(origin)}&requester=deps-bot`)).body.tasks;
     expect(mine.map((task: { id: string; requester?: string }) => [task.id, task.requester]).sort()).toEqual([grouped.id, groups.ab.taskId, groups.gamma.taskId].sort().map((id) => [id, 'deps-bot']));
+    // What each is and what started it: the bump lists its groups' tasks, each links back to it.
+    expect(grouped).toMatchObject({ kind: 'dependency_bump' });
+    expect(grouped.parent).toBeUndefined();
+    for (const group of [groups.ab, groups.gamma]) {
+      expect((await api(t.errand.url, 'GET', `/tasks/${group.taskId}`)).body).toMatchObject({ kind: 'coding_task', parent: { kind: 'task', id: grouped.id } });
+    }
+    expect(mine.map((task: { id: string; kind: string }) => [task.id, task.kind]).sort()).toEqual(
+      [[grouped.id, 'dependency_bump'], [groups.ab.taskId, 'coding_task'], [groups.gamma.taskId, 'coding_task']].sort(),
+    );
 
     // beta 1.2.0 exists, but it is a minor update: under `patch`, 1.1.0 is up to date.
     const patchOnly = await bump(t.errand, await npmRepo({ beta: '1.1.0' }, "test('ok', () => {});"), { update: 'patch' });
@@ -193,10 +205,26 @@ describe('dependency-bump', () => {
     // The agent saw the failing tests, and was told to keep the versions.
     expect(JSON.stringify(script.requests[0]!.messages)).toContain('change the code, not the versions');
     expect(JSON.stringify(script.requests[0]!.messages)).toMatch(/salute|greet is not a function/);
-    const head = 'errand-deps/all';
+    const head = pullRequest(t.errand, done.dependencyGroups[0].pr.number).head;
     expect(JSON.parse(fileAt(origin, head, 'package.json')).dependencies.breaky).toBe('^1.1.0');
     expect(fileAt(origin, head, 'shop.test.js')).toContain(".salute('ada')");
     expect(pullRequest(t.errand, done.dependencyGroups[0].pr.number).title).toBe('chore(deps): bump breaky from 1.0.0 to 1.1.0');
+  });
+
+  it('keeps the PRs of two policies on one repository apart: an ad-hoc minor bump leaves the major one as it was', async () => {
+    const origin = await ALPHA_BETA_GAMMA();
+    const major = await bump(t.errand, origin, { update: 'major' });
+    const minor = await bump(t.errand, origin, { update: 'minor' });
+    const [majorPr, minorPr] = [major, minor].map((done) => pullRequest(t.errand, done.dependencyGroups[0].pr.number));
+    expect(majorPr.number).not.toBe(minorPr.number);
+    expect(majorPr.head).not.toBe(minorPr.head);
+    expect(majorPr.body).toContain('| `alpha` | 1.0.0 | 2.0.0 (major) |');
+    expect(JSON.parse(fileAt(origin, majorPr.head, 'package.json')).dependencies.alpha).toBe('^2.0.0');
+    expect(JSON.parse(fileAt(origin, minorPr.head, 'package.json')).dependencies.alpha).toMatch(/^\^1\.1\.\d+$/);
+    // The same policy again updates its own PR in place.
+    const again = await bump(t.errand, origin, { update: 'major' });
+    expect(again.dependencyGroups[0].pr.number).toBe(majorPr.number);
+    expect(pullRequestsOf(t.errand, origin)).toHaveLength(2);
   });
 
   it('an update the agent cannot fix: no PR under onFailure none, and nothing on the group branch', async () => {
@@ -239,7 +267,7 @@ describe('dependency-bump', () => {
     const task = (await api(t.errand.url, 'GET', `/tasks/${group(bumpId)}`)).body;
     expect(task.sandboxLosses).toBe(1);
     // The work is published as the agent left it, and nothing it added ran with the network.
-    const head = 'errand-deps/all';
+    const head = pullRequest(t.errand, task.pr.number).head;
     expect(JSON.parse(fileAt(origin, head, 'package.json')).dependencies).toEqual({ breaky: '^1.1.0', callhome: '1.0.0' });
     expect(git(origin, 'ls-tree', '--name-only', head)).not.toContain('CALLED-HOME');
   });
@@ -262,8 +290,9 @@ describe('dependency-bump', () => {
       });
       const done = await bump(t.errand, origin, {});
       expect(done).toMatchObject({ status: 'completed', dependencyGroups: [{ status: 'pull_request' }] });
-      expect(fileAt(origin, 'errand-deps/all', 'go.mod')).toContain('require example.com/greet v1.2.0');
-      expect(fileAt(origin, 'errand-deps/all', 'go.sum')).toContain('example.com/greet v1.2.0 h1:');
+      const head = pullRequest(t.errand, done.dependencyGroups[0].pr.number).head;
+      expect(fileAt(origin, head, 'go.mod')).toContain('require example.com/greet v1.2.0');
+      expect(fileAt(origin, head, 'go.sum')).toContain('example.com/greet v1.2.0 h1:');
       expect(pullRequest(t.errand, done.dependencyGroups[0].pr.number).body).toContain('| `example.com/greet` | v1.0.0 | v1.2.0 (minor) |');
     });
   });
@@ -284,6 +313,9 @@ describe('dependency-bump', () => {
       expect(pr.draft).toBe(true);
       expect(pr.body).toContain('npm test');
       expect(pr.body).toMatch(/greet is not a function/);
+      // No model reviewed it, and the PR does not say one did.
+      expect(pr.body).toContain('Not reviewed by a model (none is configured): the deterministic checks passed');
+      expect(pr.body).not.toContain('by the review agent');
 
       const none = await bump(bare, await BREAKY(), { onFailure: 'none' });
       expect(none).toMatchObject({ status: 'completed', dependencyGroups: [{ status: 'no_pull_request', error: expect.stringContaining('no PR (onFailure: none)') }] });

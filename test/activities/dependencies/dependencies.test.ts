@@ -163,6 +163,12 @@ describe('the change and its pull request', () => {
   it('links release notes only for repositories on known forges, and speaks the Go proxy protocol', () => {
     expect(releaseNotesUrl('git+https://github.com/lodash/lodash.git')).toBe('https://github.com/lodash/lodash/releases');
     expect(releaseNotesUrl('git@gitlab.com:a/b.git')).toBe('https://gitlab.com/a/b/releases');
+    // npm's short forms of a repository field.
+    expect(releaseNotesUrl('jsdom/webidl-conversions')).toBe('https://github.com/jsdom/webidl-conversions/releases');
+    expect(releaseNotesUrl('github:jsdom/webidl-conversions')).toBe('https://github.com/jsdom/webidl-conversions/releases');
+    expect(releaseNotesUrl('gitlab:a/b')).toBe('https://gitlab.com/a/b/releases');
+    expect(releaseNotesUrl('bitbucket:a/b')).toBeUndefined();
+    expect(releaseNotesUrl('https://example.com/a/b')).toBeUndefined();
     expect(releaseNotesUrl('https://github.com/x/y/tree/main/packages/z')).toBe('https://github.com/x/y/releases');
     expect(releaseNotesUrl('javascript:alert(1)//github.com/a/b')).toBeUndefined();
     expect(releaseNotesUrl('https://evil.example/github.com/a/b')).toBeUndefined();
