@@ -21,6 +21,14 @@ export function scheduleIdOf(temporalId: string): string | undefined {
   return id && SCHEDULE_ID.test(id) ? id : undefined;
 }
 
+/** What a schedule starts each time it fires; Temporal adds `-<the time it fired>` to the id. */
+export const scheduledRunWorkflowId = (scheduleId: string) => `scheduled-${scheduleId}`;
+/** The schedule a run's workflow id belongs to (`scheduled-<id>-2026-12-07T06:00:00Z`), or undefined. */
+export function scheduleIdOfRun(workflowId: string): string | undefined {
+  const id = /^scheduled-(.+)-\d{4}-\d\d-\d\dT[\d:.]+Z$/.exec(workflowId)?.[1];
+  return id && SCHEDULE_ID.test(id) ? id : undefined;
+}
+
 const WORKFLOW_PREFIX = 'task-';
 const BRANCH_PREFIX = 'errand/';
 /** Task ids: what the API accepts and generates (12 hex characters, or a caller's own). */

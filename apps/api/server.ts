@@ -96,6 +96,8 @@ export async function startApi(config: Config, client: Client, log: Logger, trac
     },
     bodyParser: false,
   });
+  // Nothing about what serves it: the framework's banner helps only an attacker.
+  app.disable('x-powered-by');
   if (tracing) app.use(requestSpans(tracing));
   // Every request's latency, by the route template it matched (never the path, which has ids).
   const { requests } = app.get<ApiMetrics>(METRICS);

@@ -63,6 +63,10 @@ export const may = (me: Whoami, scope: Scope) => me.scopes.includes('admin') || 
 
 export interface TaskSummary {
   id: string;
+  /** A coding task, or a dependency bump (whose groups are tasks of their own). */
+  kind?: 'coding_task' | 'dependency_bump';
+  /** What it is, in a line (its prompt's title). */
+  title?: string;
   status: string;
   phase?: string;
   repo?: string;
@@ -76,7 +80,21 @@ export interface TaskSummary {
   links: { self: string; temporalUi: string };
 }
 
+export interface DependencyGroup {
+  name: string;
+  taskId: string;
+  packages: number;
+  status: string;
+  pr?: { number: number; url: string; draft?: boolean };
+  error?: string;
+}
+
 export interface TaskView extends TaskSummary {
+  /** What started it: a dependency bump (a task), or a schedule's run. */
+  parent?: { kind: 'task' | 'schedule'; id: string };
+  /** What it was asked to do. */
+  prompt?: string;
+  dependencyGroups?: DependencyGroup[];
   baseBranch?: string;
   branch?: string;
   step?: number;
@@ -97,7 +115,7 @@ export interface ScheduleRun {
   scheduledAt: string;
   startedAt: string;
   status: string;
-  result?: { taskId?: string; outcome?: string; pr?: { number: number; url: string }; summary?: string };
+  result?: { taskId?: string; outcome?: string; pr?: { number: number; url: string }; groups?: DependencyGroup[]; summary?: string };
   error?: string;
 }
 

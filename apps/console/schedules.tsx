@@ -245,8 +245,20 @@ export function SchedulePage({ id, me }: { id: string; me: Whoami }) {
                           <a href={run.result.pr.url} rel="noopener noreferrer">
                             Pull request #{run.result.pr.number}
                           </a>
-                        )}{' '}
-                        {run.error ?? run.result?.summary}
+                        )}
+                        {run.result?.groups?.map((g) => (
+                          <>
+                            {' '}
+                            {g.pr ? (
+                              <a href={g.pr.url} rel="noopener noreferrer">
+                                {g.name}: #{g.pr.number}
+                              </a>
+                            ) : (
+                              <a href={`#/tasks/${encodeURIComponent(g.taskId)}`}>{g.name}</a>
+                            )}
+                          </>
+                        ))}{' '}
+                        {run.error ?? (run.result?.groups?.length ? undefined : run.result?.summary)}
                       </td>
                     </tr>
                   ))}

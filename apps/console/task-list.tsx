@@ -33,7 +33,7 @@ export function TaskList({ me }: { me: Whoami }) {
     };
   }, [filters.repo, filters.status, filters.requester]);
 
-  const shown = (tasks ?? []).filter((t) => !search || [t.id, t.repo, t.requester, t.phase].some((v) => v?.toLowerCase().includes(search.toLowerCase())));
+  const shown = (tasks ?? []).filter((t) => !search || [t.id, t.title, t.repo, t.requester, t.phase].some((v) => v?.toLowerCase().includes(search.toLowerCase())));
   const field = (name: keyof typeof filters, label: string) => (
     <label>
       {label}
@@ -74,20 +74,21 @@ export function TaskList({ me }: { me: Whoami }) {
         <tbody>
           {shown.map((t) => (
             <tr data-task={t.id}>
-              <td>
-                <a href={`#/tasks/${encodeURIComponent(t.id)}`}>{t.id}</a>
+              <td class="what">
+                <a href={`#/tasks/${encodeURIComponent(t.id)}`}>{t.kind === 'dependency_bump' ? 'Dependency bump' : (t.title ?? t.id)}</a>
+                <span class="id">{t.id}</span>
               </td>
-              <td class={`status ${t.status}`}>{t.status}</td>
+              <td class={`status short ${t.status}`}>{t.status.replace(/_/g, ' ')}</td>
               <td>
                 {t.phase}
                 {t.queue && ` (#${t.queue.position} in queue)`}
               </td>
               <td>{t.repo}</td>
               <td>{t.requester}</td>
-              <td>
+              <td class="short">
                 <time dateTime={t.startedAt}>{age(t.startedAt)}</time>
               </td>
-              <td class="number">{t.costUsd !== undefined && `$${t.costUsd.toFixed(2)}`}</td>
+              <td class="number short">{t.costUsd !== undefined && `$${t.costUsd.toFixed(2)}`}</td>
               <td>
                 {t.pr && (
                   <a href={t.pr.url} rel="noopener noreferrer" title={t.pr.title}>

@@ -1,9 +1,12 @@
 // A task's page: its status, phase and budgets, its plan, links to its PR and its run in Temporal
 // UI, its live timeline and its diff, and the controls its caller may use (tasks:control: a
-// message to the agent, approving its plan, pause, resume, cancel). Polled while it runs.
+// message to the agent, approving its plan, pause, resume, cancel). Polled while it runs. A
+// dependency bump's page lists its groups' tasks and PRs instead; a task started by a bump or a
+// schedule links to it.
 import { useEffect, useState } from 'preact/hooks';
-import { call, may, type TaskView, type Whoami } from './api.js';
+import { call, may, type DependencyGroup, type TaskView, type Whoami } from './api.js';
 import { Alert } from './fields.js';
+import { Markdown } from './markdown.js';
 import { TaskDiff } from './task-diff.js';
 import { TaskRecords } from './task-records.js';
 import { Timeline } from './timeline.js';
@@ -53,15 +56,32 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
   };
   const running = task?.status === 'running';
   const control = running && may(me, 'tasks:control');
+  // A dependency bump does no work of its own: its groups' tasks do (steps, diffs, timelines are theirs).
+  const bump = task?.kind === 'dependency_bump';
   return (
     <main class="task">
       <p>
         <a href="#/">← Tasks</a>
       </p>
-      <h1>Task {id}</h1>
+      <h1>
+        {bump ? 'Dependency bump' : 'Task'} {id}
+      </h1>
       <Alert text={problem} />
       {task && (
         <>
+          {task.parent && (
+            <p class="parent">
+              {task.parent.kind === 'schedule' ? (
+                <>
+                  A run of schedule <a href={`#/schedules/${encodeURIComponent(task.parent.id)}`}>{task.parent.id}</a>
+                </>
+              ) : (
+                <>
+                  Part of <a href={`#/tasks/${encodeURIComponent(task.parent.id)}`}>task {task.parent.id}</a>
+                </>
+              )}
+            </p>
+          )}
           <dl class="facts">
             <dt>Status</dt>
             <dd class={`status ${task.status}`}>{task.status}</dd>
@@ -70,6 +90,12 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
               {task.phase}
               {task.queue && ` (#${task.queue.position} in queue: ${task.queue.waitingFor})`}
             </dd>
+            {task.prompt && (
+              <>
+                <dt>Asked</dt>
+                <dd class="prose prompt">{task.prompt}</dd>
+              </>
+            )}
             <dt>Repository</dt>
             <dd>
               {task.repo} {task.baseBranch && `@ ${task.baseBranch}`}
@@ -89,12 +115,14 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
               </>
             )}
           </dl>
-          <section aria-label="Budgets" class="budgets">
-            <Meter label="Steps" used={task.step ?? 0} max={task.budget?.maxSteps} />
-            <Meter label="Tokens" used={(task.tokens?.prompt ?? 0) + (task.tokens?.completion ?? 0)} max={task.budget?.maxTokens} />
-            <Meter label="Cost" unit="$" used={Number((task.costUsd ?? 0).toFixed(2))} max={task.budget?.maxCostUsd} />
-            {task.elapsedMs !== undefined && <Meter label="Minutes" used={Math.floor(task.elapsedMs / 60_000)} max={task.budget?.maxWallClockMinutes} />}
-          </section>
+          {!bump && (
+            <section aria-label="Budgets" class="budgets">
+              <Meter label="Steps" used={task.step ?? 0} max={task.budget?.maxSteps} />
+              <Meter label="Tokens" used={(task.tokens?.prompt ?? 0) + (task.tokens?.completion ?? 0)} max={task.budget?.maxTokens} />
+              <Meter label="Cost" unit="$" used={Number((task.costUsd ?? 0).toFixed(2))} max={task.budget?.maxCostUsd} />
+              {task.elapsedMs !== undefined && <Meter label="Minutes" used={Math.floor(task.elapsedMs / 60_000)} max={task.budget?.maxWallClockMinutes} />}
+            </section>
+          )}
           <p class="links">
             {task.pr && (
               <a href={task.pr.url} rel="noopener noreferrer">
@@ -109,7 +137,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
           {task.plan && (
             <section aria-label="Plan">
               <h2>Plan</h2>
-              <p class="prose">{task.plan}</p>
+              <Markdown text={task.plan} />
               {task.planApprovedBy && <p>Approved by {task.planApprovedBy}.</p>}
               {control && task.phase === 'awaiting_approval' && (
                 <button type="button" onClick={() => act('approve')}>
@@ -122,12 +150,18 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
           {task.summary && (
             <section aria-label="Summary">
               <h2>Summary</h2>
-              <p class="prose">{task.summary}</p>
+              <Markdown text={task.summary} />
             </section>
           )}
-          <Timeline id={id} />
-          <TaskDiff id={id} status={task.status} />
-          <TaskRecords id={id} version={`${task.status}:${task.step ?? 0}`} />
+          {bump ? (
+            <DependencyGroups groups={task.dependencyGroups ?? []} running={running} />
+          ) : (
+            <>
+              <Timeline id={id} />
+              <TaskDiff id={id} status={task.status} />
+              <TaskRecords id={id} version={`${task.status}:${task.step ?? 0}`} />
+            </>
+          )}
           {control && (
             <div class="controls" role="group" aria-label="Control">
               {task.paused ? (
@@ -147,6 +181,52 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
         </>
       )}
     </main>
+  );
+}
+
+/** A dependency bump's groups: each a task of its own, linked, with its pull request. */
+function DependencyGroups({ groups, running }: { groups: DependencyGroup[]; running: boolean }) {
+  return (
+    <section aria-label="Groups">
+      <h2>Groups</h2>
+      {groups.length === 0 ? (
+        <p class="empty">{running ? 'Looking for outdated dependencies…' : 'Nothing to update: no group, no pull request.'}</p>
+      ) : (
+        <table class="tasks">
+          <thead>
+            <tr>
+              <th scope="col">Group</th>
+              <th scope="col">Packages</th>
+              <th scope="col">Status</th>
+              <th scope="col">Task</th>
+              <th scope="col">Pull request</th>
+            </tr>
+          </thead>
+          <tbody>
+            {groups.map((g) => (
+              <tr data-group={g.name}>
+                <td>{g.name}</td>
+                <td>{g.packages}</td>
+                <td class={`status ${g.status}`}>{g.status.replace(/_/g, ' ')}</td>
+                <td>
+                  <a href={`#/tasks/${encodeURIComponent(g.taskId)}`}>{g.taskId}</a>
+                </td>
+                <td>
+                  {g.pr ? (
+                    <a href={g.pr.url} rel="noopener noreferrer">
+                      #{g.pr.number}
+                      {g.pr.draft && ' (draft)'}
+                    </a>
+                  ) : (
+                    (g.error ?? '—')
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 

@@ -2,7 +2,7 @@
 // token goes in a header (EventSource cannot send one), parsed by eventsource-parser, and
 // reconnected with Last-Event-ID when the connection drops, until the stream's `end`.
 import { EventSourceParserStream } from 'eventsource-parser/stream';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { session } from './api.js';
 
 interface TaskEvent {
@@ -90,12 +90,23 @@ export function Timeline({ id }: { id: string }) {
     void follow();
     return () => stop.abort();
   }, [id]);
+  // The newest event stays in view as events arrive, unless the reader scrolled up to read older ones.
+  const list = useRef<HTMLOListElement>(null);
+  const following = useRef(true);
+  useLayoutEffect(() => {
+    const ol = list.current;
+    if (ol && following.current) ol.scrollTop = ol.scrollHeight;
+  }, [events.length]);
+  const onScroll = () => {
+    const ol = list.current;
+    if (ol) following.current = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 24;
+  };
   return (
     <section aria-label="Timeline" class="timeline">
       <h2>
         Timeline <span class={`live ${state}`}>{state === 'live' ? 'live' : state === 'ended' ? 'ended' : state === 'reconnecting' ? 'reconnecting…' : 'connecting…'}</span>
       </h2>
-      <ol>
+      <ol ref={list} onScroll={onScroll}>
         {events.map((e) => {
           const detail = detailOf(e);
           return (

@@ -430,6 +430,8 @@ describe('API tokens', () => {
 describe('health', () => {
   it('is live and ready when Temporal answers', async () => {
     expect((await api(t.errand.url, 'GET', '/health/live')).body).toEqual({ status: 'ok' });
+    // No framework banner on any answer.
+    expect((await fetch(`${t.errand.url}/health/live`)).headers.get('x-powered-by')).toBeNull();
     expect((await api(t.errand.url, 'GET', '/health/ready')).body).toEqual({ status: 'ok', temporal: 'ok' });
   });
 });

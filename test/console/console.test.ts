@@ -10,7 +10,9 @@ import { chromium, type Browser, type Locator, type Page } from 'playwright-core
 import { call, FINISH, FIX_SUM, gate } from '../fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { chromiumPath } from '../support/chromium-setup.js';
-import { PROJECT_ROOT } from '../support/errand-process.js';
+import { npmOriginRepo, registriesEnv, registryHost } from '../support/dependency-registries.js';
+import { startNpmRegistry, type NpmRegistry } from '../support/npm-registry.js';
+import { eventually, PROJECT_ROOT } from '../support/errand-process.js';
 import { describeWithPart } from '../support/required-part.js';
 import { writeTokensFile } from '../support/tokens-file.js';
 import { useErrand } from '../support/use.js';
@@ -28,7 +30,16 @@ describeWithPart(
   { name: 'Chromium', missing: chromiumPath() ? undefined : 'no chromium on PATH', install: 'run `npm run setup:console` (installs chromium from Debian) or set ERRAND_CHROMIUM' },
   'the web console',
   () => {
-    const t = useErrand({ ERRAND_API_TOKENS_FILE: tokensFile });
+    // A package registry for the dependency bump: alpha 1.0.0, and 1.1.0 to bump to.
+    let npm: NpmRegistry;
+    beforeAll(async () => {
+      npm = await startNpmRegistry(registryHost());
+      for (const version of ['1.0.0', '1.1.0']) await npm.publish({ name: 'alpha', version, files: { 'index.js': `exports.version = '${version}';\n` } });
+    });
+    afterAll(async () => {
+      await npm?.stop();
+    });
+    const t = useErrand(async () => ({ ERRAND_API_TOKENS_FILE: tokensFile, ...(await registriesEnv({ npm })) }));
     let browser: Browser;
     beforeAll(async () => {
       mkdirSync(SHOTS, { recursive: true });
@@ -51,6 +62,8 @@ describeWithPart(
       page.on('console', (m) => m.type() === 'error' && /Content Security Policy/i.test(m.text()) && violations.push(m.text()));
       const res = await page.goto(`${t.errand.url}/console`);
       expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
+      // Its icon is in the page: no request for /favicon.ico, no 404.
+      expect(await page.locator('link[rel="icon"]').getAttribute('href')).toMatch(/^data:image\/svg\+xml,/);
       await page.getByLabel('API token').fill(token);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.getByRole('heading', { name: 'Tasks' }).waitFor();
@@ -109,8 +122,10 @@ describeWithPart(
 
       await shows(page.locator('.facts .status'), /^completed$/, 90_000);
       await page.getByRole('link', { name: /Pull request #\d+/ }).waitFor();
-      // Its title is the commit's subject, from the prompt (cut to length): the markup in it is text.
-      expect(await page.getByRole('link', { name: /Pull request #\d+/ }).textContent()).toContain('[console] Fix sum. <img src=x onerror="window.__pwned=1"><script>');
+      // Its title is the commit's subject: the prompt's first sentence (the line is too long to be one).
+      expect(await page.getByRole('link', { name: /Pull request #\d+/ }).textContent()).toMatch(/: \[console\] Fix sum$/);
+      // The prompt itself, markup and all, is text on the page.
+      await shows(page.locator('.facts .prompt'), `[console] Fix sum. ${HOSTILE}`);
       // The model's answer, markup and all, is text on the page; none of it ran.
       await shows(page.getByRole('region', { name: 'Summary' }), HOSTILE);
       // The diff: the file list and each file, the hostile name and line as text.
@@ -134,6 +149,8 @@ describeWithPart(
       const row = page.locator(`tr[data-task="${id}"]`);
       await shows(row, /completed/);
       expect(await row.textContent()).toContain('sam');
+      // What the task is, not only its id: its prompt's title, as text.
+      expect(await row.locator('td.what a').textContent()).toBe('[console] Fix sum');
       // What it cost and its pull request, from the list itself.
       await shows(row, /\$\d+\.\d\d/);
       await row.getByRole('link', { name: /^#\d+/ }).waitFor();
@@ -254,6 +271,10 @@ describeWithPart(
       await runs.locator('td a').first().click();
       await shows(page.locator('.facts .status'), /^completed$/);
       await page.getByRole('link', { name: 'Pull request #' }).first().waitFor();
+      // The run's task says which schedule started it, and leads back there.
+      await shows(page.locator('.parent'), 'A run of schedule console-weekly');
+      await page.locator('.parent').getByRole('link', { name: 'console-weekly' }).click();
+      await page.getByRole('heading', { name: 'Schedule console-weekly' }).waitFor();
 
       // The list: its playbook, its cron, paused and why, and its last run.
       await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Schedules' }).click();
@@ -282,6 +303,52 @@ describeWithPart(
       await shows(page.locator('.facts .status'), /^completed$/, 90_000);
       expect(coder.requests.some((r) => r.messages.some((m) => (m.content ?? '').includes('[console-sched] Fix sum, in at most 1 tries.')))).toBe(true);
       expect(await pwned(page)).toBeUndefined();
+      expect(violations).toEqual([]);
+    });
+
+    it("shows a dependency bump's groups, each linked to its task and PR, and each group's task links back", async () => {
+      // The review agent reads the update (it approves: the fixture's default review).
+      t.model.reviews('chore(deps):');
+      const origin = await npmOriginRepo(npm, { alpha: '1.0.0' }, "test('alpha loads', () => assert.ok(require('alpha').version));");
+      const created = await fetch(`${t.errand.url}/tasks`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${writer}` },
+        body: JSON.stringify({ repo: origin, playbook: 'dependency-bump', params: { update: 'minor' } }),
+      });
+      expect(created.status).toBe(201);
+      const bumpId = ((await created.json()) as { id: string }).id;
+      const ended = await eventually(async () => {
+        const res = await fetch(`${t.errand.url}/tasks/${bumpId}`, { headers: { authorization: `Bearer ${writer}` } });
+        const view = (await res.json()) as { status: string };
+        return view.status === 'running' ? undefined : view;
+      }, 180_000, 'the dependency bump to end');
+      expect(ended).toMatchObject({ status: 'completed', kind: 'dependency_bump', dependencyGroups: [{ name: 'all', status: 'pull_request' }] });
+      const page = await signIn(writer);
+      await page.goto(`${t.errand.url}/console#/tasks/${bumpId}`);
+      await page.getByRole('heading', { name: `Dependency bump ${bumpId}` }).waitFor();
+      await shows(page.locator('.facts .status'), /^completed$/);
+      // No steps, tokens, timeline or diff of its own: its groups', one click away.
+      expect(await page.getByRole('region', { name: 'Budgets' }).count()).toBe(0);
+      const group = page.getByRole('region', { name: 'Groups' }).locator('tr[data-group="all"]');
+      await shows(group, /pull request/);
+      await group.getByRole('link', { name: /^#\d+$/ }).waitFor();
+      await page.screenshot({ path: path.join(SHOTS, 'dependency-bump.png'), fullPage: true });
+      await group.getByRole('link', { name: /^[a-f0-9]{12}-/ }).click();
+      await page.getByRole('heading', { name: /^Task / }).waitFor();
+      await shows(page.locator('.parent'), `Part of task ${bumpId}`);
+      await page.getByRole('link', { name: /Pull request #\d+/ }).waitFor();
+      // Its summary, Markdown, is rendered: a table whose cells hold the package names as code, no pipes or backticks.
+      const summary = page.getByRole('region', { name: 'Summary' });
+      await summary.locator('table.md td code', { hasText: 'alpha' }).first().waitFor();
+      expect(await summary.textContent()).not.toMatch(/\|\s*`alpha`/);
+      // The lockfile's diff is folded (generated, long); the manifest's is shown.
+      const diff = page.getByRole('region', { name: 'Diff' });
+      await diff.locator('.diff-file[data-file="package.json"] .d2h-code-line-ctn').first().waitFor();
+      const lockfile = diff.locator('details.diff-file[data-file="package-lock.json"]');
+      expect(await lockfile.getAttribute('open')).toBeNull();
+      await shows(lockfile.locator('summary'), /package-lock\.json \([\d,]+ lines, generated\): show/);
+      await page.locator('.parent').getByRole('link').click();
+      await page.getByRole('heading', { name: `Dependency bump ${bumpId}` }).waitFor();
       expect(violations).toEqual([]);
     });
 

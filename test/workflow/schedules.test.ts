@@ -87,6 +87,8 @@ describe('schedules', () => {
     expect(run).toMatchObject({ status: 'completed', result: { outcome: 'pull_request', taskId: expect.stringMatching(new RegExp(`^${id}-[0-9a-f]{12}$`)) } });
     const task = await waitForStatus(t.errand, run.result.taskId, 'completed');
     expect(task.pr).toMatchObject({ number: run.result.pr.number, draft: false });
+    // The run's task says which schedule started it.
+    expect(task).toMatchObject({ kind: 'coding_task', parent: { kind: 'schedule', id } });
     const pr = JSON.parse(readFileSync(path.join(t.errand.stateDir, 'forge', 'pulls', `${task.pr.number}.json`), 'utf8'));
     expect(pr.title).toBe('[sched-run] Make sum add');
     expect(pr.body).toContain('## Playbook\n`fix-sum` version 1 (.errand/playbooks/fix-sum.md) with `a`=`2`, `b`=`3`.');

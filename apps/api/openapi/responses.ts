@@ -8,7 +8,14 @@ const Links = z.object({ self: z.string(), temporalUi: z.string() }).loose();
 export const TaskView = z
   .object({
     id: z.string(),
+    kind: z.enum(['coding_task', 'dependency_bump']).optional().meta({ description: "a coding task, or a dependency bump (its groups' tasks in `dependencyGroups`)" }),
+    parent: z
+      .object({ kind: z.enum(['task', 'schedule']), id: z.string() })
+      .optional()
+      .meta({ description: "what started it: a dependency bump (one of whose groups it is), or a schedule's run" }),
     status: z.string().meta({ description: 'running, completed, failed, cancelled, terminated, timed_out' }),
+    title: z.string().optional().meta({ description: "what it is, in a line: its prompt's title" }),
+    prompt: z.string().optional().meta({ description: 'what it was asked to do (one task: not in a list)' }),
     phase: z.string().optional(),
     repo: z.string().optional(),
     baseBranch: z.string().optional(),
@@ -23,6 +30,10 @@ export const TaskView = z
       .loose()
       .optional()
       .meta({ description: 'while it waits for a slot to run (running-task limits): its place' }),
+    dependencyGroups: z
+      .array(z.object({ name: z.string(), taskId: z.string(), packages: z.number(), status: z.string(), pr: z.object({ number: z.number(), url: z.string() }).loose().optional(), error: z.string().optional() }).loose())
+      .optional()
+      .meta({ description: "a dependency bump's groups, each a task of its own, with its PR" }),
     links: Links,
   })
   .loose()

@@ -16,7 +16,7 @@ import type { Forge } from '../../../lib/forge/forge.js';
 import { preparePlaybookRun } from '../../../lib/playbooks/catalog.js';
 import type { ScheduledRun, ScheduledRunResult, ScheduleTiming } from '../../../workflows/contracts/schedules.js';
 import { describeFailure } from '../../../workflows/failures.js';
-import { REAPER_SCHEDULE, reaperScheduleId, SCHEDULED_PLAYBOOK_WORKFLOW_TYPE, scheduleIdOf, temporalScheduleId } from '../../../workflows/names.js';
+import { REAPER_SCHEDULE, reaperScheduleId, SCHEDULED_PLAYBOOK_WORKFLOW_TYPE, scheduledRunWorkflowId, scheduleIdOf, temporalScheduleId } from '../../../workflows/names.js';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
 import { badRequest } from '../tasks/task-request.js';
 import { linkBases } from '../tasks/task-links.js';
@@ -183,7 +183,7 @@ export class SchedulesService {
         timezone: timing.timezone,
         jitter: timing.jitter as never,
       },
-      action: { type: 'startWorkflow', workflowType: SCHEDULED_PLAYBOOK_WORKFLOW_TYPE, taskQueue: this.config.temporal.taskQueue, workflowId: `scheduled-${run.scheduleId}`, args: [run] },
+      action: { type: 'startWorkflow', workflowType: SCHEDULED_PLAYBOOK_WORKFLOW_TYPE, taskQueue: this.config.temporal.taskQueue, workflowId: scheduledRunWorkflowId(run.scheduleId), args: [run] },
       policies: { overlap: OVERLAP[timing.overlap], catchupWindow: timing.catchupWindow as never },
     };
   }

@@ -5,7 +5,8 @@ import type { Forge } from '../../../lib/forge/forge.js';
 import type { QueuedTask } from '../../../workflows/contracts/admission.js';
 import { ErrandPhase, ErrandRepo, ErrandRequester } from '../../../workflows/contracts/search-attributes.js';
 import type { TaskState } from '../../../workflows/contracts/task.js';
-import { taskIdOfWorkflow } from '../../../workflows/names.js';
+import { commitTitle } from '../../../workflows/coding-task/pull-request-text.js';
+import { DEPENDENCY_BUMP_WORKFLOW_TYPE, scheduleIdOfRun, taskIdOfWorkflow } from '../../../workflows/names.js';
 import type { Config } from '../../config.js';
 import { AdmissionService } from '../admission/admission.service.js';
 import { CONFIG, FORGE } from '../tokens.js';
@@ -13,7 +14,17 @@ import { statusName, TaskGateway } from './task-gateway.js';
 import { viewLinks, type ViewLinks } from './task-links.js';
 import type { ListTasksQuery } from './task-request.js';
 
+/** What a task is: a coding task, or a dependency bump (whose groups are coding tasks of their own). */
+export type TaskKind = 'coding_task' | 'dependency_bump';
+
+/** What started a task, when another task (a dependency bump's group) or a schedule did. */
+export type TaskParent = { kind: 'task'; id: string } | { kind: 'schedule'; id: string };
+
 export interface TaskView extends Partial<TaskState> {
+  kind?: TaskKind;
+  /** What it is, in a line: its prompt's title (a list reads it from the memo, as of its last phase). */
+  title?: string;
+  parent?: TaskParent;
   /** Its place while it waits for a slot to run (running-task limits). */
   queue?: QueuedTask;
   /** Who asked for it (the list has it from the search attribute). */
@@ -40,8 +51,11 @@ export class TaskReading {
   async get(taskId: string): Promise<TaskView> {
     const { description, state, stateAsOf } = await this.gateway.read(taskId);
     const status = statusName(description);
+    const parent = parentOf(description.parentExecution?.workflowId ?? undefined);
     const view: TaskView = {
       id: taskId,
+      kind: kindOf(description.type),
+      ...(parent && { parent }),
       status,
       ...state,
       ...(stateAsOf && { stateAsOf }),
@@ -49,6 +63,8 @@ export class TaskReading {
       closedAt: description.closeTime?.toISOString(),
       links: viewLinks(this.config, taskId),
     };
+    if (view.costUsd !== undefined) view.costUsd = roundUsd(view.costUsd);
+    if (view.prompt) view.title = commitTitle(view.prompt);
     if (!state) {
       view.repo = description.typedSearchAttributes.get(ErrandRepo);
       view.phase = description.typedSearchAttributes.get(ErrandPhase) as TaskState['phase'];
@@ -74,6 +90,8 @@ export class TaskReading {
       if (!visible(repo)) continue;
       tasks.push({
         id,
+        kind: kindOf(wf.type),
+        ...(typeof wf.memo?.title === 'string' && { title: wf.memo.title }),
         status: wf.status.name.toLowerCase(),
         repo,
         requester: wf.typedSearchAttributes.get(ErrandRequester),
@@ -81,7 +99,7 @@ export class TaskReading {
         startedAt: wf.startTime.toISOString(),
         closedAt: wf.closeTime?.toISOString(),
         // As of its last phase (workflows/coding-task/run.ts keeps them in the memo).
-        costUsd: wf.memo?.costUsd as number | undefined,
+        costUsd: typeof wf.memo?.costUsd === 'number' ? roundUsd(wf.memo.costUsd) : undefined,
         pr: wf.memo?.pr as TaskView['pr'],
         links: viewLinks(this.config, id),
       });
@@ -94,3 +112,16 @@ export class TaskReading {
     return { tasks };
   }
 }
+
+const kindOf = (workflowType: string): TaskKind => (workflowType === DEPENDENCY_BUMP_WORKFLOW_TYPE ? 'dependency_bump' : 'coding_task');
+
+function parentOf(workflowId: string | undefined): TaskParent | undefined {
+  if (!workflowId) return undefined;
+  const task = taskIdOfWorkflow(workflowId);
+  if (task) return { kind: 'task', id: task };
+  const schedule = scheduleIdOfRun(workflowId);
+  return schedule ? { kind: 'schedule', id: schedule } : undefined;
+}
+
+/** Dollars to a hundredth of a cent: sums of per-call prices carry float noise (0.061529999999999994). */
+const roundUsd = (usd: number) => Math.round(usd * 10_000) / 10_000;
