@@ -23,7 +23,10 @@ export async function call(opts: Options, method: string, route: string, body?: 
   const text = await res.text();
   const parsed = text ? (JSON.parse(text) as { detail?: unknown }) : {};
   // Errors are problem details (RFC 9457): `detail` says what went wrong and what to do.
-  if (!res.ok) throw new ApiError(`${res.status}: ${typeof parsed.detail === 'string' ? parsed.detail : text}`);
+  const detail = typeof parsed.detail === 'string' ? parsed.detail : text;
+  // The API's words are for any client; what to do about it in this one is ours to say.
+  if (res.status === 401) throw new ApiError(`401: ${detail} ${opts.token ? 'The token given was refused: check --token / ERRAND_API_TOKEN.' : 'Give one with --token <token> or ERRAND_API_TOKEN.'}`);
+  if (!res.ok) throw new ApiError(`${res.status}: ${detail}`);
   return parsed;
 }
 

@@ -71,3 +71,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ERRAND_SANDBOX_EGRESS_ALLOW: 'http://npm.internal/' })).toThrow(/ERRAND_SANDBOX_EGRESS_ALLOW: "http:\/\/npm.internal\/" is not host\[:port\] or cidr\[:port\]/);
   });
 });
+
+describe('errand setup', () => {
+  it('says what is wrong with the configuration before it builds or installs anything', async () => {
+    const { execFile } = await import('node:child_process');
+    const { PROJECT_ROOT } = await import('../support/errand-process.js');
+    // The Temporal CLI "missing" (a path that is not there): had setup begun, it would say so or build one.
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, TMPDIR: process.env.TMPDIR, TEMPORAL_CLI: '/nonexistent/temporal', ERRAND_API_PORT: 'eighty' };
+    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = execFile(process.execPath, ['--import', 'tsx', 'apps/cli/main.ts', 'setup'], { cwd: PROJECT_ROOT, env }, (_err, stdout, stderr) => resolve({ code: child.exitCode, output: stdout + stderr }));
+    });
+    expect(code).toBe(1);
+    expect(output).toContain('ERRAND_API_PORT');
+    expect(output).not.toMatch(/Temporal CLI|building|bubblewrap|nonexistent/);
+  });
+});

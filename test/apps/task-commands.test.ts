@@ -11,6 +11,7 @@ import { registerScheduleCommands } from '../../apps/cli/schedule-commands.js';
 import { registerTaskCommands } from '../../apps/cli/task-commands.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { PROJECT_ROOT } from '../support/errand-process.js';
+import { writeTokensFile } from '../support/tokens-file.js';
 import { useErrandApi, useTemporal } from '../support/use.js';
 
 const run = promisify(execFile);
@@ -84,6 +85,18 @@ describe('errand task create', () => {
       const refused = await errand('create', '--repo', origin, '--playbook', 'tidy', '--cron', '0 25 * * *').catch((err: { stderr: string; code: number }) => err);
       expect(refused).toMatchObject({ code: 1, stderr: expect.stringContaining('errand: 400: params.level: required') });
       expect(JSON.parse((await errand('delete', id)).stdout)).toEqual({ id, deleted: true });
+    });
+  });
+
+  describe('against an API that asks for a token', () => {
+    const { file, tokens } = writeTokensFile({ reader: { name: 'pat', scopes: ['tasks:read'] } });
+    const t = useErrandApi({ ERRAND_API_TOKENS_FILE: file });
+
+    it('says how to give a token when none was given, and that the one given was refused', async () => {
+      const errand = (...args: string[]) => run('npm', ['run', '--silent', 'errand', '--', 'task', 'list', '--api', t.errand.url, ...args], { cwd: PROJECT_ROOT, env: { ...process.env, ERRAND_API_TOKEN: '' } }).catch((err: { stderr: string; code: number }) => err);
+      expect(await errand()).toMatchObject({ code: 1, stderr: expect.stringContaining('Give one with --token <token> or ERRAND_API_TOKEN.') });
+      expect(await errand('--token', 'not-a-token')).toMatchObject({ code: 1, stderr: expect.stringContaining('The token given was refused: check --token / ERRAND_API_TOKEN.') });
+      expect(JSON.parse(((await errand('--token', tokens.reader)) as { stdout: string }).stdout)).toMatchObject({ tasks: expect.any(Array) });
     });
   });
 });
