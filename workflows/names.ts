@@ -6,6 +6,8 @@ export const TASK_WORKFLOW_TYPE = 'codingTask';
 export const REAPER_WORKFLOW_TYPE = 'sandboxReaper';
 export const SCHEDULED_PLAYBOOK_WORKFLOW_TYPE = 'scheduledPlaybook';
 export const DEPENDENCY_BUMP_WORKFLOW_TYPE = 'dependencyBump';
+/** What a task is in Temporal visibility: a coding task or a dependency bump. GET /tasks and the task gauges both count by it. */
+export const TASK_WORKFLOWS_QUERY = `(WorkflowType = '${TASK_WORKFLOW_TYPE}' OR WorkflowType = '${DEPENDENCY_BUMP_WORKFLOW_TYPE}')`;
 
 /** The reaper's schedule, one per task queue, and its id in the API. */
 export const reaperScheduleId = (taskQueue: string) => `errand-sandbox-reaper-${taskQueue}`;

@@ -124,6 +124,8 @@ export interface ScheduleView {
   /** Errand's own (the sandbox reaper): paused and run like the others, never changed or deleted. */
   system?: boolean;
   paused: boolean;
+  /** Why it exists, as its creator said; the note is the last pause's or unpause's. */
+  description?: string;
   note?: string;
   repo?: string;
   baseBranch?: string;

@@ -173,7 +173,13 @@ export function SchedulePage({ id, me }: { id: string; me: Whoami }) {
           <dl class="facts">
             <dt>State</dt>
             <dd class={s.paused ? 'status cancelled' : 'status running'}>{s.paused ? 'paused' : 'active'}</dd>
-            {s.note && (
+            {s.description && (
+              <>
+                <dt>Why</dt>
+                <dd class="prose">{s.description}</dd>
+              </>
+            )}
+            {s.note && s.note !== s.description && (
               <>
                 <dt>Note</dt>
                 <dd class="prose">{s.note}</dd>

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { expect, it } from '@jest/globals';
 import { api, eventually, isRunning, PROJECT_ROOT } from '../support/errand-process.js';
 import { freePort } from '../support/free-port.js';
+import { writeTokensFile } from '../support/tokens-file.js';
 
 it('stops everything on one Ctrl-C relayed twice, Temporal included', async () => {
   const state = mkdtempSync(path.join(os.tmpdir(), 'errand-dev-stop-'));
@@ -23,6 +24,8 @@ it('stops everything on one Ctrl-C relayed twice, Temporal included', async () =
     ERRAND_REAPER_INTERVAL_MINUTES: '0',
     ERRAND_NARRATE: 'false',
     ERRAND_LOG_LEVEL: 'info',
+    // With tokens on, the banner's curl must send one (a bare one answers 401).
+    ERRAND_API_TOKENS_FILE: writeTokensFile({ ops: { name: 'ops', scopes: ['admin'] } }).file,
   };
   // A process group of its own, as a terminal's foreground job is.
   const dev = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/main.ts', 'dev'], { cwd: PROJECT_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,6 +37,11 @@ it('stops everything on one Ctrl-C relayed twice, Temporal included', async () =
   try {
     await eventually(async () => ((await api(`http://127.0.0.1:${port}`, 'GET', '/health/ready').catch(() => ({ status: 0 }))).status === 200 ? true : undefined), 120_000, `errand dev to be ready:\n${output}`);
     temporalPid = Number(readFileSync(path.join(state, 'temporal.db.pid'), 'utf8'));
+    // The banner names the console, shows a curl that would be answered, and says what Ctrl-C leaves.
+    await eventually(async () => (output.includes('Ctrl-C stops Errand') ? true : undefined), 10_000, 'the banner');
+    expect(output).toContain(`  Console      http://127.0.0.1:${port}/console`);
+    expect(output).toContain(`(try: curl -H "authorization: Bearer $ERRAND_API_TOKEN" http://127.0.0.1:${port}/tasks)`);
+    expect(output).toContain('errand sandboxes lists what is left');
     expect(isRunning(temporalPid)).toBe(true);
 
     process.kill(-dev.pid!, 'SIGINT');

@@ -60,7 +60,8 @@ export async function startErrand(opts: {
   let output = '';
   const ready = command === 'worker' ? 'worker started' : 'api listening';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`errand ${command} did not start in 60s:\n${output}`)), 60_000);
+    // Seconds when the machine is free; a CI machine running two suites' processes at once took over a minute.
+    const timer = setTimeout(() => reject(new Error(`errand ${command} did not start in 120s:\n${output}`)), 120_000);
     let started = false;
     const onData = (b: Buffer) => {
       output += b.toString();

@@ -102,7 +102,7 @@ describe('schedules', () => {
   it('changes, pauses and unpauses with a note, and deletes', async () => {
     const origin = repoWithPlaybook('[sched-manage]');
     const id = uniqueId('manage');
-    await schedules('POST', '', { id, repo: origin, playbook: 'fix-sum', params: { b: 1 }, cron: '0 6 * * *' });
+    await schedules('POST', '', { id, repo: origin, playbook: 'fix-sum', params: { b: 1 }, cron: '0 6 * * *', note: 'the nightly sum check the release team asked for' });
 
     const changed = await schedules('PATCH', `/${id}`, { interval: '12h', params: { b: 5 }, maxFailures: 5 });
     expect(changed.status).toBe(200);
@@ -115,8 +115,13 @@ describe('schedules', () => {
     // Temporal keeps 1,000 bytes of note (it refused the whole pause with a 500 before).
     const long = await schedules('POST', `/${id}/pause`, { note: '€'.repeat(334), by: 'alice' });
     expect(long).toMatchObject({ status: 400, body: { issues: [{ field: 'note', message: expect.stringContaining('1,000') }] } });
-    expect((await schedules('POST', `/${id}/pause`, { note: 'release freeze', by: 'alice' })).body).toMatchObject({ paused: true, note: 'release freeze (by alice)' });
-    expect((await schedules('POST', `/${id}/unpause`, { by: 'bob' })).body).toMatchObject({ paused: false, note: 'unpaused through the API (by bob)' });
+    // Paused: its note says why it is paused, its description still says why it exists, and no run is to come.
+    const paused = (await schedules('POST', `/${id}/pause`, { note: 'release freeze', by: 'alice' })).body;
+    expect(paused).toMatchObject({ paused: true, note: 'release freeze (by alice)', description: 'the nightly sum check the release team asked for', nextRuns: [] });
+    expect((await schedules('GET')).body.schedules.find((s: { id: string }) => s.id === id)).toMatchObject({ nextRuns: [], description: 'the nightly sum check the release team asked for' });
+    const unpaused = (await schedules('POST', `/${id}/unpause`, { by: 'bob' })).body;
+    expect(unpaused).toMatchObject({ paused: false, note: 'unpaused through the API (by bob)', description: 'the nightly sum check the release team asked for' });
+    expect(unpaused.nextRuns.length).toBeGreaterThan(0);
     expect((await schedules('DELETE', `/${id}`)).status).toBe(204);
     expect(await schedules('GET', `/${id}`)).toMatchObject({ status: 404, body: { detail: `no schedule ${id}; GET /schedules lists them` } });
     expect((await schedules('DELETE', `/${id}`)).status).toBe(404);

@@ -6,7 +6,7 @@
 import type { Client } from '@temporalio/client';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { TASK_PHASES } from '../../../workflows/contracts/task.js';
-import { TASK_WORKFLOW_TYPE } from '../../../workflows/names.js';
+import { TASK_WORKFLOWS_QUERY } from '../../../workflows/names.js';
 
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** The phases a running task can be in (the last three are ends, counted by status). */
@@ -19,7 +19,8 @@ export class ApiMetrics {
 
   constructor(client: Client) {
     collectDefaultMetrics({ register: this.registry, prefix: 'errand_api_' });
-    const count = async (query: string) => Number((await client.workflow.count(`WorkflowType = '${TASK_WORKFLOW_TYPE}' AND ${query}`)).count);
+    // The tasks GET /tasks lists: coding tasks and dependency bumps.
+    const count = async (query: string) => Number((await client.workflow.count(`${TASK_WORKFLOWS_QUERY} AND ${query}`)).count);
     new Gauge({
       name: 'errand_tasks_running',
       help: 'Running tasks by phase (Temporal visibility, at scrape time)',

@@ -48,7 +48,15 @@ export const Transcript = z
   .meta({ id: 'Transcript' });
 
 export const ScheduleView = z
-  .object({ id: z.string(), paused: z.boolean(), note: z.string().optional(), nextRuns: z.array(z.string()), recentRuns: z.array(z.object({}).loose()), links: Links })
+  .object({
+    id: z.string(),
+    paused: z.boolean(),
+    description: z.string().optional().meta({ description: 'why it exists, as given when it was made (a pause does not replace it)' }),
+    note: z.string().optional().meta({ description: "the last pause's or unpause's note" }),
+    nextRuns: z.array(z.string()).meta({ description: 'none while it is paused' }),
+    recentRuns: z.array(z.object({}).loose()),
+    links: Links,
+  })
   .loose()
   .meta({ id: 'Schedule' });
 

@@ -34,6 +34,8 @@ const OVERLAP: Record<ScheduleTiming['overlap'], ScheduleOverlapPolicy> = {
 /** What marks a schedule as this Errand's (its task queue), in the schedule's memo. */
 interface ErrandMemo {
   errand?: { taskQueue: string };
+  /** Why the schedule exists, as its creator said: kept apart from the note each pause replaces. */
+  description?: string;
 }
 
 export interface ScheduleRunView {
@@ -50,7 +52,11 @@ export interface ScheduleView extends Partial<Omit<ScheduledRun, 'task' | 'links
   /** Errand's own (the sandbox reaper): listed, paused and triggered like the others, never changed or deleted. */
   system?: boolean;
   paused: boolean;
+  /** Why it exists, as given when it was made (a pause's note does not replace it). */
+  description?: string;
+  /** The last pause's or unpause's note (or, until then, the description). */
   note?: string;
+  /** None while it is paused. */
   nextRuns: string[];
   recentRuns: ScheduleRunView[];
   links: { self: string; temporalUi: string };
@@ -73,7 +79,7 @@ export class SchedulesService {
         ...this.options(run),
         scheduleId: temporalScheduleId(id),
         state: { paused: body.paused ?? false, note: body.note },
-        memo: { errand: { taskQueue: this.config.temporal.taskQueue } } satisfies ErrandMemo,
+        memo: { errand: { taskQueue: this.config.temporal.taskQueue }, ...(body.note && { description: body.note }) } satisfies ErrandMemo,
       });
     } catch (err) {
       if (err instanceof ScheduleAlreadyRunning) throw new ConflictException(`schedule ${id} already exists; PATCH /schedules/${id} changes it`);
@@ -119,8 +125,10 @@ export class SchedulesService {
     const view: ScheduleView = {
       id,
       paused: state.paused,
+      ...(typeof (description.memo as ErrandMemo | undefined)?.description === 'string' && { description: (description.memo as ErrandMemo).description }),
       note: state.note || undefined,
-      nextRuns: info.nextActionTimes.slice(0, 5).map((t) => t.toISOString()),
+      // Temporal goes on computing the times while a schedule is paused; none of them will run.
+      nextRuns: state.paused ? [] : info.nextActionTimes.slice(0, 5).map((t) => t.toISOString()),
       recentRuns: await Promise.all([...info.recentActions].reverse().slice(0, RECENT_RUNS).map((a) => this.runView(a.action.workflow, a.scheduledAt, a.takenAt))),
       links: { self: `/schedules/${id}`, temporalUi: `${this.config.temporal.uiUrl}/namespaces/${encodeURIComponent(this.config.temporal.namespace)}/schedules/${encodeURIComponent(description.scheduleId)}` },
     };

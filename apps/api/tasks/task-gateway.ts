@@ -10,7 +10,7 @@ import { cancelRequestedSignal, stateQuery } from '../../../workflows/contracts/
 import { ErrandRepo, ErrandRequester } from '../../../workflows/contracts/search-attributes.js';
 import type { TaskResult, TaskState } from '../../../workflows/contracts/task.js';
 import { describeFailure } from '../../../workflows/failures.js';
-import { DEPENDENCY_BUMP_WORKFLOW_TYPE, TASK_WORKFLOW_TYPE, taskWorkflowId } from '../../../workflows/names.js';
+import { TASK_WORKFLOWS_QUERY, taskWorkflowId } from '../../../workflows/names.js';
 import { taskStart } from '../../../workflows/task-start.js';
 import { CONFIG, TEMPORAL_CLIENT } from '../tokens.js';
 import { LastKnownStates } from './last-known-states.js';
@@ -121,7 +121,7 @@ export class TaskGateway {
   /** The newest tasks that match `q` (`repo` as tasks record it), from Temporal visibility, `q.limit` a page. */
   list(q: ListTasksQuery): AsyncIterable<WorkflowExecutionInfo> {
     // A dependency bump is a task too (its groups' coding tasks are listed beside it).
-    const clauses = [`(WorkflowType = '${TASK_WORKFLOW_TYPE}' OR WorkflowType = '${DEPENDENCY_BUMP_WORKFLOW_TYPE}')`];
+    const clauses = [TASK_WORKFLOWS_QUERY];
     if (q.repo) clauses.push(`${ErrandRepo.name} = ${JSON.stringify(q.repo)}`);
     if (q.requester) clauses.push(`${ErrandRequester.name} = ${JSON.stringify(q.requester)}`);
     if (q.status) clauses.push(`ExecutionStatus = '${visibilityStatus(q.status)}'`);
