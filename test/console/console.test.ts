@@ -79,7 +79,7 @@ describeWithPart(
       t.model.script('[console]', [
         { kind: 'later', after: slow.promise, reply: FIX_SUM },
         call('write_file', { path: HOSTILE_FILE, content: `${HOSTILE}\n` }),
-        call('finish', { summary: `sum adds now ${HOSTILE}` }),
+        call('finish', { summary: `sum adds now ${HOSTILE} [see](javascript:window.__pwned=4) [docs](https://example.com/sum)` }),
       ]);
       const page = await signIn(writer);
       expect(await page.locator('header').textContent()).toContain('sam');
@@ -128,6 +128,10 @@ describeWithPart(
       await shows(page.locator('.facts .prompt'), `[console] Fix sum. ${HOSTILE}`);
       // The model's answer, markup and all, is text on the page; none of it ran.
       await shows(page.getByRole('region', { name: 'Summary' }), HOSTILE);
+      // Markdown links: an https one is a link; a javascript: one is its text only, never an href.
+      const summaryLinks = page.getByRole('region', { name: 'Summary' }).locator('a');
+      expect(await summaryLinks.evaluateAll((as) => as.map((a) => a.getAttribute('href')))).toEqual(['https://example.com/sum']);
+      await shows(page.getByRole('region', { name: 'Summary' }), 'see');
       // The diff: the file list and each file, the hostile name and line as text.
       const diff = page.getByRole('region', { name: 'Diff' });
       await shows(diff, 'sum.js');
