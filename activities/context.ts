@@ -13,6 +13,8 @@ import { heartbeatingWhile } from './heartbeat.js';
 import type { RepoLimits } from './git/transfer.js';
 import type { Registries } from './dependencies/registries.js';
 import type { AdmissionRequest } from '../workflows/contracts/admission.js';
+import type { McpConnections } from './agent/mcp/connections.js';
+import type { McpConfig } from './agent/mcp/servers.js';
 
 export interface ActivityDeps {
   sandboxes: SandboxProvider;
@@ -31,6 +33,8 @@ export interface ActivityDeps {
   limits: { setupTimeoutMs: number; repo: RepoLimits };
   /** Where dependency bumps ask what is newer, and where the sandbox's package managers fetch from. */
   registries: Registries;
+  /** MCP servers the operator allows (ERRAND_MCP_CONFIG) and the worker's connections to them; undefined: none. */
+  mcp?: { config: McpConfig; connections: McpConnections };
 }
 
 export interface AdmissionGate {

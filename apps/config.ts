@@ -2,6 +2,8 @@
 // messages that name the variable to set. Every variable is listed in the README.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { McpConfig } from '../activities/agent/mcp/servers.js';
+import { loadSecrets, Secrets } from '../lib/secrets/secrets.js';
 import { z } from 'zod';
 import { loadApiTokens, type ApiToken } from './api/auth/api-tokens.js';
 import type { GitHubSettings } from '../lib/forge/github.js';
@@ -123,6 +125,8 @@ const Env = z.object({
   ERRAND_GOPROXY: z.string().min(1).default('https://proxy.golang.org'),
   ERRAND_GOSUMDB: optionalText,
   ERRAND_API_TOKENS_FILE: optionalText,
+  ERRAND_MCP_CONFIG: optionalText,
+  ERRAND_SECRETS_FILE: optionalText,
   ERRAND_TEMPORAL_API_KEY: optionalText,
   // Unset is not 'false': unset, an API key turns TLS on (Temporal Cloud); 'false' keeps it off.
   ERRAND_TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
@@ -265,8 +269,12 @@ export interface Config {
   storage: { kind: 'local' } | { kind: 's3'; s3: S3Settings };
   /** GitHub webhooks (POST /webhooks/github); off without a secret. */
   webhooks: { secret?: string; botLogin: string; triggerLabel: string; maxAgeMinutes: number };
-  /** Values redacted from transcripts, events and logs: keys, tokens and ERRAND_REDACT. */
+  /** Values redacted from transcripts, events and logs: keys, tokens, ERRAND_REDACT and every scoped secret. */
   secrets: string[];
+  /** MCP servers the agent may use (ERRAND_MCP_CONFIG); none when unset. */
+  mcp?: McpConfig;
+  /** Secrets scoped to setup or to one MCP server (ERRAND_SECRETS_FILE). */
+  scopedSecrets: Secrets;
   logLevel: string;
   /** One human line per task moment on stderr, for `serve`/`dev`: `auto` when stderr is a terminal. */
   narrate: 'auto' | 'true' | 'false';
@@ -274,6 +282,16 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+/** What `read` makes of the file a variable names; any failure names the variable and what is wrong. */
+function fromFile<T>(variable: string, file: string, read: (file: string) => T): T {
+  try {
+    return read(file);
+  } catch (err) {
+    const why = err instanceof z.ZodError ? z.prettifyError(err) : (err as Error).message;
+    throw new ConfigError(`invalid configuration:\n  ${variable}: ${file}: ${why.replace(/\n/g, '\n    ')}`);
+  }
+}
 
 function apiTokensFrom(file: string): ApiToken[] {
   try {
@@ -296,6 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const github = githubSettings(e);
+  const scopedSecrets = e.ERRAND_SECRETS_FILE ? fromFile('ERRAND_SECRETS_FILE', e.ERRAND_SECRETS_FILE, (f) => loadSecrets(f)) : new Secrets();
   return {
     stateDir: path.resolve(e.ERRAND_STATE_DIR),
     api: { host: e.ERRAND_API_HOST, port: e.ERRAND_API_PORT, publicUrl: e.ERRAND_PUBLIC_URL },
@@ -377,6 +396,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     registries: { npm: e.ERRAND_NPM_REGISTRY.replace(/\/$/, ''), goProxy: e.ERRAND_GOPROXY, goSumDb: e.ERRAND_GOSUMDB },
     apiTokens: e.ERRAND_API_TOKENS_FILE ? apiTokensFrom(e.ERRAND_API_TOKENS_FILE) : [],
+    mcp: e.ERRAND_MCP_CONFIG ? fromFile('ERRAND_MCP_CONFIG', e.ERRAND_MCP_CONFIG, (f) => McpConfig.parse(JSON.parse(readFileSync(f, 'utf8')))) : undefined,
+    scopedSecrets,
     forge: github ? { kind: 'github', github } : { kind: 'local' },
     storage: storageSettings(e),
     webhooks: {
@@ -393,6 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.ERRAND_GITHUB_WEBHOOK_SECRET,
       e.ERRAND_TEMPORAL_API_KEY,
       ...e.ERRAND_REDACT,
+      ...scopedSecrets.values(),
     ].filter((s): s is string => Boolean(s)),
     logLevel: e.ERRAND_LOG_LEVEL,
     narrate: e.ERRAND_NARRATE,

@@ -18,11 +18,15 @@ export function decideRecovery(err: unknown, lossesSoFar: number, maxLosses = MA
   return { action: 'restore' };
 }
 
-/** Tools that only read; any other tool may have changed the workspace, even when it failed. */
-const READ_ONLY_TOOLS = new Set(['read_file', 'list_dir', 'search', 'submit_plan', 'finish']);
+/**
+ * Tools that only read, as histories recorded before a call said so itself
+ * (patched('calls-say-if-they-read')) decided; any other tool may have changed the workspace.
+ */
+const READ_ONLY_BEFORE_CALLS_SAID = new Set(['read_file', 'list_dir', 'search', 'submit_plan', 'finish']);
 
-export function mayChangeFiles(tool: string): boolean {
-  return !READ_ONLY_TOOLS.has(tool);
+/** Whether `call` only reads: the call says so (the registry stamped it), or, replaying an older history, its name. */
+export function onlyReads(call: { name: string; readOnly?: boolean }, callsSay: boolean): boolean {
+  return callsSay ? call.readOnly === true : READ_ONLY_BEFORE_CALLS_SAID.has(call.name);
 }
 
 /**

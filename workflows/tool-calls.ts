@@ -12,6 +12,10 @@ export interface ToolCall {
   argumentsKey?: string;
   /** Something in the arguments looked like a secret and was replaced with [REDACTED]. */
   redacted?: boolean;
+  /** The tool changes nothing (the registry says so when the model asks): it runs like the read tools. */
+  readOnly?: boolean;
+  /** The tool's effects are outside the sandbox: called at most once; after a crash during it, its outcome is unknown. */
+  atMostOnce?: boolean;
 }
 
 export interface ToolOutcome {
@@ -40,6 +44,21 @@ export type AgentMode = 'plan' | 'work';
  * tool error, never time out the activity and fail the task.
  */
 export const SEARCH_SECONDS = 20;
+
+/**
+ * How long one MCP tool call may take before the model is told it timed out. A read-only one
+ * runs as a local activity like the read tools, so this stays under their limit too.
+ */
+export const MCP_CALL_SECONDS = 40;
+
+/** What the model hears when a call that runs at most once was interrupted: it is never made again. */
+export function unknownOutcome(call: Pick<ToolCall, 'id' | 'name'>, why: string): ToolOutcome {
+  return {
+    toolCallId: call.id,
+    content: `error: the outcome of this ${call.name} call is unknown (${why}); it was not made again. Check whether it took effect before calling it again.`,
+    isError: true,
+  };
+}
 
 /** The tools that end a turn: in which mode, the field the workflow reads, and what it asks for. */
 export const ENDING_TOOLS = {

@@ -13,7 +13,11 @@ import { ConversationCache } from './conversation.js';
 import { callCost } from './model-client.js';
 import { tellingRetries } from './model-retries.js';
 import { coderSystemPrompt, type TaskBrief } from './prompts.js';
-import { runToolCall, toolDefinitions } from './tools.js';
+import { ToolSet } from './tools/registry.js';
+import { SANDBOX_TOOLS } from './tools/sandbox-tools.js';
+import { findTools, mcpRecords, type FoundTool, type FoundTools } from './mcp/mcp-tools.js';
+import { taskKeys } from '../../lib/storage/keys.js';
+import { appendAudit } from '../../lib/storage/audit.js';
 
 const NUDGE = 'Continue with the tools. When the task is done, call finish with a summary.';
 /** The assistant's text the workflow keeps (the transcript keeps all of it). */
@@ -21,8 +25,59 @@ const MAX_TEXT_BYTES = 2_000;
 const SECRET_NOTE =
   '\n[errand: your arguments held something that looks like a secret; it was replaced with [REDACTED]. Read secrets from the environment instead of writing them.]';
 
-export function createAgentActivities({ connect, event, models, blobs, redactor }: ActivityContext) {
+export function createAgentActivities({ connect, event, models, blobs, redactor, mcp, storage }: ActivityContext) {
   const conversations = new ConversationCache(blobs);
+  const toolSets = new Map<string, Promise<ToolSet>>();
+  const builtIn = new ToolSet(SANDBOX_TOOLS);
+
+  /**
+   * The task's tools: Errand's own and, when MCP servers are configured, those found at its first
+   * model call (`repo` given then), kept in the store so every worker offers the same.
+   */
+  async function toolsOf(taskId: string, repo?: string): Promise<ToolSet> {
+    if (!mcp) return builtIn;
+    let set = toolSets.get(taskId);
+    if (!set) {
+      set = mcpToolsOf(taskId, repo);
+      toolSets.set(taskId, set);
+      set.catch(() => toolSets.delete(taskId));
+      // A worker serves many tasks over its life: keep the recent ones.
+      if (toolSets.size > 1000) toolSets.delete(toolSets.keys().next().value!);
+    }
+    return set;
+  }
+
+  async function mcpToolsOf(taskId: string, repo?: string): Promise<ToolSet> {
+    const key = taskKeys(taskId).mcpTools;
+    let kept = await blobs.get(key);
+    if (kept === undefined) {
+      if (!repo) return builtIn; // a task older than its MCP servers keeps the tools it had
+      const found = await withHeartbeat(async () => findTools(mcp!.connections, mcp!.config, taskId, repo, await blobs.get(taskKeys(taskId).repoMcp)));
+      kept = JSON.stringify({ repo, ...found });
+      if (!(await blobs.createIfAbsent(key, kept))) kept = (await blobs.get(key))!;
+      else await toolsEvent(taskId, found);
+    }
+    const { repo: taskRepo, tools } = JSON.parse(kept) as FoundTools & { repo: string };
+    const audit = async (id: string, t: FoundTool) => {
+      await appendAudit(storage.logs, { actor: 'agent', via: 'agent', action: `mcp.call ${t.name}`, taskId: id, from: `mcp:${t.server}/${t.tool}` });
+    };
+    return new ToolSet([...SANDBOX_TOOLS, ...mcpRecords(tools, { ...mcp!, repo: taskRepo, audit })]);
+  }
+
+  async function toolsEvent(taskId: string, found: FoundTools): Promise<void> {
+    await event(
+      taskId,
+      {
+        id: 'mcp:tools',
+        type: 'mcp_tools',
+        servers: found.servers,
+        tools: found.tools.map((t) => ({ name: t.name, readOnly: t.readOnly, description: t.description })),
+      },
+      ...found.servers.filter((s) => !s.ready).map((s) => ({ id: `mcp:failed:${s.name}`, type: 'mcp_server_failed', server: s.name, why: s.why ?? '' })),
+      ...found.refused.map((why, i) => ({ id: `mcp:refused:${i}`, type: 'mcp_server_refused', why })),
+    );
+  }
+
   return {
     async modelTurn(req: {
       taskId: string;
@@ -56,7 +111,8 @@ export function createAgentActivities({ connect, event, models, blobs, redactor 
       if (incoming.length === 0 && history.at(-1)?.role === 'assistant') incoming.push({ role: 'user', content: NUDGE });
       const fitted = fitToWindow([...history, ...incoming], coder.settings.contextTokens);
       const model = tellingRetries(coder, event, req.taskId, { step: req.step });
-      const res = await withHeartbeat((signal) => model.complete({ messages: fitted.messages, tools: toolDefinitions(req.mode ?? 'work'), tool_choice: 'auto' }, signal));
+      const tools = await toolsOf(req.taskId, req.task?.repo);
+      const res = await withHeartbeat((signal) => model.complete({ messages: fitted.messages, tools: tools.definitions(req.mode ?? 'work'), tool_choice: 'auto' }, signal));
       const message = res.choices[0]!.message;
       const toolCalls: ToolCall[] = [];
       for (const c of message.tool_calls ?? []) {
@@ -64,7 +120,8 @@ export function createAgentActivities({ connect, event, models, blobs, redactor 
         // The answer arrives redacted (RedactingModelClient): a secret never flows from the model
         // into the sandbox or history, and the model is told.
         const args = c.function.arguments;
-        toolCalls.push(await claimCheck(blobs, req.taskId, req.step, { id: c.id, name: c.function.name, arguments: args, ...(args.includes(REDACTED) && { redacted: true }) }));
+        const call = tools.stamp({ id: c.id, name: c.function.name, arguments: args, ...(args.includes(REDACTED) && { redacted: true }) });
+        toolCalls.push(await claimCheck(blobs, req.taskId, req.step, call));
       }
       const answer: ChatCompletionMessageParam = { role: 'assistant', content: message.content ?? null, ...(message.tool_calls?.length ? { tool_calls: message.tool_calls } : {}) };
       await conversations.save(req.taskId, req.step, history, [...incoming, answer]);
@@ -95,7 +152,7 @@ export function createAgentActivities({ connect, event, models, blobs, redactor 
       const refused = refusal(call, req.forbidden);
       const outcome = refused
         ? { toolCallId: call.id, content: `error: ${refused}`, isError: true }
-        : await withHeartbeat(async (signal) => runToolCall(call, await connect(req.sandboxId, signal), req.mode ?? 'work'));
+        : await withHeartbeat(async (signal) => (await toolsOf(req.taskId)).run(call, req.mode ?? 'work', { taskId: req.taskId, signal, sandbox: () => connect(req.sandboxId, signal) }));
       // Tool output enters workflow history as this activity's result: redact it here.
       const safe = { ...outcome, content: redactor.redact(outcome.content) + (call.redacted ? SECRET_NOTE : '') };
       await event(req.taskId, { id: `step:${req.step}:${req.call.id}:result`, type: 'tool_result', ...base, isError: safe.isError, output: safe.content.slice(0, EVENT_EXCERPT) });

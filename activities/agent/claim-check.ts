@@ -19,7 +19,7 @@ export async function claimCheck(store: BlobStore, taskId: string, step: number,
   if (Buffer.byteLength(call.arguments) <= INLINE_ARGUMENTS_BYTES) return call;
   const argumentsKey = taskKeys(taskId).toolArguments(step, call.id);
   await store.put(argumentsKey, call.arguments);
-  return { id: call.id, name: call.name, arguments: '', argumentsKey };
+  return { ...call, arguments: '', argumentsKey };
 }
 
 /** The call with its arguments back from the store, when they were kept there. */

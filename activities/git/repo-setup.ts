@@ -11,6 +11,7 @@ import { taskKeys } from '../../lib/storage/keys.js';
 /** Looked for in this order; the first one found is used. */
 export const INSTRUCTION_FILES = ['AGENTS.md', 'CLAUDE.md', '.github/copilot-instructions.md'];
 export const REPO_SETUP_SCRIPT = '.errand/setup.sh';
+export const REPO_MCP_FILE = '.errand/mcp.json';
 const MAX_INSTRUCTION_BYTES = 32_000;
 
 export interface RepoSetup {
@@ -35,6 +36,10 @@ export async function setupRepository(
     await store.put(result.instructionsKey, found.truncated ? `${found.content}\n[... truncated ...]` : found.content);
     break;
   }
+  // Which MCP servers the repository wants (narrowing the operator's), as the base holds it; a
+  // file too large is kept cut, so it reads as invalid and no server is used.
+  const mcp = await sandbox.readFile({ path: REPO_MCP_FILE, maxBytes: 16_000 }).catch(absent);
+  if (mcp) await store.put(taskKeys(req.taskId).repoMcp, mcp.content);
   const repoScript = (await sandbox.list({ path: '.errand' }).catch(absent))?.entries.some((e) => e.name === 'setup.sh');
   const script = req.setupScript ?? (repoScript ? `bash ${REPO_SETUP_SCRIPT}` : undefined);
   if (script) await runSetupScript(sandbox, store, req, script, result);

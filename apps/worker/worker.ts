@@ -1,5 +1,6 @@
 // The Temporal worker: wires providers from config into the activities and registers the
 // workflows. Embedded defaults: local sandbox, local forge, local artifact directory.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import v8 from 'node:v8';
@@ -16,7 +17,8 @@ import { temporalConnectionOptions } from '../temporal-connection.js';
 import { ensureSearchAttributes } from '../temporal-search-attributes.js';
 import { tracingClientInterceptors, tracingWorkerOptions, type Tracing } from '../tracing.js';
 import type { Logger } from '../logger.js';
-import { chooseConfinement, chooseCpuGroups } from './confinement.js';
+import { chooseConfinement, chooseCpuGroups, probeBubblewrap, type Confining } from './confinement.js';
+import { McpConnections } from '../../activities/agent/mcp/connections.js';
 import { serveWorkerMetrics, WorkerMetrics } from './metrics.js';
 import { bundleSandboxd } from './sandboxd-bundle.js';
 import { ensureReaperSchedule, workflowStatus } from './sandbox-reaper.js';
@@ -71,6 +73,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
   // bubblewrap confines the local sandbox; a Kubernetes pod is confined by its own spec.
   const confinement = config.sandbox.provider === 'local' ? await chooseConfinement(config, log) : undefined;
   const cpuGroups = config.sandbox.provider === 'local' ? await chooseCpuGroups(log) : undefined;
+  const mcpConnections = config.mcp && (await mcpConnectionsFor(config, confinement, log));
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   // A client too, for what activities ask Temporal (the reaper, schedules) and for the reaper's schedule.
   const clientConnection = await Connection.connect(temporalConnectionOptions(config));
@@ -96,6 +99,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
     redactor,
     limits: { setupTimeoutMs: config.setupTimeoutMs, repo: config.repoLimits },
     registries: config.registries,
+    mcp: mcpConnections && config.mcp && { config: config.mcp, connections: mcpConnections },
   });
   const traced = tracingWorkerOptions(tracing);
   const worker = await Worker.create({
@@ -120,6 +124,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
   const metricsServer = await serveWorkerMetrics(metrics, { host: config.api.host, port: config.temporal.metricsPort, sdkUrl: sdkMetricsUrl }, log);
   await ensureReaperSchedule(client, config, log);
   const done = worker.run().finally(async () => {
+    await mcpConnections?.closeAll();
     await metricsServer.close();
     await clientConnection.close();
     await connection.close();
@@ -133,6 +138,28 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
       await done;
     },
   };
+}
+
+/**
+ * The worker's MCP connections. Stdio servers run beside the worker, confined like sandbox
+ * commands are (bubblewrap, as the sandbox's user) but apart from every sandbox; where
+ * bubblewrap is not used they run as the worker, which is said once.
+ */
+async function mcpConnectionsFor(config: Config, confinement: Confining | undefined, log: Logger): Promise<McpConnections> {
+  const servers = [config.mcp!.mcpServers, ...Object.values(config.mcp!.repos).map((r) => r.mcpServers)].flatMap((s) => Object.values(s));
+  const stdio = servers.some((s) => !('url' in s));
+  let confining = confinement;
+  if (!confining && stdio && config.sandbox.confinement !== 'none') {
+    const probe = await probeBubblewrap(config.sandbox.user);
+    if ('bwrap' in probe) confining = probe;
+  }
+  if (stdio && !confining) log.warn({ fix: 'install bubblewrap' }, "MCP stdio servers run unconfined: as the worker's user, able to read what it can (they still get only the environment they are configured with)");
+  return new McpConnections({
+    secrets: config.scopedSecrets,
+    dir: path.join(config.stateDir, 'mcp'),
+    confinement: confining && { bwrap: confining.bwrap, runAs: confining.runAs, hide: [config.stateDir, ...config.sandbox.hide] },
+    version: (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version,
+  });
 }
 
 /** The operator's allowlisted variables, with the values the worker has for them. */

@@ -20,6 +20,10 @@ export function taskKeys(taskId: string) {
     log: (name: 'test' | 'setup' | 'postconditions' | 'change') => `${root}/${name}.log`,
     /** The repository's instructions for agents, as the base branch holds them. */
     instructions: `${root}/instructions.md`,
+    /** The repository's `.errand/mcp.json`, as the base branch holds it. */
+    repoMcp: `${root}/repo-mcp.json`,
+    /** The MCP tools the task was offered at its first model call (activities/agent/mcp/mcp-tools.ts). */
+    mcpTools: `${root}/mcp-tools.json`,
     reviewRound: (round: number) => `${root}/review/round-${round}.json`,
     diff: `${root}/diff.patch`,
   };

@@ -9,7 +9,7 @@ import {
   isCheckpointStep,
   lostAfterStep,
   MAX_SANDBOX_LOSSES,
-  mayChangeFiles,
+  onlyReads,
   restoredFrom,
   restoreNote,
   shouldContinueAsNew,
@@ -60,8 +60,14 @@ describe('what a lost sandbox took', () => {
     expect(lostAfterStep(7, 5)).toBe(5);
     expect(lostAfterStep(5, 7)).toBeUndefined(); // a checkpoint after the last change: nothing lost
     expect(lostAfterStep(0, 0)).toBeUndefined();
-    expect(['shell', 'write_file', 'edit_file', 'some_new_tool'].every(mayChangeFiles)).toBe(true);
-    expect(['read_file', 'list_dir', 'search', 'finish', 'submit_plan'].some(mayChangeFiles)).toBe(false);
+  });
+
+  it('takes a call at its word on whether it only reads, and an older history by its tool names', () => {
+    expect(onlyReads({ name: 'memory__read_graph', readOnly: true }, true)).toBe(true);
+    expect(onlyReads({ name: 'read_file' }, true)).toBe(false); // a call that says nothing may have changed anything
+    expect(onlyReads({ name: 'read_file', readOnly: false }, true)).toBe(false);
+    expect(['shell', 'write_file', 'edit_file', 'some_new_tool'].some((name) => onlyReads({ name }, false))).toBe(false);
+    expect(['read_file', 'list_dir', 'search', 'finish', 'submit_plan'].every((name) => onlyReads({ name }, false))).toBe(true);
   });
 });
 

@@ -3,7 +3,7 @@
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../../activities/index.js';
 import { FailureType } from '../failures.js';
-import { SEARCH_SECONDS } from '../tool-calls.js';
+import { MCP_CALL_SECONDS, SEARCH_SECONDS } from '../tool-calls.js';
 
 type Activities = ReturnType<typeof createActivities>;
 
@@ -70,6 +70,17 @@ export const tools = proxyActivities<Pick<Activities, 'runTool'>>({
   startToCloseTimeout: '65 minutes',
   heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/**
+ * A tool call whose effects are outside the sandbox (an MCP server's tool that does not say it
+ * only reads): one attempt. A worker that dies during it, or a call that outlives its limit,
+ * fails the activity, and the model hears the outcome is unknown; it is never made twice.
+ */
+export const onceTools = proxyActivities<Pick<Activities, 'runTool'>>({
+  startToCloseTimeout: `${MCP_CALL_SECONDS + 30} seconds`,
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
+  retry: { maximumAttempts: 1 },
 });
 
 /**

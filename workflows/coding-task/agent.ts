@@ -1,14 +1,15 @@
 // The agent at work: one step (a model call and the tool calls it asks for), the work loop
 // until finish or a budget, the plan gate before it, pausing between steps, and continuing as
 // new when a run's history grows long.
-import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, patched, proxySinks, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, ApplicationFailure, condition, continueAsNew, isCancellation, patched, proxySinks, workflowInfo } from '@temporalio/workflow';
 import { describeBudgetStop, exhaustedBudget } from '../budget.js';
 import type { ErrandSinks } from '../contracts/sinks.js';
 import type { TaskPhase } from '../contracts/task.js';
 import { FailureType } from '../failures.js';
-import { isCheckpointStep, mayChangeFiles, shouldContinueAsNew } from '../recovery.js';
-import { endingText, endingTool, ENDING_TOOLS, type AgentMode, type ToolCall, type ToolOutcome } from '../tool-calls.js';
-import { model, readTools, tools } from './activities.js';
+import { isCheckpointStep, onlyReads, shouldContinueAsNew } from '../recovery.js';
+import { endingText, endingTool, ENDING_TOOLS, unknownOutcome, type AgentMode, type ToolCall, type ToolOutcome } from '../tool-calls.js';
+import { describeFailure } from '../failures.js';
+import { model, onceTools, readTools, tools } from './activities.js';
 import { checkpoint } from './branch.js';
 import type { codingTask } from './index.js';
 import type { TaskRun } from './run.js';
@@ -131,12 +132,25 @@ async function step(run: TaskRun, mode: AgentMode): Promise<string | undefined> 
 }
 
 async function runTool(run: TaskRun, call: ToolCall, current: number, mode: AgentMode): Promise<ToolOutcome> {
+  const callsSay = patched('calls-say-if-they-read');
+  const readOnly = onlyReads(call, callsSay);
   // Even a call that fails may have changed files (a command that wrote, then exited 1).
-  if (mode === 'work' && mayChangeFiles(call.name)) run.lastChangeStep = current;
-  const via = !mayChangeFiles(call.name) && patched('local-read-tools') ? readTools : tools;
+  if (mode === 'work' && !readOnly) run.lastChangeStep = current;
+  const req = (sandboxId: string) => ({ taskId: run.taskId, sandboxId, step: current, call, mode, forbidden: run.input.playbook?.forbidden });
+  if (callsSay && call.atMostOnce && !readOnly) {
+    // Outside the sandbox (an MCP server's tool): one attempt; what happened when it broke off is
+    // not known, so the model is told that rather than the call being made again.
+    try {
+      return await onceTools.runTool(req(run.sandboxId!));
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return unknownOutcome(call, describeFailure(err));
+    }
+  }
+  const via = readOnly && patched('local-read-tools') ? readTools : tools;
   return inSandbox(
     run,
-    (id) => via.runTool({ taskId: run.taskId, sandboxId: id, step: current, call, mode, forbidden: run.input.playbook?.forbidden }),
+    (id) => via.runTool(req(id)),
     `step ${current}: ${call.name}`,
     // The call's effect is gone with the sandbox; the model hears so and decides what to redo.
     () => ({ toolCallId: call.id, content: `error: ${SANDBOX_LOST_WHILE_RUNNING}; see the note from Errand`, isError: true }),

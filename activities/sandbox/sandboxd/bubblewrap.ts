@@ -112,7 +112,7 @@ function relayScript(relay: string, socket: string): string {
 }
 
 /** The directories strictly between the outermost hidden directory holding `target` and `target`. */
-function pathBetween(hidden: string[], target: string): string[] {
+export function pathBetween(hidden: string[], target: string): string[] {
   const top = hidden.find((h) => target.startsWith(`${h}/`));
   if (!top) return [];
   const parts = target.slice(top.length + 1).split('/').slice(0, -1);

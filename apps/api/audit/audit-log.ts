@@ -2,26 +2,14 @@
 // cancel, every schedule change, and the tasks webhooks start or steer. One record per act in a
 // log of its day (storage's append-only logs: any API replica appends, none interleaves), and
 // one structured log line. GET /audit reads them back, newest first.
-import { randomUUID } from 'node:crypto';
 import { readdir, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from '../../logger.js';
 import { AUDIT, auditLog } from '../../../lib/storage/keys.js';
+import { appendAudit, type AuditEntry } from '../../../lib/storage/audit.js';
 import type { LogRecord, LogStore } from '../../../lib/storage/storage.js';
 
-export interface AuditEntry {
-  id: string;
-  at: string;
-  /** A token's name, `github:<login>` for a webhook's sender, or what an unauthenticated caller said (`by`), else `anonymous`. */
-  actor: string;
-  /** How the actor was known: a token, a signed webhook delivery, or only its own word. */
-  via: 'token' | 'webhook' | 'unauthenticated';
-  action: string;
-  taskId?: string;
-  scheduleId?: string;
-  /** The webhook delivery, or the caller's address. */
-  from: string;
-}
+export type { AuditEntry };
 
 export interface AuditQuery {
   since?: Date;
@@ -37,8 +25,7 @@ export class AuditLog {
   ) {}
 
   async record(entry: Omit<AuditEntry, 'id' | 'at'>): Promise<AuditEntry> {
-    const full: AuditEntry = { id: randomUUID(), at: new Date().toISOString(), ...entry };
-    await this.logs.append(auditLog(full.at.slice(0, 10)), [full as AuditEntry & LogRecord]);
+    const full = await appendAudit(this.logs, entry);
     this.log.info({ audit: full }, `audit: ${full.actor} ${full.action}${full.taskId ? ` task ${full.taskId}` : ''}${full.scheduleId ? ` schedule ${full.scheduleId}` : ''}`);
     return full;
   }
