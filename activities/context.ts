@@ -15,6 +15,7 @@ import type { Registries } from './dependencies/registries.js';
 import type { AdmissionRequest } from '../workflows/contracts/admission.js';
 import type { McpConnections } from './agent/mcp/connections.js';
 import type { McpConfig } from './agent/mcp/servers.js';
+import type { Secret } from '../lib/secrets/secrets.js';
 
 export interface ActivityDeps {
   sandboxes: SandboxProvider;
@@ -33,6 +34,8 @@ export interface ActivityDeps {
   limits: { setupTimeoutMs: number; repo: RepoLimits };
   /** Where dependency bumps ask what is newer, and where the sandbox's package managers fetch from. */
   registries: Registries;
+  /** Secrets scoped to setup or an MCP server (ERRAND_SECRETS_FILE); none when undefined. */
+  scopedSecrets?: readonly Secret[];
   /** MCP servers the operator allows (ERRAND_MCP_CONFIG) and the worker's connections to them; undefined: none. */
   mcp?: { config: McpConfig; connections: McpConnections };
 }

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { McpConfig } from '../activities/agent/mcp/servers.js';
-import { loadSecrets, Secrets } from '../lib/secrets/secrets.js';
+import { loadSecrets, type Secret } from '../lib/secrets/secrets.js';
 import { z } from 'zod';
 import { loadApiTokens, type ApiToken } from './api/auth/api-tokens.js';
 import type { GitHubSettings } from '../lib/forge/github.js';
@@ -274,7 +274,7 @@ export interface Config {
   /** MCP servers the agent may use (ERRAND_MCP_CONFIG); none when unset. */
   mcp?: McpConfig;
   /** Secrets scoped to setup or to one MCP server (ERRAND_SECRETS_FILE). */
-  scopedSecrets: Secrets;
+  scopedSecrets: Secret[];
   logLevel: string;
   /** One human line per task moment on stderr, for `serve`/`dev`: `auto` when stderr is a terminal. */
   narrate: 'auto' | 'true' | 'false';
@@ -314,7 +314,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   const github = githubSettings(e);
-  const scopedSecrets = e.ERRAND_SECRETS_FILE ? fromFile('ERRAND_SECRETS_FILE', e.ERRAND_SECRETS_FILE, (f) => loadSecrets(f)) : new Secrets();
+  const scopedSecrets = e.ERRAND_SECRETS_FILE ? fromFile('ERRAND_SECRETS_FILE', e.ERRAND_SECRETS_FILE, (f) => loadSecrets(f, env)) : [];
   return {
     stateDir: path.resolve(e.ERRAND_STATE_DIR),
     api: { host: e.ERRAND_API_HOST, port: e.ERRAND_API_PORT, publicUrl: e.ERRAND_PUBLIC_URL },
@@ -414,7 +414,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       e.ERRAND_GITHUB_WEBHOOK_SECRET,
       e.ERRAND_TEMPORAL_API_KEY,
       ...e.ERRAND_REDACT,
-      ...scopedSecrets.values(),
+      ...scopedSecrets.map((s) => s.value),
     ].filter((s): s is string => Boolean(s)),
     logLevel: e.ERRAND_LOG_LEVEL,
     narrate: e.ERRAND_NARRATE,

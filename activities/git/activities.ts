@@ -1,6 +1,7 @@
 // The workspace activities: the repository brought into a sandbox and set up, the tests run,
 // the work in progress committed and pushed as it goes, and the final branch published. Git's
 // data crosses as bundles (transfer.ts); the forge's credentials stay in the worker.
+import { secretsFor } from '../../lib/secrets/secrets.js';
 import type { PostconditionResult } from '../../workflows/contracts/playbooks.js';
 import type { TestResult } from '../../workflows/contracts/task.js';
 import type { ActivityContext } from '../context.js';
@@ -13,7 +14,7 @@ import { applyChange, setupRepository, type RepoSetup } from './repo-setup.js';
 import { pushFromSandbox } from './transfer.js';
 import * as git from './workspace.js';
 
-export function createGitActivities({ connect, event, forge, sandboxes, blobs, redactor, limits }: ActivityContext) {
+export function createGitActivities({ connect, event, forge, sandboxes, blobs, redactor, limits, scopedSecrets = [] }: ActivityContext) {
   return {
     async prepareWorkspace(req: {
       taskId: string;
@@ -42,6 +43,8 @@ export function createGitActivities({ connect, event, forge, sandboxes, blobs, r
     async setupRepository(req: {
       taskId: string;
       sandboxId: string;
+      /** Whose secrets scoped to `setup` the setup script gets (absent in histories from before). */
+      repo?: string;
       setupScript?: string;
       network: boolean;
       agentNetwork?: boolean;
@@ -52,7 +55,8 @@ export function createGitActivities({ connect, event, forge, sandboxes, blobs, r
     }): Promise<RepoSetup> {
       const { setup, head } = await withHeartbeat(async (signal) => {
         const sandbox = await connect(req.sandboxId, signal);
-        const done = await setupRepository(sandbox, blobs, { ...req, timeoutMs: limits.setupTimeoutMs });
+        const secrets = req.repo ? secretsFor(scopedSecrets, req.repo, 'setup') : {};
+        const done = await setupRepository(sandbox, blobs, { ...req, timeoutMs: limits.setupTimeoutMs, secrets });
         if (req.change) done.change = await applyChange(sandbox, blobs, { ...req, change: req.change, timeoutMs: limits.setupTimeoutMs });
         const restored = req.restore ? await git.restoreWork(sandbox, req.restore.ref) : undefined;
         return { setup: done, head: restored };

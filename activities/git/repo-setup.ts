@@ -25,7 +25,7 @@ export interface RepoSetup {
 export async function setupRepository(
   sandbox: SandboxdClient,
   store: BlobStore,
-  req: { taskId: string; setupScript?: string; timeoutMs: number; network: boolean },
+  req: { taskId: string; setupScript?: string; timeoutMs: number; network: boolean; secrets?: Record<string, string> },
 ): Promise<RepoSetup> {
   const result: RepoSetup = {};
   for (const file of INSTRUCTION_FILES) {
@@ -65,8 +65,16 @@ export async function applyChange(
   return { command: req.change.command, exitCode: r.exitCode ?? -1, passed: r.exitCode === 0, outputTail: log.slice(-2000), logKey };
 }
 
-async function runSetupScript(sandbox: SandboxdClient, store: BlobStore, req: { taskId: string; timeoutMs: number; network: boolean }, script: string, result: RepoSetup): Promise<void> {
-  const r = await sandbox.exec({ cmd: script, timeoutMs: req.timeoutMs, maxOutputBytes: 200_000, network: req.network });
+async function runSetupScript(
+  sandbox: SandboxdClient,
+  store: BlobStore,
+  req: { taskId: string; timeoutMs: number; network: boolean; secrets?: Record<string, string> },
+  script: string,
+  result: RepoSetup,
+): Promise<void> {
+  // The setup's secrets are in this command's environment only: no later command gets them.
+  const secrets = req.secrets ?? {};
+  const r = await sandbox.exec({ cmd: script, env: secrets, timeoutMs: req.timeoutMs, maxOutputBytes: 200_000, network: req.network });
   result.setupLogKey = taskKeys(req.taskId).log('setup');
   const log = `$ ${script}\n${r.stdout}${r.stderr ? `\n--- stderr ---\n${r.stderr}` : ''}`;
   await store.put(result.setupLogKey, log);
@@ -74,6 +82,32 @@ async function runSetupScript(sandbox: SandboxdClient, store: BlobStore, req: { 
     const why = r.timedOut ? `timed out after ${Math.round(req.timeoutMs / 1000)} s` : `exited with ${r.exitCode}`;
     throw ErrandFailure.permanent(FailureType.SetupFailed, `the setup script ${why}; its log ends with:\n${log.slice(-1500)}`);
   }
+  await refuseLeftSecrets(sandbox, secrets);
+}
+
+/**
+ * A setup that left one of its secrets in a file (a token written into `.npmrc` and not removed)
+ * would hand it to the agent's commands, which read every file the sandbox has: the task stops
+ * here, naming the secret and the files. The search is Errand's own command, given the values
+ * in its environment; the agent has not run yet.
+ */
+async function refuseLeftSecrets(sandbox: SandboxdClient, secrets: Record<string, string>): Promise<void> {
+  const names = Object.keys(secrets);
+  if (!names.length) return;
+  const env = Object.fromEntries(names.map((name, i) => [`ERRAND_LOOK_FOR_${i}`, secrets[name]!]));
+  const r = await sandbox.exec({
+    cmd: `for i in ${names.map((_, i) => i).join(' ')}; do v="ERRAND_LOOK_FOR_$i"; grep -rlsF --exclude-dir=.git -e "\${!v}" "$PWD" "$HOME" /tmp | sort -u | sed "s|^$PWD/||; s/^/$i /"; done; true`,
+    env,
+    timeoutMs: 120_000,
+    maxOutputBytes: 20_000,
+  });
+  const found = r.stdout.split('\n').filter(Boolean).map((line) => ({ name: names[Number(line.split(' ')[0])]!, file: line.slice(line.indexOf(' ') + 1) }));
+  if (!found.length) return;
+  const list = [...new Set(found.map((f) => `${f.name} in ${f.file}`))].slice(0, 10).join(', ');
+  throw ErrandFailure.permanent(
+    FailureType.SetupFailed,
+    `the setup script left a secret where the agent could read it (${list}); remove it before setup ends (e.g. delete the file that holds the token once the install is done)`,
+  );
 }
 
 /** A file the repo does not have (or that points outside it) is simply absent; anything else is a failure. */

@@ -100,6 +100,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
     limits: { setupTimeoutMs: config.setupTimeoutMs, repo: config.repoLimits },
     registries: config.registries,
     mcp: mcpConnections && config.mcp && { config: config.mcp, connections: mcpConnections },
+    scopedSecrets: config.scopedSecrets,
   });
   const traced = tracingWorkerOptions(tracing);
   const worker = await Worker.create({

@@ -38,38 +38,31 @@ export interface Secret {
 /** What anyone may know of a secret: its name, where it goes and for which repositories. */
 export type SecretListing = Omit<Secret, 'value'>;
 
-export class Secrets {
-  constructor(readonly all: readonly Secret[] = []) {}
+/** The secrets `repo` may use in `scope` (`setup`, `mcp:<server>`), by name. */
+export function secretsFor(all: readonly Secret[], repo: string, scope: string): Record<string, string> {
+  return Object.fromEntries(all.filter((s) => s.scopes.includes(scope) && appliesTo(s, repo)).map((s) => [s.name, s.value]));
+}
 
-  /** The secrets `repo` may use in `scope` (`setup`, `mcp:<server>`), by name. */
-  for(repo: string, scope: string): Record<string, string> {
-    return Object.fromEntries(this.all.filter((s) => s.scopes.includes(scope) && appliesTo(s, repo)).map((s) => [s.name, s.value]));
-  }
-
-  /** Names and scopes of the secrets `repo` may use; never a value. */
-  listing(repo: string): SecretListing[] {
-    return this.all.filter((s) => appliesTo(s, repo)).map(({ name, scopes, repos }) => ({ name, scopes, ...(repos && { repos }) }));
-  }
-
-  values(): string[] {
-    return this.all.map((s) => s.value);
-  }
+/** Names and scopes of the secrets `repo` may use; never a value. */
+export function secretListing(all: readonly Secret[], repo: string): SecretListing[] {
+  return all.filter((s) => appliesTo(s, repo)).map(({ name, scopes, repos }) => ({ name, scopes, ...(repos && { repos }) }));
 }
 
 const appliesTo = (s: Secret, repo: string) => !s.repos || picomatch.isMatch(repo, s.repos, { nocase: true });
 
-/** Reads the operator's secrets file; every problem names what to fix. */
-export function loadSecrets(file: string, env: NodeJS.ProcessEnv = process.env): Secrets {
+/**
+ * Reads the operator's secrets file; every problem names what to fix. Plain data (the API runs
+ * in a thread of its own and gets the configuration as a copy).
+ */
+export function loadSecrets(file: string, env: NodeJS.ProcessEnv = process.env): Secret[] {
   const parsed = SecretsFile.safeParse(JSON.parse(readFileSync(file, 'utf8')));
   if (!parsed.success) throw new Error(z.prettifyError(parsed.error));
   const base = path.dirname(file);
-  return new Secrets(
-    Object.entries(parsed.data.secrets).map(([name, s]) => {
-      const value = s.value ?? (s.file ? readFileSync(path.resolve(base, s.file), 'utf8').replace(/\r?\n$/, '') : env[s.env!]);
-      if (!value) throw new Error(`secret ${name}: ${s.file ? `${s.file} is empty` : `the worker's environment has no ${s.env}`}`);
-      return { name, value, scopes: s.scopes, ...(s.repos && { repos: s.repos }) };
-    }),
-  );
+  return Object.entries(parsed.data.secrets).map(([name, s]) => {
+    const value = s.value ?? (s.file ? readFileSync(path.resolve(base, s.file), 'utf8').replace(/\r?\n$/, '') : env[s.env!]);
+    if (!value) throw new Error(`secret ${name}: ${s.file ? `${s.file} is empty` : `the worker's environment has no ${s.env}`}`);
+    return { name, value, scopes: s.scopes, ...(s.repos && { repos: s.repos }) };
+  });
 }
 
 /** `${NAME}` in `text` replaced with the secret of that name; a name not in `secrets` is an error. */

@@ -1,4 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../../apps/config.js';
 
 describe('loadConfig', () => {
@@ -69,6 +72,38 @@ describe('loadConfig', () => {
     expect(loadConfig({}).sandbox.user).toEqual({ uid: 65534, gid: 65534 });
     expect(() => loadConfig({ ERRAND_SANDBOX_USER: '0' })).toThrow(/ERRAND_SANDBOX_USER: "0" is not uid\[:gid\] of an unprivileged user/);
     expect(() => loadConfig({ ERRAND_SANDBOX_EGRESS_ALLOW: 'http://npm.internal/' })).toThrow(/ERRAND_SANDBOX_EGRESS_ALLOW: "http:\/\/npm.internal\/" is not host\[:port\] or cidr\[:port\]/);
+  });
+});
+
+describe('MCP servers and secrets', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-config-'));
+  const file = (name: string, content: unknown) => {
+    writeFileSync(path.join(dir, name), typeof content === 'string' ? content : JSON.stringify(content));
+    return path.join(dir, name);
+  };
+
+  it('reads both files, and adds every secret to what is redacted', () => {
+    const c = loadConfig({
+      ERRAND_MCP_CONFIG: file('mcp.json', { mcpServers: { docs: { type: 'http', url: 'https://docs.example/mcp', headers: { Authorization: 'Bearer ${DOCS}' }, tools: ['search'] } } }),
+      ERRAND_SECRETS_FILE: file('secrets.json', { secrets: { DOCS: { env: 'DOCS_TOKEN_FROM_ENV', scopes: ['mcp:docs'] }, NPM: { file: 'npm-token', scopes: ['setup'], repos: ['acme/*'] } } }),
+      DOCS_TOKEN_FROM_ENV: 'docs-token-value',
+      ...(file('npm-token', 'npm-token-value\n') && {}),
+    });
+    expect(c.mcp!.mcpServers.docs).toMatchObject({ type: 'http', tools: ['search'] });
+    expect(c.scopedSecrets).toEqual([
+      { name: 'DOCS', value: 'docs-token-value', scopes: ['mcp:docs'] },
+      { name: 'NPM', value: 'npm-token-value', scopes: ['setup'], repos: ['acme/*'] },
+    ]);
+    expect(c.secrets).toEqual(expect.arrayContaining(['docs-token-value', 'npm-token-value']));
+  });
+
+  it('names the variable, the file and what to fix', () => {
+    expect(() => loadConfig({ ERRAND_MCP_CONFIG: file('no-tools.json', { mcpServers: { docs: { type: 'http', url: 'https://d/mcp' } } }) })).toThrow(/ERRAND_MCP_CONFIG: .*no-tools\.json:[\s\S]*tools/);
+    expect(() => loadConfig({ ERRAND_MCP_CONFIG: file('bad.json', '{ not json') })).toThrow(/ERRAND_MCP_CONFIG: .*bad\.json: .*JSON/);
+    expect(() => loadConfig({ ERRAND_MCP_CONFIG: path.join(dir, 'missing.json') })).toThrow(/ERRAND_MCP_CONFIG: .*missing\.json: ENOENT/);
+    expect(() => loadConfig({ ERRAND_SECRETS_FILE: file('s1.json', { secrets: { T: { value: 'x', env: 'Y', scopes: ['setup'] } } }) })).toThrow(/ERRAND_SECRETS_FILE: [\s\S]*exactly one of value, file or env/);
+    expect(() => loadConfig({ ERRAND_SECRETS_FILE: file('s2.json', { secrets: { T: { value: 'x', scopes: ['agent'] } } }) })).toThrow(/a scope is `setup` or `mcp:<server>`/);
+    expect(() => loadConfig({ ERRAND_SECRETS_FILE: file('s3.json', { secrets: { T: { env: 'UNSET_VARIABLE_X', scopes: ['setup'] } } }) })).toThrow(/secret T: the worker's environment has no UNSET_VARIABLE_X/);
   });
 });
 

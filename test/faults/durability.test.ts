@@ -2,16 +2,17 @@
 // call and of a long command, a Temporal server stopped and restarted on the same database (a
 // task in flight; a schedule, paused, kept and run after both Temporal and Errand restart), a
 // sandbox deleted under a running task, an API restarted under an SSE client, twenty steering
-// messages at once, and a 1,000-step task that continues as new. Each asserts the task ends
+// messages at once, a worker killed during an MCP call that may have taken effect (told, never
+// made again), and a 1,000-step task that continues as new. Each asserts the task ends
 // with exactly the expected result: no step lost, none done twice.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { startTemporalDevServer, type DevServer } from '../../apps/cli/temporal-dev-server.js';
-import { call, FIX_SUM, gate, ModelServer, type ChatRequest, type Step } from '../fixtures/model-server.js';
+import { call, FIX_SUM, gate, lastToolResult, ModelServer, type ChatRequest, type Step } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
-import { api, eventually, findProcesses, startErrand, temporalClient, type ErrandProcess } from '../support/errand-process.js';
+import { api, eventually, findProcesses, PROJECT_ROOT, startErrand, temporalClient, type ErrandProcess } from '../support/errand-process.js';
 import { freePort } from '../support/free-port.js';
 import { readEvents } from '../support/sse.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
@@ -118,6 +119,36 @@ describe('a killed worker', () => {
     await errand.killWorker();
     const restarted = await errand.restartApi();
     expect((await api(restarted.url, 'GET', `/tasks/${id}`)).body).toMatchObject({ status: 'completed', step: 5, summary: 'done', phase: 'completed' });
+  });
+});
+
+describe('a worker killed during an MCP call', () => {
+  it('tells the model the outcome is unknown and never makes the call again', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-fault-mcp-'));
+    const everything = path.join(PROJECT_ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+    // The long operation says it only reads; the operator takes no tool of this server as read-only.
+    const config = { mcpServers: { slow: { command: process.execPath, args: [everything, 'stdio'], tools: ['trigger-long-running-operation'], readOnlyTools: [] } } };
+    writeFileSync(path.join(dir, 'mcp.json'), JSON.stringify(config));
+    const errand = await startSplit({ ERRAND_MCP_CONFIG: path.join(dir, 'mcp.json') });
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const script = model.script('[kill-mid-mcp]', [call('slow__trigger-long-running-operation', { duration: 30, steps: 30 }), FIX_SUM, FINISH], { indexBy: 'turn' });
+    const id = await createTask(errand.api, { repo: origin, prompt: '[kill-mid-mcp] Fix sum.' });
+
+    await eventually(async () => ((await readEvents(`${errand.api.url}/tasks/${id}/events`, { stopAfter: (m) => m.event === 'tool_called', timeoutMs: 5_000 })).messages.some((m) => m.event === 'tool_called') || undefined), 60_000, 'the MCP call');
+    await errand.killWorker();
+    await errand.startWorker();
+
+    const task = await waitForStatus(errand.api, id, 'completed', 120_000);
+    expect(task.step).toBe(3);
+    const heard = script.requests.find((r) => turn(r) === 1)!;
+    expect(lastToolResult(heard)).toMatch(/^error: the outcome of this slow__trigger-long-running-operation call is unknown \(.+\); it was not made again/);
+    // One call, audited once: the new worker did not make it again.
+    const audit = (await api(errand.api.url, 'GET', `/audit?task=${id}`)).body;
+    expect((audit.entries ?? audit).filter((e: { action: string }) => e.action === 'mcp.call slow__trigger-long-running-operation')).toHaveLength(1);
+    const temporal = await temporalClient();
+    const history = await temporal.client.workflow.getHandle(`task-${id}`).fetchHistory().finally(() => temporal.close());
+    const runs = history.events!.filter((e) => e.activityTaskStartedEventAttributes && history.events!.find((s) => Number(s.eventId) === Number(e.activityTaskStartedEventAttributes!.scheduledEventId))?.activityTaskScheduledEventAttributes?.retryPolicy?.maximumAttempts === 1);
+    expect(runs.map((e) => e.activityTaskStartedEventAttributes!.attempt)).toEqual([1]);
   });
 });
 

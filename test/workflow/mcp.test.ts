@@ -5,6 +5,7 @@
 // read tools, others at most once), a server that fails or crashes is a tool error and an event,
 // a secret scoped to a server reaches it and nothing else, and the agent cannot reach it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { useErrand, useTemporal } from '../support/use.js';
 
 const SERVER_SECRET = 'mcp-server-secret-6f1c2a9e';
 const HEADER_SECRET = 'mcp-header-secret-0b7d41c3';
+const SETUP_SECRET = 'setup-secret-5e2f90aa17';
 const EVERYTHING = path.join(PROJECT_ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const MEMORY = path.join(PROJECT_ROOT, 'node_modules/@modelcontextprotocol/server-memory/dist/index.js');
 const bubblewrap = await probeBubblewrap();
@@ -45,9 +47,12 @@ const t = useErrand(() => {
       secrets: {
         SERVER_TOKEN: { value: SERVER_SECRET, scopes: ['mcp:everything'] },
         HEADER_TOKEN: { value: HEADER_SECRET, scopes: ['mcp:remote'] },
+        SETUP_TOKEN: { file: 'setup-token', scopes: ['setup'] },
+        ACME_ONLY: { value: 'acme-only-secret-value', scopes: ['setup', 'mcp:everything'], repos: ['acme/*'] },
       },
     }),
   );
+  writeFileSync(path.join(dir, 'setup-token'), `${SETUP_SECRET}\n`); // as Kubernetes mounts a Secret
   writeFileSync(
     path.join(dir, 'mcp.json'),
     JSON.stringify({
@@ -195,5 +200,51 @@ describe('MCP servers', () => {
     // No environment holds the token, no process of the server is visible, its directory is not there.
     expect(seen.split('--- stdout ---\n')[1]!.split('\n').slice(0, 2)).toEqual(['0', '0']);
     expect(seen).not.toMatch(/memory|everything/);
+  });
+});
+
+describe('secrets', () => {
+  it('gives a setup secret to the setup script alone: never to the agent\'s commands, the store or the API', async () => {
+    const origin = makeOriginRepo({
+      ...BUGGY_SUM,
+      // Uses the token (as an install from a private registry would), keeps proof it had it, echoes it to its log.
+      '.errand/setup.sh': 'printf %s "$SETUP_TOKEN" | sha256sum > .setup-saw\necho "token is $SETUP_TOKEN"\n',
+      '.gitignore': '.setup-saw\n',
+    });
+    const script = t.model.script('[setup-secret]', [
+      call('shell', { command: "cat .setup-saw; env | grep -c '^SETUP_TOKEN='; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c '^SETUP_TOKEN='; grep -rlsF setup-secret- . $HOME /tmp | wc -l" }),
+      FIX_SUM,
+      FINISH,
+    ]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[setup-secret] Fix sum.' });
+    await waitForStatus(t.errand, id, 'completed');
+    const [saw, inEnv, inProc, inFiles] = resultOf(script.requests, 0).split('--- stdout ---\n')[1]!.split('\n');
+    expect(saw!.split(' ')[0]).toBe(createHash('sha256').update(SETUP_SECRET).digest('hex'));
+    expect([inEnv, inProc, inFiles]).toEqual(['0', '0', '0']);
+    const log = await api(t.errand.url, 'GET', `/tasks/${id}/logs/setup`);
+    expect(log.body).toContain('token is [REDACTED]');
+    expect(filesHolding(t.errand.stateDir, SETUP_SECRET)).toEqual([]);
+  });
+
+  it('stops a task whose setup leaves a secret in a file the agent could read', async () => {
+    const origin = makeOriginRepo({ ...BUGGY_SUM, '.errand/setup.sh': 'echo "//registry.example/:_authToken=$SETUP_TOKEN" > .npmrc\n' });
+    const script = t.model.script('[setup-leak]', [FIX_SUM, FINISH]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[setup-leak] Fix sum.' });
+    const task = await waitForStatus(t.errand, id, 'failed');
+    expect(task.error).toContain('the setup script left a secret where the agent could read it (SETUP_TOKEN in .npmrc)');
+    expect(script.requests).toEqual([]); // the agent never started
+  });
+
+  it('lists a repository\'s secrets by name and scope, never a value', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const res = await api(t.errand.url, 'GET', `/repos/${encodeURIComponent(origin)}/secrets`);
+    expect(res.status).toBe(200);
+    expect(res.body.secrets).toEqual([
+      { name: 'SERVER_TOKEN', scopes: ['mcp:everything'] },
+      { name: 'HEADER_TOKEN', scopes: ['mcp:remote'] },
+      { name: 'SETUP_TOKEN', scopes: ['setup'] },
+    ]); // ACME_ONLY is for acme/* only
+    expect(JSON.stringify(res.body)).not.toMatch(/secret-|value/);
+    expect((await api(t.errand.url, 'GET', '/repos/%20/secrets')).status).toBe(400);
   });
 });

@@ -97,6 +97,7 @@ export async function provisionAndPrepare(run: TaskRun, restoreFrom?: string, re
   const setup = await workspace.setupRepository({
     taskId,
     sandboxId: id,
+    repo: input.repo,
     setupScript: input.setupScript,
     network: input.network !== 'off',
     agentNetwork: input.network === 'on',

@@ -13,7 +13,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { pathBetween, SANDBOX_UID, type RunAs } from '../../sandbox/sandboxd/bubblewrap.js';
-import { withSecrets, type Secrets } from '../../../lib/secrets/secrets.js';
+import { secretsFor, withSecrets, type Secret } from '../../../lib/secrets/secrets.js';
 import type { McpServer } from './servers.js';
 
 /** How long a server may take to start and answer its first request. */
@@ -30,7 +30,7 @@ export interface McpConfinement {
 }
 
 export interface McpConnectionOptions {
-  secrets: Secrets;
+  secrets: readonly Secret[];
   /** Where each stdio server gets a directory of its own (its HOME and working directory). */
   dir: string;
   /** Undefined: stdio servers run unconfined (the worker warned once at start-up). */
@@ -90,7 +90,7 @@ export class McpConnections {
   }
 
   private async connect(taskId: string, repo: string, name: string, server: McpServer): Promise<Open> {
-    const secrets = this.opts.secrets.for(repo, `mcp:${name}`);
+    const secrets = secretsFor(this.opts.secrets, repo, `mcp:${name}`);
     const client = new Client({ name: 'errand', version: this.opts.version });
     let tail = '';
     const timeout = AbortSignal.timeout(MCP_START_SECONDS * 1000);

@@ -39,7 +39,14 @@ const HttpServer = z.strictObject({
   ...Common,
 });
 
-export const McpServer = z.union([HttpServer, StdioServer]);
+/** A server with a `url` is remote, any other runs a command; each is checked as what it is, so errors name its own fields. */
+export const McpServer = z.unknown().transform((value, ctx): z.output<typeof HttpServer> | z.output<typeof StdioServer> => {
+  const remote = typeof value === 'object' && value !== null && ('url' in value || ['http', 'streamable-http', 'sse'].includes((value as { type?: string }).type ?? ''));
+  const parsed = (remote ? HttpServer : StdioServer).safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, code: 'custom', message: issue.message } as never);
+  return z.NEVER;
+});
 export type McpServer = z.output<typeof McpServer>;
 const Servers = z.record(z.string().regex(SERVER_NAME, 'a server name is 1-32 letters, digits, _ or -'), McpServer);
 

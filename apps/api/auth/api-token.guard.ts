@@ -80,8 +80,8 @@ export class ApiTokenGuard implements CanActivate {
     const id = req.params?.id;
     for (const source of sources) {
       if (source === 'none') continue;
-      if (source === 'body' || source === 'query') {
-        const given = (source === 'body' ? req.body : req.query) as { repo?: unknown; baseBranch?: unknown } | undefined;
+      if (source === 'body' || source === 'query' || source === 'path') {
+        const given = (source === 'body' ? req.body : source === 'query' ? req.query : req.params) as { repo?: unknown; baseBranch?: unknown } | undefined;
         if (typeof given?.repo !== 'string') continue;
         // Compared as the handler will name it, worked out without asking anyone: a repository
         // this token may not name is never probed.

@@ -32,14 +32,14 @@ export interface Answers {
   audit?: string;
   /**
    * Where the repository it acts on comes from, for tokens limited to some (auth/api-token.guard.ts):
-   * the body's or query's `repo`, the task or schedule its `:id` names, or `list` (the handler
+   * the body's, query's or path's `repo`, the task or schedule its `:id` names, or `list` (the handler
    * lists only what the caller may see), or `none` (it touches no repository). None declared:
    * limited tokens are refused.
    */
   repoFrom?: RepoSource[];
 }
 
-export type RepoSource = 'body' | 'query' | 'task' | 'schedule' | 'list' | 'none';
+export type RepoSource = 'body' | 'query' | 'path' | 'task' | 'schedule' | 'list' | 'none';
 
 const ANSWERS = 'errand:answers';
 export const Answers = (answers: Answers) => SetMetadata(ANSWERS, answers);
@@ -126,7 +126,7 @@ export function routesOf(controllers: Type[]): (RouteConfig & { answers?: Answer
       if (!answers?.open) {
         responses[401] = problem('no known bearer token');
         const repoFrom = answers?.repoFrom ?? [];
-        const limited = repoFrom.some((source) => source === 'body' || source === 'query')
+        const limited = repoFrom.some((source) => source === 'body' || source === 'query' || source === 'path')
           ? ', or may not act on the repository named'
           : repoFrom.length === 0
             ? ', or is limited to some repositories (this route spans all)'
