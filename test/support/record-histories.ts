@@ -7,7 +7,8 @@
 // With scenario names (`npm run record-histories -- lost-after-finish`), only those are recorded
 // and the rest are kept: histories of older code are what prove new code still replays them.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { requireTemporalCli } from '../../apps/cli/temporal-cli.js';
 import { startTemporalDevServer } from '../../apps/cli/temporal-dev-server.js';
@@ -31,7 +32,13 @@ async function main() {
   const npm = await startNpmRegistry(registryHost());
   await npm.publish({ name: 'alpha', version: '1.0.0' });
   await npm.publish({ name: 'alpha', version: '1.1.0' });
-  const errand = await startErrand({ env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ERRAND_CHECKPOINT_EVERY_STEPS: '2', ...(await registriesEnv({ npm })) } });
+  // An MCP server (the protocol's reference test server): one tool that only reads, one taken as writing.
+  const mcpConfig = path.join(mkdtempSync(path.join(os.tmpdir(), 'errand-record-')), 'mcp.json');
+  const everything = path.join(PROJECT_ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+  writeFileSync(mcpConfig, JSON.stringify({ mcpServers: { everything: { command: process.execPath, args: [everything, 'stdio'], tools: ['echo', 'get-sum'], readOnlyTools: ['echo'] } } }));
+  const errand = await startErrand({
+    env: { ERRAND_MODEL_BASE_URL: model.url, ERRAND_MODEL: 'fixture-coder', ERRAND_CHECKPOINT_EVERY_STEPS: '2', ERRAND_MCP_CONFIG: mcpConfig, ...(await registriesEnv({ npm })) },
+  });
   const only = process.argv.slice(2);
   if (!only.length) rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
@@ -108,6 +115,8 @@ async function main() {
       finishing.open();
     });
     await run('continued-as-new', [...Array.from({ length: 101 }, () => call('list_dir', {})), FIX_SUM, FINISH], { maxSteps: 200 });
+    // MCP tools: a read-only call (a local activity) and one run at most once (an activity of one attempt).
+    await run('mcp-tools', [call('everything__echo', { message: 'hi' }), call('everything__get-sum', { a: 1, b: 2 }), FIX_SUM, FINISH], {});
     // A dependency bump (POST /tasks with the playbook) and the coding task of its one group, its
     // child: the update passes the tests, so no agent; the review approves.
     if (wanted('dependency-bump')) {

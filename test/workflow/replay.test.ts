@@ -22,6 +22,8 @@ describe('workflow determinism', () => {
         'feedback.json',
         'continued-as-new-run1.json',
         'lost-after-finish.json',
+        // MCP tools: one read-only call, one run at most once.
+        'mcp-tools.json',
         // A dependency bump and its group's coding task (a child); a schedule's run and its coding task.
         'dependency-bump.json',
         'dependency-bump-group.json',
