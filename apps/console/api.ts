@@ -143,3 +143,9 @@ export interface ScheduleView {
   recentRuns: ScheduleRun[];
   links: { self: string; temporalUi: string };
 }
+
+/** GET /repos/{repo}/secrets: what a repository's tasks get, by name and scope (never a value). */
+export interface RepoSecrets {
+  repo: string;
+  secrets: { name: string; scopes: string[]; repos?: string[] }[];
+}

@@ -1,12 +1,13 @@
 // A task's page: its status, phase and budgets, its plan, links to its PR and its run in Temporal
-// UI, its live timeline and its diff, and the controls its caller may use (tasks:control: a
-// message to the agent, approving its plan, pause, resume, cancel). Polled while it runs. A
-// dependency bump's page lists its groups' tasks and PRs instead; a task started by a bump or a
-// schedule links to it.
+// UI, the secrets its repository's tasks get (by name), its live timeline and its diff, and the
+// controls its caller may use (tasks:control: a message to the agent, approving its plan, pause,
+// resume, cancel). Polled while it runs. A dependency bump's page lists its groups' tasks and PRs
+// instead; a task started by a bump or a schedule links to it.
 import { useEffect, useState } from 'preact/hooks';
 import { call, may, type DependencyGroup, type TaskView, type Whoami } from './api.js';
 import { Alert } from './fields.js';
 import { Markdown } from './markdown.js';
+import { RepoSecrets } from './repo-secrets.js';
 import { TaskDiff } from './task-diff.js';
 import { TaskRecords } from './task-records.js';
 import { Timeline } from './timeline.js';
@@ -134,6 +135,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
               Run in Temporal UI
             </a>
           </p>
+          {task.repo && <RepoSecrets repo={task.repo} />}
           {task.plan && (
             <section aria-label="Plan">
               <h2>Plan</h2>

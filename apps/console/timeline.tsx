@@ -2,6 +2,7 @@
 // token goes in a header (EventSource cannot send one), parsed by eventsource-parser, and
 // reconnected with Last-Event-ID when the connection drops, until the stream's `end`.
 import { EventSourceParserStream } from 'eventsource-parser/stream';
+import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { session } from './api.js';
 
@@ -14,6 +15,29 @@ interface TaskEvent {
 }
 
 const RECONNECT_MS = 2_000;
+
+/** What `mcp_tools` holds: the task's MCP servers, and the tools they offer its model. */
+interface McpServerState {
+  name: string;
+  ready: boolean;
+  why?: string;
+  tools?: string[];
+}
+interface McpTool {
+  name: string;
+  readOnly: boolean;
+  description: string;
+}
+
+const listOf = <T,>(value: unknown): T[] => (Array.isArray(value) ? (value as T[]) : []);
+const count = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** "2 servers ready, 1 failed": how the task's MCP servers started. */
+function serversStarted(servers: McpServerState[]): string {
+  const ready = servers.filter((s) => s.ready).length;
+  const failed = servers.length - ready;
+  return `${count(ready, 'server')} ready${failed ? `, ${failed} failed` : ''}`;
+}
 
 /** One line saying what happened, from the event's own fields (text only). */
 function describe(e: TaskEvent): string {
@@ -37,6 +61,14 @@ function describe(e: TaskEvent): string {
       return `pull request updated`;
     case 'checkpoint':
       return `work so far saved at step ${String(d.step)} (${String(d.sha).slice(0, 8)})`;
+    case 'mcp_tools': {
+      const tools = listOf<McpTool>(d.tools).map((t) => t.name);
+      return `MCP tools offered: ${tools.length ? tools.join(', ') : 'none'} (${serversStarted(listOf(d.servers))})`;
+    }
+    case 'mcp_server_failed':
+      return `MCP server ${String(d.server)} did not start: ${String(d.why)}`;
+    case 'mcp_server_refused':
+      return `MCP request refused: ${String(d.why)}`;
     case 'sandbox_lost':
       return `sandbox lost during ${String(d.during)} (${String(d.why)}); restored from ${String(d.restoredFrom)}`;
     default:
@@ -44,11 +76,54 @@ function describe(e: TaskEvent): string {
   }
 }
 
-/** What is worth unfolding: a tool's arguments or output, the model's words, the review's comments. */
-function detailOf(e: TaskEvent): string | undefined {
+/**
+ * What is worth unfolding: a tool's arguments or output, the model's words, the review's
+ * comments; the MCP servers and each tool they offer.
+ */
+function detailOf(e: TaskEvent): ComponentChildren | undefined {
   const d = e as Record<string, unknown>;
+  if (e.type === 'mcp_tools') return <McpTools servers={listOf(d.servers)} tools={listOf(d.tools)} />;
   const text = [d.output, d.arguments, d.text].find((v) => typeof v === 'string' && v.length > 0);
-  return typeof text === 'string' ? text : undefined;
+  return typeof text === 'string' ? <pre>{text}</pre> : undefined;
+}
+
+/**
+ * The servers and their tools. A tool's description is the server's own text, which the model
+ * reads too (a way to steer it): set apart and labelled as the server's words, shown as text.
+ */
+function McpTools({ servers, tools }: { servers: McpServerState[]; tools: McpTool[] }) {
+  return (
+    <div class="mcp">
+      <ul class="mcp-servers">
+        {servers.map((s) => (
+          <li data-server={s.name}>
+            {s.name}: {s.ready ? `ready, ${count(s.tools?.length ?? 0, 'tool')}` : 'did not start'}
+            {s.why && ` (${s.why})`}
+          </li>
+        ))}
+      </ul>
+      {tools.length > 0 && (
+        <dl class="mcp-tools">
+          {tools.map((t) => {
+            const server = t.name.split('__')[0] ?? '';
+            // Errand prefixes each description with its server's name for the model; here the label says so.
+            const words = String(t.description ?? '').replace(/^\[MCP server [^\]]*\] ?/, '');
+            return (
+              <div data-tool={t.name}>
+                <dt>
+                  <code>{t.name}</code> <span class={`flag ${t.readOnly ? 'read-only' : 'writes'}`}>{t.readOnly ? 'read-only' : 'may change things'}</span>
+                </dt>
+                <dd>
+                  <span class="source">Text from MCP server {server}:</span>
+                  <blockquote class="from-server">{words || '(no description)'}</blockquote>
+                </dd>
+              </div>
+            );
+          })}
+        </dl>
+      )}
+    </div>
+  );
 }
 
 export function Timeline({ id }: { id: string }) {
@@ -115,7 +190,7 @@ export function Timeline({ id }: { id: string }) {
               {detail && (
                 <details>
                   <summary>details</summary>
-                  <pre>{detail}</pre>
+                  {detail}
                 </details>
               )}
             </li>

@@ -6,10 +6,11 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { call, FINISH, FIX_SUM, gate } from '../fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { chromiumPath } from '../support/chromium-setup.js';
+import { HOSTILE, pwned, shows, useConsoleBrowser } from '../support/console-browser.js';
 import { npmOriginRepo, registriesEnv, registryHost } from '../support/dependency-registries.js';
 import { startNpmRegistry, type NpmRegistry } from '../support/npm-registry.js';
 import { eventually, PROJECT_ROOT } from '../support/errand-process.js';
@@ -22,8 +23,6 @@ const { file: tokensFile, tokens: { writer, reader } } = writeTokensFile({
   reader: { name: 'pat', scopes: ['tasks:read'] },
 });
 const SHOTS = path.join(PROJECT_ROOT, 'screenshots');
-/** What a page runs if it ever executes planted markup. */
-const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
 const HOSTILE_FILE = '<img src=x onerror=window.__pwned=3>.md';
 
 describeWithPart(
@@ -40,37 +39,12 @@ describeWithPart(
       await npm?.stop();
     });
     const t = useErrand(async () => ({ ERRAND_API_TOKENS_FILE: tokensFile, ...(await registriesEnv({ npm })) }));
-    let browser: Browser;
-    beforeAll(async () => {
+    const chromium = useConsoleBrowser();
+    const { violations } = chromium;
+    beforeAll(() => {
       mkdirSync(SHOTS, { recursive: true });
-      browser = await chromium.launch({
-        executablePath: chromiumPath(),
-        // This machine's network is closed: Chromium's own background traffic is turned off.
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
     });
-    afterAll(async () => {
-      await browser?.close();
-    });
-
-    const violations: string[] = [];
-    const signIn = async (token: string): Promise<Page> => {
-      const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (err) => errors.push(err.message));
-      // Whatever the page tries that its Content-Security-Policy refuses (an inline script, eval).
-      page.on('console', (m) => m.type() === 'error' && /Content Security Policy/i.test(m.text()) && violations.push(m.text()));
-      const res = await page.goto(`${t.errand.url}/console`);
-      expect(res?.headers()['content-security-policy']).toContain("script-src 'self'");
-      // Its icon is in the page: no request for /favicon.ico, no 404.
-      expect(await page.locator('link[rel="icon"]').getAttribute('href')).toMatch(/^data:image\/svg\+xml,/);
-      await page.getByLabel('API token').fill(token);
-      await page.getByRole('button', { name: 'Sign in' }).click();
-      await page.getByRole('heading', { name: 'Tasks' }).waitFor();
-      expect(errors).toEqual([]);
-      return page;
-    };
-    const pwned = (page: Page) => page.evaluate(() => (globalThis as { __pwned?: number }).__pwned);
+    const signIn = (token: string): Promise<Page> => chromium.signIn(t.errand.url, token);
 
     it('signs in, starts a task from the form with the API\'s errors beside the fields, and shows it to the end', async () => {
       const origin = makeOriginRepo(BUGGY_SUM);
@@ -359,7 +333,7 @@ describeWithPart(
     it('is usable from the keyboard alone: focus starts where the page does and Tab goes in reading order', async () => {
       const origin = makeOriginRepo(BUGGY_SUM);
       t.model.script('[console-keys]', [FIX_SUM, call('finish', { summary: 'done by keyboard' })]);
-      const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+      const page = await (await chromium.browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
       await page.goto(`${t.errand.url}/console`);
       // What has focus, as `tag:label` (run in the page, so written as the page's script).
       const focused = (): Promise<string> =>
@@ -444,8 +418,3 @@ describeWithPart(
     });
   },
 );
-
-/** Waits until `locator` shows `text` (playwright-core has no web-first assertions of its own). */
-function shows(locator: Locator, text: string | RegExp, timeout = 30_000): Promise<void> {
-  return locator.filter({ hasText: text }).first().waitFor({ timeout });
-}
