@@ -28,16 +28,28 @@ const bubblewrap = await probeBubblewrap();
 
 let httpServer: ChildProcess;
 let httpPort: number;
+/** The same server speaking only the older HTTP+SSE transport (protocol 2024-11-05). */
+let sseServer: ChildProcess;
+let ssePort: number;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-mcp-'));
 
 beforeAll(async () => {
   httpPort = await freePort();
   httpServer = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], { env: { PATH: process.env.PATH, PORT: String(httpPort) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  ssePort = await freePort();
+  sseServer = spawn(process.execPath, [EVERYTHING, 'sse'], { env: { PATH: process.env.PATH, PORT: String(ssePort) }, stdio: ['ignore', 'ignore', 'pipe'] });
   await eventually(async () => (await fetch(`http://127.0.0.1:${httpPort}/mcp`, { method: 'POST' }).catch(() => undefined))?.status, 20_000, 'the streamable HTTP server');
+  await eventually(async () => {
+    const stream = new AbortController();
+    const status = (await fetch(`http://127.0.0.1:${ssePort}/sse`, { signal: stream.signal }).catch(() => undefined))?.status;
+    stream.abort();
+    return status;
+  }, 20_000, 'the SSE server');
 });
 
 afterAll(() => {
   httpServer?.kill();
+  sseServer?.kill();
 });
 
 const t = useErrand(() => {
@@ -66,6 +78,8 @@ const t = useErrand(() => {
         },
         memory: { command: process.execPath, args: [MEMORY], env: { MEMORY_FILE_PATH: '${HOME}/memory.jsonl' }, tools: ['create_entities', 'read_graph'] },
         remote: { type: 'http', url: `http://127.0.0.1:${httpPort}/mcp`, headers: { Authorization: 'Bearer ${HEADER_TOKEN}' }, tools: ['echo'] },
+        // Configured as `http`: streamable HTTP is refused, and the client falls back to SSE.
+        legacy: { type: 'http', url: `http://127.0.0.1:${ssePort}/sse`, tools: ['echo'] },
         broken: { command: process.execPath, args: ['-e', 'console.error("no credentials for broken"); process.exit(3)'], tools: ['anything'] },
       },
     }),
@@ -100,7 +114,7 @@ describe('MCP servers', () => {
       ...BUGGY_SUM,
       // Narrows everything to three tools, asks for one the operator does not allow it and for a server nobody configured.
       '.errand/mcp.json': JSON.stringify({
-        mcpServers: { everything: { tools: ['echo', 'get-env', 'trigger-long-running-operation', 'get-tiny-image'] }, memory: {}, remote: {}, broken: {}, shell: { command: 'bash' } },
+        mcpServers: { everything: { tools: ['echo', 'get-env', 'trigger-long-running-operation', 'get-tiny-image'] }, memory: {}, remote: {}, legacy: {}, broken: {}, shell: { command: 'bash' } },
       }),
     });
     const script = t.model.script('[mcp-tools]', [
@@ -110,6 +124,7 @@ describe('MCP servers', () => {
       call('memory__read_graph', {}),
       call('remote__echo', { message: 'hello over http' }),
       call('everything__get-sum', { a: 1, b: 2 }),
+      call('legacy__echo', { message: 'hello over sse' }),
       FIX_SUM,
       FINISH,
     ]);
@@ -132,6 +147,7 @@ describe('MCP servers', () => {
     expect(resultOf(r, 3)).toContain('opens pull requests');
     expect(resultOf(r, 4)).toBe('Echo: hello over http');
     expect(resultOf(r, 5)).toContain('unknown tool "everything__get-sum"');
+    expect(resultOf(r, 6)).toBe('Echo: hello over sse');
 
     const events = (await readEvents(`${t.errand.url}/tasks/${id}/events`)).messages.map((m) => m.data);
     const tools = events.find((e) => e.type === 'mcp_tools');
@@ -183,6 +199,25 @@ describe('MCP servers', () => {
     expect(killed.length).toBeGreaterThan(0);
     expect(resultOf(script.requests, 1)).toMatch(/^error: everything__trigger-long-running-operation did not answer \(.*\); the call failed/);
     expect(resultOf(script.requests, 2)).toBe('Echo: after');
+  });
+
+  it('keeps a remote server out of reach of commands allowed the network', async () => {
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const script = t.model.script('[mcp-socket]', [
+      // Through the sandbox's egress proxy, as an HTTP client configured with it would ask; then around it.
+      call('shell', {
+        command: `(exec 3<>/dev/tcp/127.0.0.1/3128 && printf 'POST http://127.0.0.1:${httpPort}/mcp HTTP/1.1\\r\\nHost: 127.0.0.1\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n' >&3 && head -c 200 <&3; echo) 2>&1; (exec 3<>/dev/tcp/127.0.0.1/${httpPort} && echo CONNECTED) 2>&1 | tail -1`,
+      }),
+      FIX_SUM,
+      FINISH,
+    ]);
+    const id = await createTask(t.errand, { repo: origin, prompt: '[mcp-socket] Fix sum.', network: 'on' });
+    await waitForStatus(t.errand, id, 'completed');
+    // Through the egress proxy: refused (this host's loopback); around it: nothing listens there.
+    const seen = resultOf(script.requests, 0);
+    expect(seen).toMatch(/403 Forbidden[\s\S]*refused: 127\.0\.0\.1:\d+/);
+    expect(seen).toMatch(/Connection refused/);
+    expect(seen).not.toContain('CONNECTED');
   });
 
   it('keeps the servers out of the agent\'s reach: their processes, their environment, their files', async () => {
