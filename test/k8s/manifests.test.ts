@@ -3,7 +3,8 @@
 // apiserver's own OpenAPI schemas); values the schema must refuse; and the worker's RBAC
 // exercised as the worker's ServiceAccount.
 import { execFile } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from '@jest/globals';
@@ -157,6 +158,67 @@ describeWithPart(
       expect(docs.find((d) => d?.kind === 'ConfigMap' && d.data?.ERRAND_WORKER_METRICS_PORT)?.data.ERRAND_WORKER_METRICS_PORT).toBe('9100');
     });
 
+    it('mounts the MCP servers and the scoped secrets in the API and the workers, as files their configuration reads', async () => {
+      const docs = parseAllDocuments((await template('-f', FULL)).stdout).map((d) => d.toJS() as any);
+      const configMap = docs.find((d) => d?.kind === 'ConfigMap' && d.data?.ERRAND_TASK_QUEUE);
+      const agentConfig = docs.find((d) => d?.kind === 'ConfigMap' && d.metadata.name === 'errand-agent-config');
+      expect(Object.keys(agentConfig.data).sort()).toEqual(['mcp.json', 'secrets.json']);
+      // Where each secret is, never what: its value stays in the operator's Secret.
+      expect(JSON.parse(agentConfig.data['secrets.json']).secrets).toEqual({
+        DOCS_TOKEN: { file: 'secrets/docs-token', scopes: ['mcp:docs', 'setup'], repos: ['acme/*'] },
+        GITHUB_MCP_TOKEN: { file: 'secrets/github-mcp-token', scopes: ['mcp:github'] },
+        SENTRY_TOKEN: { file: 'secrets/SENTRY_TOKEN', scopes: ['mcp:sentry'], repos: ['acme/web'] },
+      });
+      for (const component of ['api', 'worker']) {
+        const pod = docs.find((d) => d?.kind === 'Deployment' && d.metadata.name === `errand-${component}`).spec.template.spec;
+        const container = pod.containers[0];
+        const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'agent-config');
+        expect(mount).toEqual({ name: 'agent-config', mountPath: '/etc/errand/agent', readOnly: true });
+        const env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+        expect(env).toMatchObject({ ERRAND_MCP_CONFIG: '/etc/errand/agent/mcp.json', ERRAND_SECRETS_FILE: '/etc/errand/agent/secrets.json' });
+        expect(JSON.stringify(container.env)).not.toContain('errand-agent-secrets');
+        // The volume laid out as the kubelet would, a stand-in value (and newline) per key of the Secret.
+        const dir = mkdtempSync(path.join(os.tmpdir(), `errand-agent-config-${component}-`));
+        try {
+          const sources = pod.volumes.find((v: { name: string }) => v.name === 'agent-config').projected.sources;
+          expect(sources).toHaveLength(2);
+          for (const source of sources) {
+            if (source.configMap) {
+              expect(source.configMap.name).toBe(agentConfig.metadata.name);
+              for (const [file, text] of Object.entries(agentConfig.data)) writeFileSync(path.join(dir, file), text as string);
+            } else {
+              expect(source.secret.name).toBe('errand-agent-secrets');
+              for (const { key, path: file } of source.secret.items) {
+                mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+                writeFileSync(path.join(dir, file), `value of ${key}\n`);
+              }
+            }
+          }
+          const inPod = (file: string) => path.join(dir, path.relative(mount.mountPath, file));
+          const config = loadConfig({ ...configMap.data, ERRAND_GITHUB_TOKEN: 'from-the-secret', ERRAND_MCP_CONFIG: inPod(env.ERRAND_MCP_CONFIG), ERRAND_SECRETS_FILE: inPod(env.ERRAND_SECRETS_FILE) });
+          expect(config.mcp).toEqual({
+            mcpServers: {
+              github: { type: 'http', url: 'https://api.githubcopilot.com/mcp/', headers: { Authorization: 'Bearer ${GITHUB_MCP_TOKEN}' }, tools: ['get_issue', 'search_code'], readOnlyTools: ['get_issue', 'search_code'] },
+              docs: { type: 'stdio', command: 'npx', args: ['-y', '@acme/docs-mcp'], env: { DOCS_TOKEN: '${DOCS_TOKEN}' }, network: false, tools: ['lookup'] },
+            },
+            repos: { 'acme/web': { mcpServers: { sentry: { type: 'sse', url: 'https://mcp.sentry.dev/sse', headers: { Authorization: 'Bearer ${SENTRY_TOKEN}' }, tools: ['get_issue'] } } } },
+          });
+          expect(config.scopedSecrets).toEqual([
+            { name: 'DOCS_TOKEN', value: 'value of docs-token', scopes: ['mcp:docs', 'setup'], repos: ['acme/*'] },
+            { name: 'GITHUB_MCP_TOKEN', value: 'value of github-mcp-token', scopes: ['mcp:github'] },
+            { name: 'SENTRY_TOKEN', value: 'value of SENTRY_TOKEN', scopes: ['mcp:sentry'], repos: ['acme/web'] },
+          ]);
+          // Values the logs redact; and none of them in any ConfigMap.
+          expect(config.secrets).toEqual(expect.arrayContaining(['value of docs-token', 'value of github-mcp-token', 'value of SENTRY_TOKEN']));
+          expect(JSON.stringify(docs.filter((d) => d?.kind === 'ConfigMap'))).not.toMatch(/value of /);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+      // Unset (the defaults), nothing of it is rendered.
+      expect((await template()).stdout).not.toMatch(/agent-config|ERRAND_MCP_CONFIG|ERRAND_SECRETS_FILE/);
+    });
+
     it('probes the API on its health endpoints and runs both processes unprivileged', async () => {
       const docs = (await template('-f', FULL)).stdout;
       expect(docs).toContain('path: /health/live');
@@ -181,6 +243,9 @@ describeWithPart(
       ['object storage without a bucket', ['--set', 'objectStorage.endpoint=http://s3.storage.svc:7070'], "at '/objectStorage/bucket'"],
       ['a bucket with neither its region nor an endpoint', ['--set', 'objectStorage.bucket=errand-artifacts'], "at '/objectStorage'"],
       ['a bucket name S3 would refuse', ['--set', 'objectStorage.bucket=Errand_Artifacts', '--set', 'objectStorage.region=us-east-1'], "at '/objectStorage/bucket'"],
+      ['an MCP server without its tools', ['--set', 'mcp.servers.github.url=https://mcp.example.com/'], "at '/mcp/servers/github'"],
+      ['secret scopes without the Secret holding their values', ['--set', 'secrets.scopes.NPM_TOKEN.scopes[0]=setup'], "at '/secrets/existingSecret'"],
+      ['a secret scope other than setup or mcp:<server>', ['--set', 'secrets.existingSecret=errand-agent-secrets', '--set', 'secrets.scopes.NPM_TOKEN.scopes[0]=agent'], "at '/secrets/scopes/NPM_TOKEN/scopes/0'"],
     ])('refuses %s with a message naming the value', async (_what, args, message) => {
       const rendered = await template(...args);
       expect(rendered.code).not.toBe(0);

@@ -68,6 +68,14 @@ env:
   - name: ERRAND_API_TOKENS_FILE
     value: /etc/errand/tokens/{{ .Values.api.tokensSecret.key }}
   {{- end }}
+  {{- if or .Values.mcp.servers .Values.mcp.repos }}
+  - name: ERRAND_MCP_CONFIG
+    value: /etc/errand/agent/mcp.json
+  {{- end }}
+  {{- if .Values.secrets.scopes }}
+  - name: ERRAND_SECRETS_FILE
+    value: /etc/errand/agent/secrets.json
+  {{- end }}
 {{- end -}}
 
 {{/* Volumes both processes share: the state volume (none with object storage), a writable /tmp, and Temporal's TLS files. */}}
@@ -91,6 +99,23 @@ env:
   secret:
     secretName: {{ . }}
 {{- end }}
+{{- if or .Values.mcp.servers .Values.mcp.repos .Values.secrets.scopes }}
+{{- /* mcp.json and secrets.json next to secrets/<key> from the operator's Secret: secrets.json's `file: secrets/<key>` is relative to its own directory. */}}
+- name: agent-config
+  projected:
+    sources:
+      - configMap:
+          name: {{ include "errand.fullname" . }}-agent-config
+      {{- if .Values.secrets.scopes }}
+      - secret:
+          name: {{ .Values.secrets.existingSecret }}
+          items:
+            {{- range include "errand.secretKeys" . | splitList "\n" }}
+            - key: {{ . }}
+              path: secrets/{{ . }}
+            {{- end }}
+      {{- end }}
+{{- end }}
 {{- end -}}
 
 {{- define "errand.volumeMounts" -}}
@@ -106,6 +131,11 @@ env:
 {{- if .Values.api.tokensSecret.name }}
 - name: api-tokens
   mountPath: /etc/errand/tokens
+  readOnly: true
+{{- end }}
+{{- if or .Values.mcp.servers .Values.mcp.repos .Values.secrets.scopes }}
+- name: agent-config
+  mountPath: /etc/errand/agent
   readOnly: true
 {{- end }}
 {{- end -}}
@@ -133,4 +163,13 @@ seccompProfile:
 {{- $pairs = append $pairs (printf "%s=%v" $glob $max) -}}
 {{- end -}}
 {{- join "," $pairs -}}
+{{- end -}}
+
+{{/* The keys of secrets.existingSecret that secrets.scopes names (each once, sorted), one a line. */}}
+{{- define "errand.secretKeys" -}}
+{{- $keys := dict -}}
+{{- range $name, $secret := .Values.secrets.scopes -}}
+{{- $_ := set $keys ($secret.key | default $name) true -}}
+{{- end -}}
+{{- keys $keys | sortAlpha | join "\n" -}}
 {{- end -}}
