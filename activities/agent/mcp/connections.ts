@@ -1,10 +1,11 @@
 // The worker's connections to MCP servers, one per task and server: a remote server over
 // streamable HTTP (falling back to SSE), a stdio server as a child of the worker, never inside
 // the agent's sandbox, confined by bubblewrap in a confinement of its own (a directory of its
-// own as home, Errand's state hidden, its own pid namespace, no root) with only the environment
-// the operator gave it. The agent's commands cannot read that environment or reach the process:
-// they run in another pid namespace, with Errand's state hidden, and the pipe is the worker's.
-// Connections close when idle, when their task's sandbox is destroyed, or when one breaks.
+// own as home and TMPDIR, the host read-only, Errand's state hidden, its own pid namespace, no
+// root) with only the environment the operator gave it. The agent's commands cannot read that
+// environment or reach the process: they run in another pid namespace, with Errand's state
+// hidden, and the pipe is the worker's. Connections close when idle (their task may have moved
+// to another worker or ended) or when one breaks.
 import { chown, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -136,6 +137,7 @@ export class McpConnections {
     const env = {
       PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
       HOME: home,
+      TMPDIR: home,
       // `${HOME}`: its own directory, for a server that keeps state in a file.
       ...Object.fromEntries(Object.entries(server.env).map(([k, v]) => [k, withSecrets(v, { ...secrets, HOME: home }, `the variable ${k} of MCP server ${name}`)])),
     };
@@ -146,12 +148,14 @@ export class McpConnections {
 
 /**
  * bubblewrap around a stdio server: the host read-only, Errand's state hidden but for the
- * server's own directory, a private /tmp, pid, ipc and uts namespaces of its own (the network
+ * server's own directory, pid, ipc and uts namespaces of its own (the network
  * too when the operator says it needs none), no root. No --clearenv: the environment it starts
  * with is already only the server's (values never go on a command line, which others can read).
  */
 export function confinedArgv(c: McpConfinement, home: string, network: boolean, argv: string[]): string[] {
-  const args = [c.bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--perms', '1777', '--tmpfs', '/tmp'];
+  // The host's /tmp stays (read-only, like the rest): a server may be installed there; it writes
+  // temporary files in its own directory (TMPDIR).
+  const args = [c.bwrap, '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc'];
   const hidden = [...c.hide].sort((a, b) => a.length - b.length);
   for (const dir of hidden) args.push('--tmpfs', dir);
   for (const dir of pathBetween(hidden, home)) args.push('--perms', '0755', '--dir', dir);
