@@ -68,8 +68,10 @@ export class SandboxCpuGroups {
     const entries = await readdir(this.dir, { withFileTypes: true });
     for (const entry of entries.filter((e) => e.isDirectory())) {
       const group = path.join(this.dir, entry.name);
+      // Date.now() is whole milliseconds and mtimeMs is not: a group made in this same
+      // millisecond looks younger than 0 ms.
       const { mtimeMs } = await stat(group);
-      if (Date.now() - mtimeMs >= olderThanMs) await rmdir(group).catch(() => undefined);
+      if (olderThanMs <= 0 || Date.now() - mtimeMs >= olderThanMs) await rmdir(group).catch(() => undefined);
     }
   }
 
