@@ -3,13 +3,13 @@
 // appended with one write (O_APPEND: processes on this host never interleave a batch). Its
 // readers skip a record whose id came before (the first copy wins) and a line left torn by a
 // crashed writer, and number what remains, so every reader sees the same seq.
-import { appendFile, mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { checkStorageKey, type BlobStore, type LogCursor, type LogEntry, type LogRecord, type LogStore, type Storage } from './storage.js';
+import { checkStorageKey, type ArchiveStore, type BlobStore, type LogCursor, type LogEntry, type LogRecord, type LogStore, type Storage } from './storage.js';
 
 export function localDirectoryStorage(dir: string): Storage {
   const files = new Files(dir);
-  return { blobs: new LocalBlobStore(files), logs: new LocalLogStore(files) };
+  return { blobs: new LocalBlobStore(files), logs: new LocalLogStore(files), archives: new LocalArchiveStore(files) };
 }
 
 /** Paths under the directory for checked keys, with the directories made once per process. */
@@ -72,6 +72,32 @@ class LocalBlobStore implements BlobStore {
       .filter((e) => !e.endsWith('.tmp'))
       .sort()
       .map((e) => `${under}/${e}`);
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.files.path(key), { force: true });
+  }
+}
+
+/** An archive is a file: copied in under a temporary name and renamed, copied out as it is. */
+class LocalArchiveStore implements ArchiveStore {
+  constructor(private readonly files: Files) {}
+
+  async upload(key: string, file: string): Promise<void> {
+    const target = this.files.path(key);
+    const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+    await this.files.inDirOf(target, () => copyFile(file, tmp));
+    await rename(tmp, target);
+  }
+
+  async download(key: string, file: string): Promise<boolean> {
+    return copyFile(this.files.path(key), file).then(
+      () => true,
+      (e: NodeJS.ErrnoException) => {
+        if (e.code === 'ENOENT') return false;
+        throw e;
+      },
+    );
   }
 
   async delete(key: string): Promise<void> {

@@ -30,9 +30,12 @@
 // A missing key must answer 404, not 403: on AWS that needs s3:ListBucket as well as
 // s3:GetObject, s3:PutObject and s3:DeleteObject on the bucket.
 import { randomUUID } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, type PutObjectCommandInput } from '@aws-sdk/client-s3';
-import { checkStorageKey, type BlobStore, type LogCursor, type LogEntry, type LogRecord, type LogStore, type Storage } from './storage.js';
+import { checkStorageKey, type ArchiveStore, type BlobStore, type LogCursor, type LogEntry, type LogRecord, type LogStore, type Storage } from './storage.js';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -60,7 +63,7 @@ export class CorruptS3Log extends Error {}
  */
 export function s3Storage(options: S3StorageOptions, client: S3Client = defaultClient(options)): Storage {
   const bucket = new Bucket(client, options.bucket, options.prefix, options.outageMs ?? OUTAGE_MS);
-  return { blobs: new S3BlobStore(bucket), logs: new S3LogStore(bucket) };
+  return { blobs: new S3BlobStore(bucket), logs: new S3LogStore(bucket), archives: new S3ArchiveStore(bucket) };
 }
 
 function defaultClient({ endpoint, region, forcePathStyle }: S3StorageOptions): S3Client {
@@ -139,6 +142,26 @@ class Bucket {
   private putObject(key: string, body: string, condition: Pick<PutObjectCommandInput, 'IfNoneMatch' | 'Metadata'> = {}) {
     // The length given: the SDK leaves it out for an empty body, and then warns of a stream.
     return this.send(() => this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: body, ContentLength: Buffer.byteLength(body), ...condition })));
+  }
+
+  /** Puts the file `file` at `key`, streamed (one PUT: an archive stays far below S3's 5 GB for one). */
+  async upload(key: string, file: string): Promise<void> {
+    const { size } = await stat(file);
+    await this.send(() => this.client.send(new PutObjectCommand({ Bucket: this.name, Key: key, Body: createReadStream(file), ContentLength: size }))).catch((e) => {
+      throw this.refusal(e, 'write', key);
+    });
+  }
+
+  /** Streams `key` into the file `file`; false when there is no such object. */
+  async download(key: string, file: string): Promise<boolean> {
+    try {
+      const { Body } = await this.send(() => this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key })));
+      await pipeline(Body as NodeJS.ReadableStream, createWriteStream(file));
+      return true;
+    } catch (e) {
+      if (status(e) === 404) return false;
+      throw this.refusal(e, 'read', key);
+    }
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -232,6 +255,22 @@ function unavailable(e: unknown): boolean {
 
 function status(e: unknown): number | undefined {
   return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+class S3ArchiveStore implements ArchiveStore {
+  constructor(private readonly bucket: Bucket) {}
+
+  upload(key: string, file: string): Promise<void> {
+    return this.bucket.upload(this.bucket.blobKey(key), file);
+  }
+
+  download(key: string, file: string): Promise<boolean> {
+    return this.bucket.download(this.bucket.blobKey(key), file);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.bucket.delete(this.bucket.blobKey(key));
+  }
 }
 
 class S3BlobStore implements BlobStore {

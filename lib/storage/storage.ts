@@ -71,15 +71,31 @@ export interface LogStore {
   logs(prefix: string): Promise<string[]>;
 }
 
+/**
+ * Large binary files kept whole (environment snapshots), moved between the store and a file on
+ * this host, never held in memory. Not redacted: they are archives, not text anyone reads, and
+ * what goes into one is checked before (lib/environments/environment-store.ts says what).
+ */
+export interface ArchiveStore {
+  /** Writes `key` whole from `file`: a reader sees the old archive or the new, never part of one. */
+  upload(key: string, file: string): Promise<void>;
+  /** Writes `key` to `file`; false when there is no such archive. */
+  download(key: string, file: string): Promise<boolean>;
+  /** Removes `key`; nothing happens when it does not exist. */
+  delete(key: string): Promise<void>;
+}
+
 export interface Storage {
   blobs: BlobStore;
   logs: LogStore;
+  archives: ArchiveStore;
 }
 
 /** `storage` with everything written to it redacted first (what a model, a command or a repository wrote may hold a secret). */
 export function redacting(storage: Storage, redactor: Redactor): Storage {
   const { blobs, logs } = storage;
   return {
+    archives: storage.archives,
     blobs: {
       put: (key, data) => blobs.put(key, redactor.redact(data)),
       createIfAbsent: (key, data) => blobs.createIfAbsent(key, redactor.redact(data)),
@@ -119,6 +135,7 @@ export function coalescingAppends(storage: Storage): Storage {
   };
   return {
     blobs: storage.blobs,
+    archives: storage.archives,
     logs: {
       append: (log, records) =>
         new Promise<void>((resolve, reject) => {

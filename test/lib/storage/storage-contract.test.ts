@@ -2,7 +2,8 @@
 // local directory, and S3 on a real S3 server (versitygw). Separate store instances stand for
 // separate processes (each S3 one has its own client and its own writer state, as a worker
 // would), so the races here are the races of a deployment with many replicas.
-import { mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -203,9 +204,32 @@ function storageContract(store: OpenStore): void {
     });
   });
 
+  describe('archives', () => {
+    it('uploads a file and downloads it byte for byte, replaces it whole, and deletes it', async () => {
+      const { archives } = store();
+      const at = space();
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-archive-'));
+      const bytes = randomBytes(5 * 1024 * 1024);
+      writeFileSync(path.join(dir, 'in'), bytes);
+      await archives.upload(`${at}/snapshot.tar`, path.join(dir, 'in'));
+      expect(await store().archives.download(`${at}/snapshot.tar`, path.join(dir, 'out'))).toBe(true);
+      expect(readFileSync(path.join(dir, 'out')).equals(bytes)).toBe(true);
+      writeFileSync(path.join(dir, 'in'), 'smaller');
+      await archives.upload(`${at}/snapshot.tar`, path.join(dir, 'in'));
+      await archives.download(`${at}/snapshot.tar`, path.join(dir, 'out'));
+      expect(readFileSync(path.join(dir, 'out'), 'utf8')).toBe('smaller');
+      await archives.delete(`${at}/snapshot.tar`);
+      await archives.delete(`${at}/snapshot.tar`);
+      expect(await archives.download(`${at}/snapshot.tar`, path.join(dir, 'gone'))).toBe(false);
+    });
+  });
+
   it.each(['../x', 'a//b', '.', '..', 'a/./b', '/abs', 'a/', 'back\\slash', 'sp ace', ''])('refuses the key %j, whatever the operation', async (key) => {
-    const { blobs, logs } = store();
+    const { blobs, logs, archives } = store();
     const operations = [
+      () => archives.upload(key, '/dev/null'),
+      () => archives.download(key, '/dev/null'),
+      () => archives.delete(key),
       () => blobs.put(key, 'x'),
       () => blobs.createIfAbsent(key, 'x'),
       () => blobs.get(key),
