@@ -16,6 +16,7 @@ import type { AdmissionRequest } from '../workflows/contracts/admission.js';
 import type { McpConnections } from './agent/mcp/connections.js';
 import type { McpConfig } from './agent/mcp/servers.js';
 import type { Secret } from '../lib/secrets/secrets.js';
+import type { EnvironmentStore } from '../lib/environments/environment-store.js';
 
 export interface ActivityDeps {
   sandboxes: SandboxProvider;
@@ -36,6 +37,8 @@ export interface ActivityDeps {
   registries: Registries;
   /** Secrets scoped to setup or an MCP server (ERRAND_SECRETS_FILE); none when undefined. */
   scopedSecrets?: readonly Secret[];
+  /** Where repositories' environments after setup are kept (ERRAND_ENVIRONMENT_CACHE); undefined: every task runs its setup. */
+  environments?: EnvironmentStore;
   /** MCP servers the operator allows (ERRAND_MCP_CONFIG) and the worker's connections to them; undefined: none. */
   mcp?: { config: McpConfig; connections: McpConnections };
 }
@@ -79,8 +82,13 @@ export function activityContext(deps: ActivityDeps): ActivityContext {
 
 /** `storage` whose every call heartbeats while it waits: object storage away for a while is waited out, not taken for a dead worker. */
 function heartbeating(storage: Storage): Storage {
-  const { blobs, logs } = storage;
+  const { blobs, logs, archives } = storage;
   return {
+    archives: {
+      upload: (key, file) => heartbeatingWhile(() => archives.upload(key, file)),
+      download: (key, file) => heartbeatingWhile(() => archives.download(key, file)),
+      delete: (key) => heartbeatingWhile(() => archives.delete(key)),
+    },
     blobs: {
       put: (key, data) => heartbeatingWhile(() => blobs.put(key, data)),
       createIfAbsent: (key, data) => heartbeatingWhile(() => blobs.createIfAbsent(key, data)),

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { McpConfig } from '../activities/agent/mcp/servers.js';
 import { loadSecrets, type Secret } from '../lib/secrets/secrets.js';
+import { DEFAULT_ENVIRONMENT_LIMITS, type EnvironmentLimits } from '../lib/environments/environment-store.js';
 import { z } from 'zod';
 import { loadApiTokens, type ApiToken } from './api/auth/api-tokens.js';
 import type { GitHubSettings } from '../lib/forge/github.js';
@@ -126,6 +127,10 @@ const Env = z.object({
   ERRAND_GOSUMDB: optionalText,
   ERRAND_API_TOKENS_FILE: optionalText,
   ERRAND_MCP_CONFIG: optionalText,
+  ERRAND_ENVIRONMENT_CACHE: z.enum(['on', 'off']).default('on'),
+  ERRAND_ENVIRONMENT_MAX_MB_PER_REPO: positiveInt.default(DEFAULT_ENVIRONMENT_LIMITS.maxRepoBytes / 2 ** 20),
+  ERRAND_ENVIRONMENT_MAX_MB: positiveInt.default(DEFAULT_ENVIRONMENT_LIMITS.maxTotalBytes / 2 ** 20),
+  ERRAND_ENVIRONMENT_TTL_HOURS: z.coerce.number().positive().default(DEFAULT_ENVIRONMENT_LIMITS.ttlMs / 3_600_000),
   ERRAND_SECRETS_FILE: optionalText,
   ERRAND_TEMPORAL_API_KEY: optionalText,
   // Unset is not 'false': unset, an API key turns TLS on (Temporal Cloud); 'false' keeps it off.
@@ -273,6 +278,8 @@ export interface Config {
   secrets: string[];
   /** MCP servers the agent may use (ERRAND_MCP_CONFIG); none when unset. */
   mcp?: McpConfig;
+  /** Limits of the kept environments after setup; undefined: every task runs its setup (ERRAND_ENVIRONMENT_CACHE=off). */
+  environmentCache?: EnvironmentLimits;
   /** Secrets scoped to setup or to one MCP server (ERRAND_SECRETS_FILE). */
   scopedSecrets: Secret[];
   logLevel: string;
@@ -398,6 +405,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiTokens: e.ERRAND_API_TOKENS_FILE ? apiTokensFrom(e.ERRAND_API_TOKENS_FILE) : [],
     mcp: e.ERRAND_MCP_CONFIG ? fromFile('ERRAND_MCP_CONFIG', e.ERRAND_MCP_CONFIG, (f) => McpConfig.parse(JSON.parse(readFileSync(f, 'utf8')))) : undefined,
     scopedSecrets,
+    environmentCache:
+      e.ERRAND_ENVIRONMENT_CACHE === 'on'
+        ? { maxRepoBytes: e.ERRAND_ENVIRONMENT_MAX_MB_PER_REPO * 2 ** 20, maxTotalBytes: e.ERRAND_ENVIRONMENT_MAX_MB * 2 ** 20, ttlMs: e.ERRAND_ENVIRONMENT_TTL_HOURS * 3_600_000 }
+        : undefined,
     forge: github ? { kind: 'github', github } : { kind: 'local' },
     storage: storageSettings(e),
     webhooks: {

@@ -24,6 +24,9 @@ import { HISTORY_SHARDS, startTemporalCluster, TEMPORAL_SERVER_VERSION, temporal
 import { freePort } from '../test/support/free-port.js';
 import { startTempRoot } from '../test/support/temp-root.js';
 import { cpuSeconds, cpuSplit, eventTimes, median, percentile, rssMb, samplePeak, samplePss } from './measure.js';
+import { environmentFigures } from './environment.js';
+import { registriesEnv, registryHost } from '../test/support/dependency-registries.js';
+import { startNpmRegistry } from '../test/support/npm-registry.js';
 import { closeTemporal, direct, runTask, runTogether, submitBurst, type Figures, type Timing } from './tasks.js';
 
 const whole = (min: number) => (value: string) => {
@@ -51,11 +54,12 @@ const opts = new Command('bench')
   .option('--load-steps <n>', 'steps of each overload task', whole(1), 10)
   .option('--model-latency-ms <ms>', "the model's answer time in the overload run", whole(0), 2000)
   .option('--get-rate <n>', 'GET /tasks/:id per second during the overload run (a random running task each)', whole(0), 20)
+  .option('--environment-packages <n>', "packages the environment cache's repository installs in its setup (a local registry); 0 skips", whole(0), 200)
   .option('--temporal <lanes>', 'Temporal to run on: dev (the CLI dev server), cluster (the server on PostgreSQL, several shards; npm run setup:cluster), or dev,cluster', lanes, ['dev'] as Lane[])
   .option('--sqlite-sync <mode>', "the dev server's SQLite writes: normal (WAL, as `npm start`) or full (every commit synced)", 'normal')
   .option('--json <file>', 'where the figures are written', 'bench-results.json')
   .parse()
-  .opts<{ steps: number; rounds: number; curve: number[]; startTasks: number; submit: number; load: number; loadSteps: number; modelLatencyMs: number; getRate: number; temporal: Lane[]; sqliteSync: 'normal' | 'full'; json: string }>();
+  .opts<{ steps: number; rounds: number; curve: number[]; startTasks: number; submit: number; load: number; environmentPackages: number; loadSteps: number; modelLatencyMs: number; getRate: number; temporal: Lane[]; sqliteSync: 'normal' | 'full'; json: string }>();
 
 const ms = (n: number) => (Number.isFinite(n) ? `${n.toFixed(n < 10 ? 1 : 0)} ms` : 'n/a');
 const row = (what: string, value: string, base = '', ratio?: number) =>
@@ -123,7 +127,10 @@ async function runLane(lane: Lane, work: string, confinement: Awaited<ReturnType
         : await startTemporalCluster();
     stops.unshift(temporal.stop);
     process.env.ERRAND_TEST_TEMPORAL_ADDRESS = temporal.address;
-    const { model, errand } = await startErrandWithModel();
+    // The registry the environment figures' setup installs from: on an address a sandbox reaches through its egress proxy.
+    const npm = opts.environmentPackages ? await startNpmRegistry(registryHost()) : undefined;
+    if (npm) stops.unshift(npm.stop);
+    const { model, errand } = await startErrandWithModel(npm ? await registriesEnv({ npm }) : {});
     stops.unshift(() => model.stop(), errand.stop);
     const cpuGroups = await SandboxCpuGroups.create();
     const sandboxes = new LocalSandboxProvider({
@@ -193,6 +200,17 @@ async function runLane(lane: Lane, work: string, confinement: Awaited<ReturnType
       row('POST /tasks under that burst, p99', ms(percentile(burst.latencies, 99)));
       row('POST /tasks under that burst, refused', String(burst.failed));
       record('submit', { requests: burst.latencies.length, p50: median(burst.latencies), p95: percentile(burst.latencies, 95), p99: percentile(burst.latencies, 99), refused: burst.failed });
+    }
+
+    if (npm) {
+      const env = await environmentFigures(model, errand, npm, opts.environmentPackages);
+      row(`POST → first model call, setup alone (${env.packages} packages)`, ms(env.setupAlone));
+      row('… cold: a miss, the environment kept', ms(env.cold), ms(env.setupAlone), env.cold / env.setupAlone);
+      row('… warm: the environment restored', ms(env.warm), ms(env.setupAlone), env.warm / env.setupAlone);
+      row('environment: snapshot size', `${(env.snapshotBytes / 2 ** 20).toFixed(1)} MB`);
+      row('environment: kept in (pack, copy, store)', ms(env.storeMs));
+      row('environment: restored in (fetch, check, unpack)', ms(env.restoreMs));
+      record('environment', env);
     }
 
     if (opts.load) await overload(model, errand, temporal.pids);

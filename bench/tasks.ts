@@ -34,7 +34,7 @@ export interface Timing extends Figures {
 
 let client: Promise<Client> | undefined;
 /** One Temporal client for the bench's waits, closed by `closeTemporal`. */
-const temporal = () => (client ??= temporalClient().then(({ client: c }) => c));
+export const temporal = () => (client ??= temporalClient().then(({ client: c }) => c));
 export async function closeTemporal(): Promise<void> {
   const closing = client;
   client = undefined;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `errand` (npx errand, or on PATH after npm link). The commands that run Errand itself (setup,
 // dev, serve, worker, api, sandboxes) run from the TypeScript sources through tsx, as `npm start`
-// does; the others (task, schedule, playbook, token, help) talk to a running API and run from the
+// does; the others (task, schedule, playbook, repo, token, help) talk to a running API and run from the
 // bundle `npm install` built (bin/build-cli.mjs), so they answer in a fraction of a second. A
 // bundle older than any of its sources is not used: the sources are.
 import { readFileSync, statSync } from 'node:fs';

@@ -1,16 +1,13 @@
 // The forge activities: the repository checked before any sandbox exists (and the sandbox image
 // it asks for), pull requests opened and brought up to date, comments written.
-import { z } from 'zod';
-import { IMAGE_REFERENCE, type PullRequestRef } from '../../workflows/contracts/task.js';
+import type { PullRequestRef } from '../../workflows/contracts/task.js';
+import { parseSandboxConfig, SANDBOX_CONFIG_FILE } from '../environment/sandbox-config.js';
 import { FailureType } from '../../workflows/failures.js';
 import type { ActivityContext } from '../context.js';
 import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import { withHeartbeat } from '../heartbeat.js';
 import type { OpenPullRequest, UpdatePullRequest } from '../../lib/forge/forge.js';
 
-/** Where a repository names the sandbox image its toolchain needs: `{"image": "ghcr.io/acme/sandbox-node22:1"}`. */
-const SANDBOX_CONFIG_FILE = '.errand/sandbox.json';
-const SandboxConfig = z.strictObject({ image: z.string().regex(IMAGE_REFERENCE, 'must be an image reference') });
 
 /**
  * Each heartbeats while it waits on the forge, so an attempt whose worker died is retried within
@@ -22,7 +19,8 @@ export function createForgeActivities({ forge, blobs, event, redactor }: Activit
     async checkRepository(req: { repo: string; baseBranch: string }): Promise<{ baseBranch: string; sandboxImage?: string }> {
       const { baseBranch } = await forge.checkRepository(req.repo, req.baseBranch);
       const raw = await forge.readFile(req.repo, baseBranch, SANDBOX_CONFIG_FILE);
-      return { baseBranch, ...(raw !== undefined && { sandboxImage: parseSandboxConfig(raw) }) };
+      const sandboxImage = raw === undefined ? undefined : sandboxImageOf(raw);
+      return { baseBranch, ...(sandboxImage && { sandboxImage }) };
     },
 
     /**
@@ -64,14 +62,9 @@ export function createForgeActivities({ forge, blobs, event, redactor }: Activit
   };
 }
 
-function parseSandboxConfig(raw: string): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw ErrandFailure.permanent(FailureType.RepoUnavailable, `${SANDBOX_CONFIG_FILE} is not JSON; it should read {"image": "<image reference>"}`);
-  }
-  const config = SandboxConfig.safeParse(parsed);
-  if (!config.success) throw ErrandFailure.permanent(FailureType.RepoUnavailable, `${SANDBOX_CONFIG_FILE} is not valid: ${z.prettifyError(config.error)}`);
-  return config.data.image;
+/** The image the repository's `.errand/sandbox.json` names, if it names one. */
+function sandboxImageOf(raw: string): string | undefined {
+  const config = parseSandboxConfig(raw);
+  if ('error' in config) throw ErrandFailure.permanent(FailureType.RepoUnavailable, config.error);
+  return config.image;
 }

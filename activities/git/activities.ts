@@ -14,7 +14,7 @@ import { applyChange, setupRepository, type RepoSetup } from './repo-setup.js';
 import { pushFromSandbox } from './transfer.js';
 import * as git from './workspace.js';
 
-export function createGitActivities({ connect, event, forge, sandboxes, blobs, redactor, limits, scopedSecrets = [] }: ActivityContext) {
+export function createGitActivities({ connect, event, forge, sandboxes, blobs, redactor, limits, scopedSecrets = [], environments }: ActivityContext) {
   return {
     async prepareWorkspace(req: {
       taskId: string;
@@ -43,8 +43,12 @@ export function createGitActivities({ connect, event, forge, sandboxes, blobs, r
     async setupRepository(req: {
       taskId: string;
       sandboxId: string;
-      /** Whose secrets scoped to `setup` the setup script gets (absent in histories from before). */
+      /** Whose secrets scoped to `setup` the setup script gets, and whose kept environment it may start from (absent in histories from before). */
       repo?: string;
+      baseBranch?: string;
+      baseSha?: string;
+      /** The sandbox image the task runs on (none: the provider's default). */
+      image?: string;
       setupScript?: string;
       network: boolean;
       agentNetwork?: boolean;
@@ -56,7 +60,21 @@ export function createGitActivities({ connect, event, forge, sandboxes, blobs, r
       const { setup, head } = await withHeartbeat(async (signal) => {
         const sandbox = await connect(req.sandboxId, signal);
         const secrets = req.repo ? secretsFor(scopedSecrets, req.repo, 'setup') : {};
-        const done = await setupRepository(sandbox, blobs, { ...req, timeoutMs: limits.setupTimeoutMs, secrets });
+        const environment =
+          environments && req.repo && req.baseBranch && req.baseSha
+            ? {
+                store: environments,
+                taskId: req.taskId,
+                sandboxId: req.sandboxId,
+                repo: req.repo,
+                baseBranch: req.baseBranch,
+                baseSha: req.baseSha,
+                image: sandboxes.platformOf(req.image),
+                setupNetwork: req.network,
+                event: (e: { id: string; type: string }) => event(req.taskId, e),
+              }
+            : undefined;
+        const done = await setupRepository(sandbox, blobs, { ...req, timeoutMs: limits.setupTimeoutMs, secrets, environment });
         if (req.change) done.change = await applyChange(sandbox, blobs, { ...req, change: req.change, timeoutMs: limits.setupTimeoutMs });
         const restored = req.restore ? await git.restoreWork(sandbox, req.restore.ref) : undefined;
         return { setup: done, head: restored };

@@ -7,6 +7,7 @@ import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import { SandboxdRequestError, type SandboxdClient } from '../sandbox/sandboxd-client.js';
 import type { BlobStore } from '../../lib/storage/storage.js';
 import { taskKeys } from '../../lib/storage/keys.js';
+import { setupWithCache, type EnvironmentOutcome, type EnvironmentRequest } from '../environment/cached-setup.js';
 
 /** Looked for in this order; the first one found is used. */
 export const INSTRUCTION_FILES = ['AGENTS.md', 'CLAUDE.md', '.github/copilot-instructions.md'];
@@ -15,6 +16,8 @@ export const REPO_MCP_FILE = '.errand/mcp.json';
 const MAX_INSTRUCTION_BYTES = 32_000;
 
 export interface RepoSetup {
+  /** Whether the environment came from a kept snapshot, or was made and kept, or neither. */
+  environment?: EnvironmentOutcome;
   instructionsFrom?: string;
   instructionsKey?: string;
   setupLogKey?: string;
@@ -25,7 +28,7 @@ export interface RepoSetup {
 export async function setupRepository(
   sandbox: SandboxdClient,
   store: BlobStore,
-  req: { taskId: string; setupScript?: string; timeoutMs: number; network: boolean; secrets?: Record<string, string> },
+  req: { taskId: string; setupScript?: string; timeoutMs: number; network: boolean; secrets?: Record<string, string>; environment?: EnvironmentRequest },
 ): Promise<RepoSetup> {
   const result: RepoSetup = {};
   for (const file of INSTRUCTION_FILES) {
@@ -42,7 +45,22 @@ export async function setupRepository(
   if (mcp) await store.put(taskKeys(req.taskId).repoMcp, mcp.content);
   const repoScript = (await sandbox.list({ path: '.errand' }).catch(absent))?.entries.some((e) => e.name === 'setup.sh');
   const script = req.setupScript ?? (repoScript ? `bash ${REPO_SETUP_SCRIPT}` : undefined);
-  if (script) await runSetupScript(sandbox, store, req, script, result);
+  if (script) {
+    const setup = () => runSetupScript(sandbox, store, req, script, result);
+    if (!req.environment) await setup();
+    else {
+      const maintenance = async (command: string) => {
+        try {
+          await runSetupScript(sandbox, store, req, command, result);
+          return true;
+        } catch (err) {
+          if (err instanceof ErrandFailure && err.type === FailureType.SetupFailed && !/left a secret/.test(err.message)) return false;
+          throw err;
+        }
+      };
+      result.environment = await setupWithCache(sandbox, req.environment, script, setup, maintenance);
+    }
+  }
   return result;
 }
 

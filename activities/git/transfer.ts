@@ -2,7 +2,7 @@
 // fetches and pushes with the forge's credentials from a scratch repository of its own, and the
 // sandbox only ever sees bundle files. The agent controls the sandbox's repository (hooks,
 // config, remotes), so no forge credential, and no path of the worker's, ever goes near it.
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FailureType } from '../../workflows/failures.js';
@@ -11,12 +11,11 @@ import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import type { GitRemote } from '../../lib/forge/forge.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
 import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
+import { copyOut, writeWhole } from '../sandbox/file-transfer.js';
 import { execFile as run } from '../../lib/process/exec-file.js';
 
 const PUSH_BUNDLE = '.git/errand-push.bundle';
 const INCOMING = '.git/errand-incoming';
-/** sandboxd takes and answers at most 20 MB a call; base64 makes a 7 MB chunk about 9.3 MB. */
-const CHUNK_BYTES = 7_000_000;
 
 /**
  * What a branch may check out to: files and directories, bytes in all, bytes in one file. A
@@ -161,38 +160,6 @@ async function inScratch<T>(work: (git: Git, scratch: string) => Promise<T>): Pr
     return await work(git, scratch);
   } finally {
     await rm(scratch, { recursive: true, force: true });
-  }
-}
-
-/** Copies a sandbox's file to this host a chunk at a time (the worker holds one chunk, never the file). */
-async function copyOut(sandbox: SandboxdClient, file: string, to: string): Promise<void> {
-  const handle = await open(to, 'w');
-  try {
-    for (let offset = 0; ; ) {
-      const part = await sandbox.readFile({ path: file, offset, maxBytes: CHUNK_BYTES, encoding: 'base64' });
-      const buf = Buffer.from(part.content, 'base64');
-      await handle.write(buf);
-      offset += buf.length;
-      if (!part.truncated || buf.length === 0) return;
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes a file of this host into the sandbox as `<prefix>.part-NNNNNN` pieces. */
-async function writeWhole(sandbox: SandboxdClient, file: string, prefix: string): Promise<void> {
-  const { size } = await stat(file);
-  const handle = await open(file, 'r');
-  try {
-    for (let offset = 0, n = 0; offset < size || n === 0; n++) {
-      const buf = Buffer.alloc(Math.min(CHUNK_BYTES, size - offset));
-      await handle.read(buf, 0, buf.length, offset);
-      await sandbox.writeFile({ path: `${prefix}.part-${String(n).padStart(6, '0')}`, content: buf.toString('base64'), encoding: 'base64' });
-      offset += buf.length;
-    }
-  } finally {
-    await handle.close();
   }
 }
 

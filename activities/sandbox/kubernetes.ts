@@ -33,6 +33,10 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     return this.claimsDetected;
   }
 
+  platformOf(image?: string): string {
+    return `image ${image ?? this.opts.image}`;
+  }
+
   podName(sandboxId: string): string {
     return `errand-${sandboxId}`;
   }

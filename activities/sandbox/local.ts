@@ -55,6 +55,11 @@ export class LocalSandboxProvider implements SandboxProvider {
 
   constructor(private readonly opts: LocalSandboxOptions) {}
 
+  /** The host's own tools: its platform and Node (an image, when a task names one, means nothing here). */
+  platformOf(): string {
+    return `local ${process.platform}-${process.arch} node ${process.version}`;
+  }
+
   /** The sandbox's workspace on this host (tests and the restore path look at it). */
   workspaceDir(sandboxId: string): string {
     return path.join(this.sandboxDir(sandboxId), 'workspace');

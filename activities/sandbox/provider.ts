@@ -32,6 +32,11 @@ export interface SandboxProvider {
    * cannot tell commands apart (Kubernetes); the local sandbox decides per command instead.
    */
   restrictEgress?(sandboxId: string): Promise<void>;
+  /**
+   * What commands in a sandbox of `image` (none: the default) run on, for the environment
+   * cache's key: an environment made on one never serves another.
+   */
+  platformOf(image?: string): string;
   /** Every sandbox this provider runs, with the workflow each belongs to, for the reaper. */
   list(): Promise<{ sandboxId: string; workflowId?: string }[]>;
 }

@@ -29,7 +29,7 @@ import { AdmissionService } from './admission/admission.service.js';
 import { forgeFromConfig, openStorage } from '../providers.js';
 import { AUDIT, CONFIG, FORGE, LOGGER, METRICS, OPENAPI, STORAGE, TEMPORAL_CLIENT } from './tokens.js';
 import { AuditController } from './audit/audit.controller.js';
-import { RepoSecretsController } from './repos/repo-secrets.controller.js';
+import { ReposController } from './repos/repos.controller.js';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { AuditLog } from './audit/audit-log.js';
 import { ApiMetrics } from './metrics/api-metrics.js';
@@ -43,7 +43,7 @@ import { requestSpans, type Tracing } from '../tracing.js';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every controller of the API: Nest routes them, and the OpenAPI document describes them. */
-export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController, WhoamiController, RepoSecretsController, ConsoleController];
+export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController, WhoamiController, ReposController, ConsoleController];
 
 @Module({})
 class ApiModule {

@@ -1,10 +1,11 @@
 // `errand`: the command people start. `errand dev` runs the embedded stack (Temporal dev server,
 // worker, API) in the foreground; `serve`, `worker` and `api` run against an existing Temporal;
-// the rest (task, schedule, playbook, token) talk to a running API. What runs Errand itself is in
+// the rest (task, schedule, playbook, repo, token) talk to a running API. What runs Errand itself is in
 // stack.ts, loaded only by the commands that need it: the others start in a fraction of a second.
 import { Command } from 'commander';
 import { registerScheduleCommands } from './schedule-commands.js';
 import { registerTokenCommands } from './token-commands.js';
+import { registerRepoCommands } from './repo-commands.js';
 import { registerPlaybookCommands, registerTaskCommands } from './task-commands.js';
 
 const stack = () => import('./stack.js');
@@ -38,6 +39,7 @@ async function main(argv: string[]): Promise<void> {
   registerPlaybookCommands(program);
   registerScheduleCommands(program);
   registerTokenCommands(program);
+  registerRepoCommands(program);
   await program.parseAsync(argv);
 }
 

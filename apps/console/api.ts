@@ -149,3 +149,12 @@ export interface RepoSecrets {
   repo: string;
   secrets: { name: string; scopes: string[]; repos?: string[] }[];
 }
+
+/** GET /repos/{repo}/environment: the environments kept after the repository's setup. */
+export interface RepoEnvironment {
+  repo: string;
+  enabled: boolean;
+  hits: number;
+  misses: number;
+  snapshots: { key: string; baseBranch: string; baseSha: string; bytes: number; createdAt: string; createdBy: string; lastUsedAt: string; inputs: { setup: string; files: { path: string; blob: string }[] } }[];
+}

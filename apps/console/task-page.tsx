@@ -8,6 +8,7 @@ import { call, may, type DependencyGroup, type TaskView, type Whoami } from './a
 import { Alert } from './fields.js';
 import { Markdown } from './markdown.js';
 import { RepoSecrets } from './repo-secrets.js';
+import { RepoEnvironment } from './repo-environment.js';
 import { TaskDiff } from './task-diff.js';
 import { TaskRecords } from './task-records.js';
 import { Timeline } from './timeline.js';
@@ -136,6 +137,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
             </a>
           </p>
           {task.repo && <RepoSecrets repo={task.repo} />}
+          {task.repo && <RepoEnvironment repo={task.repo} />}
           {task.plan && (
             <section aria-label="Plan">
               <h2>Plan</h2>

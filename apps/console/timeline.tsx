@@ -4,6 +4,7 @@
 import { EventSourceParserStream } from 'eventsource-parser/stream';
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { size } from './repo-environment.js';
 import { session } from './api.js';
 
 interface TaskEvent {
@@ -69,6 +70,12 @@ function describe(e: TaskEvent): string {
       return `MCP server ${String(d.server)} did not start: ${String(d.why)}`;
     case 'mcp_server_refused':
       return `MCP request refused: ${String(d.why)}`;
+    case 'environment_restored':
+      return `environment restored from the one kept after setup (${size(Number(d.bytes))} in ${Math.round(Number(d.ms))} ms)${d.maintenance ? '; maintenance script ran' : ''}`;
+    case 'environment_saved':
+      return `environment kept for the next tasks (${size(Number(d.bytes))} in ${Math.round(Number(d.ms))} ms)`;
+    case 'environment_missed':
+      return `no kept environment used: ${String(d.why)}`;
     case 'sandbox_lost':
       return `sandbox lost during ${String(d.during)} (${String(d.why)}); restored from ${String(d.restoredFrom)}`;
     default:

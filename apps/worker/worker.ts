@@ -19,6 +19,7 @@ import { tracingClientInterceptors, tracingWorkerOptions, type Tracing } from '.
 import type { Logger } from '../logger.js';
 import { chooseConfinement, chooseCpuGroups, probeBubblewrap, type Confining } from './confinement.js';
 import { McpConnections } from '../../activities/agent/mcp/connections.js';
+import { EnvironmentStore } from '../../lib/environments/environment-store.js';
 import { serveWorkerMetrics, WorkerMetrics } from './metrics.js';
 import { bundleSandboxd } from './sandboxd-bundle.js';
 import { ensureReaperSchedule, workflowStatus } from './sandbox-reaper.js';
@@ -80,6 +81,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace, interceptors: tracingClientInterceptors(tracing) });
   // Before any workflow runs: every task upserts its phase, and the API lists by these.
   await ensureSearchAttributes(clientConnection, config.temporal.namespace, log);
+  const storage = await openStorage(config, redactor);
   const activities = createActivities({
     sandboxes: sandboxesFromConfig(config, {
       sandboxdCommand: config.sandbox.provider === 'local' ? await bundleSandboxd(dirs.sandboxd) : [],
@@ -95,7 +97,8 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
       coder: config.model ? new RedactingModelClient(new OpenAIModelClient(config.model), redactor) : undefined,
       reviewer: config.reviewer ? new RedactingModelClient(new OpenAIModelClient(config.reviewer), redactor) : undefined,
     },
-    storage: await openStorage(config, redactor),
+    storage,
+    environments: config.environmentCache && new EnvironmentStore(storage, config.environmentCache),
     redactor,
     limits: { setupTimeoutMs: config.setupTimeoutMs, repo: config.repoLimits },
     registries: config.registries,

@@ -1,0 +1,137 @@
+// The repository's setup, from its kept environment when one matches: on the base, before the
+// agent, a snapshot whose key matches is fetched, checked against its digest and unpacked, and
+// the repository's maintenance script (if any) catches up on what the key does not cover; on a
+// miss (none, expired, corrupt, or a restore or maintenance that failed) the setup runs as ever
+// and what it left is kept for the next task. A snapshot is only ever taken here, right after a
+// setup on a commit of the base branch, before any work is restored or any agent step runs:
+// never from a sandbox the agent touched. Nothing here fails a task that setup alone would not.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { EnvironmentStore, SnapshotMeta } from '../../lib/environments/environment-store.js';
+import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
+import { DEFAULT_INPUTS, environmentKey, repoFolder, SNAPSHOT_FORMAT } from '../../lib/environments/environment-key.js';
+import { fileDigest, inputFiles, restoreSnapshot, takeSnapshot } from './snapshot.js';
+import { parseSandboxConfig, SANDBOX_CONFIG_FILE, type SandboxConfig } from './sandbox-config.js';
+
+export const MAINTENANCE_SCRIPT = '.errand/maintenance.sh';
+
+export interface EnvironmentRequest {
+  store: EnvironmentStore;
+  taskId: string;
+  sandboxId: string;
+  repo: string;
+  baseBranch: string;
+  baseSha: string;
+  /** What the sandbox runs on: its image, or for a local sandbox this host's platform and Node. */
+  image: string;
+  setupNetwork: boolean;
+  event: (e: { id: string; type: string; [detail: string]: unknown }) => Promise<void>;
+}
+
+export type EnvironmentOutcome =
+  | { kind: 'restored'; key: string; bytes: number; ms: number; maintenance?: boolean }
+  | { kind: 'saved'; key: string; bytes: number; ms: number }
+  | { kind: 'missed'; key?: string; why: string };
+
+/**
+ * Runs `setup` (the repository's setup command), or restores the environment it would make.
+ * `maintenance` runs the repository's maintenance script, when it has one, after a restore.
+ */
+export async function setupWithCache(
+  sandbox: SandboxdClient,
+  req: EnvironmentRequest,
+  setupCommand: string,
+  setup: () => Promise<void>,
+  maintenance: (command: string) => Promise<boolean>,
+): Promise<EnvironmentOutcome> {
+  const config = await sandbox.readFile({ path: SANDBOX_CONFIG_FILE, maxBytes: 16_000 }).then(
+    (f) => parseSandboxConfig(f.content),
+    (): SandboxConfig => ({}),
+  );
+  if ('error' in config || config.environment?.cache === false) {
+    await setup();
+    return { kind: 'missed', why: 'error' in config ? config.error : `${SANDBOX_CONFIG_FILE} turns the environment cache off` };
+  }
+  const patterns = config.environment?.inputs ?? DEFAULT_INPUTS;
+  const files = await inputFiles(sandbox, [...patterns, '.errand/setup.sh']);
+  const inputs = { setup: setupCommand, files, patterns, image: req.image, setupNetwork: req.setupNetwork, format: SNAPSHOT_FORMAT };
+  const key = environmentKey({ repo: req.repo, baseBranch: req.baseBranch, ...inputs });
+  const folder = repoFolder(req.repo);
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'errand-environment-'));
+  const file = path.join(scratch, 'snapshot.tar');
+  try {
+    const miss = await restore(sandbox, req, folder, key, file, maintenance);
+    if (miss.kind === 'restored') return miss;
+    await req.store.record(folder, { kind: 'miss', key, taskId: req.taskId, why: miss.why });
+    await setup();
+    return await save(sandbox, req, folder, { key, repo: req.repo, baseBranch: req.baseBranch, baseSha: req.baseSha, inputs }, file, miss.why);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function restore(
+  sandbox: SandboxdClient,
+  req: EnvironmentRequest,
+  folder: string,
+  key: string,
+  file: string,
+  maintenance: (command: string) => Promise<boolean>,
+): Promise<EnvironmentOutcome & ({ kind: 'restored' } | { kind: 'missed' })> {
+  const started = Date.now();
+  const meta = await req.store.meta(folder, key);
+  if (!meta) return { kind: 'missed', key, why: 'no environment was kept for these inputs' };
+  if (!(await req.store.fetch(folder, meta, file))) return { kind: 'missed', key, why: 'the kept environment expired or was removed' };
+  const digest = await fileDigest(file);
+  if (digest.sha256 !== meta.sha256 || digest.bytes !== meta.bytes) {
+    await req.store.remove(folder, key);
+    return await missed(req, key, `the kept environment does not match its digest (${digest.bytes} bytes, sha256 ${digest.sha256.slice(0, 12)}); it was removed`);
+  }
+  try {
+    await restoreSnapshot(sandbox, file);
+  } catch (err) {
+    await clean(sandbox);
+    return await missed(req, key, `restoring it failed: ${(err as Error).message}`);
+  }
+  const script = await sandbox.list({ path: '.errand' }).then(
+    (l) => l.entries.some((e) => e.name === 'maintenance.sh'),
+    () => false,
+  );
+  if (script && !(await maintenance(`bash ${MAINTENANCE_SCRIPT}`))) {
+    await clean(sandbox);
+    return await missed(req, key, `${MAINTENANCE_SCRIPT} failed after the restore (its log is the setup log)`);
+  }
+  await req.store.touch(folder, key);
+  await req.store.record(folder, { kind: 'hit', key, taskId: req.taskId });
+  const outcome = { kind: 'restored' as const, key, bytes: meta.bytes, ms: Date.now() - started, ...(script && { maintenance: true }) };
+  await req.event({ id: `environment:${req.sandboxId}`, type: 'environment_restored', key, bytes: meta.bytes, ms: outcome.ms, madeBy: meta.createdBy, madeAt: meta.createdAt, maintenance: Boolean(script) });
+  return outcome;
+}
+
+async function save(sandbox: SandboxdClient, req: EnvironmentRequest, folder: string, made: Omit<SnapshotMeta, 'bytes' | 'sha256' | 'createdAt' | 'createdBy'>, file: string, missedWhy: string): Promise<EnvironmentOutcome> {
+  const started = Date.now();
+  try {
+    const { bytes, sha256 } = await takeSnapshot(sandbox, file);
+    await req.store.save(folder, { ...made, bytes, sha256, createdAt: new Date().toISOString(), createdBy: req.taskId }, file);
+    await req.store.record(folder, { kind: 'saved', key: made.key, taskId: req.taskId });
+    const ms = Date.now() - started;
+    await req.event({ id: `environment:${req.sandboxId}`, type: 'environment_saved', key: made.key, bytes, ms, missed: missedWhy });
+    return { kind: 'saved', key: made.key, bytes, ms };
+  } catch (err) {
+    // Keeping it is a favour to the next task; this one goes on without.
+    const why = `keeping the environment failed: ${(err as Error).message}`;
+    await req.event({ id: `environment:${req.sandboxId}`, type: 'environment_missed', key: made.key, why: `${missedWhy}; ${why}` });
+    return { kind: 'missed', key: made.key, why };
+  }
+}
+
+async function missed(req: EnvironmentRequest, key: string, why: string): Promise<EnvironmentOutcome & { kind: 'missed' }> {
+  await req.event({ id: `environment:${req.sandboxId}:missed`, type: 'environment_missed', key, why });
+  return { kind: 'missed', key, why };
+}
+
+/** Back to the checkout as it was before the restore began: no untracked file, an empty home. */
+async function clean(sandbox: SandboxdClient): Promise<void> {
+  await sandbox.exec({ cmd: 'git clean -ffdxq && git reset -q --hard HEAD && find "$HOME" -mindepth 1 -delete', timeoutMs: 300_000 });
+}

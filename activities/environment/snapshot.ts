@@ -1,0 +1,83 @@
+// A sandbox's environment after setup, in and out of the sandbox through sandboxd (so the same
+// on every provider): what the setup left in the workspace that git does not track (installed
+// dependencies, build output) and the sandbox user's home (package managers' caches), as one
+// archive. Made by the sandbox's own tar, as the sandbox user, from relative paths; restored the
+// same way over a fresh checkout of the base, never touching .git.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
+import { copyOut, writeWhole } from '../sandbox/file-transfer.js';
+import { shellQuote } from '../sandbox/sandboxd/shell-quote.js';
+
+/** Inside the sandbox's .git, which snapshots leave out and the agent's changes never include. */
+const WORK = '.git/errand-environment';
+/** Fast compression: the archive is made and unpacked on every miss and hit; its size matters less. */
+const GZIP = `--use-compress-program='gzip -1'`;
+
+/** The files matching `patterns` at the base commit, as git stores them (path and blob id). */
+export async function inputFiles(sandbox: SandboxdClient, patterns: string[]): Promise<{ path: string; blob: string }[]> {
+  const specs = patterns.map((p) => shellQuote(`:(glob)${p}`)).join(' ');
+  const r = await sandbox.exec({ cmd: `git ls-files -s -z -- ${specs}`, timeoutMs: 60_000, maxOutputBytes: 2_000_000 });
+  if (r.exitCode !== 0) throw new Error(`listing the environment's input files failed: ${r.stderr.trim().slice(-500)}`);
+  // `<mode> <blob> <stage>\t<path>\0`
+  return r.stdout
+    .split('\0')
+    .filter(Boolean)
+    .map((entry) => {
+      const tab = entry.indexOf('\t');
+      return { path: entry.slice(tab + 1), blob: entry.slice(0, tab).split(' ')[1]! };
+    });
+}
+
+/** Packs the environment into `to` on this host; returns its size and sha256. */
+export async function takeSnapshot(sandbox: SandboxdClient, to: string): Promise<{ bytes: number; sha256: string }> {
+  const r = await sandbox.exec({
+    cmd: [
+      'set -e',
+      `rm -rf ${WORK} && mkdir -p ${WORK}`,
+      // Untracked and ignored, whole directories as one entry: node_modules/, dist/, .venv/.
+      `git ls-files -o -z --directory > ${WORK}/list`,
+      `tar --null -T ${WORK}/list ${GZIP} -cf ${WORK}/workspace.tgz`,
+      `tar -C "$HOME" ${GZIP} -cf ${WORK}/home.tgz .`,
+      `tar -C ${WORK} -cf ${WORK}/snapshot.tar workspace.tgz home.tgz`,
+      `rm -f ${WORK}/workspace.tgz ${WORK}/home.tgz ${WORK}/list`,
+    ].join('\n'),
+    timeoutMs: 600_000,
+    maxOutputBytes: 20_000,
+  });
+  if (r.exitCode !== 0) throw new Error(`packing the environment failed: ${(r.stderr || r.stdout).trim().slice(-500)}`);
+  try {
+    await copyOut(sandbox, `${WORK}/snapshot.tar`, to);
+  } finally {
+    await sandbox.exec({ cmd: `rm -rf ${WORK}`, timeoutMs: 60_000 }).catch(() => undefined);
+  }
+  return fileDigest(to);
+}
+
+/** Unpacks a snapshot (a file on this host) into the sandbox: the workspace's untracked files and the home. */
+export async function restoreSnapshot(sandbox: SandboxdClient, from: string): Promise<void> {
+  await sandbox.exec({ cmd: `rm -rf ${WORK} && mkdir -p ${WORK}`, timeoutMs: 60_000 });
+  await writeWhole(sandbox, from, `${WORK}/snapshot`);
+  const r = await sandbox.exec({
+    cmd: [
+      'set -e',
+      `cat ${WORK}/snapshot.part-* > ${WORK}/snapshot.tar && rm -f ${WORK}/snapshot.part-*`,
+      `tar -C ${WORK} -xf ${WORK}/snapshot.tar`,
+      `tar -xzf ${WORK}/workspace.tgz`,
+      `tar -C "$HOME" -xzf ${WORK}/home.tgz`,
+      // What the base tracks now is what it holds, whatever the setup once left at that path.
+      'git reset -q --hard HEAD',
+    ].join('\n'),
+    timeoutMs: 600_000,
+    maxOutputBytes: 20_000,
+  });
+  await sandbox.exec({ cmd: `rm -rf ${WORK}`, timeoutMs: 60_000 }).catch(() => undefined);
+  if (r.exitCode !== 0) throw new Error(`unpacking the environment failed: ${(r.stderr || r.stdout).trim().slice(-500)}`);
+}
+
+export async function fileDigest(file: string): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return { bytes: (await stat(file)).size, sha256: hash.digest('hex') };
+}

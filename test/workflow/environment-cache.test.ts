@@ -1,0 +1,130 @@
+// The environment kept after setup, on the real Temporal server with Errand as a real process:
+// a second task on the same inputs starts from the first one's environment without running the
+// setup, and never with what the first one's agent planted; a lockfile changed on the base, a
+// snapshot that does not match its digest, and a repository that turns the cache off all miss
+// and run the setup; a maintenance script catches up after a restore.
+import { execFile } from 'node:child_process';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import path from 'node:path';
+import { describe, expect, it } from '@jest/globals';
+import { call, FINISH, lastToolResult, type ChatRequest } from '../fixtures/model-server.js';
+import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
+import { api, PROJECT_ROOT } from '../support/errand-process.js';
+import { readEvents } from '../support/sse.js';
+import { createTask, waitForStatus } from '../support/tasks.js';
+import { useErrand } from '../support/use.js';
+
+const t = useErrand();
+const run = promisify(execFile);
+
+/** A project whose setup "installs" a dependency (untracked, ignored) and fills a cache in the home, counting its runs there. */
+const PROJECT = {
+  ...BUGGY_SUM,
+  '.gitignore': 'node_modules/\n',
+  'package-lock.json': '{"lockfileVersion": 3, "packages": {"node_modules/dep": {"version": "1.0.0"}}}\n',
+  '.errand/setup.sh': 'mkdir -p node_modules/dep "$HOME/.cache/pkg" && echo "module.exports = 1;" > node_modules/dep/index.js && echo dep > "$HOME/.cache/pkg/dep.tgz" && echo ran >> "$HOME/setup-runs"\n',
+};
+const FIX = call('write_file', { path: 'sum.js', content: 'exports.sum = (a, b) => a + b;\n' });
+const LOOK = call('shell', { command: 'ls node_modules/dep; cat "$HOME/setup-runs"; ls "$HOME/.cache/pkg"; cat maint-ran 2>/dev/null; true' });
+const resultOf = (requests: ChatRequest[], n: number) => lastToolResult(requests[n + 1]!);
+
+async function eventsOf(id: string) {
+  return (await readEvents(`${t.errand.url}/tasks/${id}/events`)).messages.map((m) => m.data);
+}
+
+/** Runs one task that looks at its environment (and may act first); returns what it saw and its events. */
+async function task(origin: string, marker: string, before: ReturnType<typeof call>[] = []) {
+  const script = t.model.script(marker, [...before, LOOK, FIX, FINISH]);
+  const id = await createTask(t.errand, { repo: origin, prompt: `${marker} Fix sum.` });
+  await waitForStatus(t.errand, id, 'completed');
+  return { saw: resultOf(script.requests, before.length).split('--- stdout ---\n')[1]!.split('--- stderr ---')[0]!.trim(), events: await eventsOf(id) };
+}
+
+const snapshotsUnder = (dir: string): string[] =>
+  readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name === 'snapshot.tar')
+    .map((e) => path.join(e.parentPath, e.name));
+
+describe('the environment cache', () => {
+  it("starts the next task from the environment the setup left, never from what an agent did after", async () => {
+    const origin = makeOriginRepo(PROJECT);
+    // The first task's agent plants a file among the dependencies and in the home.
+    const first = await task(origin, '[env-first]', [
+      call('write_file', { path: 'node_modules/dep/planted.js', content: 'stolen()' }),
+      call('shell', { command: 'echo planted > "$HOME/.cache/pkg/planted"' }),
+    ]);
+    expect(first.events).toContainEqual(expect.objectContaining({ type: 'environment_saved', missed: 'no environment was kept for these inputs' }));
+    expect(first.saw).toBe('index.js\nplanted.js\nran\ndep.tgz\nplanted');
+
+    const second = await task(origin, '[env-second]');
+    const restored = second.events.find((e) => e.type === 'environment_restored');
+    expect(restored).toMatchObject({ key: first.events.find((e) => e.type === 'environment_saved').key, maintenance: false });
+    expect(restored.bytes).toBeGreaterThan(0);
+    // The dependency and the cache are there, the setup did not run again, nothing planted came along.
+    expect(second.saw).toBe('index.js\nran\ndep.tgz');
+    expect(second.events.some((e) => e.type === 'setup_finished')).toBe(true);
+  });
+
+  it('misses when a lockfile changes on the base, and runs the maintenance script after a restore', async () => {
+    const origin = makeOriginRepo({ ...PROJECT, '.errand/maintenance.sh': 'echo maintained > maint-ran\n', '.gitignore': 'node_modules/\nmaint-ran\n' });
+    const first = await task(origin, '[env-lock-1]');
+    const second = await task(origin, '[env-lock-2]');
+    expect(second.events.find((e) => e.type === 'environment_restored')).toMatchObject({ maintenance: true });
+    expect(second.saw).toBe('index.js\nran\ndep.tgz\nmaintained');
+    // A new lockfile on the base: a new key, the setup runs (its count starts again), a new snapshot.
+    const work = path.join(path.dirname(origin), 'work');
+    writeFileSync(path.join(work, 'package-lock.json'), '{"lockfileVersion": 3, "packages": {"node_modules/dep": {"version": "2.0.0"}}}\n');
+    git(work, 'commit', '-qam', 'dep 2');
+    git(work, 'push', '-q', origin, 'main');
+    const third = await task(origin, '[env-lock-3]');
+    const saved = third.events.find((e) => e.type === 'environment_saved');
+    expect(saved.key).not.toBe(first.events.find((e) => e.type === 'environment_saved').key);
+    expect(third.saw).toBe('index.js\nran\ndep.tgz');
+  });
+
+  it('treats a snapshot that does not match its digest as a miss, says so, and runs the setup', async () => {
+    const origin = makeOriginRepo(PROJECT);
+    const before = new Set(snapshotsUnder(t.errand.stateDir));
+    await task(origin, '[env-corrupt-1]');
+    const [made] = snapshotsUnder(t.errand.stateDir).filter((f) => !before.has(f));
+    writeFileSync(made!, 'not the archive that was kept');
+    const second = await task(origin, '[env-corrupt-2]');
+    expect(second.events).toContainEqual(expect.objectContaining({ type: 'environment_missed', why: expect.stringContaining('does not match its digest') }));
+    expect(second.events).toContainEqual(expect.objectContaining({ type: 'environment_saved' }));
+    expect(second.saw).toBe('index.js\nran\ndep.tgz');
+  });
+
+  it("shows a repository's environment, and removes it when asked, through the API and the CLI", async () => {
+    const origin = makeOriginRepo(PROJECT);
+    await task(origin, '[env-show-1]');
+    await task(origin, '[env-show-2]');
+    const shown = await api(t.errand.url, 'GET', `/repos/${encodeURIComponent(origin)}/environment`);
+    expect(shown.status).toBe(200);
+    expect(shown.body).toMatchObject({ repo: origin, enabled: true, hits: 1, misses: 1 });
+    expect(shown.body.snapshots).toHaveLength(1);
+    expect(shown.body.snapshots[0]).toMatchObject({ baseBranch: 'main', inputs: { setup: 'bash .errand/setup.sh', setupNetwork: true } });
+    expect(shown.body.snapshots[0].inputs.files.map((f: { path: string }) => f.path).sort()).toEqual(['.errand/setup.sh', 'package-lock.json']);
+    expect(shown.body.snapshots[0].bytes).toBeGreaterThan(0);
+
+    const cli = (...args: string[]) => run('npm', ['run', '--silent', 'errand', '--', 'repo', 'environment', origin, '--api', t.errand.url, ...args], { cwd: PROJECT_ROOT });
+    expect(JSON.parse((await cli()).stdout)).toMatchObject({ hits: 1, misses: 1 });
+    expect(JSON.parse((await cli('--remove')).stdout)).toEqual({ repo: origin, removed: 1 });
+    const audit = await api(t.errand.url, 'GET', '/audit?limit=5');
+    expect(audit.body.entries).toContainEqual(expect.objectContaining({ action: 'environment.invalidate', repo: origin }));
+
+    const third = await task(origin, '[env-show-3]');
+    expect(third.events).toContainEqual(expect.objectContaining({ type: 'environment_saved', missed: 'no environment was kept for these inputs' }));
+    expect((await api(t.errand.url, 'DELETE', `/repos/${encodeURIComponent('/no/such/repo')}/environment`)).status).toBe(400);
+  });
+
+  it('keeps nothing for a repository that turns it off', async () => {
+    const origin = makeOriginRepo({ ...PROJECT, '.errand/sandbox.json': JSON.stringify({ environment: { cache: false } }) });
+    const first = await task(origin, '[env-off-1]');
+    expect(first.events.some((e) => e.type === 'environment_saved')).toBe(false);
+    const second = await task(origin, '[env-off-2]');
+    expect(second.events.some((e) => e.type === 'environment_restored')).toBe(false);
+    expect(second.saw).toBe('index.js\nran\ndep.tgz');
+  });
+});
+
