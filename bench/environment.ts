@@ -22,6 +22,8 @@ export interface EnvironmentFigures {
   snapshotBytes: number;
   storeMs: number;
   restoreMs: number;
+  /** Of the restore: unpacking in the sandbox (writing the archive in, tar, git reset). */
+  unpackMs: number;
 }
 
 /** Publishes `count` packages: a tree of `width` the project depends on, each with its own dependencies. */
@@ -49,7 +51,7 @@ export async function publishTree(npm: NpmRegistry, count: number, width = 20): 
 export async function environmentFigures(model: ModelServer, errand: ErrandProcess, npm: NpmRegistry, packages: number): Promise<EnvironmentFigures> {
   const top = await publishTree(npm, packages);
   const project = await npmOriginRepo(npm, top, "test('loads', () => assert.ok(require('bench-dep-0')));");
-  const setup = { '.errand/setup.sh': 'npm ci --no-audit --no-fund --prefer-offline\n' };
+  const setup = { '.errand/setup.sh': `npm ci --no-audit --no-fund --registry ${npm.url}\n` };
   const cached = withFiles(project, setup);
   const uncached = withFiles(project, { ...setup, '.errand/sandbox.json': JSON.stringify({ environment: { cache: false } }) });
   const alone = await firstModelCall(model, errand, uncached);
@@ -58,7 +60,7 @@ export async function environmentFigures(model: ModelServer, errand: ErrandProce
   const saved = eventOf(errand, cold.id, 'environment_saved');
   const restored = eventOf(errand, warm.id, 'environment_restored');
   if (!saved || !restored) throw new Error(`the environment was not ${saved ? 'restored' : 'saved'}: see the events of task ${saved ? warm.id : cold.id}`);
-  return { packages, setupAlone: alone.ms, cold: cold.ms, warm: warm.ms, snapshotBytes: Number(saved.bytes), storeMs: Number(saved.ms), restoreMs: Number(restored.ms) };
+  return { packages, setupAlone: alone.ms, cold: cold.ms, warm: warm.ms, snapshotBytes: Number(saved.bytes), storeMs: Number(saved.ms), restoreMs: Number(restored.ms), unpackMs: Number(restored.unpackMs) };
 }
 
 /** A copy of the repository at `origin` with `files` added in a second commit. */

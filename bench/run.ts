@@ -210,6 +210,7 @@ async function runLane(lane: Lane, work: string, confinement: Awaited<ReturnType
       row('environment: snapshot size', `${(env.snapshotBytes / 2 ** 20).toFixed(1)} MB`);
       row('environment: kept in (pack, copy, store)', ms(env.storeMs));
       row('environment: restored in (fetch, check, unpack)', ms(env.restoreMs));
+      row('… of which unpacking in the sandbox', ms(env.unpackMs));
       record('environment', env);
     }
 

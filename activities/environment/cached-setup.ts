@@ -83,17 +83,20 @@ async function restore(
   const meta = await req.store.meta(folder, key);
   if (!meta) return { kind: 'missed', key, why: 'no environment was kept for these inputs' };
   if (!(await req.store.fetch(folder, meta, file))) return { kind: 'missed', key, why: 'the kept environment expired or was removed' };
+  const fetched = Date.now();
   const digest = await fileDigest(file);
   if (digest.sha256 !== meta.sha256 || digest.bytes !== meta.bytes) {
     await req.store.remove(folder, key);
     return await missed(req, key, `the kept environment does not match its digest (${digest.bytes} bytes, sha256 ${digest.sha256.slice(0, 12)}); it was removed`);
   }
+  const checked = Date.now();
   try {
     await restoreSnapshot(sandbox, file);
   } catch (err) {
     await clean(sandbox);
     return await missed(req, key, `restoring it failed: ${(err as Error).message}`);
   }
+  const unpacked = Date.now();
   const script = await sandbox.list({ path: '.errand' }).then(
     (l) => l.entries.some((e) => e.name === 'maintenance.sh'),
     () => false,
@@ -105,7 +108,8 @@ async function restore(
   await req.store.touch(folder, key);
   await req.store.record(folder, { kind: 'hit', key, taskId: req.taskId });
   const outcome = { kind: 'restored' as const, key, bytes: meta.bytes, ms: Date.now() - started, ...(script && { maintenance: true }) };
-  await req.event({ id: `environment:${req.sandboxId}`, type: 'environment_restored', key, bytes: meta.bytes, ms: outcome.ms, madeBy: meta.createdBy, madeAt: meta.createdAt, maintenance: Boolean(script) });
+  const phases = { fetchMs: fetched - started, checkMs: checked - fetched, unpackMs: unpacked - checked, maintenanceMs: Date.now() - unpacked };
+  await req.event({ id: `environment:${req.sandboxId}`, type: 'environment_restored', key, bytes: meta.bytes, ms: outcome.ms, ...phases, madeBy: meta.createdBy, madeAt: meta.createdAt, maintenance: Boolean(script) });
   return outcome;
 }
 

@@ -3,7 +3,7 @@
 // dependencies, build output) and the sandbox user's home (package managers' caches), as one
 // archive. Made by the sandbox's own tar, as the sandbox user, from relative paths; restored the
 // same way over a fresh checkout of the base, never touching .git.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
@@ -55,24 +55,27 @@ export async function takeSnapshot(sandbox: SandboxdClient, to: string): Promise
   return fileDigest(to);
 }
 
-/** Unpacks a snapshot (a file on this host) into the sandbox: the workspace's untracked files and the home. */
+/**
+ * Unpacks a snapshot (a file on this host) into the sandbox: the workspace's untracked files and
+ * the home. The archive goes in as pieces (sandboxd makes their directory) and one command does
+ * the rest, its directory removed however it ends: each command is a confined process to start.
+ */
 export async function restoreSnapshot(sandbox: SandboxdClient, from: string): Promise<void> {
-  await sandbox.exec({ cmd: `rm -rf ${WORK} && mkdir -p ${WORK}`, timeoutMs: 60_000 });
-  await writeWhole(sandbox, from, `${WORK}/snapshot`);
+  const work = `${WORK}-${randomBytes(6).toString('hex')}`;
+  await writeWhole(sandbox, from, `${work}/snapshot`);
   const r = await sandbox.exec({
     cmd: [
       'set -e',
-      `cat ${WORK}/snapshot.part-* > ${WORK}/snapshot.tar && rm -f ${WORK}/snapshot.part-*`,
-      `tar -C ${WORK} -xf ${WORK}/snapshot.tar`,
-      `tar -xzf ${WORK}/workspace.tgz`,
-      `tar -C "$HOME" -xzf ${WORK}/home.tgz`,
+      `trap 'rm -rf ${work}' EXIT`,
+      `cat ${work}/snapshot.part-* | tar -C ${work} -xf -`,
+      `tar -xzf ${work}/workspace.tgz`,
+      `tar -C "$HOME" -xzf ${work}/home.tgz`,
       // What the base tracks now is what it holds, whatever the setup once left at that path.
       'git reset -q --hard HEAD',
     ].join('\n'),
     timeoutMs: 600_000,
     maxOutputBytes: 20_000,
   });
-  await sandbox.exec({ cmd: `rm -rf ${WORK}`, timeoutMs: 60_000 }).catch(() => undefined);
   if (r.exitCode !== 0) throw new Error(`unpacking the environment failed: ${(r.stderr || r.stdout).trim().slice(-500)}`);
 }
 
