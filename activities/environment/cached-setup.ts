@@ -54,7 +54,12 @@ export async function setupWithCache(
     return { kind: 'missed', why: 'error' in config ? config.error : `${SANDBOX_CONFIG_FILE} turns the environment cache off` };
   }
   const patterns = config.environment?.inputs ?? DEFAULT_INPUTS;
-  const files = await inputFiles(sandbox, [...patterns, '.errand/setup.sh']);
+  const files = await inputFiles(sandbox, [...patterns, '.errand/setup.sh']).catch((err: Error) => err);
+  if (files instanceof Error) {
+    // The repository's patterns are its own to get wrong: the task goes on with its setup.
+    await setup();
+    return { kind: 'missed', why: files.message };
+  }
   const inputs = { setup: setupCommand, files, patterns, image: req.image, setupNetwork: req.setupNetwork, format: SNAPSHOT_FORMAT };
   const key = environmentKey({ repo: req.repo, baseBranch: req.baseBranch, ...inputs });
   const folder = repoFolder(req.repo);

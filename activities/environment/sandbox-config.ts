@@ -11,7 +11,7 @@ export const SandboxConfig = z.strictObject({
   environment: z
     .strictObject({
       /** Glob patterns of the files the setup installs from (replacing the lockfiles looked for by default). */
-      inputs: z.array(z.string().min(1).max(200)).min(1).max(50).optional(),
+      inputs: z.array(z.string().min(1).max(200).regex(/^[^\p{Cc}]+$/u, 'a glob pattern, without control characters')).min(1).max(50).optional(),
       /** `false`: never keep or reuse this repository's environment. */
       cache: z.boolean().optional(),
     })
