@@ -32,7 +32,7 @@ export interface ActivityDeps {
   /** Already redacting (storage.ts `redacting`): everything written here is safe to show. */
   storage: Storage;
   redactor: Redactor;
-  limits: { setupTimeoutMs: number; repo: RepoLimits };
+  limits: { setupTimeoutMs: number; repo: RepoLimits; environmentRefresh?: { maxRepos: number; usedWithinMs: number } };
   /** Where dependency bumps ask what is newer, and where the sandbox's package managers fetch from. */
   registries: Registries;
   /** Secrets scoped to setup or an MCP server (ERRAND_SECRETS_FILE); none when undefined. */

@@ -6,6 +6,7 @@ import { createAgentActivities } from './agent/activities.js';
 import { activityContext, type ActivityDeps } from './context.js';
 import { toActivityFailure } from './failures.js';
 import { createDependencyActivities } from './dependencies/activities.js';
+import { createEnvironmentActivities } from './environment/activities.js';
 import { createForgeActivities } from './forge/activities.js';
 import { createGitActivities } from './git/activities.js';
 import { createPlaybookActivities } from './playbooks/activities.js';
@@ -26,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPlaybookActivities(ctx),
     ...createDependencyActivities(ctx),
     ...createAdmissionActivities(ctx),
+    ...createEnvironmentActivities(ctx),
   });
 }
 

@@ -14,6 +14,7 @@ import type { ModelSettings } from '../activities/agent/model-client.js';
 import { DEFAULT_REPO_LIMITS, type RepoLimits } from '../activities/git/transfer.js';
 import type { Budget } from '../workflows/budget.js';
 import { NETWORK_POLICIES, type NetworkPolicy } from '../workflows/contracts/task.js';
+import type { SystemScheduleId } from '../workflows/names.js';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -131,6 +132,9 @@ const Env = z.object({
   ERRAND_ENVIRONMENT_MAX_MB_PER_REPO: positiveInt.default(DEFAULT_ENVIRONMENT_LIMITS.maxRepoBytes / 2 ** 20),
   ERRAND_ENVIRONMENT_MAX_MB: positiveInt.default(DEFAULT_ENVIRONMENT_LIMITS.maxTotalBytes / 2 ** 20),
   ERRAND_ENVIRONMENT_TTL_HOURS: z.coerce.number().positive().default(DEFAULT_ENVIRONMENT_LIMITS.ttlMs / 3_600_000),
+  ERRAND_ENVIRONMENT_REFRESH_MINUTES: z.coerce.number().int().min(0).default(30),
+  ERRAND_ENVIRONMENT_REFRESH_REPOS: positiveInt.default(10),
+  ERRAND_ENVIRONMENT_REFRESH_WITHIN_HOURS: z.coerce.number().positive().default(24),
   ERRAND_SECRETS_FILE: optionalText,
   ERRAND_TEMPORAL_API_KEY: optionalText,
   // Unset is not 'false': unset, an API key turns TLS on (Temporal Cloud); 'false' keeps it off.
@@ -251,7 +255,6 @@ export interface Config {
   sandbox: {
     provider: 'local' | 'kubernetes';
     kubernetes: Omit<KubernetesSandboxOptions, 'kubeConfig'> & { kubeconfig?: string };
-    reaperIntervalMinutes: number;
     confinement: 'auto' | 'bubblewrap' | 'none';
     /** Names of worker environment variables passed into sandbox commands (proxies, registries). */
     envAllowlist: string[];
@@ -280,6 +283,10 @@ export interface Config {
   mcp?: McpConfig;
   /** Limits of the kept environments after setup; undefined: every task runs its setup (ERRAND_ENVIRONMENT_CACHE=off). */
   environmentCache?: EnvironmentLimits;
+  /** Which repositories' environments the environment-refresh schedule refreshes: the most recently used, up to `maxRepos`, used by a task within `usedWithinMs`. */
+  environmentRefresh: { maxRepos: number; usedWithinMs: number };
+  /** How often Errand's own schedules run, in minutes; 0: not at all. */
+  systemSchedules: Record<SystemScheduleId, number>;
   /** Secrets scoped to setup or to one MCP server (ERRAND_SECRETS_FILE). */
   scopedSecrets: Secret[];
   logLevel: string;
@@ -387,7 +394,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           ? { pool: e.ERRAND_K8S_WARM_POOL, template: e.ERRAND_K8S_WARM_POOL_TEMPLATE, tokenSecret: e.ERRAND_K8S_WARM_POOL_TOKEN_SECRET }
           : undefined,
       },
-      reaperIntervalMinutes: e.ERRAND_REAPER_INTERVAL_MINUTES,
       confinement: e.ERRAND_SANDBOX_CONFINEMENT,
       envAllowlist: e.ERRAND_SANDBOX_ENV,
       hide: e.ERRAND_SANDBOX_HIDE,
@@ -405,6 +411,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiTokens: e.ERRAND_API_TOKENS_FILE ? apiTokensFrom(e.ERRAND_API_TOKENS_FILE) : [],
     mcp: e.ERRAND_MCP_CONFIG ? fromFile('ERRAND_MCP_CONFIG', e.ERRAND_MCP_CONFIG, (f) => McpConfig.parse(JSON.parse(readFileSync(f, 'utf8')))) : undefined,
     scopedSecrets,
+    environmentRefresh: { maxRepos: e.ERRAND_ENVIRONMENT_REFRESH_REPOS, usedWithinMs: e.ERRAND_ENVIRONMENT_REFRESH_WITHIN_HOURS * 3_600_000 },
+    systemSchedules: {
+      'sandbox-reaper': e.ERRAND_REAPER_INTERVAL_MINUTES,
+      // Nothing to refresh or evict without the cache.
+      'environment-refresh': e.ERRAND_ENVIRONMENT_CACHE === 'on' ? e.ERRAND_ENVIRONMENT_REFRESH_MINUTES : 0,
+    },
     environmentCache:
       e.ERRAND_ENVIRONMENT_CACHE === 'on'
         ? { maxRepoBytes: e.ERRAND_ENVIRONMENT_MAX_MB_PER_REPO * 2 ** 20, maxTotalBytes: e.ERRAND_ENVIRONMENT_MAX_MB * 2 ** 20, ttlMs: e.ERRAND_ENVIRONMENT_TTL_HOURS * 3_600_000 }

@@ -4,14 +4,29 @@
 
 export const TASK_WORKFLOW_TYPE = 'codingTask';
 export const REAPER_WORKFLOW_TYPE = 'sandboxReaper';
+export const ENVIRONMENT_REFRESH_WORKFLOW_TYPE = 'environmentRefresh';
 export const SCHEDULED_PLAYBOOK_WORKFLOW_TYPE = 'scheduledPlaybook';
 export const DEPENDENCY_BUMP_WORKFLOW_TYPE = 'dependencyBump';
 /** What a task is in Temporal visibility: a coding task or a dependency bump. GET /tasks and the task gauges both count by it. */
 export const TASK_WORKFLOWS_QUERY = `(WorkflowType = '${TASK_WORKFLOW_TYPE}' OR WorkflowType = '${DEPENDENCY_BUMP_WORKFLOW_TYPE}')`;
 
-/** The reaper's schedule, one per task queue, and its id in the API. */
-export const reaperScheduleId = (taskQueue: string) => `errand-sandbox-reaper-${taskQueue}`;
-export const REAPER_SCHEDULE = 'sandbox-reaper';
+/**
+ * Errand's own schedules, one of each per task queue, by their id in the API: listed, paused and
+ * run through the API like the others, never changed or deleted there (their setting does that).
+ */
+export const SYSTEM_SCHEDULES = {
+  'sandbox-reaper': { workflowType: REAPER_WORKFLOW_TYPE, title: "Errand's sandbox reaper", does: 'deletes the sandboxes whose task has ended', setting: 'ERRAND_REAPER_INTERVAL_MINUTES' },
+  'environment-refresh': {
+    workflowType: ENVIRONMENT_REFRESH_WORKFLOW_TYPE,
+    title: "Errand's environment refresh",
+    does: 'keeps the environments of recently used repositories up to date with their base branch, and evicts what is over the limits',
+    setting: 'ERRAND_ENVIRONMENT_REFRESH_MINUTES',
+  },
+} as const;
+export type SystemScheduleId = keyof typeof SYSTEM_SCHEDULES;
+export const isSystemSchedule = (id: string): id is SystemScheduleId => Object.hasOwn(SYSTEM_SCHEDULES, id);
+/** A system schedule's id in Temporal (also the workflow id of its runs, before Temporal's time suffix). */
+export const systemScheduleTemporalId = (id: SystemScheduleId, taskQueue: string) => `errand-${id}-${taskQueue}`;
 
 /** Schedule ids, as the API names them; in Temporal each is `schedule-<id>`. */
 export const SCHEDULE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;

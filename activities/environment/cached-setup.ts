@@ -5,6 +5,8 @@
 // and what it left is kept for the next task. A snapshot is only ever taken here, right after a
 // setup on a commit of the base branch, before any work is restored or any agent step runs:
 // never from a sandbox the agent touched. Nothing here fails a task that setup alone would not.
+// A refresh (the environment-refresh schedule) runs the same on the base branch's tip in a
+// sandbox of its own, and only makes a snapshot when none is kept for its inputs.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,13 +27,23 @@ export interface EnvironmentRequest {
   baseSha: string;
   /** What the sandbox runs on: its image, or for a local sandbox this host's platform and Node. */
   image: string;
+  /** The image the task asked for (none: the provider's default), kept so a refresh asks for it again. */
+  sandboxImage?: string;
   setupNetwork: boolean;
+  /**
+   * A refresh (the environment-refresh schedule, in a sandbox of its own on the base branch's
+   * tip): nothing is restored; a snapshot is made unless one is kept for these inputs, counted
+   * as last used when the one it follows was (`usedAt`), so refreshing never keeps alive what
+   * no task uses.
+   */
+  refresh?: { usedAt: string };
   event: (e: { id: string; type: string; [detail: string]: unknown }) => Promise<void>;
 }
 
 export type EnvironmentOutcome =
   | { kind: 'restored'; key: string; bytes: number; ms: number; maintenance?: boolean }
   | { kind: 'saved'; key: string; bytes: number; ms: number }
+  | { kind: 'fresh'; key: string }
   | { kind: 'missed'; key?: string; why: string };
 
 /**
@@ -50,27 +62,37 @@ export async function setupWithCache(
     (): SandboxConfig => ({}),
   );
   if ('error' in config || config.environment?.cache === false) {
-    await setup();
+    // A refresh has nothing to keep: it runs no setup.
+    if (!req.refresh) await setup();
     return { kind: 'missed', why: 'error' in config ? config.error : `${SANDBOX_CONFIG_FILE} turns the environment cache off` };
   }
   const patterns = config.environment?.inputs ?? DEFAULT_INPUTS;
   const files = await inputFiles(sandbox, [...patterns, '.errand/setup.sh']).catch((err: Error) => err);
   if (files instanceof Error) {
     // The repository's patterns are its own to get wrong: the task goes on with its setup.
-    await setup();
+    if (!req.refresh) await setup();
     return { kind: 'missed', why: files.message };
   }
   const inputs = { setup: setupCommand, files, patterns, image: req.image, setupNetwork: req.setupNetwork, format: SNAPSHOT_FORMAT };
   const key = environmentKey({ repo: req.repo, baseBranch: req.baseBranch, ...inputs });
   const folder = repoFolder(req.repo);
+  if (req.refresh) {
+    const kept = await req.store.meta(folder, key);
+    if (kept && !req.store.expired(kept)) return { kind: 'fresh', key };
+  }
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'errand-environment-'));
   const file = path.join(scratch, 'snapshot.tar');
+  const made = { key, repo: req.repo, baseBranch: req.baseBranch, baseSha: req.baseSha, inputs, ...(req.sandboxImage && { sandboxImage: req.sandboxImage }) };
   try {
+    if (req.refresh) {
+      await setup();
+      return await save(sandbox, req, folder, made, file, 'the base branch has inputs no kept environment was made from');
+    }
     const miss = await restore(sandbox, req, folder, key, file, maintenance);
     if (miss.kind === 'restored') return miss;
     await req.store.record(folder, { kind: 'miss', key, taskId: req.taskId, why: miss.why });
     await setup();
-    return await save(sandbox, req, folder, { key, repo: req.repo, baseBranch: req.baseBranch, baseSha: req.baseSha, inputs }, file, miss.why);
+    return await save(sandbox, req, folder, made, file, miss.why);
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -118,12 +140,12 @@ async function restore(
   return outcome;
 }
 
-async function save(sandbox: SandboxdClient, req: EnvironmentRequest, folder: string, made: Omit<SnapshotMeta, 'bytes' | 'sha256' | 'createdAt' | 'createdBy'>, file: string, missedWhy: string): Promise<EnvironmentOutcome> {
+async function save(sandbox: SandboxdClient, req: EnvironmentRequest, folder: string, made: Omit<SnapshotMeta, 'bytes' | 'sha256' | 'archive' | 'createdAt' | 'createdBy'>, file: string, missedWhy: string): Promise<EnvironmentOutcome> {
   const started = Date.now();
   try {
     const { bytes, sha256 } = await takeSnapshot(sandbox, file);
-    await req.store.save(folder, { ...made, bytes, sha256, createdAt: new Date().toISOString(), createdBy: req.taskId }, file);
-    await req.store.record(folder, { kind: 'saved', key: made.key, taskId: req.taskId });
+    await req.store.save(folder, { ...made, bytes, sha256, createdAt: new Date().toISOString(), createdBy: req.taskId }, file, req.refresh?.usedAt);
+    await req.store.record(folder, { kind: req.refresh ? 'refreshed' : 'saved', key: made.key, taskId: req.taskId });
     const ms = Date.now() - started;
     await req.event({ id: `environment:${req.sandboxId}`, type: 'environment_saved', key: made.key, bytes, ms, missed: missedWhy });
     return { kind: 'saved', key: made.key, bytes, ms };

@@ -70,6 +70,7 @@ export function createGitActivities({ connect, event, forge, sandboxes, blobs, r
                 baseBranch: req.baseBranch,
                 baseSha: req.baseSha,
                 image: sandboxes.platformOf(req.image),
+                ...(req.image && { sandboxImage: req.image }),
                 setupNetwork: req.network,
                 event: (e: { id: string; type: string }) => event(req.taskId, e),
               }

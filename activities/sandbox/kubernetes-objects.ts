@@ -2,9 +2,8 @@
 // provider runs with, the labels that tie objects to their task, the Pod and NetworkPolicy it
 // creates, and what a pod's status says. Pure: the provider (kubernetes.ts) talks to the API.
 import type { KubeConfig, V1NetworkPolicy, V1NetworkPolicyEgressRule, V1NetworkPolicyPeer, V1Pod } from '@kubernetes/client-node';
-import { taskWorkflowId } from '../../workflows/names.js';
 import type { WarmPoolOptions } from './agent-sandbox.js';
-import type { SandboxSpec } from './provider.js';
+import { ownerWorkflow, type SandboxSpec } from './provider.js';
 
 /** An egress destination: a CIDR and, optionally, one port (`140.82.112.0/20:443`). */
 export interface EgressRule {
@@ -52,7 +51,7 @@ export function sandboxPod(opts: KubernetesSandboxOptions, name: string, labels:
   const volume = (volumeName: string, mountPath: string) => ({ volume: { name: volumeName, emptyDir: {} }, mount: { name: volumeName, mountPath } });
   const volumes = [volume('workspace', '/workspace'), volume('home', '/home/sandbox'), volume('tmp', '/tmp')];
   return {
-    metadata: { name, labels, annotations: { [WORKFLOW_ANNOTATION]: taskWorkflowId(spec.taskId) } },
+    metadata: { name, labels, annotations: { [WORKFLOW_ANNOTATION]: ownerWorkflow(spec) } },
     spec: {
       serviceAccountName: opts.serviceAccount,
       automountServiceAccountToken: false,

@@ -7,11 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { ApiException, CoreV1Api, NetworkingV1Api, PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailureType } from '../../workflows/failures.js';
-import { taskWorkflowId } from '../../workflows/names.js';
 import { ErrandFailure } from '../../lib/failures/errand-failure.js';
 import { detectAgentSandbox, readyClaimIp, SandboxClaims, type SandboxClaim } from './agent-sandbox.js';
 import { describeEnd, egressRules, HOPELESS, isGone, isReady, LABELS, sandboxNetworkPolicy, sandboxPod, TOKEN_KEY, WORKFLOW_ANNOTATION, type KubernetesSandboxOptions } from './kubernetes-objects.js';
-import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
+import { ownerWorkflow, sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
 
 export class KubernetesSandboxProvider implements SandboxProvider {
   readonly name = 'kubernetes';
@@ -81,7 +80,7 @@ export class KubernetesSandboxProvider implements SandboxProvider {
     const name = this.podName(sandboxId);
     const labels = { [LABELS.managedBy]: 'errand', [LABELS.name]: 'errand-sandbox', [LABELS.task]: spec.taskId, [LABELS.sandbox]: sandboxId };
     await ignoreConflict(() => this.networking.createNamespacedNetworkPolicy({ namespace: this.opts.namespace, body: sandboxNetworkPolicy(this.opts, name, labels, spec.allowNetwork) }));
-    await ignoreConflict(() => claims.create(name, labels, { [WORKFLOW_ANNOTATION]: taskWorkflowId(spec.taskId) }));
+    await ignoreConflict(() => claims.create(name, labels, { [WORKFLOW_ANNOTATION]: ownerWorkflow(spec) }));
     const deadline = Date.now() + this.opts.readyTimeoutMs;
     for (;;) {
       const claim = await claims.get(name).catch(notFound);

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { unreachableAncestor, type Confinement, type RunAs } from './sandboxd/bubblewrap.js';
 import type { EgressPolicy } from './sandboxd/egress.js';
 import { taskWorkflowId } from '../../workflows/names.js';
-import { sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
+import { ownerWorkflow, sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
 import { spawnDetached } from '../../lib/process/exec-file.js';
 import type { SandboxCpuGroups } from './cpu-group.js';
 
@@ -40,6 +40,8 @@ interface SandboxMeta {
   port: number;
   token: string;
   taskId?: string;
+  /** Whose it is, for the reaper (absent in sandboxes from before: the task's). */
+  workflowId?: string;
 }
 
 /**
@@ -114,7 +116,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     for (;;) {
       const port = await readFile(portFile, 'utf8').catch(() => undefined);
       if (port) {
-        await writeFile(this.metaFile(sandboxId), JSON.stringify({ pid, port: Number(port), token, taskId: spec.taskId } satisfies SandboxMeta), { mode: 0o600 });
+        await writeFile(this.metaFile(sandboxId), JSON.stringify({ pid, port: Number(port), token, taskId: spec.taskId, workflowId: ownerWorkflow(spec) } satisfies SandboxMeta), { mode: 0o600 });
         return { sandboxId };
       }
       if (!isAlive(pid) || Date.now() > deadline) {
@@ -177,7 +179,7 @@ export class LocalSandboxProvider implements SandboxProvider {
     const out: { sandboxId: string; workflowId?: string }[] = [];
     for (const sandboxId of ids.filter((id) => /^[A-Za-z0-9_-]+$/.test(id))) {
       const meta = await this.meta(sandboxId).catch(() => undefined);
-      out.push({ sandboxId, workflowId: meta?.taskId ? taskWorkflowId(meta.taskId) : undefined });
+      out.push({ sandboxId, workflowId: meta?.workflowId ?? (meta?.taskId ? taskWorkflowId(meta.taskId) : undefined) });
     }
     return out;
   }

@@ -2,6 +2,7 @@
 // sandbox and hands back its endpoint; everything else goes through the sandboxd client.
 import { FailureType } from '../../workflows/failures.js';
 import { ErrandFailure } from '../../lib/failures/errand-failure.js';
+import { taskWorkflowId } from '../../workflows/names.js';
 
 export interface SandboxSpec {
   taskId: string;
@@ -11,7 +12,12 @@ export interface SandboxSpec {
   allowNetwork: boolean;
   /** The image to run (Kubernetes), when the task or repository names its own. */
   image?: string;
+  /** The workflow it belongs to, which the reaper asks about (none: the task's). */
+  workflowId?: string;
 }
+
+/** The workflow a sandbox belongs to: while it runs, the reaper leaves the sandbox alone. */
+export const ownerWorkflow = (spec: SandboxSpec): string => spec.workflowId ?? taskWorkflowId(spec.taskId);
 
 export interface SandboxEndpoint {
   url: string;

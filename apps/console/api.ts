@@ -121,7 +121,7 @@ export interface ScheduleRun {
 
 export interface ScheduleView {
   id: string;
-  /** Errand's own (the sandbox reaper): paused and run like the others, never changed or deleted. */
+  /** Errand's own (the sandbox reaper, the environment refresh; `description` says which): paused and run like the others, never changed or deleted. */
   system?: boolean;
   paused: boolean;
   /** Why it exists, as its creator said; the note is the last pause's or unpause's. */

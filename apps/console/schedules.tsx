@@ -76,7 +76,7 @@ export function ScheduleList({ me }: { me: Whoami }) {
                 <td>
                   <a href={`#/schedules/${encodeURIComponent(s.id)}`}>{s.id}</a>
                 </td>
-                <td>{s.system ? "Errand's sandbox reaper" : s.playbook}</td>
+                <td>{s.system ? s.description?.split(':')[0] : s.playbook}</td>
                 <td>{s.repo}</td>
                 <td>{when(s)}</td>
                 <td>{s.paused ? '' : <At iso={s.nextRuns[0]} />}</td>
@@ -186,7 +186,7 @@ export function SchedulePage({ id, me }: { id: string; me: Whoami }) {
               </>
             )}
             <dt>Runs</dt>
-            <dd>{s.system ? "Errand's sandbox reaper" : `${s.playbook}${s.params && Object.keys(s.params).length ? ` (${paramsText(s.params)})` : ''}`}</dd>
+            <dd>{s.system ? s.description : `${s.playbook}${s.params && Object.keys(s.params).length ? ` (${paramsText(s.params)})` : ''}`}</dd>
             {s.repo && (
               <>
                 <dt>Repository</dt>

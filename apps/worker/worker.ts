@@ -22,7 +22,7 @@ import { McpConnections } from '../../activities/agent/mcp/connections.js';
 import { EnvironmentStore } from '../../lib/environments/environment-store.js';
 import { serveWorkerMetrics, WorkerMetrics } from './metrics.js';
 import { bundleSandboxd } from './sandboxd-bundle.js';
-import { ensureReaperSchedule, workflowStatus } from './sandbox-reaper.js';
+import { ensureSystemSchedules, workflowStatus } from './system-schedules.js';
 import { admissionGate } from './admission-gate.js';
 import { scheduleControl } from './schedule-control.js';
 
@@ -76,7 +76,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
   const cpuGroups = config.sandbox.provider === 'local' ? await chooseCpuGroups(log) : undefined;
   const mcpConnections = config.mcp && (await mcpConnectionsFor(config, confinement, log));
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
-  // A client too, for what activities ask Temporal (the reaper, schedules) and for the reaper's schedule.
+  // A client too, for what activities ask Temporal (the reaper, schedules) and for Errand's own schedules.
   const clientConnection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection: clientConnection, namespace: config.temporal.namespace, interceptors: tracingClientInterceptors(tracing) });
   // Before any workflow runs: every task upserts its phase, and the API lists by these.
@@ -100,7 +100,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
     storage,
     environments: config.environmentCache && new EnvironmentStore(storage, config.environmentCache),
     redactor,
-    limits: { setupTimeoutMs: config.setupTimeoutMs, repo: config.repoLimits },
+    limits: { setupTimeoutMs: config.setupTimeoutMs, repo: config.repoLimits, environmentRefresh: config.environmentRefresh },
     registries: config.registries,
     mcp: mcpConnections && config.mcp && { config: config.mcp, connections: mcpConnections },
     scopedSecrets: config.scopedSecrets,
@@ -126,7 +126,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
     sinks: { ...metrics.sinks, ...traced.sinks },
   });
   const metricsServer = await serveWorkerMetrics(metrics, { host: config.api.host, port: config.temporal.metricsPort, sdkUrl: sdkMetricsUrl }, log);
-  await ensureReaperSchedule(client, config, log);
+  await ensureSystemSchedules(client, config, log);
   const done = worker.run().finally(async () => {
     await mcpConnections?.closeAll();
     await metricsServer.close();

@@ -26,6 +26,10 @@ export interface SnapshotMeta {
   inputs: { setup: string; files: { path: string; blob: string }[]; patterns: string[]; image: string; setupNetwork: boolean; format: number };
   bytes: number;
   sha256: string;
+  /** The archive's name in its key's folder (absent in snapshots from before: `snapshot.tar`). */
+  archive?: string;
+  /** The image the task asked for (none: the provider's default), which a refresh provisions again. */
+  sandboxImage?: string;
   createdAt: string;
   /** The task whose setup made it. */
   createdBy: string;
@@ -33,7 +37,7 @@ export interface SnapshotMeta {
 
 export interface SnapshotUse extends LogRecord {
   at: string;
-  kind: 'hit' | 'miss' | 'saved' | 'evicted' | 'invalidated';
+  kind: 'hit' | 'miss' | 'saved' | 'refreshed' | 'evicted' | 'invalidated';
   key?: string;
   taskId?: string;
   why?: string;
@@ -62,22 +66,48 @@ export class EnvironmentStore {
     return { ...meta, lastUsedAt };
   }
 
+  /** Not used within its time to live: not used again, and gone at the next eviction. */
+  expired(meta: { lastUsedAt: string }): boolean {
+    return Date.now() - Date.parse(meta.lastUsedAt) > this.limits.ttlMs;
+  }
+
   /** Downloads the snapshot to `file`: false when it is gone (evicted, invalidated) or expired. */
   async fetch(folder: string, meta: SnapshotMeta & { lastUsedAt: string }, file: string): Promise<boolean> {
-    if (Date.now() - Date.parse(meta.lastUsedAt) > this.limits.ttlMs) return false;
-    return this.storage.archives.download(`${folder}/${meta.key}/snapshot.tar`, file);
+    if (this.expired(meta)) return false;
+    return this.storage.archives.download(archiveKey(folder, meta), file);
   }
 
-  async touch(folder: string, key: string): Promise<void> {
-    await this.storage.blobs.put(`${folder}/${key}/used`, new Date().toISOString());
+  async touch(folder: string, key: string, at = new Date().toISOString()): Promise<void> {
+    await this.storage.blobs.put(`${folder}/${key}/used`, at);
   }
 
-  /** Keeps a snapshot (two made at once for one key are alike: the last written stays), then evicts over the limits. */
-  async save(folder: string, meta: SnapshotMeta, file: string): Promise<void> {
-    await this.storage.archives.upload(`${folder}/${meta.key}/snapshot.tar`, file);
-    await this.storage.blobs.put(`${folder}/${meta.key}/meta.json`, JSON.stringify(meta));
-    await this.touch(folder, meta.key);
-    await this.evict();
+  /**
+   * Keeps a snapshot, its archive named by its digest so that the metadata always names an
+   * archive that matches it (of two saved at once for one key, the last metadata written stays,
+   * the other's archive goes); then evicts what is over the repository's limits. `usedAt`: when
+   * it counts as last used (a refresh carries over its predecessor's; by default now).
+   */
+  async save(folder: string, meta: SnapshotMeta, file: string, usedAt?: string): Promise<void> {
+    const kept = { ...meta, archive: `${meta.sha256}.tar` };
+    const before = await this.meta(folder, meta.key);
+    await this.storage.archives.upload(archiveKey(folder, kept), file);
+    await this.storage.blobs.put(`${folder}/${meta.key}/meta.json`, JSON.stringify(kept));
+    await this.touch(folder, meta.key, usedAt);
+    if (before && archiveKey(folder, before) !== archiveKey(folder, kept)) await this.storage.archives.delete(archiveKey(folder, before));
+    await this.evict([folder]);
+  }
+
+  /**
+   * The repositories whose environment a task used (restored or made) within `withinMs`, most
+   * recent first, at most `limit`: each with its most recently used snapshot, which says how to
+   * make it again (repository, base branch, setup, image, network).
+   */
+  async recentlyUsed(withinMs: number, limit: number): Promise<(SnapshotMeta & { lastUsedAt: string; folder: string })[]> {
+    const latest = await Promise.all((await this.folders()).map(async (folder) => ({ folder, ...(await this.snapshots(folder))[0]! })));
+    return latest
+      .filter((s) => s.key && Date.now() - Date.parse(s.lastUsedAt) <= withinMs)
+      .sort((a, b) => (a.lastUsedAt < b.lastUsedAt ? 1 : -1))
+      .slice(0, limit);
   }
 
   async record(folder: string, use: Omit<SnapshotUse, 'id' | 'at'>): Promise<void> {
@@ -85,7 +115,8 @@ export class EnvironmentStore {
   }
 
   async remove(folder: string, key: string): Promise<void> {
-    await this.storage.archives.delete(`${folder}/${key}/snapshot.tar`);
+    const meta = await this.meta(folder, key);
+    if (meta) await this.storage.archives.delete(archiveKey(folder, meta));
     await this.storage.blobs.delete(`${folder}/${key}/meta.json`);
     await this.storage.blobs.delete(`${folder}/${key}/used`);
   }
@@ -116,9 +147,13 @@ export class EnvironmentStore {
     return snapshots.length;
   }
 
-  /** Expired snapshots, then the least recently used beyond each repository's and the installation's limit. */
-  async evict(): Promise<void> {
-    const folders = (await this.storage.blobs.list('environments')).filter((f) => /^environments\/[0-9a-f]{24}$/.test(f));
+  /**
+   * Expired snapshots, then the least recently used beyond each repository's limit and (when
+   * every repository is looked at, as the environment-refresh schedule does) the installation's.
+   * Returns how many it removed.
+   */
+  async evict(only?: string[]): Promise<number> {
+    const folders = only ?? (await this.folders());
     const all = (await Promise.all(folders.map(async (folder) => (await this.snapshots(folder)).map((s) => ({ folder, ...s }))))).flat();
     const now = Date.now();
     const gone = new Set<string>();
@@ -135,11 +170,20 @@ export class EnvironmentStore {
         if (bytes > this.limits.maxRepoBytes) await drop(s, 'over the repository\'s size limit (least recently used first)');
       }
     }
-    let total = 0;
-    for (const s of [...all].sort((a, b) => (a.lastUsedAt < b.lastUsedAt ? 1 : -1))) {
-      if (gone.has(`${s.folder}/${s.key}`)) continue;
-      total += s.bytes;
-      if (total > this.limits.maxTotalBytes) await drop(s, "over the installation's size limit (least recently used first)");
+    if (!only) {
+      let total = 0;
+      for (const s of [...all].sort((a, b) => (a.lastUsedAt < b.lastUsedAt ? 1 : -1))) {
+        if (gone.has(`${s.folder}/${s.key}`)) continue;
+        total += s.bytes;
+        if (total > this.limits.maxTotalBytes) await drop(s, "over the installation's size limit (least recently used first)");
+      }
     }
+    return gone.size;
+  }
+
+  private async folders(): Promise<string[]> {
+    return (await this.storage.blobs.list('environments')).filter((f) => /^environments\/[0-9a-f]{24}$/.test(f));
   }
 }
+
+const archiveKey = (folder: string, meta: Pick<SnapshotMeta, 'key' | 'archive'>) => `${folder}/${meta.key}/${meta.archive ?? 'snapshot.tar'}`;

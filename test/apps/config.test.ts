@@ -10,6 +10,13 @@ describe('loadConfig', () => {
     expect(c.api.port).toBe(3000);
     expect(c.temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'errand' });
     expect(c.model).toBeUndefined();
+    expect(c.systemSchedules).toEqual({ 'sandbox-reaper': 10, 'environment-refresh': 30 });
+  });
+
+  it("turns the environment refresh off with the cache, and reads which repositories it refreshes", () => {
+    expect(loadConfig({ ERRAND_ENVIRONMENT_CACHE: 'off', ERRAND_ENVIRONMENT_REFRESH_MINUTES: '15' }).systemSchedules['environment-refresh']).toBe(0);
+    expect(loadConfig({ ERRAND_ENVIRONMENT_REFRESH_REPOS: '3', ERRAND_ENVIRONMENT_REFRESH_WITHIN_HOURS: '2' }).environmentRefresh).toEqual({ maxRepos: 3, usedWithinMs: 7_200_000 });
+    expect(() => loadConfig({ ERRAND_ENVIRONMENT_REFRESH_MINUTES: '-1' })).toThrow(/ERRAND_ENVIRONMENT_REFRESH_MINUTES/);
   });
 
   it('names the variable when a value is bad', () => {

@@ -18,7 +18,7 @@ import { localDirectoryStorage } from '../../lib/storage/local-storage.js';
 import { Redactor } from '../../lib/storage/redactor.js';
 import { LocalForge } from '../../lib/forge/local.js';
 import { startSandboxd } from '../../activities/sandbox/sandboxd/server.js';
-import { workflowStatus } from '../../apps/worker/sandbox-reaper.js';
+import { workflowStatus } from '../../apps/worker/system-schedules.js';
 import { controlPlaneMissing } from '../support/control-plane.js';
 import { temporalClient } from '../support/errand-process.js';
 import { workerToken } from '../support/kube-apply.js';
@@ -223,6 +223,11 @@ describeWithPart(
           await runPod(`errand-${taskId}`);
           await p;
         }
+        // A sandbox of no task's, owned by a running workflow (an environment refresh's): kept.
+        const owned = `reapowned${Date.now()}`;
+        const ownedPod = provider.provision({ taskId: owned, sandboxId: owned, allowNetwork: false, workflowId: running.workflowId });
+        await runPod(`errand-${owned}`);
+        await ownedPod;
         const activities = createActivities({
           sandboxes: provider,
           workflows: { status: (id) => workflowStatus(client, id) },
@@ -238,10 +243,13 @@ describeWithPart(
         expect(deleted[ids.closed]).toBe(`workflow task-${ids.closed} is closed`);
         expect(deleted[ids.unknown]).toBe(`workflow task-${ids.unknown} is unknown`);
         expect(deleted[ids.running]).toBeUndefined();
+        expect(deleted[owned]).toBeUndefined();
         expect(await provider.status(ids.running)).toBe('running');
+        expect(await provider.status(owned)).toBe('running');
         expect(await provider.status(ids.closed)).toBe('gone');
         await running.terminate('test over');
         await provider.destroy(ids.running);
+        await provider.destroy(owned);
       } finally {
         await close();
       }

@@ -1,12 +1,14 @@
 // A whole task through the Kubernetes provider: Errand runs as a real process with
 // ERRAND_SANDBOX_PROVIDER=kubernetes and the worker ServiceAccount's credentials against the
 // real kube-apiserver; the stand-in kubelet runs each sandbox pod as a local sandboxd. A pod
-// deleted mid-task is replaced and the work restored from the checkpoint.
+// deleted mid-task is replaced and the work restored from the checkpoint; a second task's pod
+// starts from the environment the first one's setup left, before its agent runs.
 import { expect, it } from '@jest/globals';
-import { call, gate, FIX_SUM, FINISH } from '../fixtures/model-server.js';
+import { call, gate, FIX_SUM, FINISH, lastToolResult } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { controlPlaneMissing } from '../support/control-plane.js';
 import { eventually } from '../support/errand-process.js';
+import { readEvents } from '../support/sse.js';
 import { describeWithPart } from '../support/required-part.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
 import { useKubernetesErrand } from '../support/use.js';
@@ -32,6 +34,31 @@ describeWithPart(
         const secrets = await t.admin.listNamespacedSecret({ namespace: NS, labelSelector: `errand.dev/task=${id}` });
         return left.items.length === 0 && secrets.items.length === 0 ? true : undefined;
       }, 20_000, 'the sandbox pod and Secret to be deleted');
+    });
+
+    it("starts a pod from the environment a first task's setup left, without running the setup again", async () => {
+      const origin = makeOriginRepo({
+        ...BUGGY_SUM,
+        '.gitignore': 'node_modules/\n',
+        'package-lock.json': '{"lockfileVersion": 3}\n',
+        '.errand/setup.sh': 'mkdir -p node_modules/dep "$HOME/.cache" && echo "module.exports = 1;" > node_modules/dep/index.js && echo ran >> "$HOME/.cache/setup-runs"\n',
+      });
+      const look = call('shell', { command: 'cat node_modules/dep/index.js "$HOME/.cache/setup-runs"' });
+      const runTask = async (marker: string) => {
+        const script = t.model.script(marker, [look, FIX_SUM, FINISH]);
+        const id = await createTask(t.errand, { repo: origin, prompt: `${marker} Fix sum.` });
+        await waitForStatus(t.errand, id, 'completed');
+        const events = (await readEvents(`${t.errand.url}/tasks/${id}/events`)).messages.map((m) => m.data);
+        return { id, events, saw: lastToolResult(script.requests[1]!) };
+      };
+      const first = await runTask('[k8s-env-1]');
+      expect(first.events).toContainEqual(expect.objectContaining({ type: 'environment_saved' }));
+      const second = await runTask('[k8s-env-2]');
+      expect(t.kubelet.ran.has(`errand-${second.id}`)).toBe(true);
+      // Keyed by the pod's image, restored through the pod's sandboxd before the first model call.
+      expect(second.events).toContainEqual(expect.objectContaining({ type: 'environment_restored', key: first.events.find((e) => e.type === 'environment_saved').key }));
+      expect(second.saw).toContain('module.exports = 1;\nran\n');
+      expect(second.saw).not.toContain('ran\nran');
     });
 
     it('replaces a pod deleted mid-task and restores the work from the checkpoint', async () => {

@@ -48,8 +48,9 @@ export async function startErrand(opts: {
     ERRAND_LOG_LEVEL: 'info',
     // The fixture model server tells the review agent's calls apart by this name.
     ERRAND_REVIEWER_MODEL: 'fixture-reviewer',
-    // Test workers come and go on their own task queues: no reaper schedules left behind.
+    // Test workers come and go on their own task queues: no schedules of Errand's own left behind.
     ERRAND_REAPER_INTERVAL_MINUTES: '0',
+    ERRAND_ENVIRONMENT_REFRESH_MINUTES: '0',
     ...opts.env,
   };
   const child = spawn(process.execPath, ['--import', 'tsx', 'apps/cli/main.ts', command], {

@@ -7,15 +7,20 @@ import { execFile } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, describe, expect, it } from '@jest/globals';
 import { call, FINISH, lastToolResult, type ChatRequest } from '../fixtures/model-server.js';
 import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, PROJECT_ROOT } from '../support/errand-process.js';
 import { readEvents } from '../support/sse.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
-import { useErrand } from '../support/use.js';
+import { useErrand, useTemporal } from '../support/use.js';
 
-const t = useErrand();
+// The environment-refresh schedule exists (its runs are triggered here, it never comes due in a test).
+const t = useErrand({ ERRAND_ENVIRONMENT_REFRESH_MINUTES: String(60 * 24 * 365) });
+const temporal = useTemporal();
+afterAll(async () => {
+  await temporal.client.schedule.getHandle(`errand-environment-refresh-${t.errand.taskQueue}`).delete().catch(() => undefined);
+});
 const run = promisify(execFile);
 
 /** A project whose setup "installs" a dependency (untracked, ignored) and fills a cache in the home, counting its runs there. */
@@ -41,9 +46,22 @@ async function task(origin: string, marker: string, before: ReturnType<typeof ca
   return { saw: resultOf(script.requests, before.length).split('--- stdout ---\n')[1]!.split('--- stderr ---')[0]!.trim(), events: await eventsOf(id) };
 }
 
+/** Triggers the environment-refresh schedule and waits for that run's result. */
+async function refreshNow() {
+  const last = (await api(t.errand.url, 'GET', '/schedules/environment-refresh')).body.recentRuns[0]?.workflowId;
+  expect((await api(t.errand.url, 'POST', '/schedules/environment-refresh/trigger')).status).toBe(202);
+  for (let waited = 0; waited < 120_000; waited += 500) {
+    const [run] = (await api(t.errand.url, 'GET', '/schedules/environment-refresh')).body.recentRuns;
+    if (run && run.workflowId !== last && run.status === 'completed') return run.result;
+    if (run && run.workflowId !== last && run.status === 'failed') throw new Error(`the refresh failed: ${run.error}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error('the refresh did not finish in 2 minutes');
+}
+
 const snapshotsUnder = (dir: string): string[] =>
   readdirSync(dir, { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && e.name === 'snapshot.tar')
+    .filter((e) => e.isFile() && /^[0-9a-f]{64}\.tar$/.test(e.name))
     .map((e) => path.join(e.parentPath, e.name));
 
 describe('the environment cache', () => {
@@ -81,6 +99,33 @@ describe('the environment cache', () => {
     const saved = third.events.find((e) => e.type === 'environment_saved');
     expect(saved.key).not.toBe(first.events.find((e) => e.type === 'environment_saved').key);
     expect(third.saw).toBe('index.js\nran\ndep.tgz');
+  });
+
+  it('refreshes on its schedule, so the first task after a lockfile change on the base starts warm', async () => {
+    const origin = makeOriginRepo(PROJECT);
+    const first = await task(origin, '[env-refresh-1]');
+    const madeFirst = first.events.find((e) => e.type === 'environment_saved').key;
+    const work = path.join(path.dirname(origin), 'work');
+    writeFileSync(path.join(work, 'package-lock.json'), '{"lockfileVersion": 3, "packages": {"node_modules/dep": {"version": "3.0.0"}}}\n');
+    git(work, 'commit', '-qam', 'dep 3');
+    git(work, 'push', '-q', origin, 'main');
+
+    // Errand's own schedule, listed beside the others; run now rather than waiting for it.
+    const listed = await api(t.errand.url, 'GET', '/schedules/environment-refresh');
+    expect(listed.body).toMatchObject({ system: true, description: expect.stringContaining('environment refresh') });
+    expect((await api(t.errand.url, 'DELETE', '/schedules/environment-refresh')).status).toBe(409);
+    const refreshed = await refreshNow();
+    expect(refreshed.repositories).toContainEqual(expect.objectContaining({ repo: origin, outcome: 'refreshed', key: expect.not.stringMatching(madeFirst) }));
+
+    // The task after the change restores what the refresh made: its setup did not run.
+    const second = await task(origin, '[env-refresh-2]');
+    const restored = second.events.find((e) => e.type === 'environment_restored');
+    expect(restored).toMatchObject({ key: refreshed.repositories.find((r: { repo: string }) => r.repo === origin).key, madeBy: expect.stringMatching(/^errand-environment-refresh-/) });
+    expect(second.saw).toBe('index.js\nran\ndep.tgz');
+    // Nothing changed since: the next refresh finds it fresh and runs no setup.
+    expect((await refreshNow()).repositories).toContainEqual(expect.objectContaining({ repo: origin, outcome: 'fresh' }));
+    const uses = (await api(t.errand.url, 'GET', `/repos/${encodeURIComponent(origin)}/environment`)).body.recent.map((u: { kind: string }) => u.kind);
+    expect(uses.filter((k: string) => k === 'refreshed')).toHaveLength(1);
   });
 
   it('treats a snapshot that does not match its digest as a miss, says so, and runs the setup', async () => {

@@ -147,20 +147,37 @@ describe('schedules', () => {
     await schedules('DELETE', `/${id}`);
   });
 
-  it("lists the sandbox reaper beside the others, and refuses to change or delete it", async () => {
+  it("lists Errand's own schedules beside the others, refuses to change or delete them, and follows their settings", async () => {
     const taskQueue = `reaper-${randomBytes(4).toString('hex')}`;
-    const withReaper = await startErrand({ command: 'serve', taskQueue, env: { ERRAND_REAPER_INTERVAL_MINUTES: '5', ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture-coder' } });
+    const start = (env: Record<string, string>) => startErrand({ command: 'serve', taskQueue, env: { ERRAND_MODEL_BASE_URL: t.model.url, ERRAND_MODEL: 'fixture-coder', ...env } });
+    const intervalOf = async (id: string) => {
+      const d = await temporal.client.schedule.getHandle(`errand-${id}-${taskQueue}`).describe().catch(() => undefined);
+      return d && Number(d.spec.intervals?.[0]?.every) / 60_000;
+    };
+    let withReaper = await start({ ERRAND_REAPER_INTERVAL_MINUTES: '5', ERRAND_ENVIRONMENT_REFRESH_MINUTES: '20' });
     try {
       const listed = await api(withReaper.url, 'GET', '/schedules');
-      expect(listed.body.schedules).toEqual([expect.objectContaining({ id: 'sandbox-reaper', system: true, interval: '5 minutes', paused: false })]);
+      expect(listed.body.schedules).toEqual([
+        expect.objectContaining({ id: 'environment-refresh', system: true, interval: '20 minutes', paused: false, description: expect.stringMatching(/^Errand's environment refresh: /) }),
+        expect.objectContaining({ id: 'sandbox-reaper', system: true, interval: '5 minutes', paused: false }),
+      ]);
       expect(await api(withReaper.url, 'DELETE', '/schedules/sandbox-reaper')).toMatchObject({ status: 409, body: { detail: expect.stringContaining('cannot be deleted') } });
+      expect(await api(withReaper.url, 'DELETE', '/schedules/environment-refresh')).toMatchObject({ status: 409, body: { detail: expect.stringContaining('ERRAND_ENVIRONMENT_REFRESH_MINUTES (0 turns it off)') } });
       expect((await api(withReaper.url, 'PATCH', '/schedules/sandbox-reaper', { interval: '1h' })).status).toBe(409);
+      expect((await api(withReaper.url, 'POST', '/schedules', { id: 'environment-refresh', repo: '/x', playbook: 'fix-sum', interval: '1h' })).body.detail).toContain("environment-refresh is Errand's own schedule");
       expect((await api(withReaper.url, 'POST', '/schedules/sandbox-reaper/pause', { note: 'maintenance' })).body).toMatchObject({ paused: true, note: 'maintenance' });
       // Another Errand's schedules (another task queue) are not this one's.
       expect((await schedules('GET')).body.schedules.map((s: { id: string }) => s.id)).not.toContain('sandbox-reaper');
+
+      // Restarted with other settings: the interval follows, and 0 deletes the schedule.
+      await withReaper.stop();
+      withReaper = await start({ ERRAND_REAPER_INTERVAL_MINUTES: '7', ERRAND_ENVIRONMENT_REFRESH_MINUTES: '0' });
+      expect(await intervalOf('sandbox-reaper')).toBe(7);
+      expect(await intervalOf('environment-refresh')).toBeUndefined();
+      expect((await api(withReaper.url, 'GET', '/schedules')).body.schedules.map((s: { id: string }) => s.id)).toEqual(['sandbox-reaper']);
     } finally {
       await withReaper.stop();
-      await temporal.client.schedule.getHandle(`errand-sandbox-reaper-${taskQueue}`).delete();
+      for (const id of ['sandbox-reaper', 'environment-refresh']) await temporal.client.schedule.getHandle(`errand-${id}-${taskQueue}`).delete().catch(() => undefined);
     }
   });
 });

@@ -4,7 +4,7 @@
 import { msToNumber } from '@temporalio/common';
 import { z } from 'zod';
 import { PLAYBOOK_NAME } from '../../../lib/playbooks/playbook.js';
-import { REAPER_SCHEDULE, SCHEDULE_ID } from '../../../workflows/names.js';
+import { isSystemSchedule, SCHEDULE_ID } from '../../../workflows/names.js';
 import { playbookFields, target, taskFields } from '../tasks/task-request.js';
 
 /** Temporal keeps a schedule's note up to 1,000 bytes (longer, it refuses the whole request). */
@@ -57,7 +57,7 @@ export const CreateScheduleBody = z
     id: z
       .string()
       .regex(SCHEDULE_ID, 'must be lower-case letters, digits and dashes, e.g. weekly-deps')
-      .refine((id) => id !== REAPER_SCHEDULE, `${REAPER_SCHEDULE} is Errand's own schedule; choose another id`)
+      .refine((id) => !isSystemSchedule(id), { error: (issue) => `${String(issue.input)} is Errand's own schedule; choose another id` })
       .optional(),
     paused: z.boolean().optional(),
     note: z.string().trim().min(1).max(1_000).refine((n) => Buffer.byteLength(n) <= NOTE_BYTES, 'at most 1,000 bytes (Temporal keeps no more)').optional(),

@@ -16,7 +16,7 @@ import type { Forge } from '../../../lib/forge/forge.js';
 import { preparePlaybookRun } from '../../../lib/playbooks/catalog.js';
 import type { ScheduledRun, ScheduledRunResult, ScheduleTiming } from '../../../workflows/contracts/schedules.js';
 import { describeFailure } from '../../../workflows/failures.js';
-import { REAPER_SCHEDULE, reaperScheduleId, SCHEDULED_PLAYBOOK_WORKFLOW_TYPE, scheduledRunWorkflowId, scheduleIdOf, temporalScheduleId } from '../../../workflows/names.js';
+import { isSystemSchedule, SCHEDULED_PLAYBOOK_WORKFLOW_TYPE, SYSTEM_SCHEDULES, systemScheduleTemporalId, scheduledRunWorkflowId, scheduleIdOf, temporalScheduleId } from '../../../workflows/names.js';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
 import { badRequest } from '../tasks/task-request.js';
 import { linkBases } from '../tasks/task-links.js';
@@ -49,7 +49,7 @@ export interface ScheduleRunView {
 
 export interface ScheduleView extends Partial<Omit<ScheduledRun, 'task' | 'links' | 'timing' | 'scheduleId'>>, Partial<ScheduleTiming> {
   id: string;
-  /** Errand's own (the sandbox reaper): listed, paused and triggered like the others, never changed or deleted. */
+  /** Errand's own (the sandbox reaper, the environment refresh): listed, paused and triggered like the others, never changed or deleted. */
   system?: boolean;
   paused: boolean;
   /** Why it exists, as given when it was made (a pause's note does not replace it). */
@@ -103,7 +103,7 @@ export class SchedulesService {
   async repoOf(id: string): Promise<{ repo?: string } | undefined> {
     const description = await this.describe(id).catch((err: unknown) => (err instanceof NotFoundException ? undefined : Promise.reject(err)));
     if (!description) return undefined;
-    return id === REAPER_SCHEDULE ? {} : { repo: this.runOf(description).repo };
+    return isSystemSchedule(id) ? {} : { repo: this.runOf(description).repo };
   }
 
   /** Every schedule the caller may see (`visible`: by repository, for tokens limited to some). */
@@ -111,7 +111,7 @@ export class SchedulesService {
     const ids: string[] = [];
     for await (const summary of this.client.schedule.list()) {
       const ours = (summary.memo as ErrandMemo | undefined)?.errand?.taskQueue === this.config.temporal.taskQueue;
-      const id = ours ? scheduleIdOf(summary.scheduleId) : summary.scheduleId === this.reaperId() ? REAPER_SCHEDULE : undefined;
+      const id = ours ? scheduleIdOf(summary.scheduleId) : this.systemIdOf(summary.scheduleId);
       if (id) ids.push(id);
     }
     // A schedule deleted between the listing and its describe is not listed.
@@ -132,7 +132,7 @@ export class SchedulesService {
       recentRuns: await Promise.all([...info.recentActions].reverse().slice(0, RECENT_RUNS).map((a) => this.runView(a.action.workflow, a.scheduledAt, a.takenAt))),
       links: { self: `/schedules/${id}`, temporalUi: `${this.config.temporal.uiUrl}/namespaces/${encodeURIComponent(this.config.temporal.namespace)}/schedules/${encodeURIComponent(description.scheduleId)}` },
     };
-    if (id === REAPER_SCHEDULE) return { ...view, system: true, interval: `${this.config.sandbox.reaperIntervalMinutes} minutes` };
+    if (isSystemSchedule(id)) return { ...view, system: true, description: `${SYSTEM_SCHEDULES[id].title}: ${SYSTEM_SCHEDULES[id].does}`, interval: `${this.config.systemSchedules[id]} minutes` };
     const { task, links: _links, timing, scheduleId: _id, ...run } = this.runOf(description);
     // Whose its runs are: the token that made it (on a server without tokens, what it was told).
     return { ...view, ...run, ...timing, ...(task.requester && { requester: task.requester }) };
@@ -213,21 +213,23 @@ export class SchedulesService {
     return { ...base, status };
   }
 
-  private reaperId(): string {
-    return reaperScheduleId(this.config.temporal.taskQueue);
+  /** The API's id of one of Errand's own schedules on this task queue, by its id in Temporal. */
+  private systemIdOf(temporalId: string): string | undefined {
+    return Object.keys(SYSTEM_SCHEDULES).find((id) => isSystemSchedule(id) && systemScheduleTemporalId(id, this.config.temporal.taskQueue) === temporalId);
   }
 
   private handle(id: string) {
-    return this.client.schedule.getHandle(id === REAPER_SCHEDULE ? this.reaperId() : temporalScheduleId(id));
+    return this.client.schedule.getHandle(isSystemSchedule(id) ? systemScheduleTemporalId(id, this.config.temporal.taskQueue) : temporalScheduleId(id));
   }
 
   /** The schedule's description; 404 when there is none, 409 for a change to Errand's own. */
   private async describe(id: string, change?: 'change' | 'delete'): Promise<ScheduleDescription> {
-    if (id === REAPER_SCHEDULE && change) {
-      throw new ConflictException(`${REAPER_SCHEDULE} is Errand's own schedule (it deletes sandboxes whose task has ended) and cannot be ${change === 'delete' ? 'deleted' : 'changed'}; pause it, or set ERRAND_REAPER_INTERVAL_MINUTES (0 turns it off)`);
+    if (isSystemSchedule(id) && change) {
+      const { title, does, setting } = SYSTEM_SCHEDULES[id];
+      throw new ConflictException(`${id} is ${title} (it ${does}) and cannot be ${change === 'delete' ? 'deleted' : 'changed'}; pause it, or set ${setting} (0 turns it off)`);
     }
     const description = await this.handle(id).describe().catch((err: unknown) => Promise.reject(notFound(err, id)));
-    if (id !== REAPER_SCHEDULE && (description.memo as ErrandMemo | undefined)?.errand?.taskQueue !== this.config.temporal.taskQueue) throw notFound(new ScheduleNotFoundError('', id), id);
+    if (!isSystemSchedule(id) && (description.memo as ErrandMemo | undefined)?.errand?.taskQueue !== this.config.temporal.taskQueue) throw notFound(new ScheduleNotFoundError('', id), id);
     return description;
   }
 }

@@ -56,7 +56,9 @@ describe('the environment store', () => {
     const w1 = meta('acme/web', 'l1', 200);
     await store.save(web, w1, archive(200)); // 400 in all: fits
     const w2 = meta('acme/web', 'l2', 50);
-    await store.save(web, w2, archive(50)); // 450 > 400: the installation's least recently used (a1, then a3...) go
+    await store.save(web, w2, archive(50)); // 450 > 400: a save looks at its own repository only...
+    expect([...(await store.snapshots(api)), ...(await store.snapshots(web))]).toHaveLength(4);
+    expect(await store.evict()).toBeGreaterThan(0); // ...the schedule's eviction at all: the installation's least recently used (a1, then a3...) go
     const left = [...(await store.snapshots(api)), ...(await store.snapshots(web))].map((s) => s.key);
     expect(left).toContain(w2.key);
     expect(left).not.toContain(a1.key);
@@ -69,6 +71,40 @@ describe('the environment store', () => {
     await storage.blobs.put(`${web}/${w2.key}/used`, new Date(Date.now() - 120_000).toISOString());
     await store.evict();
     expect((await store.snapshots(web)).map((s) => s.key)).not.toContain(w2.key);
+  });
+
+  it('names each archive by its digest, so a snapshot saved again for its key never leaves a mismatched pair or the old archive', async () => {
+    const dirOf = mkdtempSync(path.join(dir, 'store-'));
+    const store = new EnvironmentStore(localDirectoryStorage(dirOf));
+    const folder = repoFolder('acme/api');
+    const one = { ...meta('acme/api', 'l1', 10), sha256: 'a'.repeat(64) };
+    const two = { ...one, sha256: 'b'.repeat(64), bytes: 20 };
+    await store.save(folder, one, archive(10));
+    await store.save(folder, two, archive(20));
+    const kept = await store.meta(folder, one.key);
+    expect(kept).toMatchObject({ sha256: two.sha256, bytes: 20, archive: `${two.sha256}.tar` });
+    const out = path.join(dirOf, 'fetched');
+    expect(await store.fetch(folder, kept!, out)).toBe(true);
+    expect(await store.fetch(folder, { ...kept!, archive: `${one.sha256}.tar` }, out)).toBe(false);
+  });
+
+  it('lists the repositories whose environment a task used lately, most recent first, with how to make it again', async () => {
+    const store = new EnvironmentStore(localDirectoryStorage(mkdtempSync(path.join(dir, 'store-'))));
+    const hour = 3_600_000;
+    const used = async (repo: string, agoMs: number) => {
+      const m = { ...meta(repo, 'l1', 10), sandboxImage: `${repo}-image` };
+      await store.save(repoFolder(repo), m, archive(10), new Date(Date.now() - agoMs).toISOString());
+    };
+    await used('acme/old', 30 * hour);
+    await used('acme/api', 2 * hour);
+    await used('acme/web', 1 * hour);
+    await used('acme/cli', 3 * hour);
+    const recent = await store.recentlyUsed(24 * hour, 2);
+    expect(recent.map((r) => [r.repo, r.sandboxImage, r.folder])).toEqual([
+      ['acme/web', 'acme/web-image', repoFolder('acme/web')],
+      ['acme/api', 'acme/api-image', repoFolder('acme/api')],
+    ]);
+    expect((await store.recentlyUsed(24 * hour, 10)).map((r) => r.repo)).not.toContain('acme/old');
   });
 
   it('invalidates a repository\'s snapshots when people ask, and counts hits and misses', async () => {
