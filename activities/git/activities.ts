@@ -88,10 +88,12 @@ export function createGitActivities({ connect, event, forge, sandboxes, blobs, r
       return setup;
     },
 
-    async runTests(req: { taskId: string; sandboxId: string; command: string }): Promise<TestResult> {
+    /** `round`: which round of checks this is (absent in histories from before: the first), so each round's result is an event of its own. */
+    async runTests(req: { taskId: string; sandboxId: string; command: string; round?: number }): Promise<TestResult> {
       const test = await withHeartbeat(async (signal) => git.runTests(await connect(req.sandboxId, signal), blobs, req));
       const safe = { ...test, outputTail: redactor.redact(test.outputTail) };
-      await event(req.taskId, { id: 'tests', type: 'tests_finished', command: safe.command, passed: safe.passed, exitCode: safe.exitCode });
+      const round = req.round ?? 1;
+      await event(req.taskId, { id: round === 1 ? 'tests' : `tests:${round}`, type: 'tests_finished', round, command: safe.command, passed: safe.passed, exitCode: safe.exitCode });
       return safe;
     },
 

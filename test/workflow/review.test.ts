@@ -10,6 +10,7 @@ import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually } from '../support/errand-process.js';
 import { useErrand } from '../support/use.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
+import { readEvents } from '../support/sse.js';
 
 const t = useErrand({ ERRAND_CHECKPOINT_EVERY_STEPS: '1' });
 
@@ -58,6 +59,9 @@ describe('review rounds', () => {
     const log = await fetch(`${t.errand.url}/tasks/${id}/logs/test`);
     expect(log.headers.get('content-type')).toContain('text/plain');
     expect(await log.text()).toContain('$ npm test');
+    // Each round's tests are an event of their own.
+    const events = (await readEvents(`${t.errand.url}/tasks/${id}/events`)).messages.map((m) => m.data);
+    expect(events.filter((e) => e.type === 'tests_finished')).toEqual([expect.objectContaining({ passed: true, round: 1 }), expect.objectContaining({ passed: true, round: 2 })]);
   });
 
   it('stops after maxReviewRounds and leaves the PR a draft that lists the unresolved comments', async () => {

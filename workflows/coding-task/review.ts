@@ -23,7 +23,8 @@ export async function checkAndReview(run: TaskRun, summary: string): Promise<Aft
   } else if (run.testCommand) {
     run.enter('testing', `running ${run.testCommand}`);
     const command = run.testCommand;
-    state.test = await inSandbox(run, (id) => workspace.runTests({ taskId, sandboxId: id, command }), 'tests');
+    const round = run.reviewRounds + 1;
+    state.test = await inSandbox(run, (id) => workspace.runTests({ taskId, sandboxId: id, command, round }), 'tests');
   }
   if (run.changeOnly && state.test && !state.test.passed) {
     if (input.change!.agent) {
