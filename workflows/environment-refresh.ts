@@ -26,6 +26,8 @@ const refresher = proxyActivities<Pick<Activities, 'refreshEnvironment'>>({
 });
 
 export interface EnvironmentRefreshResult {
+  /** In words, for the schedule's recent runs (the console's outcome column). */
+  summary: string;
   evicted: number;
   repositories: (RefreshOutcome | { repo: string; outcome: 'failed'; why: string })[];
 }
@@ -40,5 +42,12 @@ export async function environmentRefresh(): Promise<EnvironmentRefreshResult> {
       repositories.push({ repo: target.repo, outcome: 'failed', why: describeFailure(err) });
     }
   }
-  return { evicted, repositories };
+  const count = (outcome: string) => repositories.filter((r) => r.outcome === outcome).length;
+  const failed = repositories.filter((r) => r.outcome === 'failed').map((r) => `${r.repo}: ${'why' in r ? r.why : ''}`);
+  const summary = [
+    `${repositories.length} ${repositories.length === 1 ? 'repository' : 'repositories'} looked at: ${count('refreshed')} refreshed, ${count('fresh')} fresh, ${count('skipped')} skipped, ${failed.length} failed`,
+    `${evicted} evicted`,
+    ...failed.slice(0, 3),
+  ].join('; ');
+  return { summary, evicted, repositories };
 }

@@ -8,6 +8,8 @@ const { reapSandboxes } = proxyActivities<ReturnType<typeof createActivities>>({
   retry: { maximumAttempts: 3 },
 });
 
-export async function sandboxReaper(): Promise<Awaited<ReturnType<typeof reapSandboxes>>> {
-  return reapSandboxes();
+export async function sandboxReaper(): Promise<Awaited<ReturnType<typeof reapSandboxes>> & { summary: string }> {
+  const reaped = await reapSandboxes();
+  // In words, for the schedule's recent runs (the console's outcome column).
+  return { ...reaped, summary: `deleted ${reaped.deleted.length} sandbox${reaped.deleted.length === 1 ? '' : 'es'}, kept ${reaped.kept}` };
 }

@@ -116,6 +116,7 @@ describe('the environment cache', () => {
     expect((await api(t.errand.url, 'DELETE', '/schedules/environment-refresh')).status).toBe(409);
     const refreshed = await refreshNow();
     expect(refreshed.repositories).toContainEqual(expect.objectContaining({ repo: origin, outcome: 'refreshed', key: expect.not.stringMatching(madeFirst) }));
+    expect(refreshed.summary).toMatch(/repositor(y|ies) looked at: [1-9]\d* refreshed, .*0 failed; \d+ evicted$/);
 
     // The task after the change restores what the refresh made: its setup did not run.
     const second = await task(origin, '[env-refresh-2]');
