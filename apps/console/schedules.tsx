@@ -186,7 +186,7 @@ export function SchedulePage({ id, me }: { id: string; me: Whoami }) {
               </>
             )}
             <dt>Runs</dt>
-            <dd>{s.system ? s.description : `${s.playbook}${s.params && Object.keys(s.params).length ? ` (${paramsText(s.params)})` : ''}`}</dd>
+            <dd>{s.system ? s.description?.split(':')[0] : `${s.playbook}${s.params && Object.keys(s.params).length ? ` (${paramsText(s.params)})` : ''}`}</dd>
             {s.repo && (
               <>
                 <dt>Repository</dt>
