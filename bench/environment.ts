@@ -2,7 +2,9 @@
 // (`npm ci` of a few hundred packages from a local registry, the dependency-bump tests'
 // verdaccio) started three ways, POST /tasks → first model call: with the cache off for it (the
 // setup alone: the baseline), cold (a miss: the setup, then the snapshot kept) and warm (a hit:
-// the snapshot restored). With the snapshot's size and what storing and restoring it took.
+// the snapshot restored), twice: where the local sandbox restores copy-on-write, the first
+// restore on a host unpacks the layer and the next ones only mount it. With the snapshot's size
+// and what storing and restoring it took.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { call, FINISH, FIX_SUM, type ModelServer } from '../test/fixtures/model-server.js';
@@ -18,11 +20,17 @@ export interface EnvironmentFigures {
   /** POST /tasks → first model call. */
   setupAlone: number;
   cold: number;
+  /** The first restore on this host. */
   warm: number;
+  /** A later one: with a copy-on-write layer, the layer is already here. */
+  warmAgain: number;
+  /** How the restores went: `made` then `reused` with a copy-on-write layer, none where the archive is unpacked. */
+  layer: string | null;
   snapshotBytes: number;
   storeMs: number;
   restoreMs: number;
-  /** Of the restore: unpacking in the sandbox (writing the archive in, tar, git reset). */
+  restoreAgainMs: number;
+  /** Of the restore: unpacking in the sandbox (writing the archive in, tar, git reset; with a layer, also mounting it). */
   unpackMs: number;
 }
 
@@ -57,10 +65,24 @@ export async function environmentFigures(model: ModelServer, errand: ErrandProce
   const alone = await firstModelCall(model, errand, uncached);
   const cold = await firstModelCall(model, errand, cached);
   const warm = await firstModelCall(model, errand, cached);
+  const warmAgain = await firstModelCall(model, errand, cached);
   const saved = eventOf(errand, cold.id, 'environment_saved');
   const restored = eventOf(errand, warm.id, 'environment_restored');
-  if (!saved || !restored) throw new Error(`the environment was not ${saved ? 'restored' : 'saved'}: see the events of task ${saved ? warm.id : cold.id}`);
-  return { packages, setupAlone: alone.ms, cold: cold.ms, warm: warm.ms, snapshotBytes: Number(saved.bytes), storeMs: Number(saved.ms), restoreMs: Number(restored.ms), unpackMs: Number(restored.unpackMs) };
+  const restoredAgain = eventOf(errand, warmAgain.id, 'environment_restored');
+  if (!saved || !restored || !restoredAgain) throw new Error(`the environment was not ${saved ? 'restored' : 'saved'}: see the events of tasks ${[cold.id, warm.id, warmAgain.id].join(', ')}`);
+  return {
+    packages,
+    setupAlone: alone.ms,
+    cold: cold.ms,
+    warm: warm.ms,
+    warmAgain: warmAgain.ms,
+    layer: restored.layer ? `${String(restored.layer)}, then ${String(restoredAgain.layer)}` : null,
+    snapshotBytes: Number(saved.bytes),
+    storeMs: Number(saved.ms),
+    restoreMs: Number(restored.ms),
+    restoreAgainMs: Number(restoredAgain.ms),
+    unpackMs: Number(restored.unpackMs),
+  };
 }
 
 /** A copy of the repository at `origin` with `files` added in a second commit. */

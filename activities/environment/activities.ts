@@ -25,7 +25,7 @@ export interface EnvironmentToRefresh {
 }
 
 export type RefreshOutcome = { repo: string; ms: number } & (
-  | { outcome: 'fresh' | 'refreshed'; key: string; bytes?: number }
+  | { outcome: 'fresh' | 'refreshed'; key: string; bytes?: number; layer?: 'made' }
   | { outcome: 'skipped'; why: string }
 );
 
@@ -83,6 +83,7 @@ export function createEnvironmentActivities({ environments, limits, sandboxes, c
               image: sandboxes.platformOf(req.sandboxImage),
               ...(req.sandboxImage && { sandboxImage: req.sandboxImage }),
               setupNetwork: req.setupNetwork,
+              ...(sandboxes.layers && { layers: sandboxes.layers }),
               refresh: { usedAt: req.usedAt },
               event: async () => undefined,
             },
@@ -99,7 +100,7 @@ export function createEnvironmentActivities({ environments, limits, sandboxes, c
 
 function outcomeOf(environment: EnvironmentOutcome | undefined): { outcome: 'fresh' | 'refreshed'; key: string; bytes?: number } | { outcome: 'skipped'; why: string } {
   if (!environment) return { outcome: 'skipped', why: 'the base branch has no setup script' };
-  if (environment.kind === 'fresh') return { outcome: 'fresh', key: environment.key };
-  if (environment.kind === 'saved') return { outcome: 'refreshed', key: environment.key, bytes: environment.bytes };
+  if (environment.kind === 'fresh') return { outcome: 'fresh', key: environment.key, ...(environment.layer && { layer: environment.layer }) };
+  if (environment.kind === 'saved') return { outcome: 'refreshed', key: environment.key, bytes: environment.bytes, ...(environment.layer && { layer: environment.layer }) };
   return { outcome: 'skipped', why: environment.kind === 'missed' ? environment.why : 'nothing to refresh' };
 }

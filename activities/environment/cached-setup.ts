@@ -6,14 +6,16 @@
 // setup on a commit of the base branch, before any work is restored or any agent step runs:
 // never from a sandbox the agent touched. Nothing here fails a task that setup alone would not.
 // A refresh (the environment-refresh schedule) runs the same on the base branch's tip in a
-// sandbox of its own, and only makes a snapshot when none is kept for its inputs.
+// sandbox of its own, and only makes a snapshot when none is kept for its inputs; where the
+// provider restores copy-on-write, it also unpacks that snapshot's layer on its host.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { EnvironmentStore, SnapshotMeta } from '../../lib/environments/environment-store.js';
 import type { SandboxdClient } from '../sandbox/sandboxd-client.js';
+import type { SandboxLayers } from '../sandbox/provider.js';
 import { DEFAULT_INPUTS, environmentKey, repoFolder, SNAPSHOT_FORMAT } from '../../lib/environments/environment-key.js';
-import { fileDigest, inputFiles, restoreSnapshot, takeSnapshot } from './snapshot.js';
+import { fileDigest, inputFiles, resetToBase, restoreSnapshot, takeSnapshot, unpackLayer } from './snapshot.js';
 import { parseSandboxConfig, SANDBOX_CONFIG_FILE, type SandboxConfig } from './sandbox-config.js';
 
 export const MAINTENANCE_SCRIPT = '.errand/maintenance.sh';
@@ -30,6 +32,8 @@ export interface EnvironmentRequest {
   /** The image the task asked for (none: the provider's default), kept so a refresh asks for it again. */
   sandboxImage?: string;
   setupNetwork: boolean;
+  /** Where the provider restores copy-on-write: the snapshot unpacked once per host, then mounted. */
+  layers?: SandboxLayers;
   /**
    * A refresh (the environment-refresh schedule, in a sandbox of its own on the base branch's
    * tip): nothing is restored; a snapshot is made unless one is kept for these inputs, counted
@@ -41,9 +45,9 @@ export interface EnvironmentRequest {
 }
 
 export type EnvironmentOutcome =
-  | { kind: 'restored'; key: string; bytes: number; ms: number; maintenance?: boolean }
-  | { kind: 'saved'; key: string; bytes: number; ms: number }
-  | { kind: 'fresh'; key: string }
+  | { kind: 'restored'; key: string; bytes: number; ms: number; maintenance?: boolean; layer?: 'made' | 'reused' }
+  | { kind: 'saved'; key: string; bytes: number; sha256: string; ms: number; layer?: 'made' }
+  | { kind: 'fresh'; key: string; layer?: 'made' }
   | { kind: 'missed'; key?: string; why: string };
 
 /**
@@ -76,17 +80,16 @@ export async function setupWithCache(
   const inputs = { setup: setupCommand, files, patterns, image: req.image, setupNetwork: req.setupNetwork, format: SNAPSHOT_FORMAT };
   const key = environmentKey({ repo: req.repo, baseBranch: req.baseBranch, ...inputs });
   const folder = repoFolder(req.repo);
-  if (req.refresh) {
-    const kept = await req.store.meta(folder, key);
-    if (kept && !req.store.expired(kept)) return { kind: 'fresh', key };
-  }
   const scratch = await mkdtemp(path.join(os.tmpdir(), 'errand-environment-'));
   const file = path.join(scratch, 'snapshot.tar');
   const made = { key, repo: req.repo, baseBranch: req.baseBranch, baseSha: req.baseSha, inputs, ...(req.sandboxImage && { sandboxImage: req.sandboxImage }) };
   try {
     if (req.refresh) {
+      const kept = await req.store.meta(folder, key);
+      if (kept && !req.store.expired(kept)) return { kind: 'fresh', key, ...(await prepareLayer(sandbox, req, kept.sha256, file, async () => !(await fetchChecked(req, folder, kept, file)))) };
       await setup();
-      return await save(sandbox, req, folder, made, file, 'the base branch has inputs no kept environment was made from');
+      const saved = await save(sandbox, req, folder, made, file, 'the base branch has inputs no kept environment was made from');
+      return saved.kind === 'saved' ? { ...saved, ...(await prepareLayer(sandbox, req, saved.sha256, file, async () => true)) } : saved;
     }
     const miss = await restore(sandbox, req, folder, key, file, maintenance);
     if (miss.kind === 'restored') return miss;
@@ -109,16 +112,21 @@ async function restore(
   const started = Date.now();
   const meta = await req.store.meta(folder, key);
   if (!meta) return { kind: 'missed', key, why: 'no environment was kept for these inputs' };
-  if (!(await req.store.fetch(folder, meta, file))) return { kind: 'missed', key, why: 'the kept environment expired or was removed' };
-  const fetched = Date.now();
-  const digest = await fileDigest(file);
-  if (digest.sha256 !== meta.sha256 || digest.bytes !== meta.bytes) {
-    await req.store.remove(folder, key);
-    return await missed(req, key, `the kept environment does not match its digest (${digest.bytes} bytes, sha256 ${digest.sha256.slice(0, 12)}); it was removed`);
-  }
+  if (req.store.expired(meta)) return { kind: 'missed', key, why: 'the kept environment expired' };
+  // A layer is unpacked from an archive checked against the digest the store names, and named by it.
+  const layers = req.layers && !(await req.layers.unusable()) ? req.layers : undefined;
+  const reused = Boolean(layers && (await layers.has(meta.sha256)));
+  const unusable = reused ? undefined : await fetchChecked(req, folder, meta, file);
+  if (unusable) return unusable.corrupt ? await missed(req, key, unusable.why) : { kind: 'missed', key, why: unusable.why };
   const checked = Date.now();
   try {
-    await restoreSnapshot(sandbox, file);
+    if (layers) {
+      if (!reused) await layers.adopt(req.sandboxId, await unpackLayer(sandbox, file), meta.sha256);
+      await layers.mount(req.sandboxId, meta.sha256);
+      await resetToBase(sandbox);
+    } else {
+      await restoreSnapshot(sandbox, file);
+    }
   } catch (err) {
     await clean(sandbox);
     return await missed(req, key, `restoring it failed: ${(err as Error).message}`);
@@ -134,10 +142,37 @@ async function restore(
   }
   await req.store.touch(folder, key);
   await req.store.record(folder, { kind: 'hit', key, taskId: req.taskId });
-  const outcome = { kind: 'restored' as const, key, bytes: meta.bytes, ms: Date.now() - started, ...(script && { maintenance: true }) };
-  const phases = { fetchMs: fetched - started, checkMs: checked - fetched, unpackMs: unpacked - checked, maintenanceMs: Date.now() - unpacked };
-  await req.event({ id: `environment:${req.sandboxId}`, type: 'environment_restored', key, bytes: meta.bytes, ms: outcome.ms, ...phases, madeBy: meta.createdBy, madeAt: meta.createdAt, maintenance: Boolean(script) });
+  const layer = layers && (reused ? ('reused' as const) : ('made' as const));
+  const outcome = { kind: 'restored' as const, key, bytes: meta.bytes, ms: Date.now() - started, ...(script && { maintenance: true }), ...(layer && { layer }) };
+  const phases = { fetchMs: checked - started, unpackMs: unpacked - checked, maintenanceMs: Date.now() - unpacked };
+  await req.event({ id: `environment:${req.sandboxId}`, type: 'environment_restored', key, bytes: meta.bytes, ms: outcome.ms, ...phases, madeBy: meta.createdBy, madeAt: meta.createdAt, maintenance: Boolean(script), layer: layer ?? null });
   return outcome;
+}
+
+/** Fetches the archive `meta` names into `file`, checked against its digest: why it cannot be used, or nothing. A corrupt one is removed. */
+async function fetchChecked(req: EnvironmentRequest, folder: string, meta: SnapshotMeta & { lastUsedAt: string }, file: string): Promise<{ why: string; corrupt: boolean } | undefined> {
+  if (!(await req.store.fetch(folder, meta, file))) return { why: 'the kept environment expired or was removed', corrupt: false };
+  const digest = await fileDigest(file);
+  if (digest.sha256 === meta.sha256 && digest.bytes === meta.bytes) return undefined;
+  await req.store.remove(folder, meta.key);
+  return { why: `the kept environment does not match its digest (${digest.bytes} bytes, sha256 ${digest.sha256.slice(0, 12)}); it was removed`, corrupt: true };
+}
+
+/**
+ * A refresh's favour to the tasks after it, where the provider restores copy-on-write: the
+ * layer of the environment it kept or found, unpacked on its host (from `file`, once `archive`
+ * has put it there checked), so the next task here mounts it instead of unpacking it.
+ */
+async function prepareLayer(sandbox: SandboxdClient, req: EnvironmentRequest, sha256: string, file: string, archive: () => Promise<boolean>): Promise<{ layer?: 'made' }> {
+  const layers = req.layers && !(await req.layers.unusable()) ? req.layers : undefined;
+  try {
+    if (!layers || (await layers.has(sha256)) || !(await archive())) return {};
+    await layers.adopt(req.sandboxId, await unpackLayer(sandbox, file), sha256);
+    return { layer: 'made' };
+  } catch {
+    // The first task to restore it makes it instead.
+    return {};
+  }
 }
 
 async function save(sandbox: SandboxdClient, req: EnvironmentRequest, folder: string, made: Omit<SnapshotMeta, 'bytes' | 'sha256' | 'archive' | 'createdAt' | 'createdBy'>, file: string, missedWhy: string): Promise<EnvironmentOutcome> {
@@ -148,7 +183,7 @@ async function save(sandbox: SandboxdClient, req: EnvironmentRequest, folder: st
     await req.store.record(folder, { kind: req.refresh ? 'refreshed' : 'saved', key: made.key, taskId: req.taskId });
     const ms = Date.now() - started;
     await req.event({ id: `environment:${req.sandboxId}`, type: 'environment_saved', key: made.key, bytes, ms, missed: missedWhy });
-    return { kind: 'saved', key: made.key, bytes, ms };
+    return { kind: 'saved', key: made.key, bytes, sha256, ms };
   } catch (err) {
     // Keeping it is a favour to the next task; this one goes on without.
     const why = `keeping the environment failed: ${(err as Error).message}`;

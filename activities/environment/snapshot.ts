@@ -56,23 +56,48 @@ export async function takeSnapshot(sandbox: SandboxdClient, to: string): Promise
 }
 
 /**
- * Unpacks a snapshot (a file on this host) into the sandbox: the workspace's untracked files and
- * the home. The archive goes in as pieces (sandboxd makes their directory) and one command does
- * the rest, its directory removed however it ends: each command is a confined process to start.
+ * Unpacks a snapshot (a file on this host) into the sandbox: the workspace's untracked files
+ * and the home, over the checkout of the base.
  */
 export async function restoreSnapshot(sandbox: SandboxdClient, from: string): Promise<void> {
+  await unpack(sandbox, from, [
+    `tar -xzf "$work/workspace.tgz"`,
+    `tar -C "$HOME" -xzf "$work/home.tgz"`,
+    // What the base tracks now is what it holds, whatever the setup once left at that path.
+    'git reset -q --hard HEAD',
+  ]);
+}
+
+/**
+ * Unpacks a snapshot into a directory of its own in the sandbox's .git (`workspace/` and
+ * `home/`), for the provider to take as a copy-on-write layer: its path in the workspace.
+ */
+export async function unpackLayer(sandbox: SandboxdClient, from: string): Promise<string> {
+  const layer = `.git/errand-layer-${randomBytes(6).toString('hex')}`;
+  await unpack(sandbox, from, [
+    `mkdir ${layer} ${layer}/workspace ${layer}/home`,
+    `tar -C ${layer}/workspace -xzf "$work/workspace.tgz"`,
+    `tar -C ${layer}/home -xzf "$work/home.tgz"`,
+  ]);
+  return layer;
+}
+
+/** After a layer is mounted: what the base tracks now is what the workspace holds, whatever the setup once left at that path. */
+export async function resetToBase(sandbox: SandboxdClient): Promise<void> {
+  const r = await sandbox.exec({ cmd: 'git reset -q --hard HEAD', timeoutMs: 600_000, maxOutputBytes: 20_000 });
+  if (r.exitCode !== 0) throw new Error(`git reset after mounting the environment failed: ${(r.stderr || r.stdout).trim().slice(-500)}`);
+}
+
+/**
+ * The archive goes in as pieces (sandboxd makes their directory), `$work`, and one command
+ * unpacks it there and runs `steps`, the directory removed however it ends: each command is a
+ * confined process to start.
+ */
+async function unpack(sandbox: SandboxdClient, from: string, steps: string[]): Promise<void> {
   const work = `${WORK}-${randomBytes(6).toString('hex')}`;
   await writeWhole(sandbox, from, `${work}/snapshot`);
   const r = await sandbox.exec({
-    cmd: [
-      'set -e',
-      `trap 'rm -rf ${work}' EXIT`,
-      `cat ${work}/snapshot.part-* | tar -C ${work} -xf -`,
-      `tar -xzf ${work}/workspace.tgz`,
-      `tar -C "$HOME" -xzf ${work}/home.tgz`,
-      // What the base tracks now is what it holds, whatever the setup once left at that path.
-      'git reset -q --hard HEAD',
-    ].join('\n'),
+    cmd: ['set -e', `work=${work}`, `trap 'rm -rf "$work"' EXIT`, `cat "$work"/snapshot.part-* | tar -C "$work" -xf -`, ...steps].join('\n'),
     timeoutMs: 600_000,
     maxOutputBytes: 20_000,
   });

@@ -72,6 +72,7 @@ export function createGitActivities({ connect, event, forge, sandboxes, blobs, r
                 image: sandboxes.platformOf(req.image),
                 ...(req.image && { sandboxImage: req.image }),
                 setupNetwork: req.network,
+                ...(sandboxes.layers && { layers: sandboxes.layers }),
                 event: (e: { id: string; type: string }) => event(req.taskId, e),
               }
             : undefined;

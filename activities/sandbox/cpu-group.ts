@@ -11,6 +11,7 @@ import { mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readMounts } from './mounts.js';
 
 export const SANDBOX_CPU_GROUP = 'errand-sandboxes';
 
@@ -79,7 +80,7 @@ export class SandboxCpuGroups {
   static async create(name = SANDBOX_CPU_GROUP, cpus = os.availableParallelism()): Promise<SandboxCpuGroups | { reason: string }> {
     try {
       const own = parseCgroups(await readFile('/proc/self/cgroup', 'utf8'));
-      const mounts = parseMounts(await readFile('/proc/self/mountinfo', 'utf8'));
+      const mounts = await readMounts();
       const v1 = own.find((c) => c.controllers.includes('cpu'));
       if (v1) {
         const mount = mounts.find((m) => m.type === 'cgroup' && m.options.includes('cpu'));
@@ -124,21 +125,4 @@ function parseCgroups(text: string): { id: string; controllers: string[]; path: 
       const [id, controllers, ...rest] = line.split(':');
       return { id: id!, controllers: controllers!.split(','), path: rest.join(':') };
     });
-}
-
-/** /proc/self/mountinfo: "id parent dev root point options [tags] - type source superoptions". */
-function parseMounts(text: string): { root: string; point: string; type: string; options: string[] }[] {
-  return text
-    .trim()
-    .split('\n')
-    .map((line) => {
-      const fields = line.split(' ');
-      const dash = fields.indexOf('-');
-      return { root: unescape(fields[3]!), point: unescape(fields[4]!), type: fields[dash + 1]!, options: fields[dash + 3]!.split(',') };
-    });
-}
-
-/** mountinfo writes space, tab, newline and backslash in paths as octal escapes. */
-function unescape(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }

@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { unreachableAncestor, type Confinement, type RunAs } from './sandboxd/bubblewrap.js';
 import type { EgressPolicy } from './sandboxd/egress.js';
 import { taskWorkflowId } from '../../workflows/names.js';
-import { ownerWorkflow, sandboxGone, type SandboxEndpoint, type SandboxProvider, type SandboxSpec } from './provider.js';
+import { ownerWorkflow, sandboxGone, type SandboxEndpoint, type SandboxLayers, type SandboxProvider, type SandboxSpec } from './provider.js';
+import { EnvironmentLayers, unmountUnder } from './environment-layers.js';
 import { spawnDetached } from '../../lib/process/exec-file.js';
 import type { SandboxCpuGroups } from './cpu-group.js';
 
@@ -54,8 +55,25 @@ const SANDBOX_NICE = 10;
 
 export class LocalSandboxProvider implements SandboxProvider {
   readonly name = 'local';
+  /**
+   * Copy-on-write environments, where commands are confined as a user of their own: the layers
+   * are hidden from every command like the rest of the sandboxes directory.
+   */
+  readonly layers?: SandboxLayers;
+  private readonly overlays?: EnvironmentLayers;
 
-  constructor(private readonly opts: LocalSandboxOptions) {}
+  constructor(private readonly opts: LocalSandboxOptions) {
+    if (opts.confinement?.runAs) {
+      const overlays = new EnvironmentLayers(opts.dir, (dir) => this.discardDir(dir));
+      this.overlays = overlays;
+      this.layers = {
+        unusable: () => overlays.unusable(),
+        has: (sha256) => overlays.has(sha256),
+        adopt: (sandboxId, rel, sha256) => overlays.adopt(this.workspaceDir(sandboxId), rel, sha256),
+        mount: (sandboxId, sha256) => overlays.mount(this.sandboxDir(sandboxId), sha256),
+      };
+    }
+  }
 
   /** The host's own tools: its platform and Node (an image, when a task names one, means nothing here). */
   platformOf(): string {
@@ -159,10 +177,16 @@ export class LocalSandboxProvider implements SandboxProvider {
    * proportion (Node's recursive rm grew a worker by 2 GB, then failed).
    */
   private async discard(sandboxId: string): Promise<void> {
+    // An environment mounted under it first: what is removed is the sandbox's own, never a layer.
+    await unmountUnder(this.sandboxDir(sandboxId));
+    await this.discardDir(this.sandboxDir(sandboxId));
+  }
+
+  private async discardDir(dir: string): Promise<void> {
     const trash = path.join(this.opts.dir, TRASH);
     await mkdir(trash, { recursive: true });
-    const doomed = path.join(trash, `${sandboxId}.${randomBytes(4).toString('hex')}`);
-    const moved = await rename(this.sandboxDir(sandboxId), doomed).then(
+    const doomed = path.join(trash, `${path.basename(dir)}.${randomBytes(4).toString('hex')}`);
+    const moved = await rename(dir, doomed).then(
       () => true,
       (err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return false;
@@ -172,9 +196,10 @@ export class LocalSandboxProvider implements SandboxProvider {
     if (moved) await removeInBackground(doomed);
   }
 
-  /** Sandboxes on this host, for the reaper; it also sweeps what a crashed worker left in the trash. */
+  /** Sandboxes on this host, for the reaper; it also sweeps what a crashed worker left in the trash, and layers long unused. */
   async list(): Promise<{ sandboxId: string; workflowId?: string }[]> {
     await this.sweepTrash();
+    await this.overlays?.sweep();
     const ids = await readdir(this.opts.dir).catch(() => [] as string[]);
     const out: { sandboxId: string; workflowId?: string }[] = [];
     for (const sandboxId of ids.filter((id) => /^[A-Za-z0-9_-]+$/.test(id))) {

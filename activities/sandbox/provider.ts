@@ -45,6 +45,22 @@ export interface SandboxProvider {
   platformOf(image?: string): string;
   /** Every sandbox this provider runs, with the workflow each belongs to, for the reaper. */
   list(): Promise<{ sandboxId: string; workflowId?: string }[]>;
+  /** Where the provider restores environments copy-on-write (the local sandbox as root); elsewhere they are unpacked. */
+  readonly layers?: SandboxLayers;
+}
+
+/**
+ * A kept environment as a read-only layer on the sandbox's host, mounted under a sandbox's
+ * workspace and home so a restore creates no file (environment-layers.ts).
+ */
+export interface SandboxLayers {
+  /** Why layers cannot be used here (undefined: they can). */
+  unusable(): Promise<string | undefined>;
+  /** Whether the layer for the archive `sha256` is on this host. */
+  has(sha256: string): Promise<boolean>;
+  /** Takes `rel`, a directory in the sandbox's workspace it unpacked the archive into (`workspace/`, `home/`), as the layer. */
+  adopt(sandboxId: string, rel: string, sha256: string): Promise<void>;
+  mount(sandboxId: string, sha256: string): Promise<void>;
 }
 
 /** The typed failure for a sandbox that no longer exists: the workflow replaces it. */

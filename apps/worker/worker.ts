@@ -82,13 +82,19 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
   // Before any workflow runs: every task upserts its phase, and the API lists by these.
   await ensureSearchAttributes(clientConnection, config.temporal.namespace, log);
   const storage = await openStorage(config, redactor);
+  const sandboxes = sandboxesFromConfig(config, {
+    sandboxdCommand: config.sandbox.provider === 'local' ? await bundleSandboxd(dirs.sandboxd) : [],
+    confinement: confinement && { ...confinement, hide: [config.stateDir, ...config.sandbox.hide] },
+    env: allowlisted(process.env, config.sandbox.envAllowlist),
+    cpuGroups,
+  });
+  if (config.environmentCache && config.sandbox.provider === 'local') {
+    const why = sandboxes.layers ? await sandboxes.layers.unusable() : 'sandbox commands are not confined as a user of their own (Errand is not root, or bubblewrap is missing)';
+    if (why) log.info({ why }, 'kept environments are restored by unpacking them into each sandbox, not copy-on-write');
+    else log.info('kept environments are restored copy-on-write (a layer per snapshot on this host, mounted under each sandbox)');
+  }
   const activities = createActivities({
-    sandboxes: sandboxesFromConfig(config, {
-      sandboxdCommand: config.sandbox.provider === 'local' ? await bundleSandboxd(dirs.sandboxd) : [],
-      confinement: confinement && { ...confinement, hide: [config.stateDir, ...config.sandbox.hide] },
-      env: allowlisted(process.env, config.sandbox.envAllowlist),
-      cpuGroups,
-    }),
+    sandboxes,
     workflows: { status: (workflowId) => workflowStatus(client, workflowId) },
     schedules: scheduleControl(client),
     admission: admissionGate(client, config),

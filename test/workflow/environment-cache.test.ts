@@ -4,7 +4,7 @@
 // snapshot that does not match its digest, and a repository that turns the cache off all miss
 // and run the setup; a maintenance script catches up after a restore.
 import { execFile } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from '@jest/globals';
@@ -14,6 +14,9 @@ import { api, PROJECT_ROOT } from '../support/errand-process.js';
 import { readEvents } from '../support/sse.js';
 import { createTask, waitForStatus } from '../support/tasks.js';
 import { useErrand, useTemporal } from '../support/use.js';
+import { describeWithPart } from '../support/required-part.js';
+import { probeBubblewrap } from '../../apps/worker/confinement.js';
+import { readMounts } from '../../activities/sandbox/mounts.js';
 
 // The environment-refresh schedule exists (its runs are triggered here, it never comes due in a test).
 const t = useErrand({ ERRAND_ENVIRONMENT_REFRESH_MINUTES: String(60 * 24 * 365) });
@@ -43,7 +46,7 @@ async function task(origin: string, marker: string, before: ReturnType<typeof ca
   const script = t.model.script(marker, [...before, LOOK, FIX, FINISH]);
   const id = await createTask(t.errand, { repo: origin, prompt: `${marker} Fix sum.` });
   await waitForStatus(t.errand, id, 'completed');
-  return { saw: resultOf(script.requests, before.length).split('--- stdout ---\n')[1]!.split('--- stderr ---')[0]!.trim(), events: await eventsOf(id) };
+  return { id, saw: resultOf(script.requests, before.length).split('--- stdout ---\n')[1]!.split('--- stderr ---')[0]!.trim(), events: await eventsOf(id), requests: script.requests };
 }
 
 /** Triggers the environment-refresh schedule and waits for that run's result. */
@@ -174,3 +177,68 @@ describe('the environment cache', () => {
   });
 });
 
+
+const bubblewrap = await probeBubblewrap();
+describeWithPart(
+  {
+    name: 'root and bubblewrap',
+    missing: process.getuid?.() !== 0 ? 'the tests do not run as root' : 'reason' in bubblewrap ? bubblewrap.reason : undefined,
+    install: 'run the tests as root (`npm run setup` installs bubblewrap)',
+  },
+  'the environment cache on a copy-on-write layer',
+  () => {
+    it("restores from a layer unpacked once on this host, which nothing a task's agent does changes", async () => {
+      const origin = makeOriginRepo(PROJECT);
+      await task(origin, '[env-layer-1]');
+      // The restore makes the layer; the agent writes over a file of it (through sandboxd), removes one from the
+      // home's cache, renames a directory of it and plants a file, all on the layer's copy-on-write view.
+      const second = await task(origin, '[env-layer-2]', [
+        call('write_file', { path: 'node_modules/dep/index.js', content: 'poisoned()' }),
+        call('shell', { command: 'rm "$HOME/.cache/pkg/dep.tgz" && mv node_modules/dep node_modules/moved && mkdir node_modules/dep && mv node_modules/moved/index.js node_modules/dep/ && echo planted > node_modules/dep/planted.js' }),
+      ]);
+      expect(second.events.find((e) => e.type === 'environment_restored')).toMatchObject({ layer: 'made' });
+      expect(second.saw).toBe('index.js\nplanted.js\nran');
+
+      // The next restore mounts the same layer, unpacking nothing: the setup's files, none of the agent's changes.
+      const third = await task(origin, '[env-layer-3]', [call('read_file', { path: 'node_modules/dep/index.js' })]);
+      expect(third.events.find((e) => e.type === 'environment_restored')).toMatchObject({ layer: 'reused' });
+      expect(resultOf(third.requests, 0)).toContain('module.exports = 1;');
+      expect(third.saw).toBe('index.js\nran\ndep.tgz');
+
+      const sandboxes = path.join(t.errand.stateDir, 'sandboxes');
+      for (const layer of readdirSync(path.join(sandboxes, '.layers'))) {
+        const dep = path.join(sandboxes, '.layers', layer, 'workspace', 'node_modules', 'dep');
+        expect(readFileSync(path.join(dep, 'index.js'), 'utf8')).toBe('module.exports = 1;\n');
+        expect(existsSync(path.join(dep, 'planted.js'))).toBe(false);
+      }
+      // The ended tasks' sandboxes are gone, and their mounts with them.
+      for (let waited = 0; ; waited += 250) {
+        const left = (await readMounts()).filter((m) => [second.id, third.id].some((id) => m.point.startsWith(path.join(sandboxes, id))));
+        if (!left.length) break;
+        if (waited > 30_000) throw new Error(`still mounted: ${left.map((m) => m.point).join(', ')}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    });
+
+    it('unpacks the layer in the refresh, so the first task after it mounts the environment instead of unpacking it', async () => {
+      const changed = makeOriginRepo(PROJECT);
+      const unchanged = makeOriginRepo(PROJECT);
+      await task(changed, '[env-layer-refresh-1]');
+      await task(unchanged, '[env-layer-refresh-2]');
+      const work = path.join(path.dirname(changed), 'work');
+      writeFileSync(path.join(work, 'package-lock.json'), '{"lockfileVersion": 3, "packages": {"node_modules/dep": {"version": "4.0.0"}}}\n');
+      git(work, 'commit', '-qam', 'dep 4');
+      git(work, 'push', '-q', changed, 'main');
+
+      // One kept anew, one kept already: the layer of each is made on this host either way.
+      const refreshed = await refreshNow();
+      expect(refreshed.repositories).toContainEqual(expect.objectContaining({ repo: changed, outcome: 'refreshed', layer: 'made' }));
+      expect(refreshed.repositories).toContainEqual(expect.objectContaining({ repo: unchanged, outcome: 'fresh', layer: 'made' }));
+      for (const [origin, marker] of [[changed, '[env-layer-refresh-3]'], [unchanged, '[env-layer-refresh-4]']] as const) {
+        const next = await task(origin, marker);
+        expect(next.events.find((e) => e.type === 'environment_restored')).toMatchObject({ layer: 'reused' });
+        expect(next.saw).toBe('index.js\nran\ndep.tgz');
+      }
+    });
+  },
+);

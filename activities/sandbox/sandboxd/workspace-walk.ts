@@ -52,10 +52,13 @@ export function at(dir: Dir, name?: string): string {
 export const code = (e: unknown) => (e as NodeJS.ErrnoException).code;
 
 export class WorkspaceWalk {
+  /** Handles on what was the workspace before something was mounted over it (walks may still hold them). */
+  private readonly earlier: Dir[] = [];
+
   private constructor(
     /** The workspace's real path. */
     readonly root: string,
-    private readonly rootDir: Dir,
+    private rootDir: Dir,
     private readonly owner?: FileOwner,
   ) {}
 
@@ -66,7 +69,22 @@ export class WorkspaceWalk {
   }
 
   async close(): Promise<void> {
-    await this.rootDir.handle.close();
+    for (const d of [this.rootDir, ...this.earlier]) await d.handle.close();
+  }
+
+  /**
+   * The workspace as its path shows it now: the worker mounts a kept environment over it
+   * (copy-on-write, environment-layers.ts) after sandboxd opened it, and a handle on the
+   * directory beneath would miss what the mount shows. The path is the host's, in a directory
+   * no command can reach, so only the worker changes what it names.
+   */
+  private async currentRoot(): Promise<Dir> {
+    const [now, held] = await Promise.all([lstat(this.root).catch(() => undefined), this.rootDir.handle.stat()]);
+    if (now?.isDirectory() && (now.dev !== held.dev || now.ino !== held.ino)) {
+      this.earlier.push(this.rootDir);
+      this.rootDir = { handle: await open(this.root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW), parts: [] };
+    }
+    return this.rootDir;
   }
 
   /**
@@ -76,7 +94,7 @@ export class WorkspaceWalk {
    */
   async walk(rel: string, opts: { followLast: boolean; createDirs?: boolean }): Promise<Walked> {
     const queue = this.components(rel);
-    const stack: Dir[] = [this.rootDir];
+    const stack: Dir[] = [await this.currentRoot()];
     const closeAbove = async (depth: number) => {
       while (stack.length > depth) await stack.pop()!.handle.close();
     };
