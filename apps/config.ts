@@ -135,6 +135,8 @@ const Env = z.object({
   ERRAND_ENVIRONMENT_REFRESH_MINUTES: z.coerce.number().int().min(0).default(30),
   ERRAND_ENVIRONMENT_REFRESH_REPOS: positiveInt.default(10),
   ERRAND_ENVIRONMENT_REFRESH_WITHIN_HOURS: z.coerce.number().positive().default(24),
+  ERRAND_CAMPAIGN_MAX_REPOS: positiveInt.default(200),
+  ERRAND_CAMPAIGN_MAX_CONCURRENCY: positiveInt.default(10),
   ERRAND_SECRETS_FILE: optionalText,
   ERRAND_TEMPORAL_API_KEY: optionalText,
   // Unset is not 'false': unset, an API key turns TLS on (Temporal Cloud); 'false' keeps it off.
@@ -285,6 +287,8 @@ export interface Config {
   environmentCache?: EnvironmentLimits;
   /** Which repositories' environments the environment-refresh schedule refreshes: the most recently used, up to `maxRepos`, used by a task within `usedWithinMs`. */
   environmentRefresh: { maxRepos: number; usedWithinMs: number };
+  /** What one campaign may ask for: repositories, and tasks at once (its default is the lesser of 4 and this). */
+  campaigns: { maxRepos: number; maxConcurrency: number };
   /** How often Errand's own schedules run, in minutes; 0: not at all. */
   systemSchedules: Record<SystemScheduleId, number>;
   /** Secrets scoped to setup or to one MCP server (ERRAND_SECRETS_FILE). */
@@ -412,6 +416,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     mcp: e.ERRAND_MCP_CONFIG ? fromFile('ERRAND_MCP_CONFIG', e.ERRAND_MCP_CONFIG, (f) => McpConfig.parse(JSON.parse(readFileSync(f, 'utf8')))) : undefined,
     scopedSecrets,
     environmentRefresh: { maxRepos: e.ERRAND_ENVIRONMENT_REFRESH_REPOS, usedWithinMs: e.ERRAND_ENVIRONMENT_REFRESH_WITHIN_HOURS * 3_600_000 },
+    campaigns: { maxRepos: e.ERRAND_CAMPAIGN_MAX_REPOS, maxConcurrency: e.ERRAND_CAMPAIGN_MAX_CONCURRENCY },
     systemSchedules: {
       'sandbox-reaper': e.ERRAND_REAPER_INTERVAL_MINUTES,
       // Nothing to refresh or evict without the cache.

@@ -5,3 +5,4 @@ export { environmentRefresh } from './environment-refresh.js';
 export { scheduledPlaybook } from './scheduled-playbook.js';
 export { dependencyBump } from './dependency-bump.js';
 export { admission } from './admission.js';
+export { campaign } from './campaign.js';

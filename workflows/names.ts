@@ -7,6 +7,7 @@ export const REAPER_WORKFLOW_TYPE = 'sandboxReaper';
 export const ENVIRONMENT_REFRESH_WORKFLOW_TYPE = 'environmentRefresh';
 export const SCHEDULED_PLAYBOOK_WORKFLOW_TYPE = 'scheduledPlaybook';
 export const DEPENDENCY_BUMP_WORKFLOW_TYPE = 'dependencyBump';
+export const CAMPAIGN_WORKFLOW_TYPE = 'campaign';
 /** What a task is in Temporal visibility: a coding task or a dependency bump. GET /tasks and the task gauges both count by it. */
 export const TASK_WORKFLOWS_QUERY = `(WorkflowType = '${TASK_WORKFLOW_TYPE}' OR WorkflowType = '${DEPENDENCY_BUMP_WORKFLOW_TYPE}')`;
 
@@ -66,6 +67,10 @@ export function taskIdOfBranch(branch: string): string | undefined {
   const id = branch.startsWith(BRANCH_PREFIX) ? branch.slice(BRANCH_PREFIX.length) : undefined;
   return id && TASK_ID.test(id) ? id : undefined;
 }
+
+/** Campaign ids: like task ids, so a campaign's tasks (`<campaign>-<n>`) are task ids too. */
+export const CAMPAIGN_ID = /^[a-z0-9-]{1,56}$/;
+export const campaignWorkflowId = (campaignId: string) => `campaign-${campaignId}`;
 
 /** The admission workflow (workflows/admission.ts): one per task queue, long-lived. */
 export const ADMISSION_WORKFLOW_TYPE = 'admission';

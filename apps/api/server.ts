@@ -17,6 +17,8 @@ import { PlaybooksController } from './playbooks/playbooks.controller.js';
 import { SchedulesController } from './schedules/schedules.controller.js';
 import { SchedulesService } from './schedules/schedules.service.js';
 import { TasksController } from './tasks/tasks.controller.js';
+import { CampaignsController } from './campaigns/campaigns.controller.js';
+import { CampaignsService } from './campaigns/campaigns.service.js';
 import { TaskArtifacts } from './tasks/task-artifacts.js';
 import { TaskControl } from './tasks/task-control.js';
 import { TaskGateway } from './tasks/task-gateway.js';
@@ -43,7 +45,7 @@ import { requestSpans, type Tracing } from '../tracing.js';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every controller of the API: Nest routes them, and the OpenAPI document describes them. */
-export const CONTROLLERS = [TasksController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController, WhoamiController, ReposController, ConsoleController];
+export const CONTROLLERS = [TasksController, CampaignsController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController, WhoamiController, ReposController, ConsoleController];
 
 @Module({})
 class ApiModule {
@@ -69,6 +71,7 @@ class ApiModule {
         TaskReading,
         TaskControl,
         TaskArtifacts,
+        CampaignsService,
         AdmissionService,
         SchedulesService,
         GitHubWebhooksService,

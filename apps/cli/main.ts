@@ -4,6 +4,7 @@
 // stack.ts, loaded only by the commands that need it: the others start in a fraction of a second.
 import { Command } from 'commander';
 import { registerScheduleCommands } from './schedule-commands.js';
+import { registerCampaignCommands } from './campaign-commands.js';
 import { registerTokenCommands } from './token-commands.js';
 import { registerRepoCommands } from './repo-commands.js';
 import { registerPlaybookCommands, registerTaskCommands } from './task-commands.js';
@@ -38,6 +39,7 @@ async function main(argv: string[]): Promise<void> {
   registerTaskCommands(program);
   registerPlaybookCommands(program);
   registerScheduleCommands(program);
+  registerCampaignCommands(program);
   registerTokenCommands(program);
   registerRepoCommands(program);
   await program.parseAsync(argv);

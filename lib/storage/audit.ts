@@ -14,6 +14,7 @@ export interface AuditEntry {
   action: string;
   taskId?: string;
   scheduleId?: string;
+  campaignId?: string;
   /** The repository acted on, for an act on a repository itself (its kept environment). */
   repo?: string;
   /** The webhook delivery, the caller's address, or (for the agent) the MCP server and tool. */

@@ -8,6 +8,8 @@ import { Command } from 'commander';
 import { CreateTaskBody } from '../../apps/api/tasks/task-request.js';
 import { CreateScheduleBody } from '../../apps/api/schedules/schedule-request.js';
 import { registerScheduleCommands } from '../../apps/cli/schedule-commands.js';
+import { registerCampaignCommands } from '../../apps/cli/campaign-commands.js';
+import { CreateCampaignBody } from '../../apps/api/campaigns/campaign-request.js';
 import { registerTaskCommands } from '../../apps/cli/task-commands.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { PROJECT_ROOT } from '../support/errand-process.js';
@@ -32,6 +34,14 @@ describe('errand task create', () => {
     const create = program.commands.find((c) => c.name() === 'schedule')!.commands.find((c) => c.name() === 'create')!;
     const flags = create.options.map((o) => o.attributeName()).map((f) => (f === 'param' ? 'params' : f));
     expect(flags.sort()).toEqual(Object.keys(CreateScheduleBody.shape).sort());
+  });
+
+  it('has a flag for every field of POST /campaigns, in errand campaign start', () => {
+    const program = new Command();
+    registerCampaignCommands(program);
+    const start = program.commands.find((c) => c.name() === 'campaign')!.commands.find((c) => c.name() === 'start')!;
+    const flags = start.options.map((o) => o.attributeName()).filter((f) => f !== 'idempotencyKey').map((f) => (f === 'param' ? 'params' : f));
+    expect(flags.sort()).toEqual(Object.keys(CreateCampaignBody.shape).sort());
   });
 
   describe('against a running API', () => {

@@ -3,7 +3,8 @@
 // task in flight; a schedule, paused, kept and run after both Temporal and Errand restart), a
 // sandbox deleted under a running task, an API restarted under an SSE client, twenty steering
 // messages at once, a worker killed during an MCP call that may have taken effect (told, never
-// made again), and a 1,000-step task that continues as new. Each asserts the task ends
+// made again), a campaign whose worker dies with tasks running and queued, and a 1,000-step
+// task that continues as new. Each asserts the task ends
 // with exactly the expected result: no step lost, none done twice.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -119,6 +120,37 @@ describe('a killed worker', () => {
     await errand.killWorker();
     const restarted = await errand.restartApi();
     expect((await api(restarted.url, 'GET', `/tasks/${id}`)).body).toMatchObject({ status: 'completed', step: 5, summary: 'done', phase: 'completed' });
+  });
+});
+
+describe('a campaign whose worker is killed', () => {
+  it('finishes every repository once: the running tasks go on, the queued ones start once, no PR twice', async () => {
+    const errand = await startSplit();
+    const repos = Array.from({ length: 4 }, () => makeOriginRepo(BUGGY_SUM));
+    const inFlight = gate();
+    const script = model.script('[kill-campaign]', [{ kind: 'later', after: inFlight.promise, reply: FIX_SUM }, FINISH], { indexBy: 'turn' });
+    const made = (await api(errand.api.url, 'POST', '/campaigns', { repos, prompt: '[kill-campaign] Fix sum.', concurrency: 2 })).body;
+    // Two tasks wait on the model, two are queued behind them, when the worker dies.
+    await eventually(async () => (script.requests.length >= 2 ? true : undefined), 60_000, 'two model calls');
+    await errand.killWorker();
+    await errand.startWorker();
+    inFlight.open();
+
+    const done = await eventually(async () => {
+      const c = (await api(errand.api.url, 'GET', `/campaigns/${made.id}`)).body;
+      return c.status === 'completed' ? c : undefined;
+    }, 180_000, 'the campaign to complete');
+    expect(done.rows.map((r: { status: string }) => r.status)).toEqual(['pull_request', 'pull_request', 'pull_request', 'pull_request']);
+    expect(new Set(done.rows.map((r: { pr: { number: number } }) => r.pr.number)).size).toBe(4);
+    // Each task was started once, by the campaign's history, and each step of each ran once.
+    const { client, close } = await temporalClient();
+    try {
+      const history = await client.workflow.getHandle(`campaign-${made.id}`).fetchHistory();
+      expect(history.events!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length).toBe(4);
+    } finally {
+      await close();
+    }
+    for (const row of done.rows) await expectEachStepOnce(errand.api.url, row.taskId, 2);
   });
 });
 

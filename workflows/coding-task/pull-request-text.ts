@@ -47,6 +47,7 @@ export function endedBody(input: TaskInput, state: TaskState, how: string): stri
     ...(state.plan ? ['## Plan', state.plan, ''] : []),
     ...(state.losses?.length ? ['## Sandbox losses', ...state.losses.map(describeLoss), ''] : []),
     ...(input.change ? [] : ['## Task', quote(input.prompt), '']),
+    ...campaignSection(input),
     `${taskLine(input)}: ${state.step} steps, ${tokens} tokens, $${state.costUsd.toFixed(4)}.`,
   ].join('\n');
 }
@@ -58,6 +59,7 @@ export function workInProgressBody(input: TaskInput): string {
     `## Task`,
     quote(input.prompt),
     '',
+    ...campaignSection(input),
     taskLine(input),
   ].join('\n');
 }
@@ -93,6 +95,7 @@ export function pullRequestBody(input: TaskInput, state: TaskState, summary: str
     ...(state.losses?.length ? [`## Sandbox losses`, ...state.losses.map(describeLoss), ``] : []),
     // A prepared change's summary is its own account; its prompt is for the agent.
     ...(input.change ? [] : [`## Task`, quote(input.prompt), ``]),
+    ...campaignSection(input),
     `${taskLine(input)}: ${state.step} steps, ${tokens} tokens, $${state.costUsd.toFixed(4)}.`,
   ].join('\n');
 }
@@ -142,6 +145,21 @@ function playbookSection(playbook: PlaybookRun, results: PostconditionResult[] =
     `## Playbook`,
     `\`${playbook.name}\` version ${playbook.version} (${playbook.source})${params.length ? ` with ${params.map(([k, v]) => `\`${k}\`=\`${JSON.stringify(v)}\``).join(', ')}` : ''}.`,
     ...(results.length ? ['', 'Postconditions, run by Errand:', ...results.map((p) => `- ${p.passed ? 'passed' : `**failed** (exit ${p.exitCode})`}: \`${p.command}\``)] : []),
+  ];
+}
+
+/** The campaign a task is one of: a link to it, and its other repositories' tasks. */
+function campaignSection(input: TaskInput): string[] {
+  const c = input.campaign;
+  if (!c) return [];
+  const campaign = c.url ? `[\`${c.id}\`](${c.url})` : `\`${c.id}\``;
+  const more = c.repos - 1 - c.siblings.length;
+  return [
+    `## Campaign`,
+    `One of ${c.repos} repositories in campaign ${campaign}. The others:`,
+    ...c.siblings.map((s) => `- ${s.repo}: ${s.url ? `[\`${s.taskId}\`](${s.url})` : `\`${s.taskId}\``}`),
+    ...(more > 0 ? [`- and ${more} more`] : []),
+    '',
   ];
 }
 

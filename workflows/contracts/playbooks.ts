@@ -55,3 +55,8 @@ export interface DependencyGroup {
   name: string;
   packages: BumpedPackage[];
 }
+
+/** A playbook's instructions, with what the person who asked added (a task's or campaign's prompt). */
+export function playbookPrompt(instructions: string, added?: string): string {
+  return added ? `${instructions}\n\nAlso, from the person who asked:\n${added}` : instructions;
+}

@@ -52,6 +52,17 @@ export interface TaskInput {
   change?: PreparedChange;
   /** The branch the PR is on instead of errand/<taskId>: a dependency group's own, so its open PR is updated, not duplicated. Checkpoints stay on errand/<taskId>, so the PR only ever shows checked work. */
   branch?: string;
+  /** The campaign this task is one of: its PR links the campaign and names its siblings. */
+  campaign?: TaskCampaign;
+}
+
+export interface TaskCampaign {
+  id: string;
+  url?: string;
+  /** Repositories in the campaign, this one included. */
+  repos: number;
+  /** The others (the first few): repository, task, the task's page. */
+  siblings: { repo: string; taskId: string; url?: string }[];
 }
 
 export const TASK_PHASES = [

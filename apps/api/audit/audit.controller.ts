@@ -17,7 +17,7 @@ type AuditQuery = z.infer<typeof AuditQuery>;
 const AuditEntries = z
   .object({
     entries: z.array(
-      z.object({ id: z.string(), at: z.string(), actor: z.string(), via: z.enum(['token', 'webhook', 'agent', 'unauthenticated']), action: z.string(), taskId: z.string().optional(), scheduleId: z.string().optional(), repo: z.string().optional(), from: z.string() }),
+      z.object({ id: z.string(), at: z.string(), actor: z.string(), via: z.enum(['token', 'webhook', 'agent', 'unauthenticated']), action: z.string(), taskId: z.string().optional(), scheduleId: z.string().optional(), campaignId: z.string().optional(), repo: z.string().optional(), from: z.string() }),
     ),
   })
   .meta({ id: 'AuditEntries' });

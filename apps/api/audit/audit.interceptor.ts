@@ -29,7 +29,7 @@ export class AuditInterceptor implements NestInterceptor {
               actor: req.errandToken?.name ?? said ?? 'anonymous',
               via: req.errandToken ? 'token' : 'unauthenticated',
               action,
-              ...(action.startsWith('schedule.') ? { scheduleId: id } : req.params?.repo ? { repo: req.params.repo } : { taskId: id }),
+              ...(action.startsWith('schedule.') ? { scheduleId: id } : action.startsWith('campaign.') ? { campaignId: id } : req.params?.repo ? { repo: req.params.repo } : { taskId: id }),
               from: req.ip ?? req.socket.remoteAddress ?? 'unknown',
             });
             return result;

@@ -41,6 +41,41 @@ export const TaskView = z
 
 export const TaskList = z.object({ tasks: z.array(TaskView) }).meta({ id: 'TaskList' });
 
+export const CampaignView = z
+  .object({
+    id: z.string(),
+    status: z.string().meta({ description: 'running, completed, failed, cancelled, terminated, timed_out' }),
+    phase: z.enum(['running', 'paused', 'completed', 'stopped', 'cancelled']).optional().meta({ description: 'stopped: its failure policy stopped it starting tasks' }),
+    summary: z.string().optional(),
+    requester: z.string().optional(),
+    concurrency: z.number().optional(),
+    stopAfterFailures: z.number().optional(),
+    failures: z.number().optional(),
+    counts: z.record(z.string(), z.number()).optional().meta({ description: 'rows by status' }),
+    rows: z
+      .array(
+        z
+          .object({
+            repo: z.string(),
+            baseBranch: z.string(),
+            taskId: z.string(),
+            status: z.enum(['queued', 'running', 'pull_request', 'no_pull_request', 'failed', 'cancelled', 'skipped']),
+            pr: z.object({ number: z.number(), url: z.string(), draft: z.boolean() }).loose().optional(),
+            testsPassed: z.boolean().optional(),
+            error: z.string().optional().meta({ description: 'why it failed, or was not started' }),
+            links: z.object({ task: z.string() }).loose(),
+          })
+          .loose(),
+      )
+      .optional()
+      .meta({ description: 'one per repository, in the order given (not in a list)' }),
+    links: Links,
+  })
+  .loose()
+  .meta({ id: 'Campaign' });
+
+export const CampaignList = z.object({ campaigns: z.array(CampaignView) }).meta({ id: 'CampaignList' });
+
 export const TaskChange = z.object({ id: z.string(), status: z.string().optional() }).loose().meta({ id: 'TaskChange' });
 
 export const Transcript = z

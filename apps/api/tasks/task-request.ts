@@ -68,6 +68,9 @@ const Actor = z.string().trim().min(1).max(200).optional();
 export const ActorBody = z.strictObject({ by: Actor });
 export type ActorBody = z.infer<typeof ActorBody>;
 
+/** Who acts, as a task or campaign records it: the token's name; on a server with no tokens, what the body says, or that nobody can say. */
+export const actorOf = (caller: string | undefined, body: ActorBody) => caller ?? body.by ?? 'an API caller (this server asks for no token, so it cannot say who)';
+
 export const MessageBody = z.strictObject({
   text: z.string({ error: 'required: what the agent should know or do' }).trim().min(1, 'required: what the agent should know or do').max(20_000, 'too long: at most 20,000 characters'),
   from: Actor,

@@ -7,6 +7,7 @@ import type { Forge } from '../../../lib/forge/forge.js';
 import { preparePlaybookRun } from '../../../lib/playbooks/catalog.js';
 import type { Budget } from '../../../workflows/budget.js';
 import { initialTaskState, type TaskInput } from '../../../workflows/contracts/task.js';
+import { playbookPrompt } from '../../../workflows/contracts/playbooks.js';
 import type { DependencyBumpInput } from '../../../workflows/dependency-bump.js';
 import { DEPENDENCY_BUMP_WORKFLOW_TYPE, TASK_WORKFLOW_TYPE } from '../../../workflows/names.js';
 import { taskLinks } from '../../../workflows/task-start.js';
@@ -42,11 +43,7 @@ export class TaskStarting {
    * else's request.
    */
   async create(body: CreateTaskBody, idempotencyKey?: string): Promise<TaskView & { replayed?: boolean }> {
-    // The dependency-bump playbook needs no model; everything else does.
-    if (!this.config.model && body.playbook !== DEPENDENCY_BUMP) throw badRequest([{ field: 'model', message: NO_MODEL_MESSAGE }]);
-    if (body.maxCostUsd !== undefined && !this.config.model?.price) {
-      throw badRequest([{ field: 'maxCostUsd', message: `this server has no price for model ${this.config.model?.model ?? '(none configured)'}, so cost cannot be counted; add it to ERRAND_MODEL_PRICES or use maxTokens` }]);
-    }
+    this.checkServerCanRun(body);
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
     if (!idempotencyKey) return this.startNew(randomUUID().replace(/-/g, '').slice(0, 12), body, requestHash, false);
     // JSON, so no requester and key run together into another pair's. (Tasks started before keys
@@ -69,6 +66,14 @@ export class TaskStarting {
       return await view;
     } finally {
       if (this.creating.get(taskId)?.view === view) this.creating.delete(taskId);
+    }
+  }
+
+  /** 400 unless this server can run what is asked: a model (the dependency-bump playbook needs none), a price for a cost budget. */
+  checkServerCanRun(body: { playbook?: string; maxCostUsd?: number }): void {
+    if (!this.config.model && body.playbook !== DEPENDENCY_BUMP) throw badRequest([{ field: 'model', message: NO_MODEL_MESSAGE }]);
+    if (body.maxCostUsd !== undefined && !this.config.model?.price) {
+      throw badRequest([{ field: 'maxCostUsd', message: `this server has no price for model ${this.config.model?.model ?? '(none configured)'}, so cost cannot be counted; add it to ERRAND_MODEL_PRICES or use maxTokens` }]);
     }
   }
 
@@ -121,9 +126,7 @@ export class TaskStarting {
       const input: DependencyBumpInput = { taskId, repo: target.repo, baseBranch: target.baseBranch, params: run.playbook.params, task: { ...task, awaitFeedbackMinutes: 0 }, links: linkBases(this.config) };
       return this.start(input, requestHash, replayable, DEPENDENCY_BUMP_WORKFLOW_TYPE);
     }
-    // The caller's prompt, if any, adds to the playbook's instructions.
-    const withPrompt = prompt ? `${run.prompt}\n\nAlso, from the person who asked:\n${prompt}` : run.prompt;
-    return this.start(this.taskInput(taskId, { ...asked, prompt: withPrompt, playbook: run.playbook }), requestHash, replayable);
+    return this.start(this.taskInput(taskId, { ...asked, prompt: playbookPrompt(run.prompt, prompt), playbook: run.playbook }), requestHash, replayable);
   }
 
   /** Where the task's code lives, as the forge names it; a repository it does not know is a 400. */

@@ -6,7 +6,7 @@ import { TaskArtifacts } from './task-artifacts.js';
 import { TaskControl } from './task-control.js';
 import { TaskReading } from './task-reading.js';
 import { TaskStarting } from './task-starting.js';
-import { ActorBody, CreateTaskBody, IdempotencyKey, ListTasksQuery, LogName, MessageBody, TaskIdParam, ZodPipe } from './task-request.js';
+import { ActorBody, actorOf, CreateTaskBody, IdempotencyKey, ListTasksQuery, LogName, MessageBody, TaskIdParam, ZodPipe } from './task-request.js';
 import { z } from 'zod';
 import { Answers } from '../openapi/document.js';
 import { Caller, Visible } from '../auth/api-token.guard.js';
@@ -97,21 +97,21 @@ export class TasksController {
   @HttpCode(202)
   @Answers({ audit: 'task.cancel', scope: 'tasks:control', repoFrom: ['task'], summary: 'Cancel: the work so far is pushed, the sandbox destroyed', ok: { description: 'cancelling', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   cancel(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
-    return this.control.cancel(id, actor(caller, body));
+    return this.control.cancel(id, actorOf(caller, body));
   }
 
   @Post(':id/pause')
   @HttpCode(202)
   @Answers({ audit: 'task.pause', scope: 'tasks:control', repoFrom: ['task'], summary: 'Pause between steps (the sandbox is kept)', ok: { description: 'pausing', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   pause(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
-    return this.control.pause(id, actor(caller, body));
+    return this.control.pause(id, actorOf(caller, body));
   }
 
   @Post(':id/resume')
   @HttpCode(202)
   @Answers({ audit: 'task.resume', scope: 'tasks:control', repoFrom: ['task'], summary: 'Resume a paused task', ok: { description: 'resuming', schema: TaskChange }, problems: { 409: 'the task has already ended' } })
   resume(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
-    return this.control.resume(id, actor(caller, body));
+    return this.control.resume(id, actorOf(caller, body));
   }
 
   /** Answers once the task has accepted the message (a Temporal update); 409 when it no longer can. */
@@ -126,9 +126,7 @@ export class TasksController {
   @HttpCode(200)
   @Answers({ audit: 'task.approve', scope: 'tasks:control', repoFrom: ['task'], summary: "Approve the task's plan", ok: { description: 'approved', schema: TaskChange }, problems: { 409: 'the task is not awaiting approval' } })
   approve(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
-    return this.control.approve(id, actor(caller, body));
+    return this.control.approve(id, actorOf(caller, body));
   }
 }
 
-/** Who acts, as the task records it: the token's name; on a server with no tokens, what the body says, or that nobody can say. */
-const actor = (caller: string | undefined, body: ActorBody) => caller ?? body.by ?? 'an API caller (this server asks for no token, so it cannot say who)';
