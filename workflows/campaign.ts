@@ -6,7 +6,8 @@
 // and starts no more; after `stopAfterFailures` failures it starts no more. A child's id is
 // `<campaign>-<n>`, recorded in the history before it runs: a worker or Temporal restart replays
 // the campaign and starts nothing twice.
-import { CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, ParentClosePolicy, proxyActivities, setHandler, startChild } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, ParentClosePolicy, proxyActivities, proxySinks, setHandler, startChild } from '@temporalio/workflow';
+import type { ErrandSinks } from './contracts/sinks.js';
 import type { createActivities } from '../activities/index.js';
 import { codingTask } from './coding-task/index.js';
 import { cancelRequestedSignal, pauseSignal, resumeSignal } from './contracts/control.js';
@@ -20,6 +21,8 @@ import { taskWorkflowId } from './names.js';
 import { taskLinks, taskStart } from './task-start.js';
 
 type Activities = ReturnType<typeof createActivities>;
+
+const { metrics } = proxySinks<ErrandSinks>();
 
 const playbooks = proxyActivities<Pick<Activities, 'preparePlaybookRun'>>({
   startToCloseTimeout: '2 minutes',
@@ -50,6 +53,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     }
   });
 
+  metrics.campaignStarted(rows.length);
   const running = new Set<Promise<void>>();
   const stopped = () => state.stopAfterFailures !== undefined && state.failures >= state.stopAfterFailures;
   try {
@@ -70,6 +74,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     }
     state.phase = stopped() ? 'stopped' : 'completed';
     state.summary = summarize(rows);
+    metrics.campaignEnded(state.phase);
     return { summary: state.summary, state };
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -77,6 +82,7 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     await CancellationScope.nonCancellable(() => Promise.all(running));
     for (const row of rows) if (row.status === 'queued') row.status = 'cancelled';
     state.phase = 'cancelled';
+    metrics.campaignEnded('cancelled');
     state.summary = `cancelled${state.cancelledBy ? ` by ${state.cancelledBy}` : ''}: ${summarize(rows)}`;
     throw err;
   }

@@ -71,6 +71,11 @@ export function taskIdOfBranch(branch: string): string | undefined {
 /** Campaign ids: like task ids, so a campaign's tasks (`<campaign>-<n>`) are task ids too. */
 export const CAMPAIGN_ID = /^[a-z0-9-]{1,56}$/;
 export const campaignWorkflowId = (campaignId: string) => `campaign-${campaignId}`;
+/** The campaign a workflow id belongs to, or undefined when it is not a campaign's. */
+export function campaignIdOfWorkflow(workflowId: string): string | undefined {
+  const id = workflowId.startsWith('campaign-') ? workflowId.slice('campaign-'.length) : undefined;
+  return id && CAMPAIGN_ID.test(id) ? id : undefined;
+}
 
 /** The admission workflow (workflows/admission.ts): one per task queue, long-lived. */
 export const ADMISSION_WORKFLOW_TYPE = 'admission';

@@ -91,7 +91,7 @@ export interface DependencyGroup {
 
 export interface TaskView extends TaskSummary {
   /** What started it: a dependency bump (a task), or a schedule's run. */
-  parent?: { kind: 'task' | 'schedule'; id: string };
+  parent?: { kind: 'task' | 'schedule' | 'campaign'; id: string };
   /** What it was asked to do. */
   prompt?: string;
   dependencyGroups?: DependencyGroup[];
@@ -141,6 +141,28 @@ export interface ScheduleView {
   failuresInARow?: number;
   nextRuns: string[];
   recentRuns: ScheduleRun[];
+  links: { self: string; temporalUi: string };
+}
+
+export type CampaignRowStatus = 'queued' | 'running' | 'pull_request' | 'no_pull_request' | 'failed' | 'cancelled' | 'skipped';
+
+/** GET /campaigns/:id: a task per repository (a list holds only the first fields). */
+export interface CampaignView {
+  id: string;
+  status: string;
+  requester?: string;
+  startedAt?: string;
+  closedAt?: string;
+  phase?: 'running' | 'paused' | 'completed' | 'stopped' | 'cancelled';
+  summary?: string;
+  concurrency?: number;
+  stopAfterFailures?: number;
+  failures?: number;
+  stoppedBecause?: string;
+  paused?: { since: string; by?: string };
+  cancelledBy?: string;
+  counts?: Partial<Record<CampaignRowStatus, number>>;
+  rows?: { repo: string; baseBranch: string; taskId: string; status: CampaignRowStatus; pr?: { number: number; url: string; draft: boolean }; testsPassed?: boolean; error?: string; note?: string }[];
   links: { self: string; temporalUi: string };
 }
 

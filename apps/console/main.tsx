@@ -7,12 +7,13 @@ import { render } from 'preact';
 import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { ApiError, call, session, type Whoami } from './api.js';
 import { Alert } from './fields.js';
+import { CampaignList, CampaignPage } from './campaigns.js';
 import { ScheduleList, SchedulePage } from './schedules.js';
 import { TaskList } from './task-list.js';
 import { TaskPage } from './task-page.js';
 import './console.css';
 
-/** The page to show, from the location's hash: `#/tasks/<id>`, `#/schedules`, `#/schedules/<id>`, or the task list. */
+/** The page to show, from the location's hash: `#/tasks/<id>`, `#/schedules`, `#/schedules/<id>`, `#/campaigns`, `#/campaigns/<id>`, or the task list. */
 function useRoute(): string {
   const [hash, setHash] = useState(location.hash);
   useEffect(() => {
@@ -80,8 +81,22 @@ function App() {
   };
   const taskId = /^#\/tasks\/([a-z0-9-]{1,64})$/.exec(route)?.[1];
   const scheduleId = /^#\/schedules\/([a-z0-9-]{1,64})$/.exec(route)?.[1];
+  const campaignId = /^#\/campaigns\/([a-z0-9-]{1,56})$/.exec(route)?.[1];
   const schedules = route.startsWith('#/schedules');
-  const page = taskId ? <TaskPage id={taskId} me={me} /> : scheduleId ? <SchedulePage id={scheduleId} me={me} /> : schedules ? <ScheduleList me={me} /> : <TaskList me={me} />;
+  const campaigns = route.startsWith('#/campaigns');
+  const page = taskId ? (
+    <TaskPage id={taskId} me={me} />
+  ) : scheduleId ? (
+    <SchedulePage id={scheduleId} me={me} />
+  ) : schedules ? (
+    <ScheduleList me={me} />
+  ) : campaignId ? (
+    <CampaignPage id={campaignId} me={me} />
+  ) : campaigns ? (
+    <CampaignList />
+  ) : (
+    <TaskList me={me} />
+  );
   return (
     <>
       <header class="top">
@@ -89,8 +104,11 @@ function App() {
           Errand
         </a>
         <nav aria-label="Sections">
-          <a href="#/" aria-current={schedules ? undefined : 'page'}>
+          <a href="#/" aria-current={schedules || campaigns ? undefined : 'page'}>
             Tasks
+          </a>
+          <a href="#/campaigns" aria-current={campaigns ? 'page' : undefined}>
+            Campaigns
           </a>
           <a href="#/schedules" aria-current={schedules ? 'page' : undefined}>
             Schedules

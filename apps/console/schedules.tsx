@@ -1,38 +1,18 @@
 // Schedules: the list (what runs when, its next and last run, paused or not and why), the form
 // that schedules a playbook (schedules:write), and a schedule's page: its next runs, its recent
 // runs with their tasks and pull requests, and pause or unpause with a note, run now, delete.
-import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
+import { useLayoutEffect, useState } from 'preact/hooks';
 import { call, may, type ScheduleView, type Whoami } from './api.js';
 import { Alert, CheckField, Columns, SelectField, TextArea, TextField, useSubmit } from './fields.js';
 import { paramsBody, PlaybookFields, usePlaybooks, type RawParams } from './playbook-fields.js';
+import { usePolled } from './polled.js';
 import { age, fromNow } from './time.js';
 
-const REFRESH_MS = 5_000;
 const OVERLAP = [
   ['skip', 'skip a run while the last one still runs'],
   ['buffer_one', 'run it after the last one ends (one at most waits)'],
   ['allow_all', 'run them side by side'],
 ] as const;
-
-/** Loads `path` now and every few seconds, and again when `version` changes. */
-function usePolled<T>(path: string, version = 0): { data?: T; problem?: string } {
-  const [state, setState] = useState<{ data?: T; problem?: string }>({});
-  useEffect(() => {
-    let stopped = false;
-    const load = () =>
-      call<T>('GET', path).then(
-        (data) => !stopped && setState({ data }),
-        (err: Error) => !stopped && setState((s) => ({ ...s, problem: err.message })),
-      );
-    void load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, [path, version]);
-  return state;
-}
 
 const when = (s: ScheduleView) => [s.cron ? `cron ${s.cron}` : s.interval && `every ${s.interval}`, s.timezone && s.timezone !== 'UTC' && `(${s.timezone})`].filter(Boolean).join(' ');
 

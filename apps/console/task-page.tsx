@@ -77,6 +77,10 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
                 <>
                   A run of schedule <a href={`#/schedules/${encodeURIComponent(task.parent.id)}`}>{task.parent.id}</a>
                 </>
+              ) : task.parent.kind === 'campaign' ? (
+                <>
+                  One repository of <a href={`#/campaigns/${encodeURIComponent(task.parent.id)}`}>campaign {task.parent.id}</a>
+                </>
               ) : (
                 <>
                   Part of <a href={`#/tasks/${encodeURIComponent(task.parent.id)}`}>task {task.parent.id}</a>

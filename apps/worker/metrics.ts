@@ -29,6 +29,9 @@ export class WorkerMetrics {
   private readonly started = new Counter({ name: 'errand_tasks_started_total', help: "Tasks started (a task's first run: through the API, a webhook, a schedule or a dependency bump), by playbook (none for a plain prompt)", labelNames: ['playbook'], registers: [this.registry] });
   private readonly queue = new Histogram({ name: 'errand_task_queue_seconds', help: 'Time a task over a limit on running tasks waited, queued, for its slot', buckets: [...SECONDS, 900, 3600, 14400], registers: [this.registry] });
   private readonly ended = new Counter({ name: 'errand_tasks_ended_total', help: 'Tasks this worker saw end, by outcome and playbook (none for a plain prompt)', labelNames: ['outcome', 'playbook'], registers: [this.registry] });
+  private readonly campaignsStarted = new Counter({ name: 'errand_campaigns_started_total', help: 'Campaigns started', registers: [this.registry] });
+  private readonly campaignRepos = new Counter({ name: 'errand_campaign_repositories_total', help: 'Repositories in the campaigns started (a task each)', registers: [this.registry] });
+  private readonly campaignsEnded = new Counter({ name: 'errand_campaigns_ended_total', help: 'Campaigns this worker saw end, by phase (completed, stopped by its failure policy, cancelled)', labelNames: ['phase'], registers: [this.registry] });
   private readonly provision = new Histogram({ name: 'errand_sandbox_provision_seconds', help: 'Time a sandbox took to start, by provider and outcome', labelNames: ['provider', 'outcome'], buckets: SECONDS, registers: [this.registry] });
 
   constructor(private readonly names: { coderModel?: string; reviewerModel?: string; sandboxProvider: string }) {
@@ -42,6 +45,14 @@ export class WorkerMetrics {
       taskStarted: { fn: (_info, playbook) => this.started.inc({ playbook }), callDuringReplay: false },
       taskAdmitted: { fn: (_info, seconds) => this.queue.observe(seconds), callDuringReplay: false },
       taskEnded: { fn: (_info, outcome, playbook) => this.ended.inc({ outcome, playbook }), callDuringReplay: false },
+      campaignStarted: {
+        fn: (_info, repositories) => {
+          this.campaignsStarted.inc();
+          this.campaignRepos.inc(repositories);
+        },
+        callDuringReplay: false,
+      },
+      campaignEnded: { fn: (_info, phase) => this.campaignsEnded.inc({ phase }), callDuringReplay: false },
     },
   };
 

@@ -33,6 +33,9 @@ async function ended(id: string, status = 'completed', timeoutMs = 180_000) {
   }, timeoutMs, `campaign ${id} to be ${status}`);
 }
 
+/** One sample of a Prometheus scrape (`name` or `name{labels}` as written), 0 when absent. */
+const value = (scrape: string, sample: string) => Number(scrape.split('\n').find((l) => l.startsWith(`${sample} `))?.split(' ')[1] ?? 0);
+
 /** Whether the task's workflow was ever started. */
 async function started(taskId: string): Promise<boolean> {
   return temporal.client.workflow
@@ -47,6 +50,8 @@ async function started(taskId: string): Promise<boolean> {
 describe('a campaign', () => {
   it('runs a task per repository, at most `concurrency` at once, and keeps a row for each with its PR', async () => {
     const repos = [makeOriginRepo(BUGGY_SUM), makeOriginRepo(BUGGY_SUM), makeOriginRepo(STILL_BROKEN), makeOriginRepo(BUGGY_SUM), makeOriginRepo(BUGGY_SUM)];
+    const workerMetrics = /"url":"([^"]+\/metrics)"/.exec(t.errand.output())![1]!;
+    const metricsBefore = await (await fetch(workerMetrics)).text();
     t.model.script('[campaign-five]', [FIX_SUM, FINISH], { indexBy: 'turn' });
     const made = await start({ repos, prompt: '[campaign-five] Fix sum.', concurrency: 2, requester: 'fleet-bot' });
     expect(made.rows.map((r) => r.repo)).toEqual(repos);
@@ -68,6 +73,10 @@ describe('a campaign', () => {
     expect(pr.body).toContain(`One of 5 repositories in campaign [\`${made.id}\`](${t.errand.url}/campaigns/${made.id})`);
     expect(pr.body).toContain(`- ${repos[4]}: [\`${made.id}-5\`](${t.errand.url}/tasks/${made.id}-5)`);
     expect(pr.body).not.toContain(`- ${repos[0]}:`);
+
+    const metricsAfter = await (await fetch(workerMetrics)).text();
+    const moved = (sample: string) => value(metricsAfter, sample) - value(metricsBefore, sample);
+    expect([moved('errand_campaigns_started_total'), moved('errand_campaign_repositories_total'), moved('errand_campaigns_ended_total{phase="completed"}')]).toEqual([1, 5, 1]);
 
     const listed = (await api(t.errand.url, 'GET', '/campaigns?requester=fleet-bot')).body.campaigns;
     expect(listed).toContainEqual(expect.objectContaining({ id: made.id, status: 'completed' }));

@@ -12,5 +12,9 @@ export interface ErrandSinks extends Sinks {
     taskAdmitted(waitedSeconds: number): void;
     /** The task ended, with its playbook (`none` for a plain prompt). */
     taskEnded(outcome: 'completed' | 'failed' | 'cancelled', playbook: string): void;
+    /** A campaign started, with its repositories. */
+    campaignStarted(repositories: number): void;
+    /** A campaign ended (completed, stopped by its failure policy, cancelled). */
+    campaignEnded(phase: 'completed' | 'stopped' | 'cancelled'): void;
   };
 }

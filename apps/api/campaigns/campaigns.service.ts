@@ -10,7 +10,7 @@ import type { CampaignInput, CampaignResult, CampaignRow, CampaignState } from '
 import { campaignQuery, campaignTaskId } from '../../../workflows/contracts/campaign.js';
 import { cancelRequestedSignal, pauseSignal, resumeSignal } from '../../../workflows/contracts/control.js';
 import { ErrandRequester } from '../../../workflows/contracts/search-attributes.js';
-import { CAMPAIGN_WORKFLOW_TYPE, campaignWorkflowId } from '../../../workflows/names.js';
+import { CAMPAIGN_WORKFLOW_TYPE, campaignIdOfWorkflow, campaignWorkflowId } from '../../../workflows/names.js';
 import type { Config } from '../../config.js';
 import { AdmissionService } from '../admission/admission.service.js';
 import { CONFIG, FORGE, TEMPORAL_CLIENT } from '../tokens.js';
@@ -122,7 +122,7 @@ export class CampaignsService {
     if (q.requester) clauses.push(`${ErrandRequester.name} = ${JSON.stringify(q.requester)}`);
     const campaigns: CampaignView[] = [];
     for await (const w of this.client.workflow.list({ query: clauses.join(' AND '), pageSize: q.limit })) {
-      const id = w.workflowId.replace(/^campaign-/, '');
+      const id = campaignIdOfWorkflow(w.workflowId) ?? w.workflowId;
       const requester = w.typedSearchAttributes.get(ErrandRequester);
       campaigns.push({ id, status: w.status.name.toLowerCase(), ...(requester && { requester }), startedAt: w.startTime.toISOString(), ...(w.closeTime && { closedAt: w.closeTime.toISOString() }), links: this.links(id) });
       if (campaigns.length >= q.limit) break;

@@ -10,9 +10,9 @@ export const TaskView = z
     id: z.string(),
     kind: z.enum(['coding_task', 'dependency_bump']).optional().meta({ description: "a coding task, or a dependency bump (its groups' tasks in `dependencyGroups`)" }),
     parent: z
-      .object({ kind: z.enum(['task', 'schedule']), id: z.string() })
+      .object({ kind: z.enum(['task', 'schedule', 'campaign']), id: z.string() })
       .optional()
-      .meta({ description: "what started it: a dependency bump (one of whose groups it is), or a schedule's run" }),
+      .meta({ description: "what started it: a dependency bump (one of whose groups it is), a schedule's run, or a campaign" }),
     status: z.string().meta({ description: 'running, completed, failed, cancelled, terminated, timed_out' }),
     title: z.string().optional().meta({ description: "what it is, in a line: its prompt's title" }),
     prompt: z.string().optional().meta({ description: 'what it was asked to do (one task: not in a list)' }),

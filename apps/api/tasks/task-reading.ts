@@ -6,7 +6,7 @@ import type { QueuedTask } from '../../../workflows/contracts/admission.js';
 import { ErrandPhase, ErrandRepo, ErrandRequester } from '../../../workflows/contracts/search-attributes.js';
 import type { TaskState } from '../../../workflows/contracts/task.js';
 import { commitTitle } from '../../../workflows/coding-task/pull-request-text.js';
-import { DEPENDENCY_BUMP_WORKFLOW_TYPE, scheduleIdOfRun, taskIdOfWorkflow } from '../../../workflows/names.js';
+import { DEPENDENCY_BUMP_WORKFLOW_TYPE, scheduleIdOfRun, taskIdOfWorkflow, campaignIdOfWorkflow } from '../../../workflows/names.js';
 import type { Config } from '../../config.js';
 import { AdmissionService } from '../admission/admission.service.js';
 import { CONFIG, FORGE } from '../tokens.js';
@@ -18,7 +18,7 @@ import type { ListTasksQuery } from './task-request.js';
 export type TaskKind = 'coding_task' | 'dependency_bump';
 
 /** What started a task, when another task (a dependency bump's group) or a schedule did. */
-export type TaskParent = { kind: 'task'; id: string } | { kind: 'schedule'; id: string };
+export type TaskParent = { kind: 'task' | 'schedule' | 'campaign'; id: string };
 
 export interface TaskView extends Partial<TaskState> {
   kind?: TaskKind;
@@ -120,7 +120,9 @@ function parentOf(workflowId: string | undefined): TaskParent | undefined {
   const task = taskIdOfWorkflow(workflowId);
   if (task) return { kind: 'task', id: task };
   const schedule = scheduleIdOfRun(workflowId);
-  return schedule ? { kind: 'schedule', id: schedule } : undefined;
+  if (schedule) return { kind: 'schedule', id: schedule };
+  const campaign = campaignIdOfWorkflow(workflowId);
+  return campaign ? { kind: 'campaign', id: campaign } : undefined;
 }
 
 /** Dollars to a hundredth of a cent: sums of per-call prices carry float noise (0.061529999999999994). */
