@@ -6,7 +6,7 @@
 // and starts no more; after `stopAfterFailures` failures it starts no more. A child's id is
 // `<campaign>-<n>`, recorded in the history before it runs: a worker or Temporal restart replays
 // the campaign and starts nothing twice.
-import { CancellationScope, CancelledFailure, condition, getExternalWorkflowHandle, isCancellation, ParentClosePolicy, proxyActivities, proxySinks, setHandler, startChild } from '@temporalio/workflow';
+import { CancellationScope, condition, type ChildWorkflowHandle, getExternalWorkflowHandle, isCancellation, ParentClosePolicy, proxyActivities, proxySinks, setHandler, startChild } from '@temporalio/workflow';
 import type { ErrandSinks } from './contracts/sinks.js';
 import type { createActivities } from '../activities/index.js';
 import { codingTask } from './coding-task/index.js';
@@ -45,29 +45,23 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
   });
   setHandler(cancelRequestedSignal, ({ by }) => {
     state.cancelledBy = by ?? 'someone';
-    // Its running tasks are cancelled with it: each says who cancelled it, and through what.
-    for (const row of rows.filter((r) => r.status === 'running')) {
-      void getExternalWorkflowHandle(taskWorkflowId(row.taskId))
-        .signal(cancelRequestedSignal, { by: `${state.cancelledBy} (campaign ${input.campaignId})` })
-        .catch(() => undefined);
-    }
   });
 
   metrics.campaignStarted(rows.length);
   const running = new Set<Promise<void>>();
+  const stopping: Stopping = { requested: false, by: () => `${state.cancelledBy ?? 'someone'} (campaign ${input.campaignId})` };
   const stopped = () => state.stopAfterFailures !== undefined && state.failures >= state.stopAfterFailures;
   try {
     for (const row of rows) {
       // A slot free and not paused; a failure meanwhile may have stopped the campaign.
       await condition(() => stopped() || (state.phase === 'running' && running.size < input.concurrency));
       if (stopped()) break;
-      const started = runTask(input, row, state);
+      const started = runTask(input, row, state, stopping);
       running.add(started);
       void started.finally(() => running.delete(started));
     }
-    await Promise.all(running);
-    // Cancelled while its last tasks ran: they ended cancelled, and so does the campaign.
-    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('the campaign was cancelled');
+    // Its tasks are awaited outside its cancellation (runTask): a cancellation ends the wait.
+    await Promise.race([Promise.all(running), CancellationScope.current().cancelRequested]);
     if (stopped()) {
       state.stoppedBecause = `${state.failures} task${state.failures === 1 ? '' : 's'} failed (stopAfterFailures: ${state.stopAfterFailures}); no more were started`;
       for (const row of rows) if (row.status === 'queued') Object.assign(row, { status: 'skipped', error: state.stoppedBecause });
@@ -78,8 +72,12 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     return { summary: state.summary, state };
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    // Its running tasks were asked to cancel with it: their rows say how each ended.
-    await CancellationScope.nonCancellable(() => Promise.all(running));
+    // Its running tasks are cancelled with it, each told first who asked; their rows say how each ended.
+    stopping.requested = true;
+    await CancellationScope.nonCancellable(async () => {
+      await Promise.all(rows.filter((r) => r.status === 'running').map((r) => stopTask(r.taskId, stopping.by())));
+      await Promise.all(running);
+    });
     for (const row of rows) if (row.status === 'queued') row.status = 'cancelled';
     state.phase = 'cancelled';
     metrics.campaignEnded('cancelled');
@@ -88,8 +86,35 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
   }
 }
 
+/** Whether the campaign is being cancelled, and who to name to its tasks as cancelling them. */
+interface Stopping {
+  requested: boolean;
+  by: () => string;
+}
+
+/**
+ * Cancels a campaign's task, having told it who asked: signalled, then (once the signal is in)
+ * cancelled, an order Temporal does not keep for a signal and a cancellation sent together.
+ * A task not started, or ended, is left as it is.
+ */
+async function stopTask(taskId: string, by: string): Promise<void> {
+  const task = getExternalWorkflowHandle(taskWorkflowId(taskId));
+  await task.signal(cancelRequestedSignal, { by }).catch(() => undefined);
+  await task.cancel().catch(() => undefined);
+}
+
+/**
+ * Starts a task and waits for its end, both outside the campaign's cancellation: the campaign
+ * cancels its tasks itself (stopTask), this one too if it started while that was under way.
+ */
+async function child<R>(taskId: string, stopping: Stopping, start: () => Promise<ChildWorkflowHandle<() => Promise<R>>>): Promise<R> {
+  const handle = await CancellationScope.nonCancellable(start);
+  if (stopping.requested) await CancellationScope.nonCancellable(() => stopTask(taskId, stopping.by()));
+  return CancellationScope.nonCancellable(() => handle.result());
+}
+
 /** One repository's task, as a child, to its end; its row follows it. Never throws: how it ended is the row's. */
-async function runTask(input: CampaignInput, row: CampaignRow, state: CampaignState): Promise<void> {
+async function runTask(input: CampaignInput, row: CampaignRow, state: CampaignState, stopping: Stopping): Promise<void> {
   row.status = 'running';
   try {
     const options = { ...taskStart({ taskId: row.taskId, repo: row.repo, requester: input.task.requester }), parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL };
@@ -97,14 +122,14 @@ async function runTask(input: CampaignInput, row: CampaignRow, state: CampaignSt
     const prepared = input.playbook ? await playbooks.preparePlaybookRun({ repo: row.repo, ref: row.baseBranch, name: input.playbook.name, params: input.playbook.params ?? {} }) : undefined;
     if (prepared?.runs === 'dependency-bump') {
       const bump: DependencyBumpInput = { taskId: row.taskId, repo: row.repo, baseBranch: row.baseBranch, params: prepared.playbook.params, task: { ...input.task, playbook: prepared.playbook }, links: input.links };
-      const done = await (await startChild(dependencyBump, { ...options, args: [bump] })).result();
+      const done = await child(row.taskId, stopping, () => startChild(dependencyBump, { ...options, args: [bump] }));
       const prs = done.groups.map((g) => g.pr).filter((pr): pr is PullRequestRef => pr !== undefined);
       Object.assign(row, prs.length ? { status: 'pull_request', pr: prs[0], ...(prs.length > 1 && { morePrs: prs.slice(1) }) } : { status: 'no_pull_request', note: done.summary });
       return;
     }
     const prompt = prepared ? playbookPrompt(prepared.prompt, input.prompt) : input.prompt!;
     const task: TaskInput = { ...input.task, taskId: row.taskId, repo: row.repo, baseBranch: row.baseBranch, prompt, links: taskLinks(input.links, row.taskId), campaign, ...(prepared && { playbook: prepared.playbook }) };
-    const done = await (await startChild(codingTask, { ...options, args: [task] })).result();
+    const done = await child(row.taskId, stopping, () => startChild(codingTask, { ...options, args: [task] }));
     Object.assign(row, done.pr ? { status: 'pull_request', pr: done.pr } : { status: 'no_pull_request', note: done.summary });
     if (done.test) row.testsPassed = done.test.passed;
   } catch (err) {
