@@ -137,6 +137,7 @@ const Env = z.object({
   ERRAND_ENVIRONMENT_REFRESH_WITHIN_HOURS: z.coerce.number().positive().default(24),
   ERRAND_CAMPAIGN_MAX_REPOS: positiveInt.default(200),
   ERRAND_CAMPAIGN_MAX_CONCURRENCY: positiveInt.default(10),
+  ERRAND_MAX_ATTEMPTS: positiveInt.default(4),
   ERRAND_SECRETS_FILE: optionalText,
   ERRAND_TEMPORAL_API_KEY: optionalText,
   // Unset is not 'false': unset, an API key turns TLS on (Temporal Cloud); 'false' keeps it off.
@@ -289,6 +290,8 @@ export interface Config {
   environmentRefresh: { maxRepos: number; usedWithinMs: number };
   /** What one campaign may ask for: repositories, and tasks at once (its default is the lesser of 4 and this). */
   campaigns: { maxRepos: number; maxConcurrency: number };
+  /** The most attempts one task may ask for (`attempts` on POST /tasks). */
+  maxAttempts: number;
   /** How often Errand's own schedules run, in minutes; 0: not at all. */
   systemSchedules: Record<SystemScheduleId, number>;
   /** Secrets scoped to setup or to one MCP server (ERRAND_SECRETS_FILE). */
@@ -417,6 +420,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     scopedSecrets,
     environmentRefresh: { maxRepos: e.ERRAND_ENVIRONMENT_REFRESH_REPOS, usedWithinMs: e.ERRAND_ENVIRONMENT_REFRESH_WITHIN_HOURS * 3_600_000 },
     campaigns: { maxRepos: e.ERRAND_CAMPAIGN_MAX_REPOS, maxConcurrency: e.ERRAND_CAMPAIGN_MAX_CONCURRENCY },
+    maxAttempts: e.ERRAND_MAX_ATTEMPTS,
     systemSchedules: {
       'sandbox-reaper': e.ERRAND_REAPER_INTERVAL_MINUTES,
       // Nothing to refresh or evict without the cache.

@@ -6,7 +6,8 @@
 // and starts no more; after `stopAfterFailures` failures it starts no more. A child's id is
 // `<campaign>-<n>`, recorded in the history before it runs: a worker or Temporal restart replays
 // the campaign and starts nothing twice.
-import { CancellationScope, condition, type ChildWorkflowHandle, getExternalWorkflowHandle, isCancellation, ParentClosePolicy, proxyActivities, proxySinks, setHandler, startChild } from '@temporalio/workflow';
+import { CancellationScope, condition, isCancellation, ParentClosePolicy, proxyActivities, proxySinks, setHandler, startChild } from '@temporalio/workflow';
+import { child, stopTask, type Stopping } from './children.js';
 import type { ErrandSinks } from './contracts/sinks.js';
 import type { createActivities } from '../activities/index.js';
 import { codingTask } from './coding-task/index.js';
@@ -17,7 +18,6 @@ import { playbookPrompt } from './contracts/playbooks.js';
 import type { PullRequestRef, TaskInput } from './contracts/task.js';
 import { dependencyBump, type DependencyBumpInput } from './dependency-bump.js';
 import { describeFailure, FailureType } from './failures.js';
-import { taskWorkflowId } from './names.js';
 import { taskLinks, taskStart } from './task-start.js';
 
 type Activities = ReturnType<typeof createActivities>;
@@ -84,33 +84,6 @@ export async function campaign(input: CampaignInput): Promise<CampaignResult> {
     state.summary = `cancelled${state.cancelledBy ? ` by ${state.cancelledBy}` : ''}: ${summarize(rows)}`;
     throw err;
   }
-}
-
-/** Whether the campaign is being cancelled, and who to name to its tasks as cancelling them. */
-interface Stopping {
-  requested: boolean;
-  by: () => string;
-}
-
-/**
- * Cancels a campaign's task, having told it who asked: signalled, then (once the signal is in)
- * cancelled, an order Temporal does not keep for a signal and a cancellation sent together.
- * A task not started, or ended, is left as it is.
- */
-async function stopTask(taskId: string, by: string): Promise<void> {
-  const task = getExternalWorkflowHandle(taskWorkflowId(taskId));
-  await task.signal(cancelRequestedSignal, { by }).catch(() => undefined);
-  await task.cancel().catch(() => undefined);
-}
-
-/**
- * Starts a task and waits for its end, both outside the campaign's cancellation: the campaign
- * cancels its tasks itself (stopTask), this one too if it started while that was under way.
- */
-async function child<R>(taskId: string, stopping: Stopping, start: () => Promise<ChildWorkflowHandle<() => Promise<R>>>): Promise<R> {
-  const handle = await CancellationScope.nonCancellable(start);
-  if (stopping.requested) await CancellationScope.nonCancellable(() => stopTask(taskId, stopping.by()));
-  return CancellationScope.nonCancellable(() => handle.result());
 }
 
 /** One repository's task, as a child, to its end; its row follows it. Never throws: how it ended is the row's. */

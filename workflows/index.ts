@@ -6,3 +6,4 @@ export { scheduledPlaybook } from './scheduled-playbook.js';
 export { dependencyBump } from './dependency-bump.js';
 export { admission } from './admission.js';
 export { campaign } from './campaign.js';
+export { taskAttempts, promoteAttempt } from './attempts.js';

@@ -8,8 +8,13 @@ export const ENVIRONMENT_REFRESH_WORKFLOW_TYPE = 'environmentRefresh';
 export const SCHEDULED_PLAYBOOK_WORKFLOW_TYPE = 'scheduledPlaybook';
 export const DEPENDENCY_BUMP_WORKFLOW_TYPE = 'dependencyBump';
 export const CAMPAIGN_WORKFLOW_TYPE = 'campaign';
-/** What a task is in Temporal visibility: a coding task or a dependency bump. GET /tasks and the task gauges both count by it. */
-export const TASK_WORKFLOWS_QUERY = `(WorkflowType = '${TASK_WORKFLOW_TYPE}' OR WorkflowType = '${DEPENDENCY_BUMP_WORKFLOW_TYPE}')`;
+/** A task with several attempts (workflows/attempts.ts); each attempt is a coding task of its own. */
+export const ATTEMPTS_WORKFLOW_TYPE = 'taskAttempts';
+export const PROMOTE_ATTEMPT_WORKFLOW_TYPE = 'promoteAttempt';
+/** The workflow that opens the PR of attempt `n` of a task, when a person promotes it. */
+export const promoteWorkflowId = (attemptTaskId: string) => `promote-${attemptTaskId}`;
+/** What a task is in Temporal visibility: a coding task, a dependency bump, a task with attempts. GET /tasks and the task gauges both count by it. */
+export const TASK_WORKFLOWS_QUERY = `(WorkflowType = '${TASK_WORKFLOW_TYPE}' OR WorkflowType = '${DEPENDENCY_BUMP_WORKFLOW_TYPE}' OR WorkflowType = '${ATTEMPTS_WORKFLOW_TYPE}')`;
 
 /**
  * Errand's own schedules, one of each per task queue, by their id in the API: listed, paused and

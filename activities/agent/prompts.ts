@@ -8,6 +8,8 @@ export interface TaskBrief {
   instructionsKey?: string;
   /** The task needs an approved plan before any change. */
   planFirst?: boolean;
+  /** One of several attempts at the task, each by its own agent. */
+  attempt?: { n: number; of: number };
 }
 
 export function coderSystemPrompt(brief: TaskBrief, instructions?: string): string {
@@ -21,6 +23,11 @@ export function coderSystemPrompt(brief: TaskBrief, instructions?: string): stri
     'When the task is done, call `finish` with a short summary of what you changed and why; it becomes the pull request description.',
     ...(brief.planFirst
       ? ['This task needs an approved plan first: explore with the read-only tools, then call `submit_plan`. You can change files only after a person approves it.']
+      : []),
+    ...(brief.attempt
+      ? [
+          `You are attempt ${brief.attempt.n} of ${brief.attempt.of} at this task: other agents work on it independently, each in its own sandbox. One attempt is kept: of those whose tests pass, the one a reviewer prefers, then the smaller change.`,
+        ]
       : []),
     'Messages from people may arrive while you work; they come from the requester and take precedence over your plan.',
     ...(instructions ? ['', "The repository's instructions for agents follow; they take precedence over your habits.", '<repository-instructions>', instructions, '</repository-instructions>'] : []),

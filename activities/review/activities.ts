@@ -11,7 +11,9 @@ import * as git from '../git/workspace.js';
 import { withHeartbeat } from '../heartbeat.js';
 import { taskKeys } from '../../lib/storage/keys.js';
 import { forbiddenPathsIn } from '../playbooks/forbidden.js';
-import { describeSecrets, findSecrets, outsideAllowedPaths, parseDiff } from './checks.js';
+import { chooseAttempt, leftAfterTests, type AttemptChoice, type AttemptOutcome, type AttemptStatus } from '../../workflows/contracts/attempts.js';
+import { describeSecrets, diffSize, findSecrets, outsideAllowedPaths, parseDiff } from './checks.js';
+import { runComparison } from './comparison.js';
 import { runReview } from './reviewer.js';
 
 export function createReviewActivities({ connect, event, models, blobs, redactor }: ActivityContext) {
@@ -88,6 +90,53 @@ export function createReviewActivities({ connect, event, models, blobs, redactor
         const review: ReviewResult = { ...run.result, outsideAllowedPaths: outside };
         await finished(req, review);
         return { review, usage: run.usage, costUsd: callCost(reviewer.settings, run.usage) };
+      });
+    },
+
+    /**
+     * Chooses among a task's attempts by the rules (workflows/contracts/attempts.ts): reads each
+     * one's diff for its size, asks the review agent to compare those left after the tests (two or
+     * more, and a model to ask), and writes the choice and every reason as the task's events. The
+     * chosen attempt's diff becomes the task's own (GET /tasks/:id/diff).
+     */
+    async chooseAttempt(req: {
+      taskId: string;
+      prompt: string;
+      attempts: { n: number; taskId: string; status: AttemptStatus; summary?: string; diffKey?: string; test?: TestResult }[];
+    }): Promise<{ choice: AttemptChoice; sizes: Record<number, { files: number; lines: number }>; usage: { prompt: number; completion: number }; costUsd: number }> {
+      const reviewer = models.reviewer ?? models.coder;
+      return withHeartbeat(async (signal) => {
+        const diffs = new Map<number, string>();
+        for (const a of req.attempts) {
+          const diff = a.diffKey && (await blobs.get(a.diffKey));
+          if (diff) diffs.set(a.n, diff);
+        }
+        const sizes = Object.fromEntries([...diffs].map(([n, diff]) => [n, diffSize(diff)]));
+        const outcomes: AttemptOutcome[] = req.attempts.map((a) => ({ n: a.n, status: a.status, published: diffs.has(a.n), ...(a.test && { test: a.test }), ...(sizes[a.n] && { size: sizes[a.n] }) }));
+        const left = leftAfterTests(outcomes);
+        let comparison: { preferred?: number; reasons: string } | undefined;
+        let usage = { prompt: 0, completion: 0 };
+        if (left.length > 1 && reviewer) {
+          await event(req.taskId, { id: 'attempts:compare:started', type: 'attempts_comparing', attempts: left.map((o) => o.n) });
+          const compared = left.map((o) => {
+            const a = req.attempts.find((x) => x.n === o.n)!;
+            return { n: o.n, summary: a.summary, diff: diffs.get(o.n)!, test: a.test };
+          });
+          const run = await runComparison(tellingRetries(reviewer, event, req.taskId, { round: 0 }), req.prompt, compared, signal);
+          usage = run.usage;
+          comparison = { ...(run.preferred !== undefined && { preferred: run.preferred }), reasons: redactor.redact(run.reasons) };
+        }
+        const choice = chooseAttempt(outcomes, comparison);
+        if (choice.n !== undefined) await blobs.put(taskKeys(req.taskId).diff, diffs.get(choice.n)!);
+        await event(req.taskId, {
+          id: 'attempts:chosen',
+          type: 'attempt_chosen',
+          ...(choice.n !== undefined && { attempt: choice.n, taskOfAttempt: req.attempts.find((a) => a.n === choice.n)!.taskId }),
+          reasons: choice.reasons,
+          ...(comparison && { comparison }),
+          text: choice.reasons.join('\n'),
+        });
+        return { choice, sizes, usage, costUsd: reviewer && comparison ? callCost(reviewer.settings, usage) : 0 };
       });
     },
   };

@@ -75,6 +75,21 @@ const ESCAPES: Record<string, number> = { a: 7, b: 8, t: 9, n: 10, v: 11, f: 12,
  * character, a quote, a backslash, anything not ASCII) is put in double quotes with C escapes
  * and octal bytes; any other name is as it is.
  */
+/** How big a change is: the files it touches, and the lines it adds and removes (read in hunks only, not headers). */
+export function diffSize(diff: string): { files: number; lines: number } {
+  let files = 0;
+  let lines = 0;
+  let inHunk = false;
+  for (const text of diff.split('\n')) {
+    if (text.startsWith('diff --git ')) {
+      files++;
+      inHunk = false;
+    } else if (text.startsWith('@@')) inHunk = true;
+    else if (inHunk && (text.startsWith('+') || text.startsWith('-'))) lines++;
+  }
+  return { files, lines };
+}
+
 export function unquoteGitPath(text: string): string {
   if (!text.startsWith('"') || !text.endsWith('"') || text.length < 2) return text;
   const bytes: number[] = [];

@@ -73,7 +73,7 @@ export async function runReview(reviewer: ModelClient, input: ReviewInput, signa
       messages.push({ role: 'user', content: 'Answer by calling submit_review with your verdict, summary and comments.' });
       continue;
     }
-    const parsed = parseAnswer(call.function.arguments);
+    const parsed = parseAnswer(call.function.arguments, ReviewAnswer);
     if (parsed.success) return { result: { ...parsed.data, valid: true }, messages, usage };
     lastError = parsed.error;
     messages.push({ role: 'tool', tool_call_id: call.id, content: `error: your review does not validate: ${parsed.error}. Call submit_review again with valid arguments.` });
@@ -90,14 +90,15 @@ export async function runReview(reviewer: ModelClient, input: ReviewInput, signa
   };
 }
 
-function parseAnswer(args: string): { success: true; data: z.output<typeof ReviewAnswer> } | { success: false; error: string } {
+/** A tool call's arguments checked against `schema`: the data, or what is wrong, in words to send back. */
+export function parseAnswer<S extends z.ZodType>(args: string, schema: S): { success: true; data: z.output<S> } | { success: false; error: string } {
   let raw: unknown;
   try {
     raw = JSON.parse(args);
   } catch {
     return { success: false, error: 'the arguments are not valid JSON' };
   }
-  const parsed = ReviewAnswer.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   return parsed.success ? { success: true, data: parsed.data } : { success: false, error: z.prettifyError(parsed.error).replace(/\n/g, '; ') };
 }
 

@@ -20,6 +20,8 @@ export function registerTaskCommands(program: Command): void {
   )
     .option('--await-feedback-minutes <minutes>', 'after the PR is out, wait this long for feedback', number)
     .option('--require-plan-approval', 'write a plan and wait for approval first')
+    .option('--attempts <n>', 'several independent attempts, the best one kept (its PR opens; the others can be promoted)', number)
+    .option('--attempt-budgets <how>', 'each (every attempt the whole budget) | shared (the budget split among them)')
     .option('--idempotency-key <key>', 'retry safely: the same key returns the same task')
     .action(
       run(async (o: Record<string, unknown>) => {
@@ -56,6 +58,11 @@ export function registerTaskCommands(program: Command): void {
       .option('--by <who>')
       .action(run(async (id: string, o: { by?: string }) => print(await call(opts(), 'POST', `/tasks/${id}/${name}`, { by: o.by }))));
   }
+  task
+    .command('promote <id> <attempt>')
+    .description('open the PR of an attempt Errand did not choose (a task run with --attempts)')
+    .option('--by <who>')
+    .action(run(async (id: string, n: string, o: { by?: string }) => print(await call(opts(), 'POST', `/tasks/${id}/attempts/${encodeURIComponent(n)}/promote`, { by: o.by }))));
   task.command('transcript <id>').description('the whole conversation').action(run(async (id: string) => print(await call(opts(), 'GET', `/tasks/${id}/transcript`))));
   task
     .command('events <id>')

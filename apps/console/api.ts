@@ -108,6 +108,27 @@ export interface TaskView extends TaskSummary {
   plan?: string;
   planApprovedBy?: string;
   messages?: { accepted: number; delivered: number };
+  /** A task with attempts: each of them, and the choice once they have all ended. */
+  attempts?: AttemptView[];
+  attemptBudgets?: 'each' | 'shared';
+  choice?: { n?: number; reasons: string[] };
+}
+
+/** An attempt as GET /tasks/:id shows it (apps/api/tasks/task-reading.ts, AttemptView). */
+export interface AttemptView {
+  n: number;
+  taskId: string;
+  branch: string;
+  status: 'running' | 'finished' | 'failed' | 'cancelled';
+  test?: { command: string; passed: boolean; exitCode: number };
+  review?: { verdict: string; summary: string; rounds: number };
+  summary?: string;
+  size?: { files: number; lines: number };
+  steps?: number;
+  costUsd?: number;
+  error?: string;
+  proposal?: { branch: string; headSha: string; title: string; ready: boolean };
+  promotedPr?: NonNullable<TaskView['pr']>;
 }
 
 export interface ScheduleRun {

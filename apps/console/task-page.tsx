@@ -9,6 +9,7 @@ import { Alert } from './fields.js';
 import { Markdown } from './markdown.js';
 import { RepoSecrets } from './repo-secrets.js';
 import { RepoEnvironment } from './repo-environment.js';
+import { TaskAttempts } from './task-attempts.js';
 import { TaskDiff } from './task-diff.js';
 import { TaskRecords } from './task-records.js';
 import { Timeline } from './timeline.js';
@@ -165,6 +166,7 @@ export function TaskPage({ id, me }: { id: string; me: Whoami }) {
             <DependencyGroups groups={task.dependencyGroups ?? []} running={running} />
           ) : (
             <>
+              {task.attempts && <TaskAttempts task={task} me={me} />}
               <Timeline id={id} />
               <TaskDiff id={id} status={task.status} />
               <TaskRecords id={id} version={`${task.status}:${task.step ?? 0}`} />
@@ -248,8 +250,13 @@ function MessageBox({ id }: { id: string }) {
     setSaid(undefined);
     setProblem(undefined);
     try {
-      const accepted = await call<{ seq: number; beforeStep: number }>('POST', `/tasks/${encodeURIComponent(id)}/messages`, { text });
-      setSaid(`Message #${accepted.seq} taken; the agent reads it before step ${accepted.beforeStep}.`);
+      // A task with attempts has no step of its own: it hands the message to its attempts (`attempts` names them).
+      const accepted = await call<{ seq: number; beforeStep?: number; attempts?: number[] }>('POST', `/tasks/${encodeURIComponent(id)}/messages`, { text });
+      setSaid(
+        accepted.attempts
+          ? `Message #${accepted.seq} taken; passed to attempts ${accepted.attempts.join(', ')} (each reads it before its next step).`
+          : `Message #${accepted.seq} taken; the agent reads it before step ${accepted.beforeStep}.`,
+      );
       setText('');
     } catch (err) {
       setProblem((err as Error).message);

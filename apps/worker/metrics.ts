@@ -32,6 +32,9 @@ export class WorkerMetrics {
   private readonly campaignsStarted = new Counter({ name: 'errand_campaigns_started_total', help: 'Campaigns started', registers: [this.registry] });
   private readonly campaignRepos = new Counter({ name: 'errand_campaign_repositories_total', help: 'Repositories in the campaigns started (a task each)', registers: [this.registry] });
   private readonly campaignsEnded = new Counter({ name: 'errand_campaigns_ended_total', help: 'Campaigns this worker saw end, by phase (completed, stopped by its failure policy, cancelled)', labelNames: ['phase'], registers: [this.registry] });
+  private readonly attemptTasks = new Counter({ name: 'errand_attempt_tasks_started_total', help: 'Tasks started with several attempts', registers: [this.registry] });
+  private readonly attempts = new Counter({ name: 'errand_attempts_started_total', help: "Attempts those tasks started (a coding task each, also in errand_tasks_started_total)", registers: [this.registry] });
+  private readonly attemptTasksEnded = new Counter({ name: 'errand_attempt_tasks_ended_total', help: 'Tasks with several attempts this worker saw end, by outcome (chosen: one attempt chosen and its PR opened; none: no attempt to choose; cancelled)', labelNames: ['outcome'], registers: [this.registry] });
   private readonly provision = new Histogram({ name: 'errand_sandbox_provision_seconds', help: 'Time a sandbox took to start, by provider and outcome', labelNames: ['provider', 'outcome'], buckets: SECONDS, registers: [this.registry] });
 
   constructor(private readonly names: { coderModel?: string; reviewerModel?: string; sandboxProvider: string }) {
@@ -53,6 +56,14 @@ export class WorkerMetrics {
         callDuringReplay: false,
       },
       campaignEnded: { fn: (_info, phase) => this.campaignsEnded.inc({ phase }), callDuringReplay: false },
+      attemptsStarted: {
+        fn: (_info, attempts) => {
+          this.attemptTasks.inc();
+          this.attempts.inc(attempts);
+        },
+        callDuringReplay: false,
+      },
+      attemptsEnded: { fn: (_info, outcome) => this.attemptTasksEnded.inc({ outcome }), callDuringReplay: false },
     },
   };
 

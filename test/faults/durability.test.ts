@@ -154,6 +154,36 @@ describe('a campaign whose worker is killed', () => {
   });
 });
 
+describe('a task with attempts whose worker is killed', () => {
+  it('finishes every attempt once, chooses once and opens one PR', async () => {
+    const errand = await startSplit();
+    const origin = makeOriginRepo(BUGGY_SUM);
+    const inFlight = gate();
+    const script = model.script('[kill-attempts]', [{ kind: 'later', after: inFlight.promise, reply: FIX_SUM }, FINISH], { indexBy: 'turn' });
+    const made = (await api(errand.api.url, 'POST', '/tasks', { repo: origin, prompt: '[kill-attempts] Fix sum.', attempts: 2 })).body;
+    // Both attempts wait on the model when the worker dies.
+    await eventually(async () => (script.requests.length >= 2 ? true : undefined), 60_000, 'both attempts on the model');
+    await errand.killWorker();
+    await errand.startWorker();
+    inFlight.open();
+
+    const done = await waitForStatus(errand.api, made.id, 'completed', 180_000);
+    expect(done.attempts.map((a: { status: string }) => a.status)).toEqual(['finished', 'finished']);
+    expect(done.choice.n).toBeGreaterThan(0);
+    expect(done.pr.head).toBe(`errand/${made.id}-a${done.choice.n}`);
+    const { client, close } = await temporalClient();
+    try {
+      const history = await client.workflow.getHandle(`task-${made.id}`).fetchHistory();
+      expect(history.events!.filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length).toBe(2);
+      const scheduled = history.events!.flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+      expect(scheduled.filter((name) => name === 'openPullRequest')).toHaveLength(1);
+    } finally {
+      await close();
+    }
+    for (const a of done.attempts) await expectEachStepOnce(errand.api.url, a.taskId, 2);
+  });
+});
+
 describe('a worker killed during an MCP call', () => {
   it('tells the model the outcome is unknown and never makes the call again', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-fault-mcp-'));

@@ -71,7 +71,7 @@ describe('a campaign', () => {
     // Each PR names the campaign and links its siblings' tasks.
     const pr = JSON.parse(readFileSync(path.join(t.errand.stateDir, 'forge', 'pulls', `${done.rows[0].pr.number}.json`), 'utf8'));
     expect(pr.body).toContain(`One of 5 repositories in campaign [\`${made.id}\`](${t.errand.url}/campaigns/${made.id})`);
-    expect(pr.body).toContain(`- ${repos[4]}: [\`${made.id}-5\`](${t.errand.url}/tasks/${made.id}-5)`);
+    expect(pr.body).toContain(`- \`${repos[4]}\`: [\`${made.id}-5\`](${t.errand.url}/tasks/${made.id}-5)`);
     expect(pr.body).not.toContain(`- ${repos[0]}:`);
 
     const metricsAfter = await (await fetch(workerMetrics)).text();

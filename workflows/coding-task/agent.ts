@@ -86,7 +86,7 @@ async function step(run: TaskRun, mode: AgentMode): Promise<string | undefined> 
     mode,
     task:
       current === 1
-        ? { prompt: input.prompt, repo: input.repo, baseBranch: state.baseBranch, testCommand: run.testCommand, instructionsKey: run.instructionsKey, planFirst: mode === 'plan' }
+        ? { prompt: input.prompt, repo: input.repo, baseBranch: state.baseBranch, testCommand: run.testCommand, instructionsKey: run.instructionsKey, planFirst: mode === 'plan', ...(input.attempt && { attempt: { n: input.attempt.n, of: input.attempt.of } }) }
         : undefined,
     toolResults: run.toolResults,
     messages: messages.map((m) => m.text),

@@ -1,6 +1,7 @@
 // The task branch and its pull request: the work in progress committed and pushed as it goes
 // (the first push opens the draft PR), and the final publish (checkpoints squashed, the PR
 // brought up to date, ready only when approved and complete).
+import type { AttemptProposal } from '../contracts/attempts.js';
 import { forge, workspace } from './activities.js';
 import { commitMessage, commitTitle, endedBody, pullRequestBody, workInProgressBody } from './pull-request-text.js';
 import type { TaskRun } from './run.js';
@@ -22,16 +23,20 @@ export async function checkpoint(run: TaskRun, during = `the checkpoint after st
   run.savedThroughStep = state.step;
   if (!saved.sha) return;
   state.checkpoint = { sha: saved.sha, step: state.step };
-  // A PR on another branch (a dependency group's) is opened only with checked work, at publish.
-  if (!state.pr && run.publishBranch === run.branch) {
+  // A PR on another branch (a dependency group's) is opened only with checked work, at publish;
+  // an attempt's, by its parent, if it is chosen.
+  if (!state.pr && run.publishBranch === run.branch && !input.attempt) {
     state.pr = input.followUp
       ? await forge.updatePullRequest({ taskId, repo: input.repo, number: input.followUp.prNumber, round: state.feedbackRounds ?? 0 })
       : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.branch, title: commitTitle(input.prompt), body: workInProgressBody(input), draft: true });
   }
 }
 
-/** Squashes, pushes, and opens the PR or brings it up to date; ready for review only when approved and complete. */
-export async function publish(run: TaskRun, summary: string): Promise<void> {
+/**
+ * Squashes, pushes, and opens the PR or brings it up to date; ready for review only when approved
+ * and complete. An attempt pushes and hands back the PR it would open, for its parent to choose.
+ */
+export async function publish(run: TaskRun, summary: string): Promise<AttemptProposal | undefined> {
   const { input, state, taskId } = run;
   run.enter('publishing', `pushing ${run.publishBranch}`);
   const title = `${state.stoppedBy ? '[incomplete] ' : ''}${commitTitle(input.prompt, summary)}`;
@@ -44,11 +49,13 @@ export async function publish(run: TaskRun, summary: string): Promise<void> {
   run.savedThroughStep = state.step;
   const body = pullRequestBody(input, state, summary, run.stopNote);
   const ready = state.review?.verdict === 'approve' && !state.stoppedBy && !state.postconditions?.some((p) => !p.passed);
+  run.reviewRounds = 0;
+  if (input.attempt) return { branch: run.publishBranch, headSha: pushed.headSha, title, body, ready, diffKey: pushed.diffKey };
   const number = state.pr?.number ?? input.followUp?.prNumber;
   state.pr = number
     ? await forge.updatePullRequest({ taskId, repo: input.repo, number, title, body, ready, diffKey: pushed.diffKey, round: state.feedbackRounds ?? 0 })
     : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.publishBranch, title, body, draft: !ready, diffKey: pushed.diffKey });
-  run.reviewRounds = 0;
+  return undefined;
 }
 
 /**
@@ -71,6 +78,8 @@ export async function endPullRequest(run: TaskRun, how: string): Promise<void> {
       diffKey = pushed.diffKey;
     }
   }
+  // An attempt's work stays on its branch; its parent says how it ended.
+  if (input.attempt) return;
   const number = state.pr?.number ?? input.followUp?.prNumber;
   const body = endedBody(input, state, how);
   if (number) {

@@ -10,6 +10,7 @@ import {
   resumeSignal,
   sendMessageUpdate,
   stateQuery,
+  steerSignal,
   type Feedback,
   type SteeringMessage,
 } from '../contracts/control.js';
@@ -21,13 +22,16 @@ export const CANCELLED_OUTSIDE_ERRAND = 'someone outside Errand (Temporal UI or 
 export function handleControl(run: TaskRun): void {
   const { state } = run;
   setHandler(stateQuery, () => ({ ...state, elapsedMs: run.used().elapsedMs }));
+  const accept = (message: SteeringMessage) => {
+    const seq = ++state.messages.accepted;
+    run.inbox.push({ kind: 'message', text: `Message from ${message.from ?? 'the requester'} (#${seq}): ${message.text}` });
+    return { seq, beforeStep: state.step + 1 };
+  };
+  // From a parent that forwards its messages to its attempts: checked by the parent's update.
+  setHandler(steerSignal, (message) => void accept(message));
   setHandler(
     sendMessageUpdate,
-    (message: SteeringMessage) => {
-      const seq = ++state.messages.accepted;
-      run.inbox.push({ kind: 'message', text: `Message from ${message.from ?? 'the requester'} (#${seq}): ${message.text}` });
-      return { seq, beforeStep: state.step + 1 };
-    },
+    accept,
     {
       // Any phase will do: a message that arrives after the agent finished (during tests,
       // review or publishing) starts another round once the PR is up to date.

@@ -65,7 +65,11 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
           run.enter('completed', `no pull request: the update breaks \`${state.test?.command}\` (onFailure: none)`);
           return { summary, test: state.test, steps: state.step, state };
         }
-        await publish(run, summary);
+        const proposal = await publish(run, summary);
+        if (proposal) {
+          run.enter('completed', `attempt ${input.attempt!.n} of ${input.attempt!.of}: pushed ${proposal.branch}, for its task to choose`);
+          return { summary, stoppedBy: state.stoppedBy, test: state.test, proposal, steps: state.step, review: state.review?.verdict, state };
+        }
       } catch (err) {
         // The sandbox took work the branch does not hold: the agent redoes it (it was told).
         if (err instanceof WorkLost) continue;

@@ -1,6 +1,7 @@
 // What Errand writes for people: the commit title, the pull request's body (while the work is
 // in progress, and when it is done), the comment on the issue a task came from, and the note
 // that hands a review back to the agent. Pure.
+import type { AttemptChoice, AttemptRow } from '../contracts/attempts.js';
 import type { PlaybookRun, PostconditionResult } from '../contracts/playbooks.js';
 import type { ReviewComment } from '../contracts/review.js';
 import type { SandboxLoss, TaskInput, TaskState, TestResult } from '../contracts/task.js';
@@ -157,10 +158,41 @@ function campaignSection(input: TaskInput): string[] {
   return [
     `## Campaign`,
     `One of ${c.repos} repositories in campaign ${campaign}. The others:`,
-    ...c.siblings.map((s) => `- ${s.repo}: ${s.url ? `[\`${s.taskId}\`](${s.url})` : `\`${s.taskId}\``}`),
+    ...c.siblings.map((s) => `- ${code(s.repo)}: ${s.url ? `[\`${s.taskId}\`](${s.url})` : `\`${s.taskId}\``}`),
     ...(more > 0 ? [`- and ${more} more`] : []),
     '',
   ];
+}
+
+/**
+ * The attempts behind a PR: which was chosen and by what rules, then each attempt, its branch
+ * and how it ended. `url` gives an attempt's task page, when there are pages.
+ */
+export function attemptsSection(attempts: AttemptRow[], choice: AttemptChoice, url: (taskId: string) => string | undefined): string {
+  const line = (a: AttemptRow) => {
+    const page = url(a.taskId);
+    const task = page ? `[${code(a.taskId)}](${page})` : code(a.taskId);
+    const tests = a.test ? (a.test.passed ? ', tests passed' : ', tests failed') : '';
+    const size = a.size ? `, ${a.size.lines} changed lines in ${a.size.files} file${a.size.files === 1 ? '' : 's'}` : '';
+    return `- attempt ${a.n}${a.n === choice.n ? ' (this PR)' : ''}: ${task} on ${code(a.branch)}, ${a.status}${tests}${size}${a.error ? `: ${a.error}` : ''}`;
+  };
+  return [
+    `## Attempts`,
+    `Errand made ${attempts.length} attempts at this task, each by its own agent in its own sandbox, and chose attempt ${choice.n}:`,
+    ...choice.reasons.map((r) => `- ${r}`),
+    '',
+    ...attempts.map(line),
+    '',
+    'The other attempts keep their branches; a person can open a PR for one instead (`POST /tasks/<id>/attempts/<n>/promote`).',
+  ].join('\n');
+}
+
+/** Text as inline Markdown code, whatever it holds: a fence longer than any run of backticks in it, on one line. */
+export function code(text: string): string {
+  const flat = text.replace(/[\r\n]+/g, ' ');
+  const fence = '`'.repeat(Math.max(0, ...(flat.match(/`+/g) ?? []).map((run) => run.length)) + 1);
+  const pad = flat.startsWith('`') || flat.endsWith('`') ? ' ' : '';
+  return `${fence}${pad}${flat}${pad}${fence}`;
 }
 
 function taskLine(input: TaskInput): string {

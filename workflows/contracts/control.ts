@@ -21,12 +21,16 @@ export interface SteeringMessage {
 export interface MessageAccepted {
   /** 1, 2, 3...: the order in which the task accepted messages, which is the order the model reads them. */
   seq: number;
-  /** The model reads it before this step. */
-  beforeStep: number;
+  /** The model reads it before this step (unset for a task with attempts: each reads it before its own next step). */
+  beforeStep?: number;
+  /** A task with attempts: the attempts it was passed to (those still running). */
+  attempts?: number[];
 }
 
 /** Steer a running task (or, while it waits for feedback on its PR, start another round); returns once the workflow has accepted it. */
 export const sendMessageUpdate = defineUpdate<MessageAccepted, [SteeringMessage]>('sendMessage');
+/** The same message forwarded by a task's parent to each of its attempts (a workflow cannot send an update). */
+export const steerSignal = defineSignal<[SteeringMessage]>('steer');
 /** Approve the plan of a task waiting in `awaiting_approval`. */
 export const approvePlanUpdate = defineUpdate<{ approvedBy?: string }, [{ by?: string }]>('approvePlan');
 export const pauseSignal = defineSignal<[{ by?: string }]>('pause');

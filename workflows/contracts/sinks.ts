@@ -16,5 +16,9 @@ export interface ErrandSinks extends Sinks {
     campaignStarted(repositories: number): void;
     /** A campaign ended (completed, stopped by its failure policy, cancelled). */
     campaignEnded(phase: 'completed' | 'stopped' | 'cancelled'): void;
+    /** A task with several attempts started them. */
+    attemptsStarted(attempts: number): void;
+    /** A task with several attempts ended: one chosen (its PR opened), none to choose, or cancelled. */
+    attemptsEnded(outcome: 'chosen' | 'none' | 'cancelled'): void;
   };
 }

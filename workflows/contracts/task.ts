@@ -3,6 +3,7 @@
 // activities/ all depend on it; it imports nothing from apps/ or activities/.
 import type { Budget, BudgetName } from '../budget.js';
 import { taskBranch } from '../names.js';
+import type { AttemptProposal, TaskAttempt } from './attempts.js';
 import type { PlaybookRun, PostconditionResult, PreparedChange } from './playbooks.js';
 import type { ReviewComment, ReviewVerdict } from './review.js';
 
@@ -54,6 +55,8 @@ export interface TaskInput {
   branch?: string;
   /** The campaign this task is one of: its PR links the campaign and names its siblings. */
   campaign?: TaskCampaign;
+  /** One of several attempts at a task (workflows/attempts.ts): it pushes its branch and hands its PR to its parent instead of opening it. */
+  attempt?: TaskAttempt;
 }
 
 export interface TaskCampaign {
@@ -179,6 +182,8 @@ export interface TaskResult {
   pr?: PullRequestRef;
   steps: number;
   review?: ReviewVerdict;
+  /** An attempt's PR as it would open it, for its parent to open or keep (no `pr` then). */
+  proposal?: AttemptProposal;
   /** The task's state as it ended, so the API reads an ended task without a replay on a worker. */
   state?: TaskState;
 }

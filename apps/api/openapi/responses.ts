@@ -34,6 +34,28 @@ export const TaskView = z
       .array(z.object({ name: z.string(), taskId: z.string(), packages: z.number(), status: z.string(), pr: z.object({ number: z.number(), url: z.string() }).loose().optional(), error: z.string().optional() }).loose())
       .optional()
       .meta({ description: "a dependency bump's groups, each a task of its own, with its PR" }),
+    attempts: z
+      .array(
+        z
+          .object({
+            n: z.number(),
+            taskId: z.string().meta({ description: 'the attempt is a task of its own: GET /tasks/{taskId}' }),
+            branch: z.string(),
+            status: z.enum(['running', 'finished', 'failed', 'cancelled']),
+            test: z.object({ command: z.string(), passed: z.boolean() }).loose().optional(),
+            size: z.object({ files: z.number(), lines: z.number() }).optional().meta({ description: 'files, and lines added and removed, in its diff' }),
+            error: z.string().optional(),
+            promotedPr: z.object({ number: z.number(), url: z.string() }).loose().optional().meta({ description: 'the PR a person opened from it (POST /tasks/{id}/attempts/{n}/promote)' }),
+          })
+          .loose(),
+      )
+      .optional()
+      .meta({ description: 'a task started with `attempts`: each attempt, its own task on its own branch; only the chosen one opens a PR' }),
+    attemptBudgets: z.enum(['each', 'shared']).optional(),
+    choice: z
+      .object({ n: z.number().optional(), reasons: z.array(z.string()), comparison: z.object({ preferred: z.number().optional(), reasons: z.string() }).optional() })
+      .optional()
+      .meta({ description: 'which attempt was chosen, and each rule that decided it, in order (the same as its `attempt_chosen` event)' }),
     links: Links,
   })
   .loose()

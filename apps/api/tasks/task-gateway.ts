@@ -2,15 +2,17 @@
 // started, described, listed, queried, signalled and updated, with Temporal's errors mapped to the
 // API's (404, 409, 503); and each running task's last answered state, so a busy worker does not
 // hold up a GET.
-import { ConflictException, HttpException, Inject, Injectable, NotFoundException } from '@nestjs/common';
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcServiceError, type WorkflowExecutionDescription, type WorkflowExecutionInfo, type WorkflowHandle } from '@temporalio/client';
+import { ConflictException, HttpException, Inject, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, isGrpcServiceError, type WorkflowExecutionDescription, type WorkflowExecutionInfo, type WorkflowHandle } from '@temporalio/client';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { Config } from '../../config.js';
 import { cancelRequestedSignal, stateQuery } from '../../../workflows/contracts/control.js';
 import { ErrandRepo, ErrandRequester } from '../../../workflows/contracts/search-attributes.js';
-import type { TaskResult, TaskState } from '../../../workflows/contracts/task.js';
+import type { PromoteAttemptInput } from '../../../workflows/attempts.js';
+import { attemptTaskId } from '../../../workflows/contracts/attempts.js';
+import type { PullRequestRef, TaskResult, TaskState } from '../../../workflows/contracts/task.js';
 import { describeFailure } from '../../../workflows/failures.js';
-import { TASK_WORKFLOWS_QUERY, taskWorkflowId } from '../../../workflows/names.js';
+import { PROMOTE_ATTEMPT_WORKFLOW_TYPE, promoteWorkflowId, TASK_WORKFLOWS_QUERY, taskWorkflowId } from '../../../workflows/names.js';
 import { taskStart } from '../../../workflows/task-start.js';
 import { CONFIG, TEMPORAL_CLIENT } from '../tokens.js';
 import { LastKnownStates } from './last-known-states.js';
@@ -109,6 +111,32 @@ export class TaskGateway {
     }
     if (status !== 'running') this.lastKnown.forget(taskId);
     return { description, state, ...(stateAsOf && { stateAsOf }) };
+  }
+
+  /**
+   * Opens the PR of an attempt a person promotes, through its own workflow (started once: asked
+   * again, the first one's PR), and waits for it. A forge that refuses is a 422 that says why.
+   */
+  async promote(input: PromoteAttemptInput): Promise<PullRequestRef> {
+    const workflowId = promoteWorkflowId(attemptTaskId(input.parentTaskId, input.n));
+    await this.client.workflow
+      .start(PROMOTE_ATTEMPT_WORKFLOW_TYPE, { workflowId, taskQueue: this.config.temporal.taskQueue, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' })
+      .catch((err: unknown) => {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      });
+    try {
+      return (await this.client.workflow.getHandle(workflowId).result()) as PullRequestRef;
+    } catch (err) {
+      if (err instanceof WorkflowFailedError) throw new UnprocessableEntityException(`the PR of attempt ${input.n} was not opened: ${describeFailure(err)}`);
+      throw err;
+    }
+  }
+
+  /** The PR a person promoted the attempt `attemptTaskId` to, if one is open. */
+  async promoted(attemptTaskId: string): Promise<PullRequestRef | undefined> {
+    const handle = this.client.workflow.getHandle(promoteWorkflowId(attemptTaskId));
+    const description = await handle.describe().catch(() => undefined);
+    return description?.status.name === 'COMPLETED' ? ((await handle.result()) as PullRequestRef) : undefined;
   }
 
   /** Why the run `runId` of a failed task failed, from its result. */

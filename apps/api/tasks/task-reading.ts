@@ -4,7 +4,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Forge } from '../../../lib/forge/forge.js';
 import type { QueuedTask } from '../../../workflows/contracts/admission.js';
 import { ErrandPhase, ErrandRepo, ErrandRequester } from '../../../workflows/contracts/search-attributes.js';
-import type { TaskState } from '../../../workflows/contracts/task.js';
+import type { AttemptBudgets, AttemptChoice, AttemptProposal, AttemptRow } from '../../../workflows/contracts/attempts.js';
+import type { PullRequestRef, TaskState } from '../../../workflows/contracts/task.js';
 import { commitTitle } from '../../../workflows/coding-task/pull-request-text.js';
 import { DEPENDENCY_BUMP_WORKFLOW_TYPE, scheduleIdOfRun, taskIdOfWorkflow, campaignIdOfWorkflow } from '../../../workflows/names.js';
 import type { Config } from '../../config.js';
@@ -20,7 +21,14 @@ export type TaskKind = 'coding_task' | 'dependency_bump';
 /** What started a task, when another task (a dependency bump's group) or a schedule did. */
 export type TaskParent = { kind: 'task' | 'schedule' | 'campaign'; id: string };
 
+/** An attempt as the API shows it: its PR's text left to the PR, its page, and the PR a person promoted it to. */
+export type AttemptView = Omit<AttemptRow, 'proposal'> & { proposal?: Omit<AttemptProposal, 'body'>; promotedPr?: PullRequestRef; links: ViewLinks };
+
 export interface TaskView extends Partial<TaskState> {
+  /** A task with several attempts: each attempt, and the choice once made (with its reasons). */
+  attempts?: AttemptView[];
+  attemptBudgets?: AttemptBudgets;
+  choice?: AttemptChoice;
   kind?: TaskKind;
   /** What it is, in a line: its prompt's title (a list reads it from the memo, as of its last phase). */
   title?: string;
@@ -69,9 +77,21 @@ export class TaskReading {
       view.repo = description.typedSearchAttributes.get(ErrandRepo);
       view.phase = description.typedSearchAttributes.get(ErrandPhase) as TaskState['phase'];
     }
+    if (view.attempts) view.attempts = await this.attemptsOf(view as TaskView & { attempts: (AttemptRow | AttemptView)[] }, status);
     if (status === 'running' && view.phase === 'queued') view.queue = (await this.admission.places()).get(taskId);
     if (status === 'failed' && !view.error) view.error = await this.gateway.failure(taskId, description.runId);
     return view;
+  }
+
+  /** A task's attempts, for its view: with their pages, and once it has ended, the PRs people promoted them to. */
+  private async attemptsOf(view: TaskView & { attempts: (AttemptRow | AttemptView)[] }, status: string): Promise<AttemptView[]> {
+    return Promise.all(
+      view.attempts.map(async (row) => {
+        const { proposal, ...rest } = row;
+        const promotedPr = status !== 'running' && proposal && row.n !== view.choice?.n ? await this.gateway.promoted(row.taskId) : undefined;
+        return { ...rest, ...(proposal && { proposal: { branch: proposal.branch, headSha: proposal.headSha, title: proposal.title, ready: proposal.ready, diffKey: proposal.diffKey } }), ...(promotedPr && { promotedPr }), links: viewLinks(this.config, row.taskId) };
+      }),
+    );
   }
 
   /** The repository a task works on; undefined when there is no such task. */

@@ -1,6 +1,7 @@
 // The shapes the tasks API accepts, validated at the edge; messages name the field and the fix.
 import { BadRequestException, type PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
+import { ATTEMPT_BUDGETS } from '../../../workflows/contracts/attempts.js';
 import { IMAGE_REFERENCE, NETWORK_POLICIES } from '../../../workflows/contracts/task.js';
 import { TASK_ID } from '../../../workflows/names.js';
 import { PLAYBOOK_NAME } from '../../../lib/playbooks/playbook.js';
@@ -46,8 +47,16 @@ export const CreateTaskBody = z
     ...taskFields,
     requirePlanApproval: z.boolean().optional(),
     awaitFeedbackMinutes: z.number().min(0).max(30 * 24 * 60, 'at most 30 days (43200 minutes)').optional(),
+    /** Several independent attempts, the best one kept (the server's ERRAND_MAX_ATTEMPTS is the most). */
+    attempts: z.number().int('must be a whole number').min(1, 'at least 1').optional(),
+    attemptBudgets: z.enum(ATTEMPT_BUDGETS, { error: `must be one of ${ATTEMPT_BUDGETS.join(', ')} (each attempt the whole budget, or the budget split among them)` }).optional(),
   })
   .superRefine((body, ctx) => {
+    if ((body.attempts ?? 1) > 1) {
+      // A person approves one plan and reads one PR's feedback: not one per attempt.
+      if (body.requirePlanApproval) ctx.addIssue({ code: 'custom', path: ['requirePlanApproval'], message: 'a task with several attempts cannot wait for a plan approval; leave one of the two out' });
+      if (body.awaitFeedbackMinutes) ctx.addIssue({ code: 'custom', path: ['awaitFeedbackMinutes'], message: 'a task with several attempts does not wait for feedback on its PR; leave one of the two out' });
+    } else if (body.attemptBudgets) ctx.addIssue({ code: 'custom', path: ['attemptBudgets'], message: 'goes with attempts of 2 or more' });
     if (!body.prompt && !body.playbook) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'required: describe the change you want (or name a playbook)' });
     if (body.params && !body.playbook) ctx.addIssue({ code: 'custom', path: ['params'], message: 'params go with a playbook; name one in playbook' });
   });
@@ -90,6 +99,7 @@ export const LogName = z.enum(['test', 'setup'], { error: 'logs are test and set
 export type LogName = z.infer<typeof LogName>;
 
 export const TaskIdParam = z.string().regex(TASK_ID, 'task ids are lower-case letters, digits and dashes');
+export const AttemptParam = z.coerce.number({ error: 'attempts are numbered 1, 2, 3...' }).int('attempts are numbered 1, 2, 3...').min(1, 'attempts are numbered 1, 2, 3...');
 
 /**
  * Every string of every input is text: NUL and the other control characters (but tab, newline

@@ -6,10 +6,11 @@ import { ConflictException, HttpException, Inject, Injectable, UnprocessableEnti
 import type { Forge } from '../../../lib/forge/forge.js';
 import { preparePlaybookRun } from '../../../lib/playbooks/catalog.js';
 import type { Budget } from '../../../workflows/budget.js';
-import { initialTaskState, type TaskInput } from '../../../workflows/contracts/task.js';
+import { initialAttemptsState, type AttemptsInput } from '../../../workflows/contracts/attempts.js';
+import { initialTaskState, type TaskInput, type TaskState } from '../../../workflows/contracts/task.js';
 import { playbookPrompt } from '../../../workflows/contracts/playbooks.js';
 import type { DependencyBumpInput } from '../../../workflows/dependency-bump.js';
-import { DEPENDENCY_BUMP_WORKFLOW_TYPE, TASK_WORKFLOW_TYPE } from '../../../workflows/names.js';
+import { ATTEMPTS_WORKFLOW_TYPE, DEPENDENCY_BUMP_WORKFLOW_TYPE, TASK_WORKFLOW_TYPE } from '../../../workflows/names.js';
 import { taskLinks } from '../../../workflows/task-start.js';
 import { NO_MODEL_MESSAGE, type Config } from '../../config.js';
 import { AdmissionService } from '../admission/admission.service.js';
@@ -70,8 +71,10 @@ export class TaskStarting {
   }
 
   /** 400 unless this server can run what is asked: a model (the dependency-bump playbook needs none), a price for a cost budget. */
-  checkServerCanRun(body: { playbook?: string; maxCostUsd?: number }): void {
+  checkServerCanRun(body: { playbook?: string; maxCostUsd?: number; attempts?: number }): void {
     if (!this.config.model && body.playbook !== DEPENDENCY_BUMP) throw badRequest([{ field: 'model', message: NO_MODEL_MESSAGE }]);
+    if ((body.attempts ?? 1) > this.config.maxAttempts) throw badRequest([{ field: 'attempts', message: `at most ${this.config.maxAttempts} on this server (ERRAND_MAX_ATTEMPTS)` }]);
+    if ((body.attempts ?? 1) > 1 && body.playbook === DEPENDENCY_BUMP) throw badRequest([{ field: 'attempts', message: 'dependency-bump makes its change itself: it takes no attempts' }]);
     if (body.maxCostUsd !== undefined && !this.config.model?.price) {
       throw badRequest([{ field: 'maxCostUsd', message: `this server has no price for model ${this.config.model?.model ?? '(none configured)'}, so cost cannot be counted; add it to ERRAND_MODEL_PRICES or use maxTokens` }]);
     }
@@ -99,11 +102,9 @@ export class TaskStarting {
    * Starts the workflow. A task id is never reused, even after its task ended; when it exists
    * already and `replayable`, the existing task is the answer (same request) or a 422 (another).
    */
-  async start(input: TaskInput | DependencyBumpInput, requestHash: string, replayable: boolean, workflowType = TASK_WORKFLOW_TYPE): Promise<TaskView & { replayed?: boolean }> {
-    const { taskId, repo } = input;
-    const requester = 'prompt' in input ? input.requester : input.task.requester;
+  async start(input: TaskInput | DependencyBumpInput | AttemptsInput, requestHash: string, replayable: boolean, workflowType = TASK_WORKFLOW_TYPE): Promise<TaskView & { replayed?: boolean }> {
+    const { taskId, repo, requester, initial } = startOf(input);
     await this.admission.checkBudget(requester ?? 'unknown');
-    const initial = 'prompt' in input ? initialTaskState(input) : initialTaskState({ ...input.task, taskId, repo, baseBranch: input.baseBranch, prompt: '' });
     if (!(await this.gateway.start(workflowType, { taskId, repo, requester }, input, requestHash, initial))) {
       // Two requests with the same key at once: the other one started it.
       const existing = replayable ? await this.replay(taskId, requestHash) : undefined;
@@ -115,9 +116,14 @@ export class TaskStarting {
 
   private async startNew(taskId: string, body: CreateTaskBody, requestHash: string, replayable: boolean): Promise<TaskView & { replayed?: boolean }> {
     const target = await this.resolveRepository(body.repo, body.baseBranch);
-    const { playbook: name, params, prompt, ...fields } = body;
+    const { playbook: name, params, prompt, attempts = 1, attemptBudgets = 'each', ...fields } = body;
     const asked = { ...fields, ...target, budget: resolveBudget(this.config.defaults.budget, body), coAuthor: coAuthorOf(body.requester) };
-    if (!name) return this.start(this.taskInput(taskId, { ...asked, prompt: prompt! }), requestHash, replayable);
+    // Several attempts: the same task, run by the workflow that starts them and keeps the best.
+    const startTask = (task: TaskInput) =>
+      attempts > 1
+        ? this.start({ task: { ...task, awaitFeedbackMinutes: 0 }, attempts, budgets: attemptBudgets, links: linkBases(this.config) }, requestHash, replayable, ATTEMPTS_WORKFLOW_TYPE)
+        : this.start(task, requestHash, replayable);
+    if (!name) return startTask(this.taskInput(taskId, { ...asked, prompt: prompt! }));
     const run = await preparePlaybookRun(this.forge, { repo: target.repo, ref: target.baseBranch, name, params });
     if (!run.ok) throw badRequest(run.issues);
     if (run.runs === 'dependency-bump') {
@@ -126,7 +132,7 @@ export class TaskStarting {
       const input: DependencyBumpInput = { taskId, repo: target.repo, baseBranch: target.baseBranch, params: run.playbook.params, task: { ...task, awaitFeedbackMinutes: 0 }, links: linkBases(this.config) };
       return this.start(input, requestHash, replayable, DEPENDENCY_BUMP_WORKFLOW_TYPE);
     }
-    return this.start(this.taskInput(taskId, { ...asked, prompt: playbookPrompt(run.prompt, prompt), playbook: run.playbook }), requestHash, replayable);
+    return startTask(this.taskInput(taskId, { ...asked, prompt: playbookPrompt(run.prompt, prompt), playbook: run.playbook }));
   }
 
   /** Where the task's code lives, as the forge names it; a repository it does not know is a 400. */
@@ -146,6 +152,13 @@ export class TaskStarting {
     }
     return { ...(await this.reading.get(taskId)), replayed: true };
   }
+}
+
+/** What starting `input` records: its task, repository and requester, and its state before it runs. */
+function startOf(input: TaskInput | DependencyBumpInput | AttemptsInput): { taskId: string; repo: string; requester?: string; initial: TaskState } {
+  if ('attempts' in input) return { taskId: input.task.taskId, repo: input.task.repo, requester: input.task.requester, initial: initialAttemptsState(input) };
+  if ('prompt' in input) return { taskId: input.taskId, repo: input.repo, requester: input.requester, initial: initialTaskState(input) };
+  return { taskId: input.taskId, repo: input.repo, requester: input.task.requester, initial: initialTaskState({ ...input.task, taskId: input.taskId, repo: input.repo, baseBranch: input.baseBranch, prompt: '' }) };
 }
 
 /** A stable 12-character task id for a key (an Idempotency-Key, a webhook delivery). */

@@ -6,7 +6,7 @@ import { TaskArtifacts } from './task-artifacts.js';
 import { TaskControl } from './task-control.js';
 import { TaskReading } from './task-reading.js';
 import { TaskStarting } from './task-starting.js';
-import { ActorBody, actorOf, CreateTaskBody, IdempotencyKey, ListTasksQuery, LogName, MessageBody, TaskIdParam, ZodPipe } from './task-request.js';
+import { ActorBody, actorOf, AttemptParam, CreateTaskBody, IdempotencyKey, ListTasksQuery, LogName, MessageBody, TaskIdParam, ZodPipe } from './task-request.js';
 import { z } from 'zod';
 import { Answers } from '../openapi/document.js';
 import { Caller, Visible } from '../auth/api-token.guard.js';
@@ -84,6 +84,32 @@ export class TasksController {
     const diff = await this.artifacts.diff(id);
     res.setHeader('content-type', 'text/x-diff; charset=utf-8');
     return diff;
+  }
+
+  /** One attempt's change, as a unified diff: the attempt chosen and the others alike. */
+  @Get(':id/attempts/:n/diff')
+  @Answers({ scope: 'tasks:read', repoFrom: ['task'], summary: "An attempt's change, as a unified diff", ok: { description: 'the diff', schema: Text, contentType: 'text/x-diff' }, problems: { 404: 'the task has no such attempt, or it published no change' } })
+  async attemptDiff(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Param('n', new ZodPipe(AttemptParam, 'n')) n: number, @Res({ passthrough: true }) res: ServerResponse) {
+    const { attempt } = await this.control.attempt(id, n);
+    const diff = await this.artifacts.diff(attempt.taskId);
+    res.setHeader('content-type', 'text/x-diff; charset=utf-8');
+    return diff;
+  }
+
+  /** A person prefers another attempt: its PR is opened (Errand's choice keeps its own). */
+  @Post(':id/attempts/:n/promote')
+  @HttpCode(201)
+  @Answers({
+    audit: 'task.promote',
+    scope: 'tasks:control',
+    repoFrom: ['task'],
+    summary: 'Open the PR of an attempt Errand did not choose',
+    description: 'Once the task has chosen. Asked again for the same attempt, the same PR.',
+    ok: { description: 'the PR opened for the attempt', schema: TaskChange },
+    problems: { 404: 'the task has no such attempt', 409: 'the task is still running, the attempt is the chosen one, or it has no change', 422: 'the forge refused the PR' },
+  })
+  promote(@Param('id', new ZodPipe(TaskIdParam, 'id')) id: string, @Param('n', new ZodPipe(AttemptParam, 'n')) n: number, @Body(new ZodPipe(ActorBody)) body: ActorBody, @Caller() caller: string | undefined) {
+    return this.control.promote(id, n, actorOf(caller, body));
   }
 
   /** Server-sent events: the whole log first, then live until the task ends (Last-Event-ID resumes). */
