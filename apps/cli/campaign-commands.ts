@@ -12,7 +12,8 @@ export function registerCampaignCommands(program: Command): void {
     campaign
       .command('start')
       .description('start a campaign (every field of POST /campaigns has a flag; the API checks the values)')
-      .requiredOption('--repos <url...>', 'the repositories: git URLs, absolute paths or owner/name')
+      .option('--repos <url...>', 'the repositories: git URLs, absolute paths or owner/name')
+      .option('--repos-matching <glob>', "instead of --repos: every repository the forge lists under a pattern (acme/* on GitHub, '/srv/git/*.git' here)")
       .option('--prompt <text>', 'what to change in each (with --playbook: what to add to its instructions)')
       .option('--playbook <name>', 'run a playbook in each (dependency-bump: a dependency bump each)'),
   )

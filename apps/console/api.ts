@@ -183,7 +183,7 @@ export interface CampaignView {
   paused?: { since: string; by?: string };
   cancelledBy?: string;
   counts?: Partial<Record<CampaignRowStatus, number>>;
-  rows?: { repo: string; baseBranch: string; taskId: string; status: CampaignRowStatus; pr?: { number: number; url: string; draft: boolean }; testsPassed?: boolean; error?: string; note?: string }[];
+  rows?: { repo: string; baseBranch: string; taskId: string; status: CampaignRowStatus; pr?: { number: number; url: string; draft: boolean }; prState?: 'open' | 'closed' | 'merged'; testsPassed?: boolean; error?: string; note?: string }[];
   links: { self: string; temporalUi: string };
 }
 

@@ -93,7 +93,7 @@ function App() {
   ) : campaignId ? (
     <CampaignPage id={campaignId} me={me} />
   ) : campaigns ? (
-    <CampaignList />
+    <CampaignList me={me} />
   ) : (
     <TaskList me={me} />
   );

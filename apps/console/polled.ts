@@ -1,5 +1,6 @@
 // What a page shows that changes on its own (a schedule's runs, a campaign's rows): loaded now,
-// every few seconds, and again when the page says it changed something.
+// every few seconds, and again when the page says it changed something: its buttons' actions,
+// which say what happened or what went wrong, and ask for that reload.
 import { useEffect, useState } from 'preact/hooks';
 import { call } from './api.js';
 
@@ -23,4 +24,29 @@ export function usePolled<T>(path: string, version = 0): { data?: T; problem?: s
     };
   }, [path, version]);
   return state;
+}
+
+/**
+ * A page's actions (pause, cancel, run now): `act(run)` clears what the last one said, runs it,
+ * and shows what it says happened (`said`) and bumps `version` (for usePolled) so the page
+ * reloads; or shows why it failed (`problem`). `run` resolving to undefined has nothing to say
+ * and nothing to reload (it went elsewhere).
+ */
+export function useAction() {
+  const [version, setVersion] = useState(0);
+  const [said, setSaid] = useState<string | undefined>();
+  const [problem, setProblem] = useState<string | undefined>();
+  const act = async (run: () => Promise<string | undefined>) => {
+    setSaid(undefined);
+    setProblem(undefined);
+    try {
+      const happened = await run();
+      if (happened === undefined) return;
+      setSaid(happened);
+      setVersion((v) => v + 1);
+    } catch (err) {
+      setProblem((err as Error).message);
+    }
+  };
+  return { version, said, problem, act };
 }

@@ -5,7 +5,7 @@ import { useLayoutEffect, useState } from 'preact/hooks';
 import { call, may, type ScheduleView, type Whoami } from './api.js';
 import { Alert, CheckField, Columns, SelectField, TextArea, TextField, useSubmit } from './fields.js';
 import { paramsBody, PlaybookFields, usePlaybooks, type RawParams } from './playbook-fields.js';
-import { usePolled } from './polled.js';
+import { useAction, usePolled } from './polled.js';
 import { age, fromNow } from './time.js';
 
 const OVERLAP = [
@@ -118,28 +118,20 @@ function NewSchedule({ onCreated }: { onCreated: (id: string) => void }) {
 }
 
 export function SchedulePage({ id, me }: { id: string; me: Whoami }) {
-  const [version, setVersion] = useState(0);
+  const { version, said, problem, act } = useAction();
   const { data: s, problem: loadProblem } = usePolled<ScheduleView>(`/schedules/${encodeURIComponent(id)}`, version);
   const [note, setNote] = useState('');
-  const [said, setSaid] = useState<string | undefined>();
-  const [problem, setProblem] = useState<string | undefined>();
-  const act = async (action: 'pause' | 'unpause' | 'trigger' | 'delete') => {
-    setSaid(undefined);
-    setProblem(undefined);
-    try {
+  const command = (action: 'pause' | 'unpause' | 'trigger' | 'delete') =>
+    act(async () => {
       if (action === 'delete') {
         await call('DELETE', `/schedules/${encodeURIComponent(id)}`);
         location.hash = '#/schedules';
-        return;
+        return undefined;
       }
       await call('POST', `/schedules/${encodeURIComponent(id)}/${action}`, action === 'trigger' ? {} : { ...(note.trim() && { note: note.trim() }), ...(me.name && { by: me.name }) });
       setNote('');
-      setSaid(action === 'trigger' ? 'Started a run; it shows below in a moment.' : `Schedule ${action}d.`);
-      setVersion(version + 1);
-    } catch (err) {
-      setProblem((err as Error).message);
-    }
-  };
+      return action === 'trigger' ? 'Started a run; it shows below in a moment.' : `Schedule ${action}d.`;
+    });
   const control = may(me, 'schedules:write');
   return (
     <main class="schedule">
@@ -257,14 +249,14 @@ export function SchedulePage({ id, me }: { id: string; me: Whoami }) {
               <h2>Control</h2>
               <TextArea id="sched-action-note" label={s.paused ? 'Why unpause it (optional)' : 'Why pause it (optional)'} value={note} onValue={setNote} rows={2} />
               <div class="controls">
-                <button type="button" onClick={() => act(s.paused ? 'unpause' : 'pause')}>
+                <button type="button" onClick={() => command(s.paused ? 'unpause' : 'pause')}>
                   {s.paused ? 'Unpause' : 'Pause'}
                 </button>
-                <button type="button" onClick={() => act('trigger')}>
+                <button type="button" onClick={() => command('trigger')}>
                   Run now
                 </button>
                 {!s.system && (
-                  <button type="button" class="danger" onClick={() => confirm(`Delete schedule ${id}? Its runs so far stay.`) && act('delete')}>
+                  <button type="button" class="danger" onClick={() => confirm(`Delete schedule ${id}? Its runs so far stay.`) && command('delete')}>
                     Delete
                   </button>
                 )}

@@ -3,7 +3,7 @@
 // messages next to the fields they name.
 import { useEffect, useLayoutEffect, useState } from 'preact/hooks';
 import { call, may, type TaskSummary, type TaskView, type Whoami } from './api.js';
-import { Alert, CheckField, Columns, TextArea, TextField, useSubmit } from './fields.js';
+import { Alert, CheckField, Columns, SelectField, TextArea, TextField, useSubmit } from './fields.js';
 import { age } from './time.js';
 import { paramsBody, PlaybookFields, usePlaybooks, type RawParams } from './playbook-fields.js';
 
@@ -113,15 +113,16 @@ const BUDGETS = [
   ['maxCostUsd', 'Most dollars'],
   ['maxWallClockMinutes', 'Most minutes'],
 ] as const;
-const FIELDS = ['repo', 'baseBranch', 'prompt', 'playbook', 'requirePlanApproval', ...BUDGETS.map(([name]) => name)];
+const FIELDS = ['repo', 'baseBranch', 'prompt', 'playbook', 'requirePlanApproval', 'attempts', 'attemptBudgets', ...BUDGETS.map(([name]) => name)];
 
 function NewTask({ onCreated }: { onCreated: (id: string) => void }) {
-  const [form, setForm] = useState({ repo: '', baseBranch: '', prompt: '', playbook: '', requirePlanApproval: false, maxSteps: '', maxTokens: '', maxCostUsd: '', maxWallClockMinutes: '' });
+  const [form, setForm] = useState({ repo: '', baseBranch: '', prompt: '', playbook: '', requirePlanApproval: false, attempts: '', attemptBudgets: 'each', maxSteps: '', maxTokens: '', maxCostUsd: '', maxWallClockMinutes: '' });
   const [params, setParams] = useState<RawParams>({});
   const catalog = usePlaybooks(form.repo, form.baseBranch);
   useLayoutEffect(() => document.getElementById('new-repo')?.focus(), []);
   const playbook = catalog.playbooks?.find((p) => p.name === form.playbook);
   const set = (name: keyof typeof form) => (value: string | boolean) => setForm({ ...form, [name]: value });
+  const several = Number(form.attempts) >= 2;
   const { submit, busy, problem, issueOf } = useSubmit(
     (field) => FIELDS.includes(field) || field.startsWith('params.'),
     async () => {
@@ -131,6 +132,8 @@ function NewTask({ onCreated }: { onCreated: (id: string) => void }) {
         ...(form.baseBranch && { baseBranch: form.baseBranch }),
         ...(form.playbook && { playbook: form.playbook, params: paramsBody(playbook, params) }),
         ...Object.fromEntries(BUDGETS.filter(([name]) => form[name]).map(([name]) => [name, Number(form[name])])),
+        ...(form.attempts && { attempts: Number(form.attempts) }),
+        ...(several && { attemptBudgets: form.attemptBudgets }),
         ...(form.requirePlanApproval && { requirePlanApproval: true }),
       };
       onCreated((await call<TaskView>('POST', '/tasks', body)).id);
@@ -150,6 +153,16 @@ function NewTask({ onCreated }: { onCreated: (id: string) => void }) {
         {BUDGETS.map(([name, label]) => (
           <TextField id={`new-${name}`} label={label} value={form[name]} onValue={set(name)} issue={issueOf(name)} type="number" min={name === 'maxCostUsd' ? 0.01 : 1} step={name === 'maxCostUsd' ? 0.01 : 1} />
         ))}
+      </fieldset>
+      <fieldset class="budget">
+        <legend>Tried several ways at once, the best kept</legend>
+        <TextField id="new-attempts" label="Attempts" value={form.attempts} onValue={set('attempts')} issue={issueOf('attempts')} type="number" min={1} step={1} hint="empty: one" />
+        {several && (
+          <SelectField id="new-attemptBudgets" label="Their budget" value={form.attemptBudgets} onValue={set('attemptBudgets')} issue={issueOf('attemptBudgets')}>
+            <option value="each">the whole of it for each</option>
+            <option value="shared">split among them</option>
+          </SelectField>
+        )}
       </fieldset>
       <CheckField id="new-plan" label="Approve its plan before it changes anything" checked={form.requirePlanApproval} onValue={set('requirePlanApproval')} issue={issueOf('requirePlanApproval')} />
       <Alert text={problem} />

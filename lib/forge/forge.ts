@@ -81,4 +81,14 @@ export interface Forge {
   updatePullRequest(req: UpdatePullRequest): Promise<PullRequestRef>;
   /** A comment on an issue or pull request. */
   comment(req: { repo: string; number: number; body: string }): Promise<void>;
+  /**
+   * The repositories Errand can reach on this forge whose name matches `pattern`, a glob
+   * (`acme/*` on GitHub; `/srv/git/*.git` on this host), each as resolveRepository names it, in
+   * name order: at most `limit`, and whether there were more.
+   */
+  listRepositories(pattern: string, limit: number): Promise<{ repos: string[]; more: boolean }>;
+  /** Where a pull request stands: open, closed without being merged, or merged. */
+  pullRequestState(repo: string, number: number): Promise<PullRequestState>;
 }
+
+export type PullRequestState = 'open' | 'closed' | 'merged';

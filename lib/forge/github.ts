@@ -5,10 +5,11 @@
 import { createAppAuth } from '@octokit/auth-app';
 import { RequestError } from '@octokit/request-error';
 import { Octokit } from '@octokit/rest';
+import picomatch from 'picomatch';
 import type { PullRequestRef } from '../../workflows/contracts/task.js';
 import { FailureType } from '../../workflows/failures.js';
 import { ErrandFailure } from '../failures/errand-failure.js';
-import type { Forge, ForgeCollaboration, GitRemote, OpenPullRequest, Permission, ResolvedRepository, UpdatePullRequest } from './forge.js';
+import type { Forge, ForgeCollaboration, GitRemote, OpenPullRequest, Permission, PullRequestState, ResolvedRepository, UpdatePullRequest } from './forge.js';
 
 export interface GitHubSettings {
   /** REST base URL: https://api.github.com, or GitHub Enterprise Server's /api/v3. */
@@ -135,6 +136,51 @@ export class GitHubForge implements Forge, ForgeCollaboration {
     await call(`commenting on #${req.number}`, () => octokit.rest.issues.createComment({ ...name, issue_number: req.number, body: req.body }));
   }
 
+  /**
+   * The repositories of one owner that match `pattern` (`acme/*`, `acme/service-*`,
+   * `acme/{shop,billing}`; names compared regardless of case, as GitHub's are) and that can take
+   * a push: not archived, and writable by the token when GitHub says. A personal token lists what
+   * its user may reach (their own, as collaborator, through an organization: GET /user/repos;
+   * GET /users/{owner}/repos would show only public ones), in name order; a GitHub App what its
+   * installation on the owner was granted, in GitHub's own order. Pages stop once one more than
+   * `limit` matched, so past `limit` an App's listing shows the first it met, not the first by name.
+   */
+  async listRepositories(pattern: string, limit: number): Promise<{ repos: string[]; more: boolean }> {
+    const glob = pattern.trim();
+    const owner = ownerOf(glob);
+    // GitHub has no hidden repositories: `acme/*` includes `acme/.github`.
+    const matches = picomatch(glob, { nocase: true, dot: true });
+    const auth = this.settings.auth;
+    let pages: AsyncIterable<{ data: ListedRepository[] }>;
+    if ('token' in auth) {
+      const octokit = this.tokenClient(auth.token);
+      pages = octokit.paginate.iterator(octokit.rest.repos.listForAuthenticatedUser, { sort: 'full_name', per_page: 100 });
+    } else {
+      const octokit = this.installationClient(auth.installationId ?? (await this.installationOn(owner)));
+      pages = octokit.paginate.iterator(octokit.rest.apps.listReposAccessibleToInstallation, { per_page: 100 });
+    }
+    const found: string[] = [];
+    await call(`listing the repositories of ${owner}`, async () => {
+      for await (const { data } of pages) {
+        for (const repo of data) {
+          const name = this.nameOf(repo.full_name);
+          if (name && matches(repo.full_name) && !repo.archived && repo.permissions?.push !== false) found.push(name);
+        }
+        if (found.length > limit) break;
+      }
+    });
+    const repos = found.sort(byName);
+    return { repos: repos.slice(0, limit), more: repos.length > limit };
+  }
+
+  async pullRequestState(repo: string, number: number): Promise<PullRequestState> {
+    const name = this.name_(repo);
+    const octokit = await this.client(name);
+    const { data } = await call(`reading #${number} of ${repo}`, () => octokit.rest.pulls.get({ ...name, pull_number: number }));
+    // Either says it: `merged` is the full pull request's, `merged_at` also in a list's (a pull request simple).
+    return data.merged || data.merged_at ? 'merged' : data.state === 'closed' ? 'closed' : 'open';
+  }
+
   /** What `login` may do in the repository: only write and above may steer Errand from a PR. */
   async permissionOf(repo: string, login: string): Promise<Permission> {
     const name = this.name_(repo);
@@ -186,39 +232,69 @@ export class GitHubForge implements Forge, ForgeCollaboration {
 
   private async client(name: RepoName): Promise<Octokit> {
     const auth = this.settings.auth;
-    const key = 'token' in auth ? 'token' : `${name.owner}/${name.repo}`;
+    if ('token' in auth) return this.tokenClient(auth.token);
+    // Remembered per repository, so its installation is looked up once.
+    const key = `${name.owner}/${name.repo}`;
     let octokit = this.octokits.get(key);
     if (!octokit) {
-      octokit =
-        'token' in auth
-          ? new Octokit({ auth: auth.token, baseUrl: this.settings.apiUrl, userAgent: 'errand' })
-          : new Octokit({
-              authStrategy: createAppAuth,
-              auth: { appId: auth.appId, privateKey: auth.privateKey, installationId: auth.installationId ?? (await this.installationOf(name)) },
-              baseUrl: this.settings.apiUrl,
-              userAgent: 'errand',
-            });
+      octokit = this.installationClient(auth.installationId ?? (await this.installationOf(name)));
       this.octokits.set(key, octokit);
     }
     return octokit;
   }
 
-  /** The App itself (JWT), for finding the installation that covers a repository. */
-  private async appClient(): Promise<Octokit> {
-    const auth = this.settings.auth;
-    if ('token' in auth) throw new Error('not a GitHub App');
-    let octokit = this.octokits.get('app');
+  private tokenClient(token: string): Octokit {
+    return this.octokit('token', { auth: token });
+  }
+
+  /** An installation of the App: createAppAuth makes and renews its tokens. */
+  private installationClient(installationId: number): Octokit {
+    const { appId, privateKey } = this.appCredentials();
+    return this.octokit(`installation ${installationId}`, { authStrategy: createAppAuth, auth: { appId, privateKey, installationId } });
+  }
+
+  /** The App itself (JWT), for finding the installation that covers a repository or an owner. */
+  private appClient(): Octokit {
+    const { appId, privateKey } = this.appCredentials();
+    return this.octokit('app', { authStrategy: createAppAuth, auth: { appId, privateKey } });
+  }
+
+  private octokit(key: string, options: ConstructorParameters<typeof Octokit>[0]): Octokit {
+    let octokit = this.octokits.get(key);
     if (!octokit) {
-      octokit = new Octokit({ authStrategy: createAppAuth, auth: { appId: auth.appId, privateKey: auth.privateKey }, baseUrl: this.settings.apiUrl, userAgent: 'errand' });
-      this.octokits.set('app', octokit);
+      octokit = new Octokit({ ...options, baseUrl: this.settings.apiUrl, userAgent: 'errand' });
+      this.octokits.set(key, octokit);
     }
     return octokit;
   }
 
+  private appCredentials(): { appId: string; privateKey: string } {
+    const auth = this.settings.auth;
+    if ('token' in auth) throw new Error('not a GitHub App');
+    return auth;
+  }
+
   private async installationOf(name: RepoName): Promise<number> {
-    const app = await this.appClient();
+    const app = this.appClient();
     const { data } = await call(`finding the App's installation on ${name.owner}/${name.repo}`, () => app.rest.apps.getRepoInstallation({ ...name }));
     return data.id;
+  }
+
+  /** The App's installation on an account: GitHub asks organizations and users by different routes. */
+  private async installationOn(owner: string): Promise<number> {
+    const app = this.appClient();
+    const absent = (err: unknown) => {
+      if (err instanceof RequestError && err.status === 404) return undefined;
+      throw err;
+    };
+    const what = `finding the App's installation on ${owner}`;
+    const installation =
+      (await call(what, () => app.rest.apps.getOrgInstallation({ org: owner }).catch(absent))) ??
+      (await call(what, () => app.rest.apps.getUserInstallation({ username: owner }).catch(absent)));
+    if (!installation) {
+      throw ErrandFailure.permanent(FailureType.ForgeRejected, `The GitHub App is not installed on ${owner}; install it on that account (with access to the repositories to list), or give a pattern for an owner it is installed on`);
+    }
+    return installation.data.id;
   }
 
   private name_(repo: string): RepoName {
@@ -226,6 +302,35 @@ export class GitHubForge implements Forge, ForgeCollaboration {
     if (!name) throw ErrandFailure.permanent(FailureType.ForgeRejected, `${repo} is not a GitHub repository (owner/name)`);
     return name;
   }
+}
+
+/** What a listing needs of a repository, in GET /user/repos and GET /installation/repositories alike. */
+interface ListedRepository {
+  full_name: string;
+  archived?: boolean;
+  permissions?: { push?: boolean };
+}
+
+/**
+ * The owner of an `<owner>/<glob>` pattern: one account, written out, since GitHub lists one
+ * account's repositories at a time (a glob there would mean listing every account).
+ */
+function ownerOf(pattern: string): string {
+  const [owner = '', names, ...rest] = pattern.split('/');
+  const example = 'e.g. acme/*, acme/service-* or acme/{shop,billing}';
+  if (!names || rest.length) {
+    throw ErrandFailure.permanent(FailureType.ForgeRejected, `"${pattern}" is not a pattern of GitHub repositories; give an owner and a glob of names, ${example}`);
+  }
+  if (!/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(owner)) {
+    throw ErrandFailure.permanent(FailureType.ForgeRejected, `"${pattern}": the owner ("${owner}") must be one account written out, without wildcards; give one pattern per owner, ${example}`);
+  }
+  return owner;
+}
+
+/** Name order regardless of case, as GitHub compares names. */
+function byName(a: string, b: string): number {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  return x < y ? -1 : x > y ? 1 : a < b ? -1 : a > b ? 1 : 0;
 }
 
 function toRef(pr: { number: number; html_url: string; title: string; draft?: boolean; base: { ref: string }; head: { ref: string } }): PullRequestRef {

@@ -8,7 +8,10 @@ import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PullRequestRef } from '../../workflows/contracts/task.js';
-import type { Forge, GitRemote, OpenPullRequest, ResolvedRepository, UpdatePullRequest } from './forge.js';
+import picomatch from 'picomatch';
+import { FailureType } from '../../workflows/failures.js';
+import { ErrandFailure } from '../failures/errand-failure.js';
+import type { Forge, GitRemote, OpenPullRequest, PullRequestState, ResolvedRepository, UpdatePullRequest } from './forge.js';
 import { probeRepo } from './repo-probe.js';
 import { execFile as run } from '../process/exec-file.js';
 
@@ -19,6 +22,10 @@ export interface LocalPullRequest extends OpenPullRequest {
   createdAt: string;
   updatedAt: string;
 }
+
+/** How deep a `**` pattern is walked, and how many directories a listing reads at most. */
+const LISTED_DEPTH = 8;
+const LISTED_DIRECTORIES = 20_000;
 
 export class LocalForge implements Forge {
   readonly name = 'local';
@@ -124,6 +131,54 @@ export class LocalForge implements Forge {
     const pr = await this.require(req.number);
     pr.comments.push({ body: req.body, at: new Date().toISOString() });
     await writeFile(this.file(pr.number), JSON.stringify(pr, null, 2));
+  }
+
+  /**
+   * The repositories on this host under an absolute path glob (`/srv/git/*.git`,
+   * `/srv/git/{shop,billing}`, `/srv/git/**`): directories walked from the glob's fixed part, at
+   * most as deep as it reaches (eight levels under `**`), links not followed, a repository not
+   * entered; each named as resolveRepository names it, once.
+   */
+  async listRepositories(pattern: string, limit: number): Promise<{ repos: string[]; more: boolean }> {
+    const { base, glob } = picomatch.scan(pattern);
+    if (!path.isAbsolute(pattern) || !base || !glob) {
+      throw ErrandFailure.permanent(FailureType.ForgeRejected, `"${pattern}" is not a pattern of paths on this host; give an absolute path with a wildcard, e.g. /srv/git/*.git`);
+    }
+    const matches = picomatch(pattern, { dot: false });
+    const depth = glob.includes('**') ? LISTED_DEPTH : glob.split('/').length;
+    const found = new Set<string>();
+    let visited = 0;
+    let cut = false; // more directories than a listing reads: there may be more
+    const walk = async (dir: string, level: number): Promise<void> => {
+      if (found.size > limit) return;
+      if (visited++ > LISTED_DIRECTORIES) return void (cut = true);
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+        if (!entry.isDirectory()) continue;
+        const full = path.join(dir, entry.name);
+        const repo = gitDirectoryOf(full) && matches(full) ? this.nameOf(full) : undefined;
+        if (repo) found.add(repo);
+        else if (level < depth) await walk(full, level + 1);
+        if (found.size > limit) return;
+      }
+    };
+    await walk(base, 1);
+    const repos = [...found].sort();
+    return { repos: repos.slice(0, limit), more: repos.length > limit || cut };
+  }
+
+  /** Merged when its branch is in its base branch (the local forge has no merge button: git's word is the merge). */
+  async pullRequestState(_repo: string, number: number): Promise<PullRequestState> {
+    const pr = await this.require(number);
+    const local = localRepoPath(pr.repo);
+    if (!local) return 'open';
+    const git = (...args: string[]) => run('git', ['--git-dir', local, ...args]).then(
+      (r) => r.stdout.trim(),
+      () => undefined,
+    );
+    const head = await git('rev-parse', '--verify', '--quiet', `refs/heads/${pr.head}^{commit}`);
+    if (!head) return 'closed';
+    return (await git('merge-base', '--is-ancestor', head, `refs/heads/${pr.base}`)) === undefined ? 'open' : 'merged';
   }
 
   /** Undefined when missing, claimed by a writer that has not filled it yet, or unreadable. */

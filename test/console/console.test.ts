@@ -71,6 +71,15 @@ describeWithPart(
       await page.screenshot({ path: path.join(SHOTS, 'new-task-errors.png') });
 
       await form.getByLabel('Repository').fill(origin);
+      // More attempts than the server runs: the API's word beside the field, and no task.
+      await form.getByLabel('Attempts', { exact: true }).fill('99');
+      await form.getByLabel('Their budget').waitFor();
+      await form.getByRole('button', { name: 'Start task' }).click();
+      await shows(page.locator('#new-attempts-issue'), /^at most \d+ on this server \(ERRAND_MAX_ATTEMPTS\)$/);
+      expect(await form.getByLabel('Attempts', { exact: true }).getAttribute('aria-invalid')).toBe('true');
+      expect(page.url()).not.toMatch(/#\/tasks\//);
+      await form.getByLabel('Attempts', { exact: true }).fill('');
+      expect(await form.getByLabel('Their budget').count()).toBe(0);
       await form.getByRole('button', { name: 'Start task' }).click();
       await page.waitForURL(/#\/tasks\/[a-f0-9]{12}$/);
       const id = /#\/tasks\/([a-f0-9]{12})$/.exec(page.url())![1]!;
@@ -373,6 +382,7 @@ describeWithPart(
         'input:Most tokens',
         'input:Most dollars',
         'input:Most minutes',
+        'input:Attempts',
         'input:Approve its plan before it changes anything',
         'button:Start task',
       ]);

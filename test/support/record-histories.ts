@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { requireTemporalCli } from '../../apps/cli/temporal-cli.js';
 import { startTemporalDevServer } from '../../apps/cli/temporal-dev-server.js';
-import { taskWorkflowId } from '../../workflows/names.js';
+import { campaignWorkflowId, taskWorkflowId } from '../../workflows/names.js';
 import { call, gate, ModelServer, type Step, FIX_SUM, FINISH } from '../fixtures/model-server.js';
 import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
 import { npmOriginRepo, registriesEnv, registryHost } from './dependency-registries.js';
@@ -145,6 +145,36 @@ async function main() {
       await record('scheduled-run', ran.workflowId);
       await record('scheduled-run-task', taskWorkflowId(ran.result.taskId));
       await api(errand.url, 'DELETE', '/schedules/recorded');
+    }
+    // Several attempts, both passing: the review agent compares them; one message reaches both.
+    if (wanted('attempts')) {
+      const held = gate();
+      model.script('[attempts]', [{ kind: 'later', after: held.promise, reply: FIX_SUM }, FINISH], { indexBy: 'turn' });
+      const compare = (req: { tools?: unknown[] }) =>
+        JSON.stringify(req.tools ?? []).includes('submit_comparison') ? call('submit_comparison', { preferred: 2, reasons: 'Attempt 2 is as small and reads better.' }) : call('submit_review', { verdict: 'approve', summary: 'Fine.', comments: [] });
+      model.reviews('[attempts]', Array.from({ length: 6 }, () => compare));
+      const created = await api(errand.url, 'POST', '/tasks', { repo: makeOriginRepo(BUGGY_SUM), prompt: '[attempts] Fix sum.', attempts: 2 });
+      if (created.status !== 201) throw new Error(`attempts: ${JSON.stringify(created.body)}`);
+      const id = created.body.id as string;
+      await waitFor(errand, `${id}-a2`, (t) => (t.phase === 'working' ? t : undefined));
+      await api(errand.url, 'POST', `/tasks/${id}/messages`, { text: 'keep it small', from: 'recorder' });
+      held.open();
+      const done = await waitFor(errand, id, (t) => (t.status !== 'running' ? t : undefined));
+      if (done.status !== 'completed' || done.choice?.n !== 2) throw new Error(`attempts: ${JSON.stringify(done)}`);
+      await record('attempts', taskWorkflowId(id));
+      await record('attempts-attempt', taskWorkflowId(`${id}-a2`));
+    }
+    // A campaign over two repositories, one at a time.
+    if (wanted('campaign')) {
+      model.script('[campaign]', [FIX_SUM, FINISH], { indexBy: 'turn' });
+      const created = await api(errand.url, 'POST', '/campaigns', { repos: [makeOriginRepo(BUGGY_SUM), makeOriginRepo(BUGGY_SUM)], prompt: '[campaign] Fix sum.', concurrency: 1 });
+      if (created.status !== 201) throw new Error(`campaign: ${JSON.stringify(created.body)}`);
+      const done = await eventually(async () => {
+        const c = (await api(errand.url, 'GET', `/campaigns/${created.body.id}`)).body;
+        return c.status !== 'running' ? c : undefined;
+      }, 300_000, 'the campaign');
+      if (done.status !== 'completed') throw new Error(`campaign: ${JSON.stringify(done)}`);
+      await record('campaign', campaignWorkflowId(created.body.id));
     }
   } finally {
     await close();

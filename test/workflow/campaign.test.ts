@@ -2,11 +2,12 @@
 // one request, a task per repository, at most `concurrency` at once, a row for each; a PR that
 // links the campaign and its siblings; a repository whose tests still fail; pausing and
 // resuming; cancelling while tasks are queued; a failure policy that stops it; and the 400s.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { FINISH, FIX_SUM } from '../fixtures/model-server.js';
-import { BUGGY_SUM, makeOriginRepo } from '../fixtures/repos.js';
+import { BUGGY_SUM, git, makeOriginRepo } from '../fixtures/repos.js';
 import { api, eventually } from '../support/errand-process.js';
 import { useErrand, useTemporal } from '../support/use.js';
 
@@ -82,6 +83,33 @@ describe('a campaign', () => {
     expect(listed).toContainEqual(expect.objectContaining({ id: made.id, status: 'completed' }));
     const audit = (await api(t.errand.url, 'GET', '/audit?limit=20')).body.entries;
     expect(audit).toContainEqual(expect.objectContaining({ action: 'campaign.create', actor: 'fleet-bot', campaignId: made.id }));
+  });
+
+  it('takes its repositories from a pattern the forge lists, and says which PRs were merged', async () => {
+    const dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'errand-campaign-pattern-')));
+    for (const name of ['billing.git', 'shop.git']) git(dir, 'clone', '-q', '--bare', makeOriginRepo(BUGGY_SUM), path.join(dir, name));
+    mkdirSync(path.join(dir, 'docs.git')); // no repository: not listed
+    t.model.script('[campaign-pattern]', [FIX_SUM, FINISH], { indexBy: 'turn' });
+    const made = await start({ reposMatching: `${dir}/*.git`, prompt: '[campaign-pattern] Fix sum.' });
+    expect(made.rows.map((r) => r.repo)).toEqual([path.join(dir, 'billing.git'), path.join(dir, 'shop.git')]);
+    const done = await ended(made.id);
+    expect(done.rows.map((r: { prState: string }) => r.prState)).toEqual(['open', 'open']);
+    // Someone merges shop's PR: its branch goes into main.
+    const shop = done.rows[1];
+    git(shop.repo, 'update-ref', 'refs/heads/main', `refs/heads/${shop.pr.head}`);
+    // An open PR's state is read again after a few seconds (the page polls): merged is kept.
+    const after = await eventually(async () => {
+      const c = await campaign(made.id);
+      return c.rows[1].prState === 'merged' ? c : undefined;
+    }, 20_000, "shop's PR to read as merged");
+    expect(after.rows.map((r: { prState: string }) => r.prState)).toEqual(['open', 'merged']);
+    expect(after.counts).toMatchObject({ pull_request: 2, merged: 1 });
+
+    const refused = async (body: Record<string, unknown>) => (await api(t.errand.url, 'POST', '/campaigns', { prompt: 'x', ...body })).body.issues;
+    expect(await refused({ reposMatching: `${dir}/*.svn` })).toEqual([{ field: 'reposMatching', message: 'matches no repository Errand can reach on the local forge' }]);
+    expect(await refused({ reposMatching: 'billing*' })).toEqual([{ field: 'reposMatching', message: expect.stringContaining('give an absolute path with a wildcard') }]);
+    expect(await refused({ reposMatching: `${dir}/*.git`, repos: [shop.repo] })).toEqual([{ field: 'reposMatching', message: 'give repos or reposMatching, not both' }]);
+    expect(await refused({})).toEqual([{ field: 'repos', message: expect.stringContaining('required: the repositories (repos), or a pattern') }]);
   });
 
   it('stops starting tasks while paused, and goes on when resumed', async () => {

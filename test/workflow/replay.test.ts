@@ -29,6 +29,10 @@ describe('workflow determinism', () => {
         'dependency-bump-group.json',
         'scheduled-run.json',
         'scheduled-run-task.json',
+        // A task with attempts (compared by the review agent, a message passed on) and its chosen attempt; a campaign.
+        'attempts.json',
+        'attempts-attempt.json',
+        'campaign.json',
       ]),
     );
   });

@@ -9,8 +9,11 @@ import { playbookFields, target, taskFields } from '../tasks/task-request.js';
 export const CreateCampaignBody = z
   .strictObject({
     repos: z
-      .array(z.string().trim().min(1, 'a git URL or an absolute path to a repository'), { error: 'required: the repositories, each a git URL or an absolute path' })
-      .min(1, 'name at least one repository'),
+      .array(z.string().trim().min(1, 'a git URL or an absolute path to a repository'), { error: 'the repositories, each a git URL or an absolute path' })
+      .min(1, 'name at least one repository')
+      .optional(),
+    /** Instead of `repos`: every repository the forge lists under this glob (`acme/*`, `/srv/git/*.git`). */
+    reposMatching: z.string().trim().min(1).max(500).optional(),
     /** The branch every task starts from; each repository's default when left out. */
     baseBranch: target.baseBranch,
     prompt: z.string().trim().min(1, 'describe the change you want, or leave it out with a playbook').max(100_000, 'too long: at most 100,000 characters').optional(),
@@ -22,9 +25,12 @@ export const CreateCampaignBody = z
   })
   .superRefine((body, ctx) => {
     if (!body.prompt && !body.playbook) ctx.addIssue({ code: 'custom', path: ['prompt'], message: 'required: describe the change you want (or name a playbook)' });
+    if (!body.repos === !body.reposMatching) {
+      ctx.addIssue({ code: 'custom', path: [body.repos ? 'reposMatching' : 'repos'], message: body.repos ? 'give repos or reposMatching, not both' : 'required: the repositories (repos), or a pattern the forge lists them by (reposMatching, e.g. acme/* or /srv/git/*.git)' });
+    }
     if (body.params && !body.playbook) ctx.addIssue({ code: 'custom', path: ['params'], message: 'params go with a playbook; name one in playbook' });
     const seen = new Map<string, number>();
-    body.repos.forEach((repo, i) => {
+    body.repos?.forEach((repo, i) => {
       if (seen.has(repo)) ctx.addIssue({ code: 'custom', path: ['repos', i], message: `${repo} is named twice (also repos.${seen.get(repo)}); name each repository once` });
       else seen.set(repo, i);
     });

@@ -4,7 +4,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ConflictException, Inject, Injectable, NotFoundException, ServiceUnavailableException, UnprocessableEntityException } from '@nestjs/common';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
-import type { Forge } from '../../../lib/forge/forge.js';
+import { ErrandFailure } from '../../../lib/failures/errand-failure.js';
+import type { Forge, PullRequestState } from '../../../lib/forge/forge.js';
 import { preparePlaybookRun } from '../../../lib/playbooks/catalog.js';
 import type { CampaignInput, CampaignResult, CampaignRow, CampaignState } from '../../../workflows/contracts/campaign.js';
 import { campaignQuery, campaignTaskId } from '../../../workflows/contracts/campaign.js';
@@ -23,6 +24,9 @@ const DEPENDENCY_BUMP = 'dependency-bump';
 /** Repositories checked at once when a campaign is asked for (each is a forge call or two). */
 const CHECKED_AT_ONCE = 8;
 const QUERY_DEADLINE_MS = 5_000;
+/** How long an open PR's state is taken as it was last read (a campaign's page polls). */
+const PR_STATE_FRESH_MS = 5_000;
+const PR_STATES_KEPT = 10_000;
 
 export interface CampaignView {
   id: string;
@@ -30,14 +34,17 @@ export interface CampaignView {
   requester?: string;
   startedAt?: string;
   closedAt?: string;
-  /** How many rows are in each status. */
-  counts?: Partial<Record<CampaignRow['status'], number>>;
-  rows?: (CampaignRow & { links: { task: string } })[];
+  /** How many rows are in each status; `merged`: of those with a PR, how many the forge says are merged. */
+  counts?: Partial<Record<CampaignRow['status'] | 'merged', number>>;
+  rows?: (CampaignRow & { prState?: PullRequestState; links: { task: string } })[];
   links: { self: string; temporalUi: string };
 }
 
 @Injectable()
 export class CampaignsService {
+  /** PR states as the forge last told them, by `repo#number`. */
+  private readonly prStates = new Map<string, { state: PullRequestState; at: number }>();
+
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     @Inject(TEMPORAL_CLIENT) private readonly client: Client,
@@ -55,7 +62,6 @@ export class CampaignsService {
     this.tasks.checkServerCanRun(body);
     if (body.playbook === DEPENDENCY_BUMP && body.prompt) throw badRequest([{ field: 'prompt', message: 'dependency-bump takes no prompt: its policy is in params' }]);
     const { maxRepos, maxConcurrency } = this.config.campaigns;
-    if (body.repos.length > maxRepos) throw badRequest([{ field: 'repos', message: `at most ${maxRepos} repositories in one campaign on this server (ERRAND_CAMPAIGN_MAX_REPOS); split it` }]);
     if (body.concurrency !== undefined && body.concurrency > maxConcurrency) throw badRequest([{ field: 'concurrency', message: `at most ${maxConcurrency} tasks at once on this server (ERRAND_CAMPAIGN_MAX_CONCURRENCY)` }]);
     const requestHash = createHash('sha256').update(JSON.stringify(body)).digest('hex');
     const campaignId = idempotencyKey ? idFromKey(`campaign:${JSON.stringify([body.requester ?? null, idempotencyKey])}`) : randomUUID().replace(/-/g, '').slice(0, 12);
@@ -63,9 +69,12 @@ export class CampaignsService {
       const earlier = await this.replay(campaignId, requestHash);
       if (earlier) return earlier;
     }
+    // A pattern is listed now (the request's hash is of the pattern: a retry finds the same campaign).
+    if (body.reposMatching) body = { ...body, repos: await this.listed(body.reposMatching, maxRepos) };
+    if (body.repos!.length > maxRepos) throw badRequest([{ field: 'repos', message: `at most ${maxRepos} repositories in one campaign on this server (ERRAND_CAMPAIGN_MAX_REPOS); split it` }]);
     const targets = await this.check(body);
     await this.admission.checkBudget(body.requester ?? 'unknown');
-    const { repos: _r, baseBranch: _b, prompt, playbook, params, concurrency, stopAfterFailures, maxSteps, maxTokens, maxCostUsd, maxWallClockMinutes, ...fields } = body;
+    const { repos: _r, reposMatching: _m, baseBranch: _b, prompt, playbook, params, concurrency, stopAfterFailures, maxSteps, maxTokens, maxCostUsd, maxWallClockMinutes, ...fields } = body;
     const task = this.tasks.withDefaults({ ...fields, budget: resolveBudget(this.config.defaults.budget, body), coAuthor: coAuthorOf(body.requester), awaitFeedbackMinutes: 0 });
     const input: CampaignInput = {
       campaignId,
@@ -107,12 +116,14 @@ export class CampaignsService {
         : await this.client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => handle.query(campaignQuery)).catch(() => undefined);
     if (!state && status === 'running') throw new ServiceUnavailableException(`campaign ${campaignId} did not answer within ${QUERY_DEADLINE_MS / 1000} s: no worker is running it right now; try again shortly`);
     const { rows, ...rest } = state ?? { rows: [] };
+    const view = this.rowsView({ rows });
+    await this.withPrStates(view);
     return {
       id: campaignId,
       status,
       ...this.times(description),
       ...rest,
-      ...this.rowsView({ rows }),
+      ...view,
       links: this.links(campaignId),
     };
   }
@@ -148,11 +159,23 @@ export class CampaignsService {
     return { id: campaignId, status: 'cancelling' };
   }
 
+  /** The repositories the forge lists for a pattern: 400 for none, too many, or a pattern it cannot list by; 503 when it does not answer. */
+  private async listed(pattern: string, maxRepos: number): Promise<string[]> {
+    const listed = await this.forge.listRepositories(pattern, maxRepos).catch((err: unknown) => {
+      if (err instanceof ErrandFailure && !err.retryable) throw badRequest([{ field: 'reposMatching', message: err.message }]);
+      throw new ServiceUnavailableException(`the forge did not list the repositories for ${pattern} (${(err as Error).message}); try again shortly`);
+    });
+    if (listed.more) throw badRequest([{ field: 'reposMatching', message: `matches more than ${maxRepos} repositories, the most in one campaign on this server (ERRAND_CAMPAIGN_MAX_REPOS); narrow the pattern` }]);
+    if (!listed.repos.length) throw badRequest([{ field: 'reposMatching', message: `matches no repository Errand can reach on the ${this.forge.name} forge` }]);
+    return listed.repos;
+  }
+
   /** Each repository as the forge names it, with its base branch; the playbook checked on each. */
   private async check(body: CreateCampaignBody): Promise<{ repo: string; baseBranch: string }[]> {
     const issues: { field: string; message: string }[] = [];
-    const targets: { repo: string; baseBranch: string }[] = new Array(body.repos.length);
-    const queue = body.repos.map((repo, i) => ({ repo, i }));
+    const repos = body.repos!;
+    const targets: { repo: string; baseBranch: string }[] = new Array(repos.length);
+    const queue = repos.map((repo, i) => ({ repo, i }));
     const checkOne = async ({ repo, i }: { repo: string; i: number }) => {
       const resolved = await this.forge.resolveRepository(repo, body.baseBranch);
       if ('field' in resolved) return void issues.push({ field: `repos.${i}`, message: `${repo}: ${resolved.message}` });
@@ -169,7 +192,7 @@ export class CampaignsService {
     if (issues.length) throw badRequest(issues.sort((a, b) => a.field.localeCompare(b.field, undefined, { numeric: true })));
     const named = new Map<string, number>();
     targets.forEach((t, i) => {
-      if (named.has(t.repo)) issues.push({ field: `repos.${i}`, message: `${body.repos[i]} is ${t.repo}, as is repos.${named.get(t.repo)}; name each repository once` });
+      if (named.has(t.repo)) issues.push({ field: `repos.${i}`, message: `${repos[i]} is ${t.repo}, as is repos.${named.get(t.repo)}; name each repository once` });
       else named.set(t.repo, i);
     });
     if (issues.length) throw badRequest(issues);
@@ -184,6 +207,39 @@ export class CampaignsService {
       throw new UnprocessableEntityException('this Idempotency-Key was already used for a different request; use a new key for a new campaign');
     }
     return { ...(await this.get(campaignId)), replayed: true };
+  }
+
+  /**
+   * Each PR's state as the forge tells it (merged, closed, open), a few asked at once; a merged
+   * or closed PR is asked once, an open one again after PR_STATE_FRESH_MS. A forge that does not
+   * answer leaves the row without one.
+   */
+  private async withPrStates(view: Pick<CampaignView, 'rows' | 'counts'>): Promise<void> {
+    const rows = (view.rows ?? []).filter((r) => r.pr);
+    const queue = [...rows];
+    await Promise.all(
+      Array.from({ length: Math.min(CHECKED_AT_ONCE, queue.length) }, async () => {
+        for (let row = queue.shift(); row; row = queue.shift()) {
+          const state = await this.prState(row.repo, row.pr!.number);
+          if (state) row.prState = state;
+        }
+      }),
+    );
+    const merged = rows.filter((r) => r.prState === 'merged').length;
+    if (merged) view.counts!.merged = merged;
+  }
+
+  private async prState(repo: string, number: number): Promise<PullRequestState | undefined> {
+    const key = `${repo}#${number}`;
+    const known = this.prStates.get(key);
+    if (known && (known.state !== 'open' || Date.now() - known.at < PR_STATE_FRESH_MS)) return known.state;
+    const state = await this.forge.pullRequestState(repo, number).catch(() => undefined);
+    if (state) {
+      this.prStates.delete(key); // re-inserted last: the oldest go first when there are too many
+      this.prStates.set(key, { state, at: Date.now() });
+      if (this.prStates.size > PR_STATES_KEPT) this.prStates.delete(this.prStates.keys().next().value!);
+    }
+    return state ?? known?.state;
   }
 
   private rowsView({ rows }: { rows: CampaignRow[] }): Pick<CampaignView, 'rows' | 'counts'> {

@@ -84,6 +84,7 @@ export const CampaignView = z
             status: z.enum(['queued', 'running', 'pull_request', 'no_pull_request', 'failed', 'cancelled', 'skipped']),
             pr: z.object({ number: z.number(), url: z.string(), draft: z.boolean() }).loose().optional(),
             testsPassed: z.boolean().optional(),
+            prState: z.enum(['open', 'closed', 'merged']).optional().meta({ description: 'its PR as the forge tells it now' }),
             error: z.string().optional().meta({ description: 'why it failed, or was not started' }),
             links: z.object({ task: z.string() }).loose(),
           })

@@ -109,3 +109,51 @@ describe('LocalForge names a repository by where git really reaches', () => {
     }
   });
 });
+
+describe('LocalForge listing and pull request states', () => {
+  let dir: string;
+  beforeEach(() => (dir = realpathSync(mkdtempSync(path.join(os.tmpdir(), 'errand-local-list-')))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A bare repository cloned from a fresh origin to `dir/<name>`. */
+  const repoAt = (name: string) => {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    git(dir, 'clone', '-q', '--bare', makeOriginRepo(BUGGY_SUM), path.join(dir, name));
+    return path.join(dir, name);
+  };
+
+  it('lists the repositories a path glob matches, by name, not through links, as resolveRepository names them', async () => {
+    const forge = new LocalForge(path.join(dir, 'forge'));
+    const [shop, billing] = [repoAt('git/shop.git'), repoAt('git/billing.git')];
+    const nested = repoAt('git/team/search.git');
+    repoAt('other/web.git');
+    mkdirSync(path.join(dir, 'git/not-a-repo.git'));
+    symlinkSync(shop, path.join(dir, 'git/linked.git'));
+    expect(await forge.listRepositories(`${dir}/git/*.git`, 10)).toEqual({ repos: [billing, shop], more: false });
+    expect(await forge.listRepositories(`${dir}/git/**/*.git`, 10)).toEqual({ repos: [billing, shop, nested], more: false });
+    expect(await forge.listRepositories(`${dir}/git/{shop,search}.git`, 10)).toEqual({ repos: [shop], more: false });
+    expect(await forge.listRepositories(`${dir}/git/*.git`, 1)).toEqual({ repos: [billing], more: true });
+    for (const repo of (await forge.listRepositories(`${dir}/**/*.git`, 10)).repos) {
+      expect(await forge.resolveRepository(repo)).toMatchObject({ repo });
+    }
+    await expect(forge.listRepositories('git/*.git', 10)).rejects.toThrow('give an absolute path with a wildcard');
+    await expect(forge.listRepositories(`${dir}/git/shop.git`, 10)).rejects.toThrow('give an absolute path with a wildcard');
+  });
+
+  it("says a pull request is merged once its branch is in its base, closed when its branch is gone", async () => {
+    const forge = new LocalForge(path.join(dir, 'forge'));
+    const origin = repoAt('shop.git');
+    const work = path.join(dir, 'work');
+    git(dir, 'clone', '-q', origin, work);
+    git(work, 'checkout', '-q', '-b', 'errand/x');
+    writeFileSync(path.join(work, 'sum.js'), 'exports.sum = (a, b) => a + b;\n');
+    git(work, 'commit', '-q', '-am', 'fix');
+    git(work, 'push', '-q', 'origin', 'errand/x');
+    const pr = await forge.openPullRequest({ taskId: 't', repo: origin, base: 'main', head: 'errand/x', title: 'fix', body: '', draft: false });
+    expect(await forge.pullRequestState(origin, pr.number)).toBe('open');
+    git(work, 'push', '-q', 'origin', 'errand/x:main');
+    expect(await forge.pullRequestState(origin, pr.number)).toBe('merged');
+    git(work, 'push', '-q', 'origin', ':errand/x');
+    expect(await forge.pullRequestState(origin, pr.number)).toBe('closed');
+  });
+});
