@@ -18,7 +18,7 @@ export function toActivityFailure(err: unknown, redactor: Redactor): unknown {
   const message = redactor.redact(err.message);
   if (message === err.message) return err;
   if (err instanceof ApplicationFailure) {
-    return ApplicationFailure.create({ message, type: err.type ?? undefined, nonRetryable: err.nonRetryable ?? undefined, details: err.details ?? undefined, nextRetryDelay: err.nextRetryDelay });
+    return ApplicationFailure.create({ message, type: err.type ?? undefined, nonRetryable: err.nonRetryable ?? undefined, details: err.details ?? undefined, nextRetryDelay: err.nextRetryDelay ?? undefined });
   }
   err.message = message;
   err.stack = undefined;

@@ -10,6 +10,7 @@ import { createEnvironmentActivities } from './environment/activities.js';
 import { createForgeActivities } from './forge/activities.js';
 import { createGitActivities } from './git/activities.js';
 import { createPlaybookActivities } from './playbooks/activities.js';
+import { createOriginActivities } from './origin/activities.js';
 import { createReviewActivities } from './review/activities.js';
 import { createSandboxActivities } from './sandbox/activities.js';
 import type { Redactor } from '../lib/storage/redactor.js';
@@ -28,6 +29,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createDependencyActivities(ctx),
     ...createAdmissionActivities(ctx),
     ...createEnvironmentActivities(ctx),
+    ...createOriginActivities(ctx),
   });
 }
 

@@ -1,6 +1,7 @@
 // Errand's configuration: read once at start-up from the environment, by one schema, with
 // messages that name the variable to set. Every variable is listed in the README.
 import { readFileSync } from 'node:fs';
+import { loadSlackAccess, type SlackAccessFile } from '../lib/slack/slack-access.js';
 import path from 'node:path';
 import { McpConfig } from '../activities/agent/mcp/servers.js';
 import { loadSecrets, type Secret } from '../lib/secrets/secrets.js';
@@ -155,6 +156,10 @@ const Env = z.object({
   ERRAND_GITHUB_APP_INSTALLATION_ID: optionalPositive.pipe(z.number().int().optional()),
   ERRAND_GITHUB_LABELS: list(','),
   ERRAND_GITHUB_WEBHOOK_SECRET: optionalText,
+  ERRAND_SLACK_SIGNING_SECRET: optionalText,
+  ERRAND_SLACK_BOT_TOKEN: optionalText,
+  ERRAND_SLACK_CONFIG: optionalText,
+  ERRAND_SLACK_API_URL: z.url().default('https://slack.com/api/'),
   ERRAND_GITHUB_BOT_LOGIN: z.string().min(1).default('errand'),
   ERRAND_GITHUB_TRIGGER_LABEL: z.string().min(1).default('errand'),
   ERRAND_WEBHOOK_MAX_AGE_MINUTES: positiveInt.default(60),
@@ -280,6 +285,8 @@ export interface Config {
   storage: { kind: 'local' } | { kind: 's3'; s3: S3Settings };
   /** GitHub webhooks (POST /webhooks/github); off without a secret. */
   webhooks: { secret?: string; botLogin: string; triggerLabel: string; maxAgeMinutes: number };
+  /** Slack as a way in (POST /webhooks/slack/*) and where its tasks report; off unless all three are set. */
+  slack?: { signingSecret: string; botToken: string; apiUrl: string; access: SlackAccessFile };
   /** Values redacted from transcripts, events and logs: keys, tokens, ERRAND_REDACT and every scoped secret. */
   secrets: string[];
   /** MCP servers the agent may use (ERRAND_MCP_CONFIG); none when unset. */
@@ -312,6 +319,20 @@ function fromFile<T>(variable: string, file: string, read: (file: string) => T):
     const why = err instanceof z.ZodError ? z.prettifyError(err) : (err as Error).message;
     throw new ConfigError(`invalid configuration:\n  ${variable}: ${file}: ${why.replace(/\n/g, '\n    ')}`);
   }
+}
+
+/** Slack: all three settings, or none (a partial one is a mistake, said at start-up). */
+function slackFrom(e: { ERRAND_SLACK_SIGNING_SECRET?: string; ERRAND_SLACK_BOT_TOKEN?: string; ERRAND_SLACK_CONFIG?: string; ERRAND_SLACK_API_URL: string }): Config['slack'] {
+  const set = { ERRAND_SLACK_SIGNING_SECRET: e.ERRAND_SLACK_SIGNING_SECRET, ERRAND_SLACK_BOT_TOKEN: e.ERRAND_SLACK_BOT_TOKEN, ERRAND_SLACK_CONFIG: e.ERRAND_SLACK_CONFIG };
+  const missing = Object.entries(set).filter(([, v]) => !v).map(([k]) => k);
+  if (missing.length === 3) return undefined;
+  if (missing.length) throw new ConfigError(`invalid configuration:\n  ${missing.join(', ')}: required with the other Slack settings (the signing secret and bot token from the Slack app's settings, and the file of channels and users: see README "Slack")`);
+  return {
+    signingSecret: e.ERRAND_SLACK_SIGNING_SECRET!,
+    botToken: e.ERRAND_SLACK_BOT_TOKEN!,
+    apiUrl: e.ERRAND_SLACK_API_URL,
+    access: fromFile('ERRAND_SLACK_CONFIG', e.ERRAND_SLACK_CONFIG!, (f) => loadSlackAccess(f)),
+  };
 }
 
 function apiTokensFrom(file: string): ApiToken[] {
@@ -438,7 +459,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       triggerLabel: e.ERRAND_GITHUB_TRIGGER_LABEL,
       maxAgeMinutes: e.ERRAND_WEBHOOK_MAX_AGE_MINUTES,
     },
+    slack: slackFrom(e),
     secrets: [
+      e.ERRAND_SLACK_BOT_TOKEN,
+      e.ERRAND_SLACK_SIGNING_SECRET,
       e.ERRAND_MODEL_API_KEY,
       e.ERRAND_REVIEWER_API_KEY,
       e.ERRAND_GITHUB_TOKEN,

@@ -40,12 +40,14 @@ import { openApiDocument } from './openapi/document.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { GitHubWebhooksController } from './webhooks/github-webhooks.controller.js';
 import { GitHubWebhooksService } from './webhooks/github-webhooks.service.js';
+import { SlackController } from './slack/slack.controller.js';
+import { SlackService } from './slack/slack.service.js';
 import { requestSpans, type Tracing } from '../tracing.js';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every controller of the API: Nest routes them, and the OpenAPI document describes them. */
-export const CONTROLLERS = [TasksController, CampaignsController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController, WhoamiController, ReposController, ConsoleController];
+export const CONTROLLERS = [TasksController, CampaignsController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, SlackController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController, WhoamiController, ReposController, ConsoleController];
 
 @Module({})
 class ApiModule {
@@ -75,6 +77,7 @@ class ApiModule {
         AdmissionService,
         SchedulesService,
         GitHubWebhooksService,
+        SlackService,
       ],
     };
   }

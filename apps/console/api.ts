@@ -71,6 +71,8 @@ export interface TaskSummary {
   phase?: string;
   repo?: string;
   requester?: string;
+  /** Where it was asked for: api, github, slack (none: another task or a schedule started it). */
+  via?: string;
   startedAt?: string;
   closedAt?: string;
   queue?: { position: number; waitingFor: string };

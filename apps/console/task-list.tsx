@@ -84,7 +84,10 @@ export function TaskList({ me }: { me: Whoami }) {
                 {t.queue && ` (#${t.queue.position} in queue)`}
               </td>
               <td>{t.repo}</td>
-              <td>{t.requester}</td>
+              <td>
+                {t.requester}
+                {t.via && t.via !== 'api' && <span class="via"> via {VIA[t.via] ?? t.via}</span>}
+              </td>
               <td class="short">
                 <time dateTime={t.startedAt}>{age(t.startedAt)}</time>
               </td>
@@ -107,6 +110,9 @@ export function TaskList({ me }: { me: Whoami }) {
 }
 
 /** Budgets the form offers, as the API names them. */
+/** Where a task was asked for, when not through the API (the console's own tasks are the API's). */
+const VIA: Record<string, string> = { github: 'GitHub', slack: 'Slack' };
+
 const BUDGETS = [
   ['maxSteps', 'Most steps'],
   ['maxTokens', 'Most tokens'],

@@ -26,8 +26,15 @@ export function taskKeys(taskId: string) {
     mcpTools: `${root}/mcp-tools.json`,
     reviewRound: (round: number) => `${root}/review/round-${round}.json`,
     diff: `${root}/diff.patch`,
+    /** A report posted to where the task was asked for (`plan-1`, `pr`, `ended`): claimed, then the message. */
+    originReport: (report: string) => `${root}/origin/${report}.json`,
   };
 }
+
+/** The task a Slack thread last started (its replies steer it). */
+export const slackThreadKey = (channel: string, threadTs: string) => `slack/threads/${channel}/${threadTs.replace('.', '-')}`;
+/** A signed Slack request, by the sha256 of its body: handled once. */
+export const slackRequestKey = (bodySha256: string) => `slack/requests/${bodySha256}`;
 
 /** The audit trail of a day (a log), `YYYY-MM-DD` in UTC. */
 export const auditLog = (day: string) => `${AUDIT}/${day}`;

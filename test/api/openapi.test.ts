@@ -163,7 +163,8 @@ describe('the OpenAPI document', () => {
     // Each goes through TaskStarting.start, which refuses a requester over ERRAND_DAILY_BUDGET_USD
     // (test/workflow/admission.test.ts and github.test.ts meet those 429s on a live server).
     // POST /schedules/{id}/trigger starts none itself: the schedule's run starts its task inside
-    // Temporal, and the budget does not refuse scheduled runs.
+    // Temporal, and the budget does not refuse scheduled runs. Slack's events start tasks too, but
+    // Slack hears 200 whatever happens: a requester over budget is told so in the thread.
     const startsTasks = ['POST /tasks', 'POST /webhooks/github'];
     const doc = await documentOf(t.errand.url);
     // With the Retry-After header it always carries (when the budget resets).

@@ -1,6 +1,6 @@
 // The activities codingTask calls, by timeout class. Each proxy is typed with only the
 // activities of its class, so an activity cannot be called with timeouts chosen for another.
-import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { createActivities } from '../../activities/index.js';
 import { FailureType } from '../failures.js';
 import { MCP_CALL_SECONDS, SEARCH_SECONDS } from '../tool-calls.js';
@@ -26,7 +26,7 @@ const NON_RETRYABLE = [
  */
 const HEARTBEAT_TIMEOUT = '8 seconds';
 /** 429 and 5xx retry with backoff here, not inside the SDK, so each attempt shows in history. */
-const BACKOFF = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE };
+const BACKOFF: RetryPolicy = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8, nonRetryableErrorTypes: NON_RETRYABLE };
 
 /**
  * Creating and destroying sandboxes: heartbeating, like every activity here, so an attempt

@@ -12,6 +12,7 @@ import { describeFailure } from '../failures.js';
 import { model, onceTools, readTools, tools } from './activities.js';
 import { checkpoint } from './branch.js';
 import type { codingTask } from './index.js';
+import { tellOrigin } from './origin.js';
 import type { TaskRun } from './run.js';
 import { inSandbox } from './sandbox-session.js';
 
@@ -38,6 +39,7 @@ export async function planUntilApproved(run: TaskRun): Promise<void> {
     run.agentWorking = false;
     state.plan = plan.slice(0, MAX_PLAN_CHARS);
     run.enter('awaiting_approval', 'waiting for the plan to be approved');
+    await tellOrigin(run, { kind: 'plan', plan: state.plan, round: state.step });
     await condition(() => run.planApproved || run.inbox.length > 0);
     if (!run.planApproved) run.inbox.unshift({ kind: 'note', text: '[errand] The plan was not approved yet; revise it with the messages below, then call submit_plan again.' });
   }

@@ -5,6 +5,7 @@ import type { AttemptProposal } from '../contracts/attempts.js';
 import { forge, workspace } from './activities.js';
 import { commitMessage, commitTitle, endedBody, pullRequestBody, workInProgressBody } from './pull-request-text.js';
 import type { TaskRun } from './run.js';
+import { tellOrigin } from './origin.js';
 import { inSandbox } from './sandbox-session.js';
 
 /** Commits and pushes the work in progress; the first push opens the draft PR. */
@@ -29,6 +30,7 @@ export async function checkpoint(run: TaskRun, during = `the checkpoint after st
     state.pr = input.followUp
       ? await forge.updatePullRequest({ taskId, repo: input.repo, number: input.followUp.prNumber, round: state.feedbackRounds ?? 0 })
       : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.branch, title: commitTitle(input.prompt), body: workInProgressBody(input), draft: true });
+    await tellOrigin(run, { kind: 'pr', pr: state.pr });
   }
 }
 
@@ -55,6 +57,7 @@ export async function publish(run: TaskRun, summary: string): Promise<AttemptPro
   state.pr = number
     ? await forge.updatePullRequest({ taskId, repo: input.repo, number, title, body, ready, diffKey: pushed.diffKey, round: state.feedbackRounds ?? 0 })
     : await forge.openPullRequest({ taskId, repo: input.repo, base: state.baseBranch, head: run.publishBranch, title, body, draft: !ready, diffKey: pushed.diffKey });
+  if (!number) await tellOrigin(run, { kind: 'pr', pr: state.pr });
   return undefined;
 }
 

@@ -18,7 +18,7 @@ export async function feedbackArrived(run: TaskRun): Promise<boolean> {
     // Waiting without a sandbox is not running: the slot goes to a queued task meanwhile.
     await giveBack(run);
     run.enter('awaiting_feedback', `waiting up to ${input.awaitFeedbackMinutes} minutes for feedback on PR #${state.pr?.number}`);
-    if (!(await condition(pending, `${input.awaitFeedbackMinutes} minutes`))) return false;
+    if (!(await condition(pending, `${input.awaitFeedbackMinutes!} minutes`))) return false;
   }
   state.feedbackRounds = (state.feedbackRounds ?? 0) + 1;
   state.stoppedBy = undefined;

@@ -14,6 +14,7 @@ import { planUntilApproved, work } from './agent.js';
 import { endPullRequest, publish } from './branch.js';
 import { CANCELLED_OUTSIDE_ERRAND, handleControl } from './control.js';
 import { feedbackArrived } from './feedback.js';
+import { tellOrigin } from './origin.js';
 import { startedComment } from './pull-request-text.js';
 import { checkAndReview } from './review.js';
 import { TaskRun, type Carried } from './run.js';
@@ -63,6 +64,7 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
         if (next === 'again') continue;
         if (next === 'drop') {
           run.enter('completed', `no pull request: the update breaks \`${state.test?.command}\` (onFailure: none)`);
+          await tellOrigin(run, { kind: 'ended', phase: 'completed', summary: state.lastAction });
           return { summary, test: state.test, steps: state.step, state };
         }
         const proposal = await publish(run, summary);
@@ -78,6 +80,7 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
       if (await feedbackArrived(run)) continue;
       const pr = state.pr!;
       run.enter('completed', `${pr.draft ? 'draft ' : ''}PR #${pr.number} is up to date`);
+      await tellOrigin(run, { kind: 'ended', phase: 'completed', summary, pr });
       return { summary, stoppedBy: state.stoppedBy, test: state.test, pr, steps: state.step, review: state.review?.verdict, state };
     }
   } catch (err) {
@@ -98,10 +101,12 @@ export async function codingTask(input: TaskInput, carried?: Carried): Promise<T
           workspace.checkpoint({ taskId, sandboxId: id, repo: input.repo, branch: run.branch, baseSha: run.baseSha, step: state.step, lastPushed: state.checkpoint?.sha }).catch(() => undefined),
         );
       }
+      await tellOrigin(run, { kind: 'ended', phase: 'cancelled', cancelledBy: state.cancelledBy, ...(state.pr && { pr: state.pr }) });
     } else {
       state.error = describeFailure(err);
       run.enter('failed', 'failed');
       if (endsPullRequest) await CancellationScope.nonCancellable(() => endPullRequest(run, `failed: ${state.error}`));
+      await tellOrigin(run, { kind: 'ended', phase: 'failed', error: state.error, ...(state.pr && { pr: state.pr }) });
     }
     throw err;
   } finally {

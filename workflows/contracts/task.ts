@@ -57,7 +57,18 @@ export interface TaskInput {
   campaign?: TaskCampaign;
   /** One of several attempts at a task (workflows/attempts.ts): it pushes its branch and hands its PR to its parent instead of opening it. */
   attempt?: TaskAttempt;
+  /** Where it was asked for outside Errand's API (a Slack thread): where it reports its plan, its PR and how it ended. */
+  origin?: TaskOrigin;
 }
+
+/** A Slack thread a task was asked for in. */
+export type TaskOrigin = { kind: 'slack'; channel: string; threadTs: string };
+
+/** What a task tells the place it was asked for in. */
+export type OriginReport =
+  | { kind: 'plan'; plan: string; round: number }
+  | { kind: 'pr'; pr: PullRequestRef }
+  | { kind: 'ended'; phase: 'completed' | 'failed' | 'cancelled'; summary?: string; pr?: PullRequestRef; error?: string; cancelledBy?: string };
 
 export interface TaskCampaign {
   id: string;

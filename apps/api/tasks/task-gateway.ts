@@ -50,7 +50,7 @@ export class TaskGateway {
    * answered once. False when a workflow with the task's id exists already (ended or not: a task
    * id is never reused).
    */
-  async start(workflowType: string, task: { taskId: string; repo: string; requester?: string }, input: unknown, requestHash: string, initial: TaskState): Promise<boolean> {
+  async start(workflowType: string, task: { taskId: string; repo: string; requester?: string }, input: unknown, memo: { requestHash: string; via: string }, initial: TaskState): Promise<boolean> {
     let runId: string;
     try {
       ({ firstExecutionRunId: runId } = await this.client.workflow.start(workflowType, {
@@ -58,7 +58,7 @@ export class TaskGateway {
         taskQueue: this.config.temporal.taskQueue,
         args: [input],
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        memo: { requestHash },
+        memo,
       }));
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) return false;

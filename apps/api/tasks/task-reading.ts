@@ -35,6 +35,8 @@ export interface TaskView extends Partial<TaskState> {
   parent?: TaskParent;
   /** Its place while it waits for a slot to run (running-task limits). */
   queue?: QueuedTask;
+  /** Where it was asked for: `api` (the API, CLI and console), `github` (a webhook), `slack`; a task another started has none. */
+  via?: string;
   /** Who asked for it (the list has it from the search attribute). */
   requester?: string;
   id: string;
@@ -60,9 +62,11 @@ export class TaskReading {
     const { description, state, stateAsOf } = await this.gateway.read(taskId);
     const status = statusName(description);
     const parent = parentOf(description.parentExecution?.workflowId ?? undefined);
+    const via = (await description.memo)?.via;
     const view: TaskView = {
       id: taskId,
       kind: kindOf(description.type),
+      ...(typeof via === 'string' && { via }),
       ...(parent && { parent }),
       status,
       ...state,
@@ -112,6 +116,7 @@ export class TaskReading {
         id,
         kind: kindOf(wf.type),
         ...(typeof wf.memo?.title === 'string' && { title: wf.memo.title }),
+        ...(typeof wf.memo?.via === 'string' && { via: wf.memo.via }),
         status: wf.status.name.toLowerCase(),
         repo,
         requester: wf.typedSearchAttributes.get(ErrandRequester),

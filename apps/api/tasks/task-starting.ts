@@ -102,10 +102,10 @@ export class TaskStarting {
    * Starts the workflow. A task id is never reused, even after its task ended; when it exists
    * already and `replayable`, the existing task is the answer (same request) or a 422 (another).
    */
-  async start(input: TaskInput | DependencyBumpInput | AttemptsInput, requestHash: string, replayable: boolean, workflowType = TASK_WORKFLOW_TYPE): Promise<TaskView & { replayed?: boolean }> {
+  async start(input: TaskInput | DependencyBumpInput | AttemptsInput, requestHash: string, replayable: boolean, workflowType = TASK_WORKFLOW_TYPE, via: TaskVia = 'api'): Promise<TaskView & { replayed?: boolean }> {
     const { taskId, repo, requester, initial } = startOf(input);
     await this.admission.checkBudget(requester ?? 'unknown');
-    if (!(await this.gateway.start(workflowType, { taskId, repo, requester }, input, requestHash, initial))) {
+    if (!(await this.gateway.start(workflowType, { taskId, repo, requester }, input, { requestHash, via }, initial))) {
       // Two requests with the same key at once: the other one started it.
       const existing = replayable ? await this.replay(taskId, requestHash) : undefined;
       if (existing) return existing;
@@ -160,6 +160,9 @@ function startOf(input: TaskInput | DependencyBumpInput | AttemptsInput): { task
   if ('prompt' in input) return { taskId: input.taskId, repo: input.repo, requester: input.requester, initial: initialTaskState(input) };
   return { taskId: input.taskId, repo: input.repo, requester: input.task.requester, initial: initialTaskState({ ...input.task, taskId: input.taskId, repo: input.repo, baseBranch: input.baseBranch, prompt: '' }) };
 }
+
+/** Where a task was asked for: the API (and the CLI and console, through it), a GitHub webhook, Slack. */
+export type TaskVia = 'api' | 'github' | 'slack';
 
 /** A stable 12-character task id for a key (an Idempotency-Key, a webhook delivery). */
 export function idFromKey(key: string): string {

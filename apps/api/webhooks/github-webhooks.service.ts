@@ -187,7 +187,7 @@ export class GitHubWebhooksService {
       coAuthor: coAuthorFor(sender),
       notify: { issueNumber: issue.number },
     });
-    await this.tasks.start(input, signed, true);
+    await this.tasks.start(input, signed, true, undefined, 'github');
     return { status: 'task_started', detail: `issue #${issue.number} labelled ${label.name}`, taskId, sender: sender.login };
   }
 
@@ -213,7 +213,7 @@ export class GitHubWebhooksService {
       followUp: { branch: m.head, prNumber: m.prNumber, parentTaskId: m.parentTaskId },
       notify: { issueNumber: m.prNumber },
     });
-    await this.tasks.start(input, signed, true);
+    await this.tasks.start(input, signed, true, undefined, 'github');
     return { status: 'task_started', detail: `follow-up on #${m.prNumber} (${m.head})`, taskId, sender: m.login };
   }
 
