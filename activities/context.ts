@@ -17,6 +17,7 @@ import type { McpConnections } from './agent/mcp/connections.js';
 import type { McpConfig } from './agent/mcp/servers.js';
 import type { Secret } from '../lib/secrets/secrets.js';
 import type { EnvironmentStore } from '../lib/environments/environment-store.js';
+import type { LinearIssues } from '../lib/linear/linear-issues.js';
 import type { SlackThreads } from '../lib/slack/slack-threads.js';
 
 export interface ActivityDeps {
@@ -43,7 +44,7 @@ export interface ActivityDeps {
   /** MCP servers the operator allows (ERRAND_MCP_CONFIG) and the worker's connections to them; undefined: none. */
   mcp?: { config: McpConfig; connections: McpConnections };
   /** Where tasks asked for outside the API report back: Slack threads (ERRAND_SLACK_*); undefined: none. */
-  origins?: { slack?: SlackThreads };
+  origins?: { slack?: SlackThreads; linear?: LinearIssues };
 }
 
 export interface AdmissionGate {

@@ -1,6 +1,7 @@
 // Errand's configuration: read once at start-up from the environment, by one schema, with
 // messages that name the variable to set. Every variable is listed in the README.
 import { readFileSync } from 'node:fs';
+import { loadLinearAccess, type LinearAccessFile } from '../lib/linear/linear-access.js';
 import { loadSlackAccess, type SlackAccessFile } from '../lib/slack/slack-access.js';
 import path from 'node:path';
 import { McpConfig } from '../activities/agent/mcp/servers.js';
@@ -160,6 +161,10 @@ const Env = z.object({
   ERRAND_SLACK_BOT_TOKEN: optionalText,
   ERRAND_SLACK_CONFIG: optionalText,
   ERRAND_SLACK_API_URL: z.url().default('https://slack.com/api/'),
+  ERRAND_LINEAR_WEBHOOK_SECRET: optionalText,
+  ERRAND_LINEAR_API_KEY: optionalText,
+  ERRAND_LINEAR_CONFIG: optionalText,
+  ERRAND_LINEAR_API_URL: z.url().default('https://api.linear.app/graphql'),
   ERRAND_GITHUB_BOT_LOGIN: z.string().min(1).default('errand'),
   ERRAND_GITHUB_TRIGGER_LABEL: z.string().min(1).default('errand'),
   ERRAND_WEBHOOK_MAX_AGE_MINUTES: positiveInt.default(60),
@@ -287,6 +292,8 @@ export interface Config {
   webhooks: { secret?: string; botLogin: string; triggerLabel: string; maxAgeMinutes: number };
   /** Slack as a way in (POST /webhooks/slack/*) and where its tasks report; off unless all three are set. */
   slack?: { signingSecret: string; botToken: string; apiUrl: string; access: SlackAccessFile };
+  /** Linear as a way in (POST /webhooks/linear) and where its tasks report; off unless all three are set. */
+  linear?: { webhookSecret: string; apiKey: string; apiUrl: string; access: LinearAccessFile };
   /** Values redacted from transcripts, events and logs: keys, tokens, ERRAND_REDACT and every scoped secret. */
   secrets: string[];
   /** MCP servers the agent may use (ERRAND_MCP_CONFIG); none when unset. */
@@ -332,6 +339,20 @@ function slackFrom(e: { ERRAND_SLACK_SIGNING_SECRET?: string; ERRAND_SLACK_BOT_T
     botToken: e.ERRAND_SLACK_BOT_TOKEN!,
     apiUrl: e.ERRAND_SLACK_API_URL,
     access: fromFile('ERRAND_SLACK_CONFIG', e.ERRAND_SLACK_CONFIG!, (f) => loadSlackAccess(f)),
+  };
+}
+
+/** Linear: all three settings, or none. */
+function linearFrom(e: { ERRAND_LINEAR_WEBHOOK_SECRET?: string; ERRAND_LINEAR_API_KEY?: string; ERRAND_LINEAR_CONFIG?: string; ERRAND_LINEAR_API_URL: string }): Config['linear'] {
+  const set = { ERRAND_LINEAR_WEBHOOK_SECRET: e.ERRAND_LINEAR_WEBHOOK_SECRET, ERRAND_LINEAR_API_KEY: e.ERRAND_LINEAR_API_KEY, ERRAND_LINEAR_CONFIG: e.ERRAND_LINEAR_CONFIG };
+  const missing = Object.entries(set).filter(([, v]) => !v).map(([k]) => k);
+  if (missing.length === 3) return undefined;
+  if (missing.length) throw new ConfigError(`invalid configuration:\n  ${missing.join(', ')}: required with the other Linear settings (the webhook's signing secret and an API key from Linear's settings, and the file of teams and users: see README "Linear")`);
+  return {
+    webhookSecret: e.ERRAND_LINEAR_WEBHOOK_SECRET!,
+    apiKey: e.ERRAND_LINEAR_API_KEY!,
+    apiUrl: e.ERRAND_LINEAR_API_URL,
+    access: fromFile('ERRAND_LINEAR_CONFIG', e.ERRAND_LINEAR_CONFIG!, (f) => loadLinearAccess(f)),
   };
 }
 
@@ -460,7 +481,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAgeMinutes: e.ERRAND_WEBHOOK_MAX_AGE_MINUTES,
     },
     slack: slackFrom(e),
+    linear: linearFrom(e),
     secrets: [
+      e.ERRAND_LINEAR_API_KEY,
+      e.ERRAND_LINEAR_WEBHOOK_SECRET,
       e.ERRAND_SLACK_BOT_TOKEN,
       e.ERRAND_SLACK_SIGNING_SECRET,
       e.ERRAND_MODEL_API_KEY,

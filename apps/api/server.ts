@@ -40,6 +40,8 @@ import { openApiDocument } from './openapi/document.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { GitHubWebhooksController } from './webhooks/github-webhooks.controller.js';
 import { GitHubWebhooksService } from './webhooks/github-webhooks.service.js';
+import { LinearController } from './linear/linear.controller.js';
+import { LinearService } from './linear/linear.service.js';
 import { SlackController } from './slack/slack.controller.js';
 import { SlackService } from './slack/slack.service.js';
 import { requestSpans, type Tracing } from '../tracing.js';
@@ -47,7 +49,7 @@ import { requestSpans, type Tracing } from '../tracing.js';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Every controller of the API: Nest routes them, and the OpenAPI document describes them. */
-export const CONTROLLERS = [TasksController, CampaignsController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, SlackController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController, WhoamiController, ReposController, ConsoleController];
+export const CONTROLLERS = [TasksController, CampaignsController, PlaybooksController, SchedulesController, HealthController, GitHubWebhooksController, SlackController, LinearController, ProblemTypesController, OpenApiController, MetricsController, AuditController, AdmissionController, WhoamiController, ReposController, ConsoleController];
 
 @Module({})
 class ApiModule {
@@ -78,6 +80,7 @@ class ApiModule {
         SchedulesService,
         GitHubWebhooksService,
         SlackService,
+        LinearService,
       ],
     };
   }

@@ -111,7 +111,7 @@ export function TaskList({ me }: { me: Whoami }) {
 
 /** Budgets the form offers, as the API names them. */
 /** Where a task was asked for, when not through the API (the console's own tasks are the API's). */
-const VIA: Record<string, string> = { github: 'GitHub', slack: 'Slack' };
+const VIA: Record<string, string> = { github: 'GitHub', slack: 'Slack', linear: 'Linear' };
 
 const BUDGETS = [
   ['maxSteps', 'Most steps'],

@@ -25,6 +25,7 @@ import { bundleSandboxd } from './sandboxd-bundle.js';
 import { ensureSystemSchedules, workflowStatus } from './system-schedules.js';
 import { admissionGate } from './admission-gate.js';
 import { scheduleControl } from './schedule-control.js';
+import { LinearIssues } from '../../lib/linear/linear-issues.js';
 import { SlackThreads } from '../../lib/slack/slack-threads.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -111,7 +112,7 @@ export async function startWorker(config: Config, log: Logger, tracing?: Tracing
     registries: config.registries,
     mcp: mcpConnections && config.mcp && { config: config.mcp, connections: mcpConnections },
     scopedSecrets: config.scopedSecrets,
-    origins: { ...(config.slack && { slack: new SlackThreads(config.slack) }) },
+    origins: { ...(config.slack && { slack: new SlackThreads(config.slack) }), ...(config.linear && { linear: new LinearIssues(config.linear) }) },
   });
   const traced = tracingWorkerOptions(tracing);
   const worker = await Worker.create({

@@ -33,6 +33,10 @@ export function taskKeys(taskId: string) {
 
 /** The task a Slack thread last started (its replies steer it). */
 export const slackThreadKey = (channel: string, threadTs: string) => `slack/threads/${channel}/${threadTs.replace('.', '-')}`;
+/** The task a Linear issue last started (a comment that mentions Errand steers it). */
+export const linearIssueKey = (issueId: string) => `linear/issues/${issueId}`;
+/** A signed Linear delivery, by the sha256 of its body: handled once. */
+export const linearDeliveryKey = (bodySha256: string) => `linear/deliveries/${bodySha256}`;
 /** A signed Slack request, by the sha256 of its body: handled once. */
 export const slackRequestKey = (bodySha256: string) => `slack/requests/${bodySha256}`;
 

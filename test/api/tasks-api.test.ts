@@ -205,7 +205,7 @@ describe('API tokens', () => {
       // What asks no token is this list and nothing else: a route marked open by mistake (and so
       // skipped by the loops above) fails here. The webhooks (GitHub's, Slack's) are open to HTTP and check their signatures.
       const openOps = Object.entries(contract.paths).flatMap(([route, ops]) => Object.entries(ops).flatMap(([method, op]) => (op.security ? [] : [`${method.toUpperCase()} ${route}`])));
-      expect(openOps.sort()).toEqual(['GET /console', 'GET /console/{asset}', 'GET /docs', 'GET /docs/{asset}', 'GET /health/live', 'GET /health/ready', 'GET /openapi.json', 'GET /problems/{name}', 'POST /webhooks/github', 'POST /webhooks/slack/events', 'POST /webhooks/slack/actions'].sort());
+      expect(openOps.sort()).toEqual(['GET /console', 'GET /console/{asset}', 'GET /docs', 'GET /docs/{asset}', 'GET /health/live', 'GET /health/ready', 'GET /openapi.json', 'GET /problems/{name}', 'POST /webhooks/github', 'POST /webhooks/slack/events', 'POST /webhooks/slack/actions', 'POST /webhooks/linear'].sort());
 
       // Who asked is the token's name, whatever the body claims.
       const created = await as(guarded.url, 'tasks:write', 'POST', '/tasks', { repo: origin, prompt: 'Fix sum', requester: 'mallory' });

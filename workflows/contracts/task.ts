@@ -61,8 +61,10 @@ export interface TaskInput {
   origin?: TaskOrigin;
 }
 
-/** A Slack thread a task was asked for in. */
-export type TaskOrigin = { kind: 'slack'; channel: string; threadTs: string };
+/** A Slack thread or a Linear issue a task was asked for in (and, for an issue, the states it moves to). */
+export type TaskOrigin =
+  | { kind: 'slack'; channel: string; threadTs: string }
+  | { kind: 'linear'; issueId: string; states?: { pullRequest?: string; done?: string; failed?: string } };
 
 /** What a task tells the place it was asked for in. */
 export type OriginReport =

@@ -15,6 +15,7 @@ const RUNNING_PHASES = TASK_PHASES.filter((p) => !['completed', 'failed', 'cance
 export class ApiMetrics {
   readonly registry = new Registry();
   readonly slackRequests = new Counter({ name: 'errand_slack_requests_total', help: 'What Slack events and interactions came to, by result (task_started, message_sent, approved, cancelled, refused, ignored, duplicate)', labelNames: ['result'], registers: [this.registry] });
+  readonly linearDeliveries = new Counter({ name: 'errand_linear_deliveries_total', help: 'What Linear webhook deliveries came to, by result (task_started, message_sent, refused, ignored, duplicate)', labelNames: ['result'], registers: [this.registry] });
   readonly webhookDeliveries = new Counter({ name: 'errand_webhook_deliveries_total', help: 'GitHub webhook deliveries, by event and result (task_started, feedback_sent, ignored, duplicate, refused)', labelNames: ['event', 'result'], registers: [this.registry] });
   readonly requests = new Histogram({ name: 'errand_http_request_seconds', help: 'API requests, by method, route template and status', labelNames: ['method', 'route', 'status'], buckets: SECONDS, registers: [this.registry] });
 

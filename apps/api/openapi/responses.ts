@@ -128,7 +128,7 @@ export const Health = z.object({ status: z.literal('ok'), temporal: z.literal('o
 
 export const SlackAnswer = z.union([z.string(), z.object({}).loose()]).meta({ id: 'SlackAnswer' });
 
-export const WebhookResult = z.object({ status: z.enum(['task_started', 'feedback_sent', 'ignored', 'duplicate']), detail: z.string().optional() }).loose();
+export const WebhookResult = z.object({ status: z.enum(['task_started', 'feedback_sent', 'message_sent', 'refused', 'ignored', 'duplicate']), detail: z.string().optional() }).loose();
 
 export const Text = z.string();
 

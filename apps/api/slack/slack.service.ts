@@ -21,6 +21,8 @@ import { TASK_ID } from '../../../workflows/names.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { problemText } from '../problems/problem-text.js';
+import { header } from '../webhooks/header.js';
 import { TaskControl } from '../tasks/task-control.js';
 import { idFromKey, TaskStarting } from '../tasks/task-starting.js';
 import type { ApiMetrics } from '../metrics/api-metrics.js';
@@ -292,10 +294,6 @@ class DispatchingReceiver implements Receiver {
   }
 }
 
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
 
 /** Events come as JSON; interactivity as a form with the JSON in `payload`. */
 function parseBody(body: string, contentType: string | undefined): Record<string, unknown> {
@@ -308,11 +306,6 @@ function parseBody(body: string, contentType: string | undefined): Record<string
   throw new BadRequestException('the body is not a Slack event (JSON) or interaction (a form with payload=<JSON>)');
 }
 
-function problemText(err: HttpException): string {
-  const response = err.getResponse();
-  const message = typeof response === 'string' ? response : (response as { message?: unknown }).message;
-  return Array.isArray(message) ? message.join('; ') : String(message ?? err.message);
-}
 
 function quietLogger(log: Logger) {
   let level = 'info';

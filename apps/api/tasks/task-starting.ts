@@ -162,7 +162,7 @@ function startOf(input: TaskInput | DependencyBumpInput | AttemptsInput): { task
 }
 
 /** Where a task was asked for: the API (and the CLI and console, through it), a GitHub webhook, Slack. */
-export type TaskVia = 'api' | 'github' | 'slack';
+export type TaskVia = 'api' | 'github' | 'slack' | 'linear';
 
 /** A stable 12-character task id for a key (an Idempotency-Key, a webhook delivery). */
 export function idFromKey(key: string): string {

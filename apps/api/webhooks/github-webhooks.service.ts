@@ -22,6 +22,7 @@ import { taskIdOfBranch, taskWorkflowId } from '../../../workflows/names.js';
 import type { Config } from '../../config.js';
 import type { Logger } from '../../logger.js';
 import { TaskStarting, idFromKey } from '../tasks/task-starting.js';
+import { header } from './header.js';
 import { badRequest, ZodPipe } from '../tasks/task-request.js';
 import { CONFIG, FORGE, LOGGER, STORAGE, TEMPORAL_CLIENT } from '../tokens.js';
 
@@ -227,10 +228,6 @@ function ignored(detail: string): WebhookOutcome {
   return { status: 'ignored', detail };
 }
 
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
 
 /** The body as a JSON object; 400 when it is none, or nests deeper than any GitHub delivery. */
 function parsePayload(raw: Buffer): Payload {
