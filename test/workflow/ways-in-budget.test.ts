@@ -26,8 +26,8 @@ const MEMBER = 'U0ANA0001';
 const t = useErrand(async () => {
   await Promise.all([slack.start(), linear.start()]);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'errand-ways-in-budget-'));
-  writeFileSync(path.join(dir, 'slack.yaml'), `channels:\n  ${CHANNEL}: { repos: ["${origin}"], defaultRepo: "${origin}" }\nusers:\n  ${MEMBER}: { requester: ana, scopes: [tasks:write] }\n`);
-  writeFileSync(path.join(dir, 'linear.yaml'), `teams:\n  ENG: { repo: "${origin}" }\nusers:\n  ${ana.id}: { requester: ana, scopes: [tasks:write] }\n`);
+  writeFileSync(path.join(dir, 'slack.yaml'), `channels:\n  ${CHANNEL}: { repos: ["${origin}"], defaultRepo: "${origin}" }\nusers:\n  ${MEMBER}: { requester: ana-over-budget, scopes: [tasks:write] }\n`);
+  writeFileSync(path.join(dir, 'linear.yaml'), `teams:\n  ENG: { repo: "${origin}" }\nusers:\n  ${ana.id}: { requester: ana-over-budget, scopes: [tasks:write] }\n`);
   return {
     // Each model answer costs $0.12 (120 tokens at $1,000 a million): one task spends the day's $0.20.
     ERRAND_MODEL_PRICES: JSON.stringify({ 'fixture-coder': { input: 1000, output: 1000 } }),
@@ -51,7 +51,9 @@ afterAll(async () => {
 let seq = 0;
 const mention = (text: string) => JSON.stringify(appMentionEvent({ channel: CHANNEL, user: MEMBER, text: `<@${slack.botUserId}> ${text}`, ts: `${1_760_000_200 + ++seq}.000100`, botUserId: slack.botUserId }));
 const sendSlack = (body: string) => fetch(`${t.errand.url}/webhooks/slack/events`, { method: 'POST', headers: signedSlackRequest('slack-secret', body), body });
-const anasTasks = async () => (await api(t.errand.url, 'GET', '/tasks?requester=ana')).body.tasks as { id: string; status: string }[];
+/** Ana's tasks, by the requester the operator's files give her here (the test server's other files have an ana of their own). */
+const REQUESTER = 'ana-over-budget';
+const anasTasks = async () => (await api(t.errand.url, 'GET', `/tasks?requester=${REQUESTER}`)).body.tasks as { id: string; status: string }[];
 
 describe('Slack and Linear under the daily budget', () => {
   it("tell a requester over their budget so where they asked, and start nothing", async () => {
@@ -59,11 +61,11 @@ describe('Slack and Linear under the daily budget', () => {
     expect((await sendSlack(mention('[budget-spend] fix sum'))).status).toBe(200);
     await eventually(async () => ((await anasTasks()).some((x) => x.status === 'completed') ? true : undefined), 120_000, "ana's first task to complete");
     // Spent as the admission workflow counts it (the task hands its cost back as it ends).
-    await eventually(async () => (((await api(t.errand.url, 'GET', '/admission')).body.spent.byRequester.ana ?? 0) >= 0.2 ? true : undefined), 30_000, "ana's spending to be counted");
+    await eventually(async () => (((await api(t.errand.url, 'GET', '/admission')).body.spent.byRequester[REQUESTER] ?? 0) >= 0.2 ? true : undefined), 30_000, "ana's spending to be counted");
 
     expect((await sendSlack(mention('[budget-over] fix sum again'))).status).toBe(200);
     const refused = await eventually(async () => slack.ephemeral().find((m) => m.user === MEMBER && m.text?.includes('daily budget')), 30_000, 'the refusal in the thread');
-    expect(refused.text).toMatch(/^I can't do that: ana has spent \$0\.2\d today, its daily budget of \$0\.20/);
+    expect(refused.text).toMatch(/^I can't do that: ana-over-budget has spent \$0\.2\d today, its daily budget of \$0\.20/);
 
     const issue = linear.addIssue({ teamKey: 'ENG', title: '[budget-over] from Linear' });
     linear.editIssue(issue.id, { labels: ['errand'] });
