@@ -88,10 +88,11 @@ describe('metrics', () => {
     held.open();
     await waitForStatus(t.errand, id, 'completed');
 
-    // Visibility learns of the end a moment after the task ends.
+    // Visibility learns of the end a moment after the task ends. The gauges count the whole
+    // namespace, which other test files' tasks share: no exact count of running ones holds here.
     const apiAfter = await eventually(async () => {
       const text = await scrape(`${t.errand.url}/metrics`);
-      return sample(text, 'errand_tasks_running', { phase: 'working' }) === 0 && sample(text, 'errand_tasks_ended', { status: 'completed' }) >= 1 ? text : undefined;
+      return sample(text, 'errand_tasks_ended', { status: 'completed' }) >= 1 ? text : undefined;
     }, 30_000, 'visibility to show the task ended');
     expect(sample(apiAfter, 'errand_http_request_seconds_count', { method: 'POST', route: '/tasks', status: '201' })).toBeGreaterThanOrEqual(1);
     expect(sample(apiAfter, 'errand_http_request_seconds_count', { method: 'GET', route: '/tasks/:id', status: '200' })).toBeGreaterThanOrEqual(1);

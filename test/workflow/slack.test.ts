@@ -120,8 +120,9 @@ describe('Slack', () => {
     await send('events', JSON.stringify(threadMessageEvent({ channel: CHANNEL, user: EVE, text: 'delete everything', ts: nextTs(), threadTs: root })));
     await send('events', JSON.stringify(threadMessageEvent({ channel: CHANNEL, user: BOB, text: 'keep the comment on top', ts: nextTs(), threadTs: root })));
     await eventually(async () => ((await task(id)).messages.accepted === 1 ? true : undefined), 30_000, "bob's message to be taken");
-    expect(whispers(EVE).some((m) => m.includes('only the people this Errand'))).toBe(true);
-    expect(whispers(BOB).some((m) => m.includes(`Task ${id} took your message (#1)`))).toBe(true);
+    // Each hears back once Errand has acted (after the task took the message, for bob).
+    await eventually(async () => (whispers(EVE).some((m) => m.includes('only the people this Errand')) ? true : undefined), 20_000, "eve's refusal");
+    await eventually(async () => (whispers(BOB).some((m) => m.includes(`Task ${id} took your message (#1)`)) ? true : undefined), 20_000, "bob's acknowledgement");
     release();
     await eventually(async () => ((await task(id)).status === 'completed' ? true : undefined), 120_000, 'the task to complete');
     const read = script.requests.map((r: ChatRequest) => JSON.stringify(r.messages)).join('\n');
